@@ -1,0 +1,133 @@
+// elementwise.wgsl: OUT[l] = EXPR(a, b, c) for the l-th element of a broadcast shape.
+// Bindings: 0 P (params), 1 OUT (u32 words), 2-4 A, B, C (u32 words, strided views).
+// One invocation computes 4 consecutive output elements so that every output
+// dtype (1-byte bool, 2-byte f16, 4-byte words) is written as whole u32 words.
+//
+// Template: WG; CT_A/B/C (WGSL type an operand is converted to), VAL_A/B/C
+// (its loaded value: a load from the word array with element index ea/eb/ec,
+// or a scalar decoded from P.scal), EXPR (in a, b, c, gi = global index),
+// RT (WGSL type of EXPR), ALL_CONTIG, and one of OUT_W32 (with BITS), OUT_BOOL,
+// OUT_F16.
+
+struct Params {
+    n: u32,          // output elements in this launch
+    start: u32,      // global linear index of this launch's element 0
+    ndim: u32,
+    out_off: u32,    // element offset of the output in its window (multiple of 4)
+    shape: array<vec4<u32>, 2>,   // innermost dim last
+    off: vec4<u32>,  // element offsets of A, B, C in their windows (mod 2^32)
+    sa: array<vec4<u32>, 2>,
+    sb: array<vec4<u32>, 2>,
+    sc: array<vec4<u32>, 2>,
+    scal: vec4<u32>, // bits of scalar operands and op constants
+}
+
+@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(1) var<storage, read_write> OUT: array<u32>;
+//@if HAS_A
+@group(0) @binding(2) var<storage, read> A: array<u32>;
+//@endif
+//@if HAS_B
+@group(0) @binding(3) var<storage, read> B: array<u32>;
+//@endif
+//@if HAS_C
+@group(0) @binding(4) var<storage, read> C: array<u32>;
+//@endif
+
+const WG: u32 = {{WG}}u;
+const ALL_CONTIG: bool = {{ALL_CONTIG}};
+
+// NaN test on the bits: a driver may assume finite math for x != x.
+fn is_nan(x: f32) -> bool {
+    return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u;
+}
+
+// Counter-based random numbers: a PCG hash of (index, seed), so results do not
+// depend on how the work is split into launches.
+fn pcg(v: u32) -> u32 {
+    let s = v * 747796405u + 2891336453u;
+    let w = ((s >> ((s >> 28u) + 4u)) ^ s) * 277803737u;
+    return (w >> 22u) ^ w;
+}
+
+fn rand_bits(gi: u32, seed: u32, stream: u32) -> u32 {
+    return pcg(pcg(gi ^ pcg(seed)) + stream * 0x9e3779b9u);
+}
+
+fn uniform01(gi: u32, seed: u32) -> f32 {
+    return f32(rand_bits(gi, seed, 0u) >> 8u) * (1.0 / 16777216.0);
+}
+
+fn normal01(gi: u32, seed: u32) -> f32 {
+    let u1 = (f32(rand_bits(gi, seed, 1u) >> 8u) + 1.0) * (1.0 / 16777216.0);
+    let u2 = f32(rand_bits(gi, seed, 2u) >> 8u) * (1.0 / 16777216.0);
+    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+}
+
+fn stride_of(s: array<vec4<u32>, 2>, d: u32) -> u32 {
+    return s[d >> 2u][d & 3u];
+}
+
+// Element offsets of A, B, C for global linear index g.
+fn offsets(g: u32) -> vec3<u32> {
+    if (ALL_CONTIG) {
+        return P.off.xyz + vec3<u32>(g);
+    }
+    var o = P.off.xyz;
+    var rem = g;
+    for (var d = i32(P.ndim) - 1; d >= 0; d = d - 1) {
+        let ud = u32(d);
+        let size = P.shape[ud >> 2u][ud & 3u];
+        let i = rem % size;
+        rem = rem / size;
+        o = o + i * vec3<u32>(stride_of(P.sa, ud), stride_of(P.sb, ud), stride_of(P.sc, ud));
+    }
+    return o;
+}
+
+fn compute(gi: u32) -> {{RT}} {
+    let o = offsets(gi);
+    let ea = o.x;
+    let eb = o.y;
+    let ec = o.z;
+    let a = {{CT_A}}({{VAL_A}});
+    let b = {{CT_B}}({{VAL_B}});
+    let c = {{CT_C}}({{VAL_C}});
+    return {{RT}}({{EXPR}});
+}
+
+@compute @workgroup_size({{WG}})
+fn main(@builtin(workgroup_id) wid: vec3<u32>,
+        @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) li: u32) {
+    let l0 = ((wid.x + wid.y * nwg.x) * WG + li) * 4u;
+    if (l0 >= P.n) {
+        return;
+    }
+    var r: array<{{RT}}, 4>;
+    for (var k = 0u; k < 4u; k = k + 1u) {
+        if (l0 + k < P.n) {
+            r[k] = compute(P.start + l0 + k);
+        }
+    }
+//@if OUT_W32
+    let o = P.out_off + l0;
+    for (var k = 0u; k < 4u; k = k + 1u) {
+        if (l0 + k < P.n) {
+            OUT[o + k] = {{BITS}}(r[k]);
+        }
+    }
+//@endif
+//@if OUT_BOOL
+    // Bytes past n in the last word are the buffer's padding: zeros.
+    OUT[(P.out_off + l0) >> 2u] = select(0u, 1u, r[0]) | (select(0u, 1u, r[1]) << 8u)
+        | (select(0u, 1u, r[2]) << 16u) | (select(0u, 1u, r[3]) << 24u);
+//@endif
+//@if OUT_F16
+    let o = (P.out_off + l0) >> 1u;
+    OUT[o] = pack2x16float(vec2<f32>(r[0], r[1]));
+    if (l0 + 2u < P.n) {
+        OUT[o + 1u] = pack2x16float(vec2<f32>(r[2], r[3]));
+    }
+//@endif
+}

@@ -1,0 +1,1 @@
+"""The op layer: validation, broadcasting, and which kernel runs with which parameters."""

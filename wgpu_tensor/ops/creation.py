@@ -1,0 +1,184 @@
+"""Creating tensors: from host data (one upload) or on the GPU (fill, arange, random, tril/triu)."""
+from __future__ import annotations
+
+import math
+import random as _random
+
+import numpy as np
+
+from .. import dtypes as D
+from ..runtime import get_device
+from ..tensor import Tensor, _as_shape
+from . import elementwise as E
+
+_I32 = (-(2 ** 31), 2 ** 31 - 1)
+_U32 = (0, 2 ** 32 - 1)
+_seed_gen = _random.Random()
+
+
+def manual_seed(seed):
+    """Seed the generator that draws seeds for rand/randn/randint called without one."""
+    _seed_gen.seed(int(seed))
+
+
+def _next_seed():
+    return _seed_gen.getrandbits(32)
+
+
+def _check_int_range(arr, target):
+    if arr.size == 0 or arr.dtype.kind not in "iu":
+        return
+    lo, hi = _U32 if target is D.uint32 else _I32
+    mn, mx = int(arr.min()), int(arr.max())
+    if mn < lo or mx > hi:
+        raise OverflowError(f"value {mx if mx > hi else mn} does not fit {target.name} "
+                            f"(range [{lo}, {hi}])")
+
+
+def _require_grad_unsupported(requires_grad):
+    if requires_grad:
+        raise NotImplementedError("autograd (requires_grad=True) is not implemented yet")
+
+
+def from_numpy(arr, dtype=None):
+    """Upload a numpy array (copied). float64 becomes float32, other integer types int32
+    (OverflowError when a value does not fit), unless ``dtype`` says otherwise."""
+    arr = np.asarray(arr)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"unsupported dtype {arr.dtype} (wgpu_tensor has bool, int32, uint32, "
+                        "float16, float32)")
+    target = D.to_dtype(dtype) if dtype is not None else D.from_numpy_dtype(arr.dtype)
+    if target.kind in "iu":
+        _check_int_range(arr, target)
+    host = np.ascontiguousarray(arr.astype(target.np, copy=False))
+    dev = get_device()
+    t = Tensor._empty(host.shape, target, dev)
+    if host.nbytes:
+        dev.upload(t._buf, host.reshape(-1).view(np.uint8))
+    return t
+
+
+def tensor(data, dtype=None, requires_grad=False):
+    """A new tensor from a scalar, (nested) list, numpy array or Tensor (copied)."""
+    _require_grad_unsupported(requires_grad)
+    if isinstance(data, Tensor):
+        return data.to(dtype, copy=True) if dtype is not None else data.clone()
+    if isinstance(data, (bool, np.bool_)):
+        arr = np.asarray(data, dtype=np.bool_)
+    elif isinstance(data, (int, np.integer)) and not isinstance(data, bool):
+        arr = np.asarray(int(data), dtype=object if not -(2 ** 63) <= int(data) < 2 ** 63 else np.int64)
+        if arr.dtype == object:
+            raise OverflowError(f"value {data} does not fit int32")
+    else:
+        try:
+            arr = np.asarray(data)
+        except (ValueError, OverflowError) as e:
+            if isinstance(e, OverflowError):
+                raise OverflowError(f"a value does not fit int32: {e}") from None
+            raise ValueError(f"cannot make a tensor from {type(data).__name__}: {e}") from None
+        if arr.dtype == object:
+            if all(isinstance(v, int) for v in np.asarray(data, dtype=object).reshape(-1)):
+                raise OverflowError("a Python int in the data does not fit int32")
+            raise TypeError(f"unsupported data for a tensor: {type(data).__name__}")
+    if arr.dtype.kind == "f" and dtype is None:
+        arr = arr.astype(np.float32 if arr.dtype != np.float16 else np.float16)
+    return from_numpy(arr, dtype)
+
+
+def _dt(dtype, default=D.float32):
+    return default if dtype is None else D.to_dtype(dtype)
+
+
+def empty(*shape, dtype=None):
+    return Tensor._empty(_as_shape(shape), _dt(dtype), get_device())
+
+
+def full(shape, fill_value, dtype=None):
+    if dtype is None:
+        dtype = D.scalar_dtype(fill_value)
+    return E.fill(_as_shape((shape,) if isinstance(shape, int) else shape), fill_value, D.to_dtype(dtype),
+                  device=get_device())
+
+
+def zeros(*shape, dtype=None):
+    return full(_as_shape(shape), 0, _dt(dtype))
+
+
+def ones(*shape, dtype=None):
+    return full(_as_shape(shape), 1, _dt(dtype))
+
+
+def empty_like(t, dtype=None):
+    return empty(t.shape, dtype=dtype or t.dtype)
+
+
+def zeros_like(t, dtype=None):
+    return zeros(t.shape, dtype=dtype or t.dtype)
+
+
+def ones_like(t, dtype=None):
+    return ones(t.shape, dtype=dtype or t.dtype)
+
+
+def full_like(t, fill_value, dtype=None):
+    return full(t.shape, fill_value, dtype=dtype or t.dtype)
+
+
+def arange(start, end=None, step=1, dtype=None):
+    """Like torch.arange: int32 when start/end/step are all ints, else float32."""
+    if end is None:
+        start, end = 0, start
+    if step == 0:
+        raise ValueError("arange: step must be nonzero")
+    if dtype is None:
+        dtype = D.int32 if all(isinstance(v, (int, np.integer)) for v in (start, end, step)) else D.float32
+    dtype = D.to_dtype(dtype)
+    n = max(0, math.ceil((end - start) / step))
+    return E.arange(start, step, n, dtype, device=get_device())
+
+
+def _seed(seed):
+    return _next_seed() if seed is None else int(seed) & 0xFFFFFFFF
+
+
+def rand(*shape, seed=None, dtype=None):
+    """Uniform [0, 1) from a counter-based hash of (index, seed): same seed, same numbers."""
+    return E.random("rand", _as_shape(shape), _seed(seed), _dt(dtype), device=get_device())
+
+
+def randn(*shape, seed=None, dtype=None):
+    """Standard normal (Box-Muller over the same hash)."""
+    return E.random("randn", _as_shape(shape), _seed(seed), _dt(dtype), device=get_device())
+
+
+def randint(low, high=None, size=None, seed=None, dtype=None):
+    """Integers in [low, high), torch.randint's argument order."""
+    if high is None:
+        low, high = 0, low
+    if size is None:
+        raise TypeError("randint() missing its size argument")
+    if high <= low:
+        raise ValueError(f"randint: high ({high}) must be greater than low ({low})")
+    if high - low > 2 ** 32 or not -(2 ** 31) <= low or high > 2 ** 31:
+        raise OverflowError("randint: bounds must fit int32")
+    t = E.random("randint", _as_shape((size,) if isinstance(size, int) else size), _seed(seed),
+                 low=int(low), high=int(high), device=get_device())
+    return t if dtype is None else t.to(dtype)
+
+
+def _tri(x, diagonal, lower):
+    if x.ndim < 2:
+        raise ValueError(f"{'tril' if lower else 'triu'} needs at least 2 dimensions, got shape {x.shape}")
+    r, c = x.shape[-2:]
+    # keep[i, j] = (j - i <= diagonal) for tril, (j - i >= diagonal) for triu.
+    d = arange(c).unsqueeze(0) - arange(r).unsqueeze(1)
+    keep = d <= diagonal if lower else d >= diagonal
+    return E.where(keep, x, False if x.dtype is D.bool_ else 0)
+
+
+def tril(x, diagonal=0):
+    return _tri(x, diagonal, True)
+
+
+def triu(x, diagonal=0):
+    return _tri(x, diagonal, False)

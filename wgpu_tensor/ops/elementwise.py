@@ -1,0 +1,270 @@
+"""Elementwise ops: rows of a table filling one WGSL template (shaders/elementwise.wgsl).
+
+Each op is (name, WGSL expression over a, b, c, result-dtype rule); ``launch``
+does the broadcasting, view geometry and splitting into storage-binding-sized
+launches. Validation (dtypes, shapes, scalars) happens before any GPU work.
+"""
+from __future__ import annotations
+
+import math
+import struct
+
+from .. import dtypes as D
+from .launch import MAX_DIMS, broadcast_shapes, broadcast_strides, chunk_elems, coalesce, span, window
+
+WG = 64
+_SLOTS = "ABC"
+_SCAL = "xyz"
+
+
+class Scalar:
+    """A Python scalar operand, encoded into the params block as bits of ``ct``."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
+
+
+def _bits(value, wgsl_type):
+    if wgsl_type == "f32":
+        return struct.unpack("<I", struct.pack("<f", float(value)))[0]
+    if wgsl_type == "bool":
+        return 1 if value else 0
+    v = int(value)
+    if not -(2 ** 31) <= v < 2 ** 32:
+        raise OverflowError(f"Python int {v} does not fit a 32-bit integer")
+    return v & 0xFFFFFFFF
+
+
+def _decode(slot_field, wgsl_type):
+    f = f"P.scal.{slot_field}"
+    return {"f32": f"bitcast<f32>({f})", "i32": f"bitcast<i32>({f})", "u32": f,
+            "bool": f"({f} != 0u)"}[wgsl_type]
+
+
+def launch(expr, out_dtype, operands, cts, shape=None, result_type=None, device=None):
+    """Run EXPR over the broadcast of ``operands`` (Tensors or Scalars), each
+    converted to the WGSL type in ``cts``; returns a new contiguous Tensor."""
+    from ..tensor import Tensor, _device_of
+
+    views = [o for o in operands if isinstance(o, Tensor)]
+    dev = _device_of(views) if views else (device or _default_device())
+    if shape is None:
+        shape = broadcast_shapes(*[v.shape for v in views])
+    out = Tensor._empty(shape, out_dtype, dev)
+    n = out.numel()
+    if n == 0:
+        return out
+    vstrides = [broadcast_strides(v.shape, v._strides, shape) for v in views]
+    shp, strides = coalesce(shape, vstrides)
+    if len(shp) > MAX_DIMS:
+        raise ValueError(f"tensors of more than {MAX_DIMS} (non-mergeable) dimensions are not supported")
+    all_contig = len(shp) <= 1 and all(st == (1,) or st == () for st in strides)
+    rt = result_type or ("bool" if out_dtype is D.bool_ else out_dtype.wgsl)
+
+    params = {"WG": WG, "EXPR": expr, "RT": rt, "ALL_CONTIG": all_contig,
+              "OUT_W32": out_dtype.itemsize == 4, "OUT_BOOL": out_dtype is D.bool_,
+              "OUT_F16": out_dtype is D.float16,
+              "BITS": "u32" if rt == "u32" else "bitcast<u32>"}
+    access = ["rw", None, None, None]
+    scal = [0, 0, 0, 0]
+    for slot, op, ct in zip(_SLOTS, operands, cts):
+        params[f"CT_{slot}"] = ct
+        params[f"HAS_{slot}"] = isinstance(op, Tensor)
+        if isinstance(op, Tensor):
+            params[f"VAL_{slot}"] = _load(op.dtype, slot)
+            access[1 + _SLOTS.index(slot)] = "r"
+        else:
+            i = _SLOTS.index(slot)
+            scal[i] = _bits(op.value, ct)
+            params[f"VAL_{slot}"] = _decode(_SCAL[i], ct)
+    for slot in _SLOTS[len(operands):]:
+        params.update({f"CT_{slot}": "u32", f"VAL_{slot}": "0u", f"HAS_{slot}": False})
+    kernel = dev.kernel("elementwise", params, access, 176)
+
+    shape8 = list(shp) + [1] * (MAX_DIMS - len(shp))
+    itemsizes = [out_dtype.itemsize] + [v.dtype.itemsize for v in views]
+    chunk = chunk_elems(dev, max(itemsizes))
+    s = 0
+    while s < n:
+        e = min(n, s + chunk)
+        ob = s * out_dtype.itemsize
+        bindings = [(out._buf, ob, _ceil4((e - s) * out_dtype.itemsize)), None, None, None]
+        offs = [0, 0, 0, 0]
+        ss = [[0] * MAX_DIMS for _ in range(3)]
+        fits = True
+        vi = 0
+        for slot_i, op in enumerate(operands):
+            if not isinstance(op, Tensor):
+                continue
+            st = strides[vi]
+            vi += 1
+            lo, hi = span(op._offset, shp, st, s, e)
+            wstart, wsize = window(dev, op._buf, op.dtype.itemsize, lo, hi)
+            if wsize > dev.max_binding:
+                fits = False
+                break
+            bindings[1 + slot_i] = (op._buf, wstart, wsize)
+            offs[slot_i] = (op._offset - wstart // op.dtype.itemsize) & 0xFFFFFFFF
+            ss[slot_i][:len(st)] = st
+        if not fits:
+            if chunk <= 1024:
+                raise ValueError(
+                    "a strided view spreads too thinly over its buffer to fit one storage binding "
+                    f"({dev.max_binding} bytes); copy a smaller part first")
+            chunk = max(1024, chunk // 2 // 1024 * 1024)
+            continue
+        p = struct.pack("<44I", e - s, s, len(shp), 0, *shape8, *offs, *ss[0], *ss[1], *ss[2], *scal)
+        dev.dispatch(kernel, p, bindings, math.ceil((e - s) / (WG * 4)))
+        s = e
+    return out
+
+
+def _ceil4(n):
+    return -(-n // 4) * 4
+
+
+def _load(dtype, slot):
+    # dtype.load is written over word array W and element index e.
+    expr = dtype.load
+    idx = f"e{slot.lower()}"
+    out = []
+    i = 0
+    while i < len(expr):
+        if expr.startswith("W[", i):
+            out.append(f"{slot}[")
+            i += 2
+        elif expr[i] == "e" and (i == 0 or not (expr[i - 1].isalnum() or expr[i - 1] == "_")) \
+                and (i + 1 == len(expr) or not (expr[i + 1].isalnum() or expr[i + 1] == "_")):
+            out.append(idx)
+            i += 1
+        else:
+            out.append(expr[i])
+            i += 1
+    return "".join(out)
+
+
+def _default_device():
+    from ..runtime import get_device
+    return get_device()
+
+
+# ---------------------------------------------------------------- the op table
+# Binary ops: name -> (rule, expression). Rules: "cmp" (result bool, computed in
+# the promoted type), "arith" (promoted; bool with bool gives int32), "div"
+# (float: promoted if float else float32), "logic" (bool operands only).
+# Float comparisons are ordered in SPIR-V, so NaN makes all of them false;
+# `ne` is written as !(a == b) so that NaN != x is true, as IEEE says.
+BINARY = {
+    "gt": ("cmp", "a > b"), "ge": ("cmp", "a >= b"), "lt": ("cmp", "a < b"),
+    "le": ("cmp", "a <= b"), "eq": ("cmp", "a == b"), "ne": ("cmp", "!(a == b)"),
+    "add": ("arith", "a + b"), "sub": ("arith", "a - b"), "mul": ("arith", "a * b"),
+    "div": ("div", "a / b"),
+    "logical_and": ("logic", "a && b"), "logical_or": ("logic", "a || b"),
+    "logical_xor": ("logic", "a != b"),
+}
+
+
+def _ct(dt):
+    # Comparisons of bools compare their 0/1 values.
+    return "u32" if dt is D.bool_ else dt.wgsl
+
+
+def binary(name, x, y):
+    from ..tensor import Tensor
+    rule, expr = BINARY[name]
+    xt, yt = isinstance(x, Tensor), isinstance(y, Tensor)
+    if not xt and not yt:
+        raise TypeError(f"{name} needs at least one tensor")
+    dx = x.dtype if xt else D.scalar_dtype(x)
+    dy = y.dtype if yt else D.scalar_dtype(y)
+    if xt and yt:
+        pd = D.promote(dx, dy)
+        broadcast_shapes(x.shape, y.shape)
+    else:
+        pd = D.promote_scalar(dx, dy) if xt else D.promote_scalar(dy, dx)
+    if rule == "logic":
+        if dx is not D.bool_ or dy is not D.bool_:
+            raise TypeError(f"{name} needs bool tensors, got {dx.name} and {dy.name} "
+                            "(compare first, e.g. x > 0)")
+        out, ct = D.bool_, "bool"
+    elif rule == "cmp":
+        out, ct = D.bool_, _ct(pd)
+    elif rule == "arith":
+        out = D.int32 if pd is D.bool_ else pd
+        ct = out.wgsl
+    else:  # div
+        out = pd if pd.kind == "f" else D.float32
+        ct = "f32"
+    ops = [x if xt else Scalar(x), y if yt else Scalar(y)]
+    return launch(expr, out, ops, [ct, ct])
+
+
+def neg(x):
+    if x.dtype is D.bool_:
+        raise TypeError("negation of a bool tensor is not supported; use ~ or logical_not")
+    return launch("(0u - a)" if x.dtype is D.uint32 else "-a", x.dtype, [x], [x.dtype.wgsl])
+
+
+def abs_(x):
+    if x.dtype is D.bool_:
+        raise TypeError("abs of a bool tensor is not supported")
+    return launch("abs(a)", x.dtype, [x], [x.dtype.wgsl])
+
+
+def logical_not(x):
+    if x.dtype is not D.bool_:
+        raise TypeError(f"logical_not needs a bool tensor, got {x.dtype.name}")
+    return launch("!a", D.bool_, [x], ["bool"])
+
+
+def cast(x, dtype):
+    """Copy of ``x`` as ``dtype`` (float -> int truncates toward zero; x -> bool is x != 0)."""
+    src = x.dtype
+    if dtype is D.bool_:
+        expr = {"f": "!(a == 0.0)", "i": "a != 0", "u": "a != 0u", "b": "a"}[src.kind]
+    else:
+        expr = "a"
+    return launch(expr, dtype, [x], [src.wgsl])
+
+
+def where(cond, x, y):
+    from ..tensor import Tensor
+    if not isinstance(cond, Tensor) or cond.dtype is not D.bool_:
+        raise TypeError("where: condition must be a bool tensor, got "
+                        + (cond.dtype.name if isinstance(cond, Tensor) else type(cond).__name__))
+    xt, yt = isinstance(x, Tensor), isinstance(y, Tensor)
+    if xt and yt:
+        pd = D.promote(x.dtype, y.dtype)
+    elif xt:
+        pd = D.promote_scalar(x.dtype, D.scalar_dtype(y))
+    elif yt:
+        pd = D.promote_scalar(y.dtype, D.scalar_dtype(x))
+    else:
+        pd = D.promote(D.scalar_dtype(x), D.scalar_dtype(y))
+    broadcast_shapes(cond.shape, *[t.shape for t in (x, y) if isinstance(t, Tensor)])
+    ops = [cond, x if xt else Scalar(x), y if yt else Scalar(y)]
+    ct = pd.wgsl if pd is not D.bool_ else "bool"
+    return launch("select(c, b, a)", pd, ops, ["bool", ct, ct])
+
+
+def fill(shape, value, dtype, device=None):
+    ct = "bool" if dtype is D.bool_ else dtype.wgsl
+    return launch("a", dtype, [Scalar(value)], [ct], shape=tuple(shape), device=device)
+
+
+def arange(start, step, n, dtype, device=None):
+    ct = dtype.wgsl
+    return launch(f"a + {ct}(gi) * b", dtype, [Scalar(start), Scalar(step)], [ct, ct],
+                  shape=(n,), device=device)
+
+
+def random(kind, shape, seed, dtype=D.float32, low=0, high=1, device=None):
+    if kind == "randint":
+        return launch("b + i32(rand_bits(gi, a, 0u) % c)", D.int32,
+                      [Scalar(seed), Scalar(low), Scalar(high - low)], ["u32", "i32", "u32"],
+                      shape=tuple(shape), device=device)
+    fn = {"rand": "uniform01", "randn": "normal01"}[kind]
+    return launch(f"{fn}(gi, a)", dtype, [Scalar(seed)], ["u32"], shape=tuple(shape),
+                  device=device, result_type="f32")

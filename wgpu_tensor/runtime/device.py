@@ -1,0 +1,444 @@
+"""The device layer: adapter, buffer pool, pipeline cache, command batching, readback.
+
+Its contract to the layers above is small: ``alloc`` a buffer, ``upload`` bytes
+into it, ``dispatch`` a cached kernel over buffers, ``clear``/``copy`` buffer
+ranges, ``read``/``read_async`` bytes back. Work is recorded into one command
+encoder (one open compute pass) and submitted only at sync points.
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import tempfile
+import threading
+import warnings
+from collections import OrderedDict
+
+import numpy as np
+
+from . import shaders
+
+try:  # wgpu may be missing; the error then says how to install it
+    import wgpu
+except ImportError as _e:  # pragma: no cover - exercised only without wgpu
+    wgpu = None
+    _WGPU_IMPORT_ERROR = _e
+
+INSTALL_HINT = (
+    "wgpu_tensor found no WebGPU adapter. On a machine without a GPU install Mesa's "
+    "software Vulkan driver (lavapipe): `sudo apt-get install mesa-vulkan-drivers` "
+    "(Debian/Ubuntu). On a machine with a GPU, install its Vulkan/Metal/D3D12 driver. "
+    "WGPU_BACKEND_TYPE / WGPU_ADAPTER_NAME select among several adapters.")
+
+_uid = itertools.count(1)
+
+
+class Buffer:
+    """A GPU buffer owned by the pool. ``uid`` identifies it in bind-group keys."""
+
+    __slots__ = ("gpu", "size", "uid", "__weakref__")
+
+    def __init__(self, gpu, size):
+        self.gpu = gpu
+        self.size = size
+        self.uid = next(_uid)
+
+
+class Kernel:
+    """A compute pipeline plus the layout of its bindings.
+
+    Binding 0 is always the uniform parameter block (dynamic offset); the
+    others are storage buffers, ``"r"`` (read-only) or ``"rw"``.
+    """
+
+    __slots__ = ("pipeline", "layout", "access", "params_size", "key")
+
+    def __init__(self, pipeline, layout, access, params_size, key):
+        self.pipeline = pipeline
+        self.layout = layout
+        self.access = access
+        self.params_size = params_size
+        self.key = key
+
+
+def _round_up(n, a):
+    return (n + a - 1) // a * a
+
+
+def _bucket(n):
+    """Pool size class: powers of two below 1 MiB, then steps of 1/8 of a power of two."""
+    n = max(int(n), 16)
+    if n <= 1 << 20:
+        return 1 << (n - 1).bit_length()
+    step = 1 << ((n - 1).bit_length() - 4)
+    return _round_up(n, step)
+
+
+class Device:
+    ARENA_SIZE = 1 << 18  # uniform parameter ring, flushed when full
+    POOL_CAP = 1 << 30  # bytes kept in the pool for reuse before trimming
+
+    def __init__(self):
+        if wgpu is None:
+            raise RuntimeError(f"wgpu (wgpu-py) is not importable: {_WGPU_IMPORT_ERROR}. "
+                               "pip install wgpu")
+        if not os.environ.get("XDG_RUNTIME_DIR"):
+            # Mesa prints 'XDG_RUNTIME_DIR is invalid' noise without it.
+            os.environ["XDG_RUNTIME_DIR"] = tempfile.mkdtemp(prefix="wgpu_tensor_")
+        try:
+            adapter = wgpu.gpu.request_adapter_sync(power_preference="high-performance")
+        except Exception as e:  # wgpu raises when no adapter/driver exists
+            raise RuntimeError(f"{INSTALL_HINT} (wgpu said: {e})") from None
+        if adapter is None:
+            raise RuntimeError(INSTALL_HINT)
+        self.adapter = adapter
+        lim = adapter.limits
+        wanted = ["max-buffer-size", "max-storage-buffer-binding-size",
+                  "max-compute-workgroups-per-dimension", "max-compute-workgroup-storage-size",
+                  "max-compute-invocations-per-workgroup", "max-compute-workgroup-size-x",
+                  "max-storage-buffers-per-shader-stage", "max-uniform-buffer-binding-size"]
+        required_limits = {k: lim[k] for k in wanted if k in lim}
+        feats = set(adapter.features)
+        want_feats = []
+        self.has_subgroups = ("subgroup" in feats
+                              and os.environ.get("WGPU_TENSOR_SUBGROUPS", "1") != "0")
+        if self.has_subgroups:
+            want_feats.append("subgroup")
+        self.has_timestamps = "timestamp-query" in feats
+        if self.has_timestamps:
+            want_feats.append("timestamp-query")
+        self.device = adapter.request_device_sync(required_features=want_feats,
+                                                  required_limits=required_limits)
+        dl = self.device.limits
+        self.max_buffer = int(dl["max-buffer-size"])
+        self.max_binding = int(dl["max-storage-buffer-binding-size"]) // 4 * 4
+        self.max_groups = int(dl["max-compute-workgroups-per-dimension"])
+        self.max_storage_bindings = int(dl["max-storage-buffers-per-shader-stage"])
+        self.storage_align = int(dl["min-storage-buffer-offset-alignment"])
+        self.uniform_align = int(dl["min-uniform-buffer-offset-alignment"])
+        self.queue = self.device.queue
+        self.lock = threading.RLock()
+
+        self._kernels = {}
+        self._bind_groups = OrderedDict()
+        self._pool = {}  # size -> [Buffer]
+        self._pooled_bytes = 0
+        self._allocated_bytes = 0
+        self._staging = {}
+        self._encoder = None
+        self._pass = None
+        self._arena = self.device.create_buffer(
+            size=self.ARENA_SIZE, usage=wgpu.BufferUsage.UNIFORM | wgpu.BufferUsage.COPY_DST)
+        self._arena_data = bytearray(self.ARENA_SIZE)
+        self._arena_pos = 0
+        self._pending = False  # anything recorded since the last submit
+        self.sync_count = 0
+        self.sync_mode = "default"
+        self.dispatches = 0
+
+    # ------------------------------------------------------------------ info
+    def info(self):
+        i = self.adapter.info
+        return {
+            "name": i.get("device", ""),
+            "vendor": i.get("vendor", ""),
+            "backend": i.get("backend_type", ""),
+            "type": i.get("adapter_type", ""),
+            "description": i.get("description", ""),
+            "subgroups": self.has_subgroups,
+            "timestamp_query": self.has_timestamps,
+            "max_buffer_size": self.max_buffer,
+            "max_storage_binding_size": self.max_binding,
+            "max_workgroups_per_dimension": self.max_groups,
+        }
+
+    @property
+    def is_lavapipe(self):
+        i = self.adapter.info
+        return "llvmpipe" in (i.get("device", "") + i.get("vendor", "")).lower()
+
+    # ------------------------------------------------------------------ buffers
+    def check_size(self, nbytes, what="tensor"):
+        if nbytes > self.max_buffer:
+            raise MemoryError(
+                f"{what} needs {nbytes} bytes, over this adapter's max-buffer-size of "
+                f"{self.max_buffer} bytes")
+
+    def alloc(self, nbytes) -> Buffer:
+        """A storage buffer of at least ``nbytes`` (rounded to 4, at least 16)."""
+        self.check_size(nbytes)
+        size = _bucket(nbytes)
+        if size > self.max_buffer:
+            size = _round_up(max(nbytes, 16), 4)
+        with self.lock:
+            free = self._pool.get(size)
+            if free:
+                self._pooled_bytes -= size
+                return free.pop()
+            usage = wgpu.BufferUsage.STORAGE | wgpu.BufferUsage.COPY_SRC | wgpu.BufferUsage.COPY_DST
+            try:
+                gpu = self.device.create_buffer(size=size, usage=usage)
+            except Exception as e:
+                self._trim(0)
+                try:
+                    gpu = self.device.create_buffer(size=size, usage=usage)
+                except Exception:
+                    raise MemoryError(f"could not allocate a GPU buffer of {size} bytes: {e}") from None
+            self._allocated_bytes += size
+            return Buffer(gpu, size)
+
+    def release(self, buf: Buffer):
+        """Return a buffer to the pool (commands already recorded keep their order)."""
+        with self.lock:
+            self._pool.setdefault(buf.size, []).append(buf)
+            self._pooled_bytes += buf.size
+            if self._pooled_bytes > self.POOL_CAP:
+                self._trim(self.POOL_CAP // 2)
+
+    def _trim(self, keep):
+        # Destroying a buffer that pending commands use is an error: submit them first.
+        self.flush()
+        for size in sorted(self._pool, reverse=True):
+            lst = self._pool[size]
+            while lst and self._pooled_bytes > keep:
+                b = lst.pop()
+                self._pooled_bytes -= size
+                self._allocated_bytes -= size
+                b.gpu.destroy()
+        self._bind_groups.clear()
+
+    def empty_cache(self):
+        with self.lock:
+            self._trim(0)
+
+    def memory_stats(self):
+        return {"allocated_bytes": self._allocated_bytes, "pooled_bytes": self._pooled_bytes,
+                "in_use_bytes": self._allocated_bytes - self._pooled_bytes}
+
+    def upload(self, buf: Buffer, data, offset=0):
+        """Copy host bytes into ``buf`` at ``offset``, after all recorded work."""
+        mv = memoryview(data).cast("B")
+        n = len(mv)
+        if n == 0:
+            return
+        with self.lock:
+            # queue.write_buffer runs before commands still sitting in the encoder,
+            # so submit those first to keep program order.
+            if self._pending:
+                self.flush()
+            if n % 4:
+                padded = bytearray(_round_up(n, 4))
+                padded[:n] = mv
+                mv = memoryview(padded)
+            self.queue.write_buffer(buf.gpu, offset, mv)
+
+    # ------------------------------------------------------------------ kernels
+    def kernel(self, name, params, access, params_size, entry="main"):
+        """The compute pipeline for shader ``name`` rendered with ``params``; cached
+        by (name, params) so a hit does no templating."""
+        key = (name, tuple(sorted(params.items())), tuple(access), entry)
+        k = self._kernels.get(key)
+        if k is not None:
+            return k
+        with self.lock:
+            k = self._kernels.get(key)
+            if k is not None:
+                return k
+            code = shaders.render(name, params)
+            module = self.device.create_shader_module(label=name, code=code)
+            S = wgpu.ShaderStage.COMPUTE
+            entries = [{"binding": 0, "visibility": S,
+                        "buffer": {"type": "uniform", "has_dynamic_offset": True}}]
+            for i, a in enumerate(access):
+                if a is None:
+                    continue
+                entries.append({"binding": i + 1, "visibility": S, "buffer": {
+                    "type": "storage" if a == "rw" else "read-only-storage"}})
+            bgl = self.device.create_bind_group_layout(entries=entries)
+            pl = self.device.create_pipeline_layout(bind_group_layouts=[bgl])
+            pipeline = self.device.create_compute_pipeline(
+                label=name, layout=pl, compute={"module": module, "entry_point": entry})
+            k = Kernel(pipeline, bgl, tuple(access), _round_up(params_size, 16), key)
+            self._kernels[key] = k
+            return k
+
+    def _bind_group(self, kernel, bindings):
+        key = (id(kernel), tuple(b and (b[0].uid, b[1], b[2]) for b in bindings))
+        bg = self._bind_groups.get(key)
+        if bg is not None:
+            self._bind_groups.move_to_end(key)
+            return bg
+        entries = [{"binding": 0, "resource": {"buffer": self._arena, "offset": 0,
+                                               "size": kernel.params_size}}]
+        for i, b in enumerate(bindings):
+            if b is not None:
+                entries.append({"binding": i + 1,
+                                "resource": {"buffer": b[0].gpu, "offset": b[1], "size": b[2]}})
+        bg = self.device.create_bind_group(layout=kernel.layout, entries=entries)
+        self._bind_groups[key] = bg
+        if len(self._bind_groups) > 4096:
+            self._bind_groups.popitem(last=False)
+        return bg
+
+    def grid(self, groups):
+        """Split a 1-D workgroup count into (x, y) within the per-dimension limit.
+        Shaders rebuild the linear id as wid.x + wid.y * num_workgroups.x and
+        return when it is past their work."""
+        if groups <= self.max_groups:
+            return groups, 1
+        y = -(-groups // self.max_groups)
+        x = -(-groups // y)
+        if y > self.max_groups:
+            raise ValueError(f"{groups} workgroups exceed this adapter's limit of "
+                             f"{self.max_groups}**2")
+        return x, y
+
+    def dispatch(self, kernel, params: bytes, bindings, groups):
+        """Record one dispatch of ``groups`` workgroups. ``bindings`` is a list of
+        (Buffer, byte offset, byte size), or None for an absent binding, for
+        bindings 1..n."""
+        if groups <= 0:
+            return
+        gx, gy = self.grid(groups)
+        with self.lock:
+            size = kernel.params_size
+            if self._arena_pos + size > self.ARENA_SIZE:
+                self.flush()
+            off = self._arena_pos
+            self._arena_data[off:off + len(params)] = params
+            self._arena_pos = _round_up(off + size, self.uniform_align)
+            bg = self._bind_group(kernel, bindings)
+            cp = self._compute_pass()
+            cp.set_pipeline(kernel.pipeline)
+            cp.set_bind_group(0, bg, [off])
+            cp.dispatch_workgroups(gx, gy, 1)
+            self._pending = True
+            self.dispatches += 1
+
+    def _compute_pass(self):
+        if self._pass is None:
+            self._pass = self._enc().begin_compute_pass()
+        return self._pass
+
+    def _enc(self):
+        if self._encoder is None:
+            self._encoder = self.device.create_command_encoder()
+        return self._encoder
+
+    def _end_pass(self):
+        if self._pass is not None:
+            self._pass.end()
+            self._pass = None
+
+    def clear(self, buf: Buffer, offset=0, size=None):
+        """Zero a byte range (offset and size multiples of 4) after recorded work."""
+        size = buf.size - offset if size is None else size
+        if size <= 0:
+            return
+        with self.lock:
+            self._end_pass()
+            self._enc().clear_buffer(buf.gpu, offset, size)
+            self._pending = True
+
+    def copy(self, src: Buffer, src_off, dst: Buffer, dst_off, size):
+        if size <= 0:
+            return
+        with self.lock:
+            self._end_pass()
+            self._enc().copy_buffer_to_buffer(src.gpu, src_off, dst.gpu, dst_off, size)
+            self._pending = True
+
+    def flush(self):
+        """Submit everything recorded so far (no wait)."""
+        with self.lock:
+            if self._encoder is None:
+                return
+            self._end_pass()
+            cb = self._encoder.finish()
+            self._encoder = None
+            if self._arena_pos:
+                self.queue.write_buffer(self._arena, 0, memoryview(self._arena_data)[:self._arena_pos])
+                self._arena_pos = 0
+            self._pending = False
+            self.queue.submit([cb])
+
+    # ------------------------------------------------------------------ readback
+    def _staging_buffer(self, size):
+        size = _bucket(size)
+        lst = self._staging.get(size)
+        if lst:
+            return lst.pop()
+        return self.device.create_buffer(size=size, usage=wgpu.BufferUsage.MAP_READ | wgpu.BufferUsage.COPY_DST)
+
+    def _record_read(self, buf, offset, nbytes, explicit):
+        self._note_sync(explicit)
+        lo = offset // 4 * 4
+        hi = _round_up(offset + nbytes, 4)
+        st = self._staging_buffer(hi - lo)
+        self._end_pass()
+        self._enc().copy_buffer_to_buffer(buf.gpu, lo, st, 0, hi - lo)
+        self.flush()
+        return st, offset - lo, hi - lo
+
+    def _finish_read(self, st, skip, span, nbytes):
+        try:
+            out = np.array(np.frombuffer(st.read_mapped(0, span, copy=False), dtype=np.uint8)[skip:skip + nbytes])
+        finally:
+            st.unmap()
+            with self.lock:
+                self._staging.setdefault(st.size, []).append(st)
+        return out
+
+    def read(self, buf: Buffer, offset, nbytes, explicit=True) -> np.ndarray:
+        """Bytes ``[offset, offset+nbytes)`` of ``buf`` after all recorded work, as uint8."""
+        if nbytes == 0:
+            self._note_sync(explicit)
+            return np.zeros(0, np.uint8)
+        with self.lock:
+            st, skip, span = self._record_read(buf, offset, nbytes, explicit)
+            st.map_sync(wgpu.MapMode.READ, 0, span)
+            return self._finish_read(st, skip, span, nbytes)
+
+    async def read_async(self, buf: Buffer, offset, nbytes, explicit=True) -> np.ndarray:
+        if nbytes == 0:
+            self._note_sync(explicit)
+            return np.zeros(0, np.uint8)
+        with self.lock:
+            st, skip, span = self._record_read(buf, offset, nbytes, explicit)
+            promise = st.map_async(wgpu.MapMode.READ, 0, span)
+        await promise
+        return self._finish_read(st, skip, span, nbytes)
+
+    def _note_sync(self, explicit):
+        if not explicit and self.sync_mode != "default":
+            msg = ("an implicit GPU-to-CPU read (sync) happened; use .numpy()/.item()/await "
+                   "to read on purpose")
+            if self.sync_mode == "error":
+                raise RuntimeError(msg)
+            warnings.warn(msg, RuntimeWarning, stacklevel=4)
+        self.sync_count += 1
+
+    def synchronize(self):
+        """Wait until all submitted work is done (maps a small buffer: 0.32's
+        on_submitted_work_done_sync is broken). Not counted as a read."""
+        with self.lock:
+            self.flush()
+            st = self._staging_buffer(16)
+            st.map_sync(wgpu.MapMode.READ, 0, 16)
+            st.unmap()
+            self._staging.setdefault(st.size, []).append(st)
+
+
+_default = None
+_default_lock = threading.Lock()
+
+
+def get_device() -> Device:
+    global _default
+    d = _default
+    if d is None:
+        with _default_lock:
+            if _default is None:
+                _default = Device()
+            d = _default
+    return d

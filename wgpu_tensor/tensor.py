@@ -1,0 +1,475 @@
+"""The Tensor: shape, dtype, strides, operators and host transfer.
+
+A Tensor is a strided view of a GPU buffer. This module makes no wgpu calls:
+ops go through wgpu_tensor.ops, buffers and reads through the runtime.
+"""
+from __future__ import annotations
+
+import math
+import operator
+
+import numpy as np
+
+from . import dtypes as D
+from .ops.launch import contiguous_strides
+
+
+class _Storage:
+    """Owns one pooled GPU buffer; returns it to the pool when the last view dies."""
+
+    __slots__ = ("buf", "dev", "__weakref__")
+
+    def __init__(self, buf, dev):
+        self.buf = buf
+        self.dev = dev
+
+    def __del__(self):
+        try:
+            self.dev.release(self.buf)
+        except Exception:  # interpreter shutdown
+            pass
+
+
+def _device_of(tensors):
+    dev = None
+    for t in tensors:
+        if dev is None:
+            dev = t.device
+        elif t.device is not dev:
+            raise ValueError("tensors live on two different devices; move one first")
+    return dev
+
+
+def _as_shape(args):
+    if len(args) == 1 and isinstance(args[0], (tuple, list)):
+        args = tuple(args[0])
+    shape = []
+    for s in args:
+        if isinstance(s, Tensor):
+            s = s.item()
+        try:
+            s = operator.index(s)
+        except TypeError:
+            raise TypeError(f"shape entries must be ints, got {s!r}") from None
+        shape.append(s)
+    return tuple(shape)
+
+
+def _norm_dim(dim, ndim, extra=0):
+    n = ndim + extra
+    lo, hi = -max(n, 1), max(n, 1) - 1
+    if not lo <= dim <= hi:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{lo}, {hi}], but got {dim})")
+    return dim % max(n, 1)
+
+
+class Tensor:
+    __hash__ = object.__hash__
+    __array_priority__ = 1000  # numpy defers to our reflected operators
+
+    def __init__(self, *a, **k):
+        raise TypeError("create tensors with wgpu_tensor.tensor(), zeros(), from_numpy(), ...")
+
+    # ---------------------------------------------------------------- construction
+    @classmethod
+    def _view(cls, storage, shape, strides, offset, dtype):
+        t = object.__new__(cls)
+        t._st = storage
+        t._buf = storage.buf
+        t.shape = tuple(shape)
+        t._strides = tuple(strides)
+        t._offset = offset
+        t.dtype = dtype
+        t.device = storage.dev
+        t.count = None
+        return t
+
+    @classmethod
+    def _empty(cls, shape, dtype, dev):
+        for s in shape:
+            if s < 0:
+                raise ValueError(f"negative dimension in shape {tuple(shape)}")
+        n = math.prod(shape)
+        nbytes = n * dtype.itemsize
+        dev.check_size(nbytes, f"a {dtype.name} tensor of shape {tuple(shape)}")
+        return cls._view(_Storage(dev.alloc(nbytes), dev), shape, contiguous_strides(shape), 0, dtype)
+
+    def _derive(self, shape, strides, offset):
+        return Tensor._view(self._st, shape, strides, offset, self.dtype)
+
+    # ---------------------------------------------------------------- metadata
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    def dim(self):
+        return len(self.shape)
+
+    def numel(self):
+        return math.prod(self.shape)
+
+    def size(self, dim=None):
+        return self.shape if dim is None else self.shape[_norm_dim(dim, self.ndim)]
+
+    def stride(self, dim=None):
+        return self._strides if dim is None else self._strides[_norm_dim(dim, self.ndim)]
+
+    def element_size(self):
+        return self.dtype.itemsize
+
+    @property
+    def requires_grad(self):
+        return False
+
+    def is_contiguous(self):
+        return all(st == c for s, st, c in zip(self.shape, self._strides, contiguous_strides(self.shape))
+                   if s != 1)
+
+    def __len__(self):
+        if not self.shape:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    def __iter__(self):
+        if not self.shape:
+            raise TypeError("iteration over a 0-d tensor")
+        for i in range(self.shape[0]):
+            yield self[i]
+
+    # ---------------------------------------------------------------- host transfer
+    def _read_plan(self):
+        t = self if self.is_contiguous() else self.contiguous()
+        return t, t._offset * t.dtype.itemsize, t.numel() * t.dtype.itemsize
+
+    def _from_bytes(self, raw):
+        return np.frombuffer(raw.data, dtype=self.dtype.np).reshape(self.shape) if raw.size else \
+            np.zeros(self.shape, dtype=self.dtype.np)
+
+    def numpy(self, *, _explicit=True) -> np.ndarray:
+        """Copy to the host (one GPU-to-CPU read)."""
+        t, off, nbytes = self._read_plan()
+        return self._from_bytes(self.device.read(t._buf, off, nbytes, explicit=_explicit))
+
+    async def numpy_async(self) -> np.ndarray:
+        """Copy to the host without blocking the event loop."""
+        t, off, nbytes = self._read_plan()
+        return self._from_bytes(await self.device.read_async(t._buf, off, nbytes))
+
+    def tolist(self):
+        return self.numpy().tolist()
+
+    def item(self):
+        if self.numel() != 1:
+            raise RuntimeError(f"a Tensor with {self.numel()} elements cannot be converted to Scalar")
+        return self.numpy().reshape(()).item()
+
+    def _implicit_scalar(self, what):
+        if self.numel() != 1:
+            raise RuntimeError(f"{what} of a Tensor with {self.numel()} values is ambiguous")
+        return self.numpy(_explicit=False).reshape(()).item()
+
+    def __bool__(self):
+        return bool(self._implicit_scalar("Boolean value"))
+
+    def __int__(self):
+        return int(self._implicit_scalar("int()"))
+
+    def __float__(self):
+        return float(self._implicit_scalar("float()"))
+
+    def __index__(self):
+        if self.dtype.kind not in "iu":
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self._implicit_scalar("index"))
+
+    def __array__(self, dtype=None, copy=None):
+        a = self.numpy(_explicit=False)
+        return a.astype(dtype) if dtype is not None else a
+
+    def __repr__(self):
+        return _format(self.numpy(_explicit=False), self.dtype)
+
+    __str__ = __repr__
+
+    # ---------------------------------------------------------------- views and shape
+    def view(self, *shape):
+        shape = self._infer_shape(_as_shape(shape))
+        if not self.is_contiguous():
+            raise RuntimeError("view size is not compatible with input tensor's size and stride; "
+                               "use .reshape(...) instead")
+        return self._derive(shape, contiguous_strides(shape), self._offset)
+
+    def reshape(self, *shape):
+        shape = self._infer_shape(_as_shape(shape))
+        t = self if self.is_contiguous() else self.contiguous()
+        return t._derive(shape, contiguous_strides(shape), t._offset)
+
+    def _infer_shape(self, shape):
+        n = self.numel()
+        if shape.count(-1) > 1:
+            raise RuntimeError("only one dimension can be inferred")
+        if -1 in shape:
+            rest = math.prod(s for s in shape if s != -1)
+            if rest == 0 or n % rest:
+                raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {n}")
+            shape = tuple(n // rest if s == -1 else s for s in shape)
+        if any(s < 0 for s in shape) or math.prod(shape) != n:
+            raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {n}")
+        return shape
+
+    def flatten(self, start_dim=0, end_dim=-1):
+        if self.ndim == 0:
+            return self.reshape(1)
+        s, e = _norm_dim(start_dim, self.ndim), _norm_dim(end_dim, self.ndim)
+        if s > e:
+            raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
+        return self.reshape(self.shape[:s] + (math.prod(self.shape[s:e + 1]),) + self.shape[e + 1:])
+
+    def unsqueeze(self, dim):
+        d = _norm_dim(dim, self.ndim, 1)
+        st = self._strides[d] * self.shape[d] if d < self.ndim else 1
+        return self._derive(self.shape[:d] + (1,) + self.shape[d:],
+                            self._strides[:d] + (st,) + self._strides[d:], self._offset)
+
+    def squeeze(self, dim=None):
+        if dim is None:
+            dims = {i for i, s in enumerate(self.shape) if s == 1}
+        else:
+            dims = {_norm_dim(d, self.ndim) for d in (dim if isinstance(dim, (tuple, list)) else (dim,))}
+            dims = {d for d in dims if self.ndim and self.shape[d] == 1}
+        keep = [i for i in range(self.ndim) if i not in dims]
+        return self._derive(tuple(self.shape[i] for i in keep), tuple(self._strides[i] for i in keep),
+                            self._offset)
+
+    def expand(self, *sizes):
+        sizes = _as_shape(sizes)
+        if len(sizes) < self.ndim:
+            raise RuntimeError(f"expand: the number of sizes provided ({len(sizes)}) must be greater "
+                               f"or equal to the number of dimensions in the tensor ({self.ndim})")
+        pad = len(sizes) - self.ndim
+        shape, strides = [], []
+        for i, s in enumerate(sizes):
+            if i < pad:
+                if s < 0:
+                    raise RuntimeError(f"expand: -1 is not allowed in a leading, new dimension")
+                shape.append(s)
+                strides.append(0)
+                continue
+            cur, st = self.shape[i - pad], self._strides[i - pad]
+            if s == -1 or s == cur:
+                shape.append(cur)
+                strides.append(st)
+            elif cur == 1:
+                shape.append(s)
+                strides.append(0)
+            else:
+                raise RuntimeError(f"The expanded size of the tensor ({s}) must match the existing size "
+                                   f"({cur}) at non-singleton dimension {i}. Target sizes: {list(sizes)}. "
+                                   f"Tensor sizes: {list(self.shape)}")
+        return self._derive(tuple(shape), tuple(strides), self._offset)
+
+    def expand_as(self, other):
+        return self.expand(other.shape)
+
+    def repeat(self, *reps):
+        reps = _as_shape(reps)
+        if len(reps) < self.ndim:
+            raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number "
+                               "of dimensions of tensor")
+        t = self.reshape((1,) * (len(reps) - self.ndim) + self.shape)
+        inter = []
+        for r, s in zip(reps, t.shape):
+            inter += [1, s]
+        big = []
+        for r, s in zip(reps, t.shape):
+            big += [r, s]
+        out = t.reshape(tuple(inter)).expand(tuple(big)).contiguous()
+        return out.reshape(tuple(r * s for r, s in zip(reps, t.shape)))
+
+    def contiguous(self):
+        return self if self.is_contiguous() else self.clone()
+
+    def clone(self):
+        from .ops import elementwise as E
+        return E.launch("a", self.dtype, [self], [self.dtype.wgsl if self.dtype is not D.bool_ else "bool"])
+
+    def to(self, dtype, copy=False):
+        dtype = D.to_dtype(dtype)
+        if dtype is self.dtype:
+            return self.clone() if copy else self
+        from .ops import elementwise as E
+        return E.cast(self, dtype)
+
+    def float(self):
+        return self.to(D.float32)
+
+    def half(self):
+        return self.to(D.float16)
+
+    def int(self):
+        return self.to(D.int32)
+
+    def bool(self):
+        return self.to(D.bool_)
+
+    def type(self, dtype=None):
+        return self.dtype if dtype is None else self.to(dtype)
+
+    # ---------------------------------------------------------------- indexing
+    def __getitem__(self, key):
+        if isinstance(key, Tensor):
+            if key.dtype is D.bool_:
+                from .ops import select
+                return select.index_mask(self, key)
+            raise NotImplementedError("indexing with an integer tensor is not implemented yet")
+        if not isinstance(key, tuple):
+            key = (key,)
+        if any(isinstance(k, (Tensor, list, np.ndarray)) for k in key):
+            raise NotImplementedError("advanced indexing (tensors or lists inside a tuple index) is "
+                                      "not implemented yet")
+        n_ell = sum(k is Ellipsis for k in key)
+        if n_ell > 1:
+            raise IndexError("an index can only have a single ellipsis ('...')")
+        consumed = sum(1 for k in key if k is not None and k is not Ellipsis)
+        if consumed > self.ndim:
+            raise IndexError(f"too many indices for tensor of dimension {self.ndim}")
+        if n_ell:
+            i = key.index(Ellipsis)
+            key = key[:i] + (slice(None),) * (self.ndim - consumed) + key[i + 1:]
+        shape, strides, off, d = [], [], self._offset, 0
+        for k in key:
+            if k is None:
+                shape.append(1)
+                strides.append(0)
+                continue
+            if isinstance(k, slice):
+                size, st = self.shape[d], self._strides[d]
+                start, stop, step = k.indices(size)
+                if step <= 0:
+                    raise ValueError("step must be greater than zero")
+                n = len(range(start, stop, step))
+                if n:
+                    off += start * st
+                shape.append(n)
+                strides.append(st * step)
+                d += 1
+                continue
+            try:
+                i = operator.index(k)
+            except TypeError:
+                raise TypeError(f"unsupported index {k!r} of type {type(k).__name__}") from None
+            size = self.shape[d]
+            if not -size <= i < size:
+                raise IndexError(f"index {i} is out of bounds for dimension {d} with size {size}")
+            off += (i % size) * self._strides[d]
+            d += 1
+        shape += self.shape[d:]
+        strides += self._strides[d:]
+        return self._derive(tuple(shape), tuple(strides), off)
+
+    # ---------------------------------------------------------------- ops
+    def _bin(self, name, other):
+        from .ops import elementwise as E
+        return E.binary(name, self, other)
+
+    def _rbin(self, name, other):
+        from .ops import elementwise as E
+        return E.binary(name, other, self)
+
+    def gt(self, o): return self._bin("gt", o)
+    def ge(self, o): return self._bin("ge", o)
+    def lt(self, o): return self._bin("lt", o)
+    def le(self, o): return self._bin("le", o)
+    def eq(self, o): return self._bin("eq", o)
+    def ne(self, o): return self._bin("ne", o)
+    __gt__, __ge__, __lt__, __le__ = gt, ge, lt, le
+
+    def __eq__(self, o):
+        return self._bin("eq", o)
+
+    def __ne__(self, o):
+        return self._bin("ne", o)
+
+    def logical_and(self, o): return self._bin("logical_and", o)
+    def logical_or(self, o): return self._bin("logical_or", o)
+    def logical_xor(self, o): return self._bin("logical_xor", o)
+    __and__, __or__, __xor__ = logical_and, logical_or, logical_xor
+    def __rand__(self, o): return self._rbin("logical_and", o)
+    def __ror__(self, o): return self._rbin("logical_or", o)
+    def __rxor__(self, o): return self._rbin("logical_xor", o)
+
+    def logical_not(self):
+        from .ops import elementwise as E
+        return E.logical_not(self)
+
+    __invert__ = logical_not
+
+    def add(self, o): return self._bin("add", o)
+    def sub(self, o): return self._bin("sub", o)
+    def mul(self, o): return self._bin("mul", o)
+    def div(self, o): return self._bin("div", o)
+    __add__, __sub__, __mul__, __truediv__ = add, sub, mul, div
+    def __radd__(self, o): return self._rbin("add", o)
+    def __rsub__(self, o): return self._rbin("sub", o)
+    def __rmul__(self, o): return self._rbin("mul", o)
+    def __rtruediv__(self, o): return self._rbin("div", o)
+
+    def __neg__(self):
+        from .ops import elementwise as E
+        return E.neg(self)
+
+    def neg(self):
+        return -self
+
+    def abs(self):
+        from .ops import elementwise as E
+        return E.abs_(self)
+
+    __abs__ = abs
+
+    def __pos__(self):
+        return self
+
+    # ---------------------------------------------------------------- masking
+    def masked_select(self, mask, *, out=None, fill_value=None):
+        from .ops import select
+        return select.masked_select(self, mask, out=out, fill_value=fill_value)
+
+    async def masked_select_async(self, mask):
+        from .ops import select
+        return await select.masked_select_async(self, mask)
+
+    def nonzero(self, *, as_tuple=False):
+        from .ops import select
+        if as_tuple:
+            raise ValueError("nonzero(as_tuple=True) needs the exact count: use "
+                             "await x.nonzero_async(as_tuple=True)")
+        return select.nonzero(self)
+
+    async def nonzero_async(self, *, as_tuple=False):
+        from .ops import select
+        return await select.nonzero_async(self, as_tuple=as_tuple)
+
+
+def _format(a, dtype):
+    suffix = ""
+    if dtype in (D.uint32, D.float16):
+        suffix = f", dtype=wgpu_tensor.{dtype.name}"
+    if a.size == 0:
+        return f"tensor([], size={tuple(a.shape)}{suffix})" if a.ndim != 1 else f"tensor([]{suffix})"
+    if dtype is D.bool_:
+        fmt = {"bool": lambda v: " True" if v else "False"}
+    elif dtype.kind == "f":
+        fin = a[np.isfinite(a)].astype(np.float64)
+        if fin.size and np.all(fin == np.round(fin)) and np.abs(fin).max() < 1e8:
+            width = max(len(f"{v:.0f}") for v in fin) + 1
+            fmt = {"float_kind": lambda v: (f"{v:.0f}." if np.isfinite(v) else str(v)).rjust(width)}
+        else:
+            big = fin.size and (np.abs(fin).max() >= 1e8 or (np.abs(fin[fin != 0]).min(initial=1) < 1e-4))
+            f = "{:.4e}" if big else "{:.4f}"
+            width = max((len(f.format(v)) for v in fin), default=3)
+            fmt = {"float_kind": lambda v: (f.format(v) if np.isfinite(v) else str(v)).rjust(width)}
+    else:
+        fmt = None
+    body = np.array2string(a, separator=", ", formatter=fmt, prefix="tensor(", threshold=1000)
+    return f"tensor({body}{suffix})"
