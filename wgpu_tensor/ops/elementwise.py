@@ -10,7 +10,8 @@ import math
 import struct
 
 from .. import dtypes as D
-from .launch import MAX_DIMS, broadcast_shapes, broadcast_strides, chunk_elems, coalesce, span, window
+from .launch import (MAX_DIMS, broadcast_shapes, broadcast_strides, chunk_elems, chunk_granule, coalesce,
+                     span, window)
 
 WG = 64
 _SLOTS = "ABC"
@@ -109,11 +110,11 @@ def launch(expr, out_dtype, operands, cts, shape=None, result_type=None, device=
             offs[slot_i] = (op._offset - wstart // op.dtype.itemsize) & 0xFFFFFFFF
             ss[slot_i][:len(st)] = st
         if not fits:
-            if chunk <= 1024:
+            if chunk <= chunk_granule(dev):
                 raise ValueError(
                     "a strided view spreads too thinly over its buffer to fit one storage binding "
                     f"({dev.max_binding} bytes); copy a smaller part first")
-            chunk = max(1024, chunk // 2 // 1024 * 1024)
+            chunk = max(chunk_granule(dev), chunk // 2 // chunk_granule(dev) * chunk_granule(dev))
             continue
         p = struct.pack("<44I", e - s, s, len(shp), 0, *shape8, *offs, *ss[0], *ss[1], *ss[2], *scal)
         dev.dispatch(kernel, p, bindings, math.ceil((e - s) / (WG * 4)))

@@ -96,8 +96,13 @@ def window(dev, buf, itemsize, lo, hi):
     return start, max(end - start, 4)
 
 
+def chunk_granule(dev):
+    """Launches start at multiples of this many elements, so that an output
+    window starts at an aligned byte offset for every itemsize."""
+    return max(4, dev.storage_align)
+
+
 def chunk_elems(dev, itemsize):
-    """Elements per launch so one output window fits a storage binding, a
-    multiple of 1024 (keeps window starts aligned for every itemsize)."""
-    c = dev.max_binding // max(itemsize, 4)
-    return max(1024, c // 1024 * 1024)
+    """Elements per launch so one window of ``itemsize`` elements fits a storage binding."""
+    g = chunk_granule(dev)
+    return max(g, dev.max_binding // max(itemsize, 4) // g * g)

@@ -1,1 +1,1 @@
-from .device import Device, Buffer, Kernel, get_device, INSTALL_HINT  # noqa: F401
+from .device import Device, Buffer, Kernel, get_device, override_limits, INSTALL_HINT  # noqa: F401

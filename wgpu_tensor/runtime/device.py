@@ -442,3 +442,28 @@ def get_device() -> Device:
                 _default = Device()
             d = _default
     return d
+
+
+class override_limits:
+    """Context manager for tests: pretend the adapter has a smaller storage
+    binding and/or fewer workgroups per dimension, so that the multi-launch and
+    2-D dispatch paths run on small tensors. Usage:
+
+        with override_limits(max_binding=4096, max_groups=7): ...
+    """
+
+    def __init__(self, max_binding=None, max_groups=None):
+        self.new = {"max_binding": max_binding, "max_groups": max_groups}
+
+    def __enter__(self):
+        dev = get_device()
+        self.old = {k: getattr(dev, k) for k in self.new}
+        for k, v in self.new.items():
+            if v is not None:
+                setattr(dev, k, v)
+        return dev
+
+    def __exit__(self, *exc):
+        dev = get_device()
+        for k, v in self.old.items():
+            setattr(dev, k, v)
