@@ -472,4 +472,6 @@ def _format(a, dtype):
     else:
         fmt = None
     body = np.array2string(a, separator=", ", formatter=fmt, prefix="tensor(", threshold=1000)
+    if a.ndim == 0:
+        body = body.strip()  # the bool formatter pads " True" to align columns
     return f"tensor({body}{suffix})"

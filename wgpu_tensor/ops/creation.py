@@ -50,7 +50,8 @@ def from_numpy(arr, dtype=None):
     target = D.to_dtype(dtype) if dtype is not None else D.from_numpy_dtype(arr.dtype)
     if target.kind in "iu":
         _check_int_range(arr, target)
-    host = np.ascontiguousarray(arr.astype(target.np, copy=False))
+    # not np.ascontiguousarray: it turns a 0-d array into shape (1,).
+    host = np.asarray(arr.astype(target.np, copy=False), order="C")
     dev = get_device()
     t = Tensor._empty(host.shape, target, dev)
     if host.nbytes:
