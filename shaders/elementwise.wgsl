@@ -64,6 +64,26 @@ fn normal01(gi: u32, seed: u32) -> f32 {
     return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
 }
 
+// An int32 or uint32 value as a (non-negative?, bits) key whose lexicographic
+// order is the integers' order: compares int32 with uint32 exactly.
+fn wide_i32(v: i32) -> vec2<u32> {
+    return vec2<u32>(select(0u, 1u, v >= 0), bitcast<u32>(v));
+}
+
+fn wide_u32(v: u32) -> vec2<u32> {
+    return vec2<u32>(1u, v);
+}
+
+fn cmp_wide(a: vec2<u32>, b: vec2<u32>) -> i32 {
+    if (a.x != b.x) {
+        return select(-1, 1, a.x > b.x);
+    }
+    if (a.y != b.y) {
+        return select(-1, 1, a.y > b.y);
+    }
+    return 0;
+}
+
 fn stride_of(s: array<vec4<u32>, 2>, d: u32) -> u32 {
     return s[d >> 2u][d & 3u];
 }

@@ -26,10 +26,17 @@ def _next_seed():
 
 
 def _check_int_range(arr, target):
-    if arr.size == 0 or arr.dtype.kind not in "iu":
+    if arr.size == 0 or arr.dtype.kind not in "iuf":
         return
     lo, hi = _U32 if target is D.uint32 else _I32
-    mn, mx = int(arr.min()), int(arr.max())
+    if arr.dtype.kind == "f":
+        # float -> int truncates toward zero; a value past the range (or NaN) must not wrap.
+        if not np.isfinite(arr).all():
+            raise OverflowError(f"a non-finite value ({arr[~np.isfinite(arr)].flat[0]}) does not fit "
+                                f"{target.name}")
+        mn, mx = int(np.trunc(arr.min())), int(np.trunc(arr.max()))
+    else:
+        mn, mx = int(arr.min()), int(arr.max())
     if mn < lo or mx > hi:
         raise OverflowError(f"value {mx if mx > hi else mn} does not fit {target.name} "
                             f"(range [{lo}, {hi}])")
@@ -134,6 +141,8 @@ def arange(start, end=None, step=1, dtype=None):
     if dtype is None:
         dtype = D.int32 if all(isinstance(v, (int, np.integer)) for v in (start, end, step)) else D.float32
     dtype = D.to_dtype(dtype)
+    if dtype is D.bool_:
+        raise TypeError("arange: bool is not a valid dtype (use int32, uint32, float16 or float32)")
     n = max(0, math.ceil((end - start) / step))
     return E.arange(start, step, n, dtype, device=get_device())
 
@@ -142,14 +151,21 @@ def _seed(seed):
     return _next_seed() if seed is None else int(seed) & 0xFFFFFFFF
 
 
+def _float_dt(dtype, what):
+    dt = _dt(dtype)
+    if dt.kind != "f":
+        raise TypeError(f"{what}: dtype must be float32 or float16, not {dt.name}")
+    return dt
+
+
 def rand(*shape, seed=None, dtype=None):
     """Uniform [0, 1) from a counter-based hash of (index, seed): same seed, same numbers."""
-    return E.random("rand", _as_shape(shape), _seed(seed), _dt(dtype), device=get_device())
+    return E.random("rand", _as_shape(shape), _seed(seed), _float_dt(dtype, "rand"), device=get_device())
 
 
 def randn(*shape, seed=None, dtype=None):
     """Standard normal (Box-Muller over the same hash)."""
-    return E.random("randn", _as_shape(shape), _seed(seed), _dt(dtype), device=get_device())
+    return E.random("randn", _as_shape(shape), _seed(seed), _float_dt(dtype, "randn"), device=get_device())
 
 
 def randint(low, high=None, size=None, seed=None, dtype=None):

@@ -27,21 +27,30 @@ class Scalar:
         self.value = value
 
 
+_RANGE = {"i32": (-(2 ** 31), 2 ** 31), "u32": (0, 2 ** 32)}
+
+
 def _bits(value, wgsl_type):
+    wide = wgsl_type.startswith("wide_")
+    wgsl_type = wgsl_type.replace("wide_", "")
     if wgsl_type == "f32":
         return struct.unpack("<I", struct.pack("<f", float(value)))[0]
     if wgsl_type == "bool":
         return 1 if value else 0
     v = int(value)
-    if not -(2 ** 31) <= v < 2 ** 32:
-        raise OverflowError(f"Python int {v} does not fit a 32-bit integer")
+    lo, hi = _RANGE[wgsl_type]
+    if not lo <= v < hi:
+        if wide:
+            raise OverflowError(f"Python int {v} does not fit int32 or uint32")
+        raise OverflowError(f"Python int {v} does not fit {'int32' if wgsl_type == 'i32' else 'uint32'} "
+                            f"(range [{lo}, {hi - 1}])")
     return v & 0xFFFFFFFF
 
 
 def _decode(slot_field, wgsl_type):
     f = f"P.scal.{slot_field}"
     return {"f32": f"bitcast<f32>({f})", "i32": f"bitcast<i32>({f})", "u32": f,
-            "bool": f"({f} != 0u)"}[wgsl_type]
+            "bool": f"({f} != 0u)"}[wgsl_type.replace("wide_", "")]
 
 
 def launch(expr, out_dtype, operands, cts, shape=None, result_type=None, device=None):
@@ -172,6 +181,15 @@ def _ct(dt):
     return "u32" if dt is D.bool_ else dt.wgsl
 
 
+def _int_kind(v, dt, is_tensor):
+    """The 32-bit type ("i" or "u") an int operand's values need; None if either or neither."""
+    if is_tensor:
+        return dt.kind if dt is D.int32 or dt is D.uint32 else None
+    if dt is D.int32:  # a Python int
+        return "u" if int(v) >= 2 ** 31 else "i" if int(v) < 0 else None
+    return None
+
+
 def binary(name, x, y):
     from ..tensor import Tensor
     rule, expr = BINARY[name]
@@ -192,14 +210,35 @@ def binary(name, x, y):
         out, ct = D.bool_, "bool"
     elif rule == "cmp":
         out, ct = D.bool_, _ct(pd)
+        kx, ky = _int_kind(x, dx, xt), _int_kind(y, dy, yt)
+        if {kx, ky} == {"i", "u"}:
+            # int32 against uint32 values: no 32-bit type holds both ranges, so
+            # compare exactly through a 33-bit (sign, bits) key (cmp_wide in the shader).
+            ops = [x if xt else Scalar(x), y if yt else Scalar(y)]
+            cts = ["wide_i32" if kx == "i" else "wide_u32", "wide_i32" if ky == "i" else "wide_u32"]
+            return launch(_WIDE[name], out, ops, cts)
     elif rule == "arith":
         out = D.int32 if pd is D.bool_ else pd
         ct = out.wgsl
     else:  # div
         out = pd if pd.kind == "f" else D.float32
         ct = "f32"
+    if pd is D.float16:
+        # numpy and PyTorch round a Python float to the tensor's float16 first
+        # (so a float16 tensor holding 0.1 == 0.1); the kernel computes in f32.
+        x, y = (v if isinstance(v, Tensor) else _round_f16(v) for v in (x, y))
     ops = [x if xt else Scalar(x), y if yt else Scalar(y)]
     return launch(expr, out, ops, [ct, ct])
+
+
+_WIDE = {"gt": "cmp_wide(a, b) > 0", "ge": "cmp_wide(a, b) >= 0", "lt": "cmp_wide(a, b) < 0",
+         "le": "cmp_wide(a, b) <= 0", "eq": "cmp_wide(a, b) == 0", "ne": "cmp_wide(a, b) != 0"}
+
+
+def _round_f16(v):
+    import numpy as np
+    with np.errstate(over="ignore"):
+        return float(np.float16(v))
 
 
 def neg(x):
