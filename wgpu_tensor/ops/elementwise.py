@@ -53,16 +53,22 @@ def _decode(slot_field, wgsl_type):
             "bool": f"({f} != 0u)"}[wgsl_type.replace("wide_", "")]
 
 
-def launch(expr, out_dtype, operands, cts, shape=None, result_type=None, device=None):
+def launch(expr, out_dtype, operands, cts, shape=None, result_type=None, device=None, out=None):
     """Run EXPR over the broadcast of ``operands`` (Tensors or Scalars), each
-    converted to the WGSL type in ``cts``; returns a new contiguous Tensor."""
+    converted to the WGSL type in ``cts``; returns a new contiguous Tensor, or
+    writes into ``out`` (contiguous, of the broadcast shape and ``out_dtype``)."""
     from ..tensor import Tensor, _device_of
 
     views = [o for o in operands if isinstance(o, Tensor)]
     dev = _device_of(views) if views else (device or _default_device())
     if shape is None:
         shape = broadcast_shapes(*[v.shape for v in views])
-    out = Tensor._empty(shape, out_dtype, dev)
+    if out is None:
+        out = Tensor._empty(shape, out_dtype, dev)
+    elif (out.shape != tuple(shape) or out.dtype is not out_dtype or not out.is_contiguous()
+          or out._offset % (4 // min(out_dtype.itemsize, 4))):
+        raise ValueError(f"cannot write a {out_dtype.name} result of shape {tuple(shape)} into a "
+                         f"{out.dtype.name} tensor of shape {out.shape}")
     n = out.numel()
     if n == 0:
         return out
@@ -99,8 +105,9 @@ def launch(expr, out_dtype, operands, cts, shape=None, result_type=None, device=
     s = 0
     while s < n:
         e = min(n, s + chunk)
-        ob = s * out_dtype.itemsize
-        bindings = [(out._buf, ob, _ceil4((e - s) * out_dtype.itemsize)), None, None, None]
+        ob, osize = window(dev, out._buf, out_dtype.itemsize, out._offset + s, out._offset + e - 1)
+        out_off = out._offset + s - ob // out_dtype.itemsize
+        bindings = [(out._buf, ob, osize), None, None, None]
         offs = [0, 0, 0, 0]
         ss = [[0] * MAX_DIMS for _ in range(3)]
         fits = True
@@ -125,14 +132,10 @@ def launch(expr, out_dtype, operands, cts, shape=None, result_type=None, device=
                     f"({dev.max_binding} bytes); copy a smaller part first")
             chunk = max(chunk_granule(dev), chunk // 2 // chunk_granule(dev) * chunk_granule(dev))
             continue
-        p = struct.pack("<44I", e - s, s, len(shp), 0, *shape8, *offs, *ss[0], *ss[1], *ss[2], *scal)
+        p = struct.pack("<44I", e - s, s, len(shp), out_off, *shape8, *offs, *ss[0], *ss[1], *ss[2], *scal)
         dev.dispatch(kernel, p, bindings, math.ceil((e - s) / (WG * 4)))
         s = e
     return out
-
-
-def _ceil4(n):
-    return -(-n // 4) * 4
 
 
 def _load(dtype, slot):
@@ -259,14 +262,15 @@ def logical_not(x):
     return launch("!a", D.bool_, [x], ["bool"])
 
 
+def cast_expr(src, dtype):
+    if dtype is D.bool_:
+        return {"f": "!(a == 0.0)", "i": "a != 0", "u": "a != 0u", "b": "a"}[src.kind]
+    return "a"
+
+
 def cast(x, dtype):
     """Copy of ``x`` as ``dtype`` (float -> int truncates toward zero; x -> bool is x != 0)."""
-    src = x.dtype
-    if dtype is D.bool_:
-        expr = {"f": "!(a == 0.0)", "i": "a != 0", "u": "a != 0u", "b": "a"}[src.kind]
-    else:
-        expr = "a"
-    return launch(expr, dtype, [x], [src.wgsl])
+    return launch(cast_expr(x.dtype, dtype), dtype, [x], [x.dtype.wgsl])
 
 
 def where(cond, x, y):

@@ -135,6 +135,26 @@ class Device:
         self.sync_count = 0
         self.sync_mode = "default"
         self.dispatches = 0
+        self.subgroup_size = 0
+        self.use_subgroups = self.has_subgroups and self._probe_subgroups()
+
+    def _probe_subgroups(self):
+        """The scans assume subgroups are consecutive runs of local_invocation_index
+        of a size dividing the workgroup; check that once, else use the
+        workgroup-memory path. An internal read: not counted by sync_count."""
+        try:
+            k = self.kernel("subgroup_probe", {"WG": 256}, ["rw"], 16)
+            buf = self.alloc(16)
+            self.upload(buf, np.array([1, 0, 0, 0], np.uint32))
+            self.dispatch(k, b"\0" * 16, [(buf, 0, 16)], 1)
+            self.flush()
+            ok, size = np.frombuffer(self.queue.read_buffer(buf.gpu, 0, 8), np.uint32)
+            self.release(buf)
+        except Exception as e:  # a driver that rejects the probe gets the fallback
+            warnings.warn(f"subgroup probe failed ({e}); using workgroup-memory scans")
+            return False
+        self.subgroup_size = int(size)
+        return bool(ok)
 
     # ------------------------------------------------------------------ info
     def info(self):
@@ -145,7 +165,8 @@ class Device:
             "backend": i.get("backend_type", ""),
             "type": i.get("adapter_type", ""),
             "description": i.get("description", ""),
-            "subgroups": self.has_subgroups,
+            "subgroups": self.use_subgroups,
+            "subgroup_size": self.subgroup_size,
             "timestamp_query": self.has_timestamps,
             "max_buffer_size": self.max_buffer,
             "max_storage_binding_size": self.max_binding,

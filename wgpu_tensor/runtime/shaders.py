@@ -7,6 +7,7 @@ Templates know two things:
   {{NAME}}                    replaced by str(params[NAME])
   //@repeat NAME ... //@end   the lines between repeated params[NAME] times,
                               with {{i}} replaced by 0, 1, ...
+  //@include FILE             the text of shaders/FILE.wgsl, rendered with the same params
   //@if NAME ... //@endif     the lines between kept only when params[NAME] is true
                               (WGSL type-checks dead branches, so variants that
                               differ in types are chosen here, not with `if`)
@@ -39,8 +40,11 @@ _IF = re.compile(r"^[ \t]*//@if (\w+)[ \t]*\n(.*?)^[ \t]*//@endif[ \t]*\n", re.S
 _VAR = re.compile(r"\{\{(\w+)\}\}")
 
 
+_INCLUDE = re.compile(r"^[ \t]*//@include (\w+)[ \t]*$", re.M)
+
+
 def render(name: str, params: dict) -> str:
-    text = source(name)
+    text = _INCLUDE.sub(lambda m: source(m.group(1)), source(name))
 
     def repeat(m):
         n = int(params[m.group(1)])

@@ -1,0 +1,35 @@
+// count_blocks.wgsl: COUNTS[blk0 + b] = number of true mask bytes in block b.
+// Bindings: 0 P, 1 M (mask as u32 words, 4 bools each), 2 COUNTS (u32, rw).
+// One invocation counts 4 mask words (16 elements) with countOneBits.
+
+@group(0) @binding(0) var<uniform> P: SelParams;
+@group(0) @binding(1) var<storage, read> M: array<vec4<u32>>;
+@group(0) @binding(2) var<storage, read_write> COUNTS: array<u32>;
+
+//@include select_common
+
+@compute @workgroup_size({{WG}})
+fn main(@builtin(workgroup_id) wid: vec3<u32>,
+        @builtin(num_workgroups) nwg: vec3<u32>,
+//@if SUBGROUPS
+        @builtin(subgroup_invocation_id) sid: u32,
+        @builtin(subgroup_size) ssz: u32,
+//@endif
+        @builtin(local_invocation_index) li: u32) {
+//@if NO_SUBGROUPS
+    let sid = 0u;
+    let ssz = 1u;
+//@endif
+    let b = wid.x + wid.y * nwg.x;
+    if (b * BLOCK_WORDS * 4u >= P.n) {
+        return;
+    }
+    let w = b * BLOCK_WORDS + li * 4u;
+    let m = M[(P.m_off + w) / 4u];
+    let c = countOneBits(m.x & valid_bits(w)) + countOneBits(m.y & valid_bits(w + 1u))
+          + countOneBits(m.z & valid_bits(w + 2u)) + countOneBits(m.w & valid_bits(w + 3u));
+    let s = wg_scan4(vec4<u32>(c, 0u, 0u, 0u), li, sid, ssz);
+    if (li == 0u) {
+        COUNTS[P.blk0 + b] = s.total.x;
+    }
+}

@@ -1,0 +1,92 @@
+// scatter_selected.wgsl: writes every selected element of block b at OFFSETS[b] + its rank.
+// Bindings: 0 P, 1 M (mask words), 2 OFFSETS (u32), 3 X (vec4 of u32 words; VALUES only),
+// 4.. OUT0..OUT{K-1} (u32 windows of the output, rw). One invocation handles one mask
+// word (4 elements) in each of 4 rounds; one vec4 scan gives the ranks of all 4 rounds.
+// VALUES writes x's 32-bit words; INDICES writes the NDIM coordinates of each element.
+
+@group(0) @binding(0) var<uniform> P: SelParams;
+@group(0) @binding(1) var<storage, read> M: array<u32>;
+@group(0) @binding(2) var<storage, read> OFFSETS: array<u32>;
+//@if VALUES
+@group(0) @binding(3) var<storage, read> X: array<vec4<u32>>;
+//@endif
+//@repeat K
+@group(0) @binding({{i}} + 4) var<storage, read_write> OUT{{i}}: array<u32>;
+//@end
+
+//@include select_common
+
+fn put(i: u32, v: u32) {
+    let e = P.out_off + i;
+//@if ONE_OUT
+    OUT0[e] = v;
+//@endif
+//@if MULTI_OUT
+    let w = e / P.out_win;
+    let o = e - w * P.out_win;
+    switch w {
+//@repeat K
+        case {{i}}u: { OUT{{i}}[o] = v; }
+//@end
+        default: {}
+    }
+//@endif
+}
+
+@compute @workgroup_size({{WG}})
+fn main(@builtin(workgroup_id) wid: vec3<u32>,
+        @builtin(num_workgroups) nwg: vec3<u32>,
+//@if SUBGROUPS
+        @builtin(subgroup_invocation_id) sid: u32,
+        @builtin(subgroup_size) ssz: u32,
+//@endif
+        @builtin(local_invocation_index) li: u32) {
+//@if NO_SUBGROUPS
+    let sid = 0u;
+    let ssz = 1u;
+//@endif
+    let b = wid.x + wid.y * nwg.x;
+    if (b * BLOCK_WORDS * 4u >= P.n) {
+        return;
+    }
+    var m: array<u32, 4>;
+    var c = vec4<u32>(0u);
+    for (var k = 0u; k < 4u; k = k + 1u) {
+        let w = b * BLOCK_WORDS + k * WG + li;
+        let bits = M[P.m_off + w] & valid_bits(w);
+        m[k] = bits;
+        c[k] = countOneBits(bits);
+    }
+    let s = wg_scan4(c, li, sid, ssz);
+    let t = s.total;
+    let round_base = vec4<u32>(0u, t.x, t.x + t.y, t.x + t.y + t.z);
+    let base = OFFSETS[P.blk0 + b];
+    for (var k = 0u; k < 4u; k = k + 1u) {
+        let bits = m[k];
+        if (bits == 0u) {
+            continue;
+        }
+        let w = b * BLOCK_WORDS + k * WG + li;
+        var pos = base + round_base[k] + s.excl[k];
+//@if VALUES
+        let xv = X[(P.x_off / 4u) + w];
+//@endif
+        for (var j = 0u; j < 4u; j = j + 1u) {
+            if (((bits >> (8u * j)) & 1u) != 0u) {
+//@if VALUES
+                put(pos, xv[j]);
+//@endif
+//@if INDICES
+                var g = P.g0 + w * 4u + j;
+                for (var d = i32(P.ndim) - 1; d >= 0; d = d - 1) {
+                    let ud = u32(d);
+                    let size = P.shape[ud >> 2u][ud & 3u];
+                    put(pos * P.ndim + ud, g % size);
+                    g = g / size;
+                }
+//@endif
+                pos = pos + 1u;
+            }
+        }
+    }
+}

@@ -1,0 +1,94 @@
+// select_common.wgsl: parameters and workgroup scans shared by the selection kernels
+// (included by count_blocks, scan_blocks, scatter_selected, gather_selected).
+// A block is WG threads x 4 rounds x 4 elements: one mask word (4 bool bytes) per
+// thread per round. Template: WG, SUBGROUPS.
+
+struct SelParams {
+    n: u32,          // elements in this segment
+    blk0: u32,       // index of the segment's first block in COUNTS/OFFSETS
+    g0: u32,         // global linear index of the segment's first element
+    x_off: u32,      // element offset of x in its window (multiple of 4)
+    m_off: u32,      // word offset of the mask in its window (multiple of 4)
+    nblocks: u32,    // scan: number of blocks
+    ndim: u32,       // nonzero: coordinates written per selected element
+    out_off: u32,    // element offset of the output in its first window
+    out_win: u32,    // elements per output window (several windows: output > one binding)
+    fill: u32,       // bits of fill_value
+    _pad0: u32,
+    _pad1: u32,
+    shape: array<vec4<u32>, 2>,   // nonzero: shape of the input, innermost last
+}
+
+const WG: u32 = {{WG}}u;
+const BLOCK_WORDS: u32 = WG * 4u;
+
+struct Scan4 {
+    excl: vec4<u32>,   // exclusive prefix of this thread, per component
+    total: vec4<u32>,  // workgroup total, per component
+}
+
+var<workgroup> sh: array<vec4<u32>, WG>;
+
+// Bytes of mask word `w` (segment-relative) that are inside the segment: 0x01 each.
+fn valid_bits(w: u32) -> u32 {
+    let first = w * 4u;
+    if (first + 4u <= P.n) {
+        return 0x01010101u;
+    }
+    if (first >= P.n) {
+        return 0u;
+    }
+    return 0x01010101u & ((1u << ((P.n - first) * 8u)) - 1u);
+}
+
+// Exclusive scan of one vec4 per thread across the workgroup, in thread order.
+//@if SUBGROUPS
+// Subgroup scans, then the subgroup totals through workgroup memory. Assumes
+// subgroups are consecutive runs of local_invocation_index (checked on the
+// adapter by the runtime's probe before this path is chosen).
+fn wg_scan4(v: vec4<u32>, li: u32, sid: u32, ssz: u32) -> Scan4 {
+    let incl = subgroupInclusiveAdd(v);
+    let sg = li / ssz;
+    if (sid == ssz - 1u) {
+        sh[sg] = incl;
+    }
+    workgroupBarrier();
+    var before = vec4<u32>(0u);
+    var total = vec4<u32>(0u);
+    let nsg = WG / ssz;
+    for (var i = 0u; i < nsg; i = i + 1u) {
+        let t = sh[i];
+        if (i < sg) {
+            before = before + t;
+        }
+        total = total + t;
+    }
+    workgroupBarrier();
+    return Scan4(before + incl - v, total);
+}
+//@endif
+//@if NO_SUBGROUPS
+// Hillis-Steele scan in workgroup memory (adapters without subgroups).
+fn wg_scan4(v: vec4<u32>, li: u32, sid: u32, ssz: u32) -> Scan4 {
+    sh[li] = v;
+    workgroupBarrier();
+    var off = 1u;
+    loop {
+        if (off >= WG) {
+            break;
+        }
+        var add = vec4<u32>(0u);
+        if (li >= off) {
+            add = sh[li - off];
+        }
+        workgroupBarrier();
+        sh[li] = sh[li] + add;
+        workgroupBarrier();
+        off = off * 2u;
+    }
+    let incl = sh[li];
+    let total = sh[WG - 1u];
+    workgroupBarrier();
+    return Scan4(incl - v, total);
+}
+//@endif

@@ -1,0 +1,283 @@
+"""Masked selection and nonzero: a GPU scan-and-scatter.
+
+Three passes in one command encoder, no CPU read:
+  count_blocks      per-block counts of true mask bytes (4 per u32 word)
+  scan_blocks       exclusive scan of the block counts -> block offsets, and the
+                    total into the result's ``.count`` (a 0-d int32 tensor)
+  scatter_selected  each block recomputes its ranks (one vec4 workgroup scan)
+                    and writes x's words, or the element's coordinates (nonzero)
+Bool and float16 inputs (1- and 2-byte elements) are selected widened to 32
+bits and narrowed back. Inputs bigger than one storage
+binding run as several segments; an output bigger than one binding is bound as
+several windows.
+"""
+from __future__ import annotations
+
+import math
+import struct
+
+from .. import dtypes as D
+from .launch import MAX_DIMS, broadcast_shapes, chunk_granule, window
+from . import elementwise as E
+from .elementwise import _bits
+
+WG = 256
+BLOCK = WG * 16  # elements per block: WG threads x 4 rounds x 4 elements
+
+
+def _flags(dev, **extra):
+    p = {"WG": WG, "SUBGROUPS": dev.use_subgroups, "NO_SUBGROUPS": not dev.use_subgroups}
+    p.update(extra)
+    return p
+
+
+def _params(n=0, blk0=0, g0=0, x_off=0, m_off=0, nblocks=0, ndim=0, out_off=0, out_win=0, fill=0,
+            shape=()):
+    shape8 = list(shape) + [1] * (MAX_DIMS - len(shape))
+    return struct.pack("<20I", n, blk0, g0, x_off, m_off, nblocks, ndim, out_off, out_win, fill, 0, 0,
+                       *shape8)
+
+
+def _check_mask(x, mask, what):
+    from ..tensor import Tensor
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{what}: input must be a wgpu_tensor.Tensor, got {type(x).__name__}")
+    if not isinstance(mask, Tensor):
+        raise TypeError(f"{what}: mask must be a wgpu_tensor.Tensor, got {type(mask).__name__}")
+    if mask.dtype is not D.bool_:
+        raise TypeError(f"{what}: expected BoolTensor for mask, got {mask.dtype.name} "
+                        "(build it with a comparison, e.g. x > 0, or .bool())")
+    if mask.device is not x.device:
+        raise ValueError(f"{what}: input and mask live on two different devices")
+    return broadcast_shapes(x.shape, mask.shape)
+
+
+def _flat_word_view(t, shape):
+    """``t`` broadcast to ``shape`` as a contiguous tensor whose start is 16-byte
+    aligned (vec4 loads), copying only when it is not already so."""
+    if t.shape == tuple(shape) and t.is_contiguous() and (t._offset * t.dtype.itemsize) % 16 == 0:
+        return t
+    return t.expand(shape).clone()
+
+
+class _Plan:
+    """Buffers and windows shared by the passes of one selection."""
+
+    def __init__(self, dev, n):
+        self.dev = dev
+        self.n = n
+        self.nblocks = math.ceil(n / BLOCK)
+        # Segments: as many whole blocks as fit one binding of 32-bit x words.
+        per = dev.max_binding // 4 // BLOCK * BLOCK
+        if per < BLOCK:
+            raise ValueError(f"the adapter's storage binding ({dev.max_binding} bytes) is smaller "
+                             f"than one selection block ({BLOCK * 4} bytes)")
+        self.seg = per
+
+
+def _out_windows(dev, t_buf, byte_start, nbytes):
+    """Windows of at most one binding each covering [byte_start, byte_start+nbytes):
+    returns (bindings, element offset in the first window, elements per window)."""
+    a = dev.storage_align
+    base = byte_start // a * a
+    off = (byte_start - base) // 4
+    total = byte_start + nbytes - base
+    if total <= dev.max_binding:
+        return [(t_buf, base, max(4, -(-total // 4) * 4))], off, 0
+    win = dev.max_binding // a * a
+    bindings = []
+    pos = base
+    while pos < byte_start + nbytes:
+        size = min(win, t_buf.size - pos)
+        bindings.append((t_buf, pos, size))
+        pos += win
+    if len(bindings) + 3 > dev.max_storage_bindings:
+        raise MemoryError(f"the output needs {len(bindings)} storage bindings of {win} bytes, over this "
+                          f"adapter's limit of {dev.max_storage_bindings} per shader stage")
+    return bindings, off, win // 4
+
+
+def _record(dev, x, m, shape, mode, out_buf, out_byte_start, out_nbytes, count):
+    """Record count/scan/scatter. mode: 'values' (x 32-bit words) or 'indices'
+    (coordinates of each selected element in ``shape``)."""
+    from ..tensor import Tensor
+    n = m.numel()
+    plan = _Plan(dev, n)
+    counts = Tensor._empty((plan.nblocks,), D.uint32, dev)
+    offsets = Tensor._empty((plan.nblocks,), D.uint32, dev)
+    k_count = dev.kernel("count_blocks", _flags(dev), ["r", "rw"], 80)
+    k_scan = dev.kernel("scan_blocks", _flags(dev), ["r", "rw", "rw"], 80)
+    outs, out_off, out_win = _out_windows(dev, out_buf, out_byte_start, out_nbytes)
+    K = len(outs)
+    values = mode == "values"
+    k_scatter = dev.kernel("scatter_selected",
+                           _flags(dev, VALUES=values, INDICES=not values, K=K, ONE_OUT=K == 1,
+                                  MULTI_OUT=K > 1),
+                           ["r", "r", "r" if values else None] + ["rw"] * K, 80)
+    ndim = 0 if values else len(shape)
+    segs = []
+    for s in range(0, n, plan.seg):
+        e = min(n, s + plan.seg)
+        mstart, msize = window(dev, m._buf, 1, m._offset + s, m._offset + e - 1)
+        mwin = (m._buf, mstart, min(m._buf.size - mstart, -(-msize // 16) * 16))
+        m_off = (m._offset + s - mstart) // 4
+        xwin, x_off = None, 0
+        if values:
+            xs, xsz = window(dev, x._buf, 4, x._offset + s, x._offset + e - 1)
+            xwin = (x._buf, xs, min(x._buf.size - xs, -(-xsz // 16) * 16))
+            x_off = x._offset + s - xs // 4
+        segs.append((s, e, mwin, m_off, xwin, x_off))
+    cwin = (counts._buf, 0, counts._buf.size)
+    owin = (offsets._buf, 0, offsets._buf.size)
+    for s, e, mwin, m_off, _, _ in segs:
+        dev.dispatch(k_count, _params(n=e - s, blk0=s // BLOCK, m_off=m_off), [mwin, cwin],
+                     math.ceil((e - s) / BLOCK))
+    dev.dispatch(k_scan, _params(nblocks=plan.nblocks), [cwin, owin, (count._buf, 0, 4)], 1)
+    for s, e, mwin, m_off, xwin, x_off in segs:
+        p = _params(n=e - s, blk0=s // BLOCK, g0=s, x_off=x_off, m_off=m_off, ndim=ndim,
+                    out_off=out_off, out_win=out_win, shape=shape if not values else ())
+        dev.dispatch(k_scatter, p, [mwin, owin, xwin] + outs, math.ceil((e - s) / BLOCK))
+
+
+def _fill_bits(x_dtype, fill_value):
+    if fill_value is None:
+        return None
+    D.scalar_dtype(fill_value)  # TypeError for non-scalars
+    return _bits(fill_value, "bool" if x_dtype is D.bool_ else x_dtype.wgsl)
+
+
+def masked_select(x, mask, *, out=None, fill_value=None):
+    """[N] result (N = elements of the broadcast shape), selected elements first in
+    row-major order, ``.count`` = how many (0-d int32 on the GPU). No CPU read."""
+    from ..tensor import Tensor
+    shape = _check_mask(x, mask, "masked_select")
+    dev = x.device
+    n = math.prod(shape)
+    if out is not None:
+        if not isinstance(out, Tensor):
+            raise TypeError(f"masked_select: out must be a Tensor, got {type(out).__name__}")
+        if out.dtype is not x.dtype:
+            raise TypeError(f"masked_select: out has dtype {out.dtype.name}, expected {x.dtype.name}")
+        if out.shape != (n,):
+            raise ValueError(f"masked_select: out has shape {out.shape}, expected ({n},)")
+        if not out.is_contiguous() or out.device is not dev:
+            raise ValueError("masked_select: out must be a contiguous tensor on the input's device")
+    fill = _fill_bits(x.dtype, fill_value)
+    dev.check_size(n * 4, f"masked_select over shape {shape}")
+    count = Tensor._empty((), D.int32, dev)
+    res = out if out is not None else Tensor._empty((n,), x.dtype, dev)
+    if n == 0:
+        dev.clear(count._buf, 0, 4)
+        res.count = count
+        return res
+    m = _flat_word_view(mask, shape)
+    isz = x.dtype.itemsize
+    with dev.lock:
+        if isz == 4:
+            xx = _flat_word_view(x, shape)
+            _record(dev, xx, m, shape, "values", res._buf, res._offset * 4, n * 4, count)
+            if fill is not None:
+                _fill_tail(dev, res, count, fill)
+        else:
+            # 1- and 2-byte elements (bool, float16) cannot be stored one per
+            # invocation without word races: select them widened to 32 bits
+            # (exactly: bool -> int32, float16 -> float32), then narrow.
+            wide = D.int32 if x.dtype is D.bool_ else D.float32
+            xx = E.cast(x.expand(shape), wide)
+            tmp = Tensor._empty((n,), wide, dev)
+            _record(dev, xx, m, shape, "values", tmp._buf, 0, n * 4, count)
+            if fill is not None:
+                _fill_tail(dev, tmp, count, _bits(fill_value, wide.wgsl))
+            E.launch(E.cast_expr(wide, x.dtype), x.dtype, [tmp], [wide.wgsl], out=res)
+    res.count = count
+    return res
+
+
+def _fill_tail(dev, res, count, fill):
+    k = dev.kernel("fill_tail", _flags(dev), ["r", "rw"], 80)
+    n = res.numel()
+    chunk = max(chunk_granule(dev), dev.max_binding // 4 // chunk_granule(dev) * chunk_granule(dev))
+    for s in range(0, n, chunk):
+        e = min(n, s + chunk)
+        st, sz = window(dev, res._buf, 4, res._offset + s, res._offset + e - 1)
+        dev.dispatch(k, _params(n=e - s, g0=s, out_off=res._offset + s - st // 4, fill=fill),
+                     [(count._buf, 0, 4), (res._buf, st, sz)], math.ceil((e - s) / WG))
+
+
+def _exact(res, k):
+    """The first k elements of a fixed-size result as their own [k] tensor."""
+    from ..tensor import Tensor
+    if k == res.shape[0]:
+        t = res._derive((k,) + res.shape[1:], res._strides, res._offset)
+        return t
+    rest = math.prod(res.shape[1:])
+    out = Tensor._empty((k,) + res.shape[1:], res.dtype, res.device)
+    nbytes = k * rest * res.dtype.itemsize
+    res.device.copy(res._buf, res._offset * res.dtype.itemsize, out._buf, 0, -(-nbytes // 4) * 4)
+    return out
+
+
+async def masked_select_async(x, mask):
+    res = masked_select(x, mask)
+    k = int((await res.count.numpy_async()).reshape(()))
+    return _exact(res, k)
+
+
+def index_mask(x, mask):
+    """x[mask]: a mask over x's leading dims selects whole sub-tensors; blocks
+    once to read the count (the one sync of this path)."""
+    if mask.ndim > x.ndim:
+        raise IndexError(f"too many indices for tensor of dimension {x.ndim} (mask has {mask.ndim})")
+    for i, (a, b) in enumerate(zip(mask.shape, x.shape)):
+        if a != b:
+            raise IndexError(f"The shape of the mask {list(mask.shape)} at index {i} does not match the "
+                             f"shape of the indexed tensor {list(x.shape)} at index {i}")
+    rest = x.shape[mask.ndim:]
+    full = mask.reshape(mask.shape + (1,) * len(rest)).expand(x.shape) if rest else mask
+    res = masked_select(x, full)
+    k = int(res.count.numpy().reshape(()))
+    inner = math.prod(rest)
+    out = _exact(res, k)
+    return out.reshape((k // inner if inner else 0,) + rest)
+
+
+def nonzero(x):
+    """[N, ndim] int32 coordinates of the nonzero elements, packed first; ``.count``."""
+    from ..tensor import Tensor
+    dev = x.device
+    m = x if x.dtype is D.bool_ else x != 0
+    shape = x.shape
+    n = x.numel()
+    nd = len(shape)
+    if nd > MAX_DIMS:
+        raise ValueError(f"nonzero supports at most {MAX_DIMS} dimensions")
+    dev.check_size(n * max(nd, 1) * 4, f"nonzero over shape {shape}")
+    count = Tensor._empty((), D.int32, dev)
+    res = Tensor._empty((n, nd), D.int32, dev)
+    if n == 0 or nd == 0:
+        if n == 0:
+            dev.clear(count._buf, 0, 4)
+        else:  # 0-d: one element, no coordinates
+            m1 = _flat_word_view(m.reshape(1), (1,))
+            tmp = Tensor._empty((1,), D.uint32, dev)
+            with dev.lock:
+                _record(dev, None, m1, (1,), "indices", tmp._buf, 0, 4, count)
+        res.count = count
+        return res
+    mm = _flat_word_view(m, shape)
+    with dev.lock:
+        _record(dev, None, mm, shape, "indices", res._buf, 0, n * nd * 4, count)
+    res.count = count
+    return res
+
+
+async def nonzero_async(x, *, as_tuple=False):
+    res = nonzero(x)
+    k = int((await res.count.numpy_async()).reshape(()))
+    out = _exact(res, k)
+    if as_tuple:
+        if x.ndim == 0:
+            from .creation import zeros
+            return (zeros(k, dtype=D.int32),)
+        return tuple(out[:, d] for d in range(out.shape[1]))
+    return out
