@@ -68,6 +68,8 @@ esac
 # --- 2. the virtual environment -------------------------------------------------------
 if ! "$VENV/bin/python" -m pip --version >/dev/null 2>&1; then
     command -v "$PYTHON" >/dev/null 2>&1 || die "$PYTHON not found (set PYTHON=...)"
+    "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+        || die "$("$PYTHON" -V 2>&1) is too old: wgpu 0.32 needs Python 3.11+ (set PYTHON=python3.11 or newer)"
     if ! "$PYTHON" -c 'import ensurepip, venv' >/dev/null 2>&1; then
         ver="$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
         say "installing python$ver-venv (Debian splits venv/ensurepip out of python3)"
