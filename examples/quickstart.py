@@ -27,6 +27,9 @@ def main():
     k = sel.count.item()                       # an explicit read of 4 bytes
     print(f"  .count:                {sel.count} -> {k}")
     print(f"  first .count elements: {sel[:k].tolist()}")
+    print(f"  all {sel.numel()} (tail unspecified): {sel.tolist()}")
+    filled = wt.masked_select(x, mask, fill_value=0)
+    print(f"  with fill_value=0:     {filled.tolist()}")
 
     # Exact size: x[mask] blocks once for the count.
     print(f"x[mask]:                 {x[mask]}")
@@ -39,6 +42,7 @@ def main():
     print(f"await x.masked_select_async(mask): {exact}")
 
     assert exact.tolist() == x[mask].tolist() == sel[:k].tolist() == [4, 5, 6]
+    assert filled.tolist() == [4, 5, 6, 0, 0, 0]
 
 
 if __name__ == "__main__":

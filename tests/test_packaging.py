@@ -42,7 +42,9 @@ print("installed wheel OK:", where.parent)
 def _run(cmd, cwd, env, timeout=120):
     r = subprocess.run([str(c) for c in cmd], cwd=cwd, env=env, capture_output=True, text=True,
                        timeout=timeout)
-    assert r.returncode == 0, f"{cmd} exited {r.returncode}\nstdout:\n{r.stdout}\nstderr:\n{r.stderr}"
+    if r.returncode:
+        pytest.fail(f"{' '.join(str(c) for c in cmd)} exited {r.returncode}\n"
+                    f"stdout:\n{r.stdout[-3000:]}\nstderr:\n{r.stderr[-3000:]}", pytrace=False)
     return r.stdout
 
 
