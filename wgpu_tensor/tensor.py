@@ -187,7 +187,17 @@ class Tensor:
         return a.astype(dtype) if dtype is not None else a
 
     def __repr__(self):
-        return _format(self.numpy(_explicit=False), self.dtype)
+        n = self.numel()
+        if n <= _REPR_FULL:
+            return _format(self.numpy(_explicit=False), self.dtype)
+        # Big tensors print a summary that reads only 2 x 3 elements, never the
+        # whole tensor (asyncio.run, for one, reprs the main coroutine's result).
+        flat = self.reshape(-1)
+        head = flat[:3].numpy(_explicit=False)
+        tail = flat[-3:].numpy(_explicit=False)
+        body = _format(np.concatenate([head, tail]), self.dtype)
+        i = _nth_comma(body, 3)
+        return f"{body[:i]}, ...{body[i:-1]}, size={self.shape})"
 
     __str__ = __repr__
 
@@ -449,6 +459,16 @@ class Tensor:
     async def nonzero_async(self, *, as_tuple=False):
         from .ops import select
         return await select.nonzero_async(self, as_tuple=as_tuple)
+
+
+_REPR_FULL = 1000
+
+
+def _nth_comma(s, k):
+    i = -1
+    for _ in range(k):
+        i = s.index(",", i + 1)
+    return i
 
 
 def _format(a, dtype):

@@ -133,6 +133,7 @@ class Device:
         self._arena_pos = 0
         self._pending = False  # anything recorded since the last submit
         self.sync_count = 0
+        self.bytes_read = 0  # bytes copied GPU -> host by read/read_async
         self.sync_mode = "default"
         self.dispatches = 0
         self.subgroup_size = 0
@@ -393,6 +394,7 @@ class Device:
 
     def _record_read(self, buf, offset, nbytes, explicit):
         self._note_sync(explicit)
+        self.bytes_read += nbytes
         lo = offset // 4 * 4
         hi = _round_up(offset + nbytes, 4)
         st = self._staging_buffer(hi - lo)
