@@ -12,6 +12,7 @@ import subprocess
 import sys
 import sysconfig
 import venv
+from types import SimpleNamespace
 import zipfile
 from pathlib import Path
 
@@ -74,21 +75,21 @@ def installed(tmp_path_factory):
 
     work = tmp / "elsewhere"          # cwd outside the repository
     work.mkdir()
-    return wheel, py, work, env
+    return SimpleNamespace(wheel=wheel, py=py, work=work, env=env, src=src)
 
 
 def test_wheel_carries_package_and_shaders(installed):
-    wheel = installed[0]
+    wheel, src = installed.wheel, installed.src   # src: the snapshot of the repository built
     names = set(zipfile.ZipFile(wheel).namelist())
     want = {"wgpu_tensor/shaders/elementwise.wgsl"}
-    want |= {f"wgpu_tensor/shaders/{p.name}" for p in (REPO / "shaders").glob("*.wgsl")}
-    want |= {p.relative_to(REPO).as_posix() for p in (REPO / "wgpu_tensor").rglob("*.py")}
+    want |= {f"wgpu_tensor/shaders/{p.name}" for p in (src / "shaders").glob("*.wgsl")}
+    want |= {p.relative_to(src).as_posix() for p in (src / "wgpu_tensor").rglob("*.py")}
     missing = sorted(want - names)
     assert not missing, f"{wheel.name} lacks {missing}"
 
 
 def test_installed_wheel_runs_outside_repo(installed):
-    _, py, work, env = installed
+    py, work, env = installed.py, installed.work, installed.env
     script = work / "check_installed.py"
     script.write_text(CHECK)
     out = _run([py, script], work, env)
@@ -96,6 +97,6 @@ def test_installed_wheel_runs_outside_repo(installed):
 
 
 def test_quickstart_runs_with_installed_wheel(installed):
-    _, py, work, env = installed
+    py, work, env = installed.py, installed.work, installed.env
     out = _run([py, REPO / "examples" / "quickstart.py"], work, env)
     assert "adapter:" in out and "x[mask]" in out
