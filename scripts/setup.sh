@@ -43,7 +43,10 @@ have_vulkan_icd() {
     done
     return 1
 }
-have_vulkan_loader() { ldconfig -p 2>/dev/null | grep -q 'libvulkan\.so\.1'; }
+have_vulkan_loader() {   # ldconfig lives in /sbin, outside a normal user's PATH
+    compgen -G "/usr/lib*/libvulkan.so.1" >/dev/null || compgen -G "/usr/lib*/*/libvulkan.so.1" >/dev/null \
+        || { PATH="$PATH:/sbin:/usr/sbin" ldconfig -p 2>/dev/null | grep -q 'libvulkan\.so\.1'; }
+}
 have_gpu_driver() { [ -e /proc/driver/nvidia/version ]; }
 
 case "$(uname -s)" in
