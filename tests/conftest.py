@@ -51,7 +51,7 @@ def rand_np(rng, shape, dtype, *, special=False):
         return rng.integers(-6, 7, shape).astype(np.int32)
     if dtype is wt.uint32:
         return rng.integers(0, 13, shape).astype(np.uint32)
-    a = (rng.integers(-12, 13, shape) / 4).astype(dtype.np)  # exact in float16 too
+    a = np.asarray(rng.integers(-12, 13, shape) / 4, dtype.np)  # exact in float16 too
     if special and a.size:
         pick = rng.random(shape)
         a[pick < 0.05] = np.nan

@@ -220,6 +220,8 @@ def binary(name, x, y):
             ops = [x if xt else Scalar(x), y if yt else Scalar(y)]
             cts = ["wide_i32" if kx == "i" else "wide_u32", "wide_i32" if ky == "i" else "wide_u32"]
             return launch(_WIDE[name], out, ops, cts)
+        if pd is D.int32 and "u" in (kx, ky):
+            ct = "u32"  # a bool tensor against an int past int32's range
     elif rule == "arith":
         out = D.int32 if pd is D.bool_ else pd
         ct = out.wgsl
