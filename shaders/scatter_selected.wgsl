@@ -1,4 +1,5 @@
-// scatter_selected.wgsl: writes every selected element of block b at OFFSETS[b] + its rank.
+// scatter_selected.wgsl: writes every selected element of block b at OFFSETS[b] + its rank
+// (workgroup-memory path; scatter_selected_sg.wgsl is the subgroup path).
 // Bindings: 0 P, 1 M (mask words), 2 OFFSETS (u32), 3 X (vec4 of u32 words; VALUES only),
 // 4.. OUT0..OUT{K-1} (u32 windows of the output, rw). One invocation handles one mask
 // word (4 elements) in each of 4 rounds; one vec4 scan gives the ranks of all 4 rounds.
@@ -16,22 +17,7 @@
 
 //@include select_common
 
-fn put(i: u32, v: u32) {
-    let e = P.out_off + i;
-//@if ONE_OUT
-    OUT0[e] = v;
-//@endif
-//@if MULTI_OUT
-    let w = e / P.out_win;
-    let o = e - w * P.out_win;
-    switch w {
-//@repeat K
-        case {{i}}u: { OUT{{i}}[o] = v; }
-//@end
-        default: {}
-    }
-//@endif
-}
+//@include select_out
 
 @compute @workgroup_size({{WG}})
 fn main(@builtin(workgroup_id) wid: vec3<u32>,
@@ -67,26 +53,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
             continue;
         }
         let w = b * BLOCK_WORDS + k * WG + li;
-        var pos = base + round_base[k] + s.excl[k];
-//@if VALUES
-        let xv = X[(P.x_off / 4u) + w];
-//@endif
-        for (var j = 0u; j < 4u; j = j + 1u) {
-            if (((bits >> (8u * j)) & 1u) != 0u) {
-//@if VALUES
-                put(pos, xv[j]);
-//@endif
-//@if INDICES
-                var g = P.g0 + w * 4u + j;
-                for (var d = i32(P.ndim) - 1; d >= 0; d = d - 1) {
-                    let ud = u32(d);
-                    let size = P.shape[ud >> 2u][ud & 3u];
-                    put(pos * P.ndim + ud, g % size);
-                    g = g / size;
-                }
-//@endif
-                pos = pos + 1u;
-            }
-        }
+        emit_word(base + round_base[k] + s.excl[k], w, bits);
     }
 }

@@ -1,7 +1,9 @@
 // select_common.wgsl: parameters and workgroup scans shared by the selection kernels
 // (included by count_blocks, scan_blocks, scatter_selected, gather_selected).
-// A block is WG threads x 4 rounds x 4 elements: one mask word (4 bool bytes) per
-// thread per round. Template: WG, SUBGROUPS.
+// A block is BLOCK_WORDS mask words (4 bool bytes each): on the workgroup-memory
+// path one workgroup of BLOCK_WORDS / 4 threads does 4 rounds of one word per
+// thread; on the subgroup path one subgroup walks it. Template: WG, BLOCK_WORDS,
+// SUBGROUPS / NO_SUBGROUPS.
 
 struct SelParams {
     n: u32,          // elements in this segment
@@ -20,7 +22,7 @@ struct SelParams {
 }
 
 const WG: u32 = {{WG}}u;
-const BLOCK_WORDS: u32 = WG * 4u;
+const BLOCK_WORDS: u32 = {{BLOCK_WORDS}}u;
 
 struct Scan4 {
     excl: vec4<u32>,   // exclusive prefix of this thread, per component

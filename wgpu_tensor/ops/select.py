@@ -21,14 +21,26 @@ from .launch import MAX_DIMS, broadcast_shapes, chunk_granule, window
 from . import elementwise as E
 from .elementwise import _bits
 
-WG = 256
-BLOCK = WG * 16  # elements per block: WG threads x 4 rounds x 4 elements
+BLOCK = 4096      # elements per block (1024 mask words)
+WG = 256          # workgroup-memory path: one workgroup of BLOCK / 16 threads per block
+WG_SG = 64        # subgroup path: one subgroup per block, subgroups stride over blocks
 
 
-def _flags(dev, **extra):
-    p = {"WG": WG, "SUBGROUPS": dev.use_subgroups, "NO_SUBGROUPS": not dev.use_subgroups}
+def _flags(dev, wg=WG, **extra):
+    p = {"WG": wg, "BLOCK_WORDS": BLOCK // 4, "SUBGROUPS": dev.use_subgroups,
+         "NO_SUBGROUPS": not dev.use_subgroups}
     p.update(extra)
     return p
+
+
+def _block_kernel(dev, name, access, **extra):
+    """The count or scatter kernel of the adapter's path, and a function giving
+    the workgroups to launch for a number of blocks."""
+    if dev.use_subgroups:
+        k = dev.kernel(name + "_sg", _flags(dev, WG_SG, **extra), access, 80)
+        per_group = max(1, WG_SG // max(dev.subgroup_size, 1))
+        return k, lambda nb: min(math.ceil(nb / per_group), dev.max_groups * 64)
+    return dev.kernel(name, _flags(dev, **extra), access, 80), lambda nb: nb
 
 
 def _params(n=0, blk0=0, g0=0, x_off=0, m_off=0, nblocks=0, ndim=0, out_off=0, out_win=0, fill=0,
@@ -105,15 +117,14 @@ def _record(dev, x, m, shape, mode, out_buf, out_byte_start, out_nbytes, count):
     plan = _Plan(dev, n)
     counts = Tensor._empty((plan.nblocks,), D.uint32, dev)
     offsets = Tensor._empty((plan.nblocks,), D.uint32, dev)
-    k_count = dev.kernel("count_blocks", _flags(dev), ["r", "rw"], 80)
+    k_count, count_groups = _block_kernel(dev, "count_blocks", ["r", "rw"])
     k_scan = dev.kernel("scan_blocks", _flags(dev), ["r", "rw", "rw"], 80)
     outs, out_off, out_win = _out_windows(dev, out_buf, out_byte_start, out_nbytes)
     K = len(outs)
     values = mode == "values"
-    k_scatter = dev.kernel("scatter_selected",
-                           _flags(dev, VALUES=values, INDICES=not values, K=K, ONE_OUT=K == 1,
-                                  MULTI_OUT=K > 1),
-                           ["r", "r", "r" if values else None] + ["rw"] * K, 80)
+    k_scatter, scatter_groups = _block_kernel(
+        dev, "scatter_selected", ["r", "r", "r" if values else None] + ["rw"] * K,
+        VALUES=values, INDICES=not values, K=K, ONE_OUT=K == 1, MULTI_OUT=K > 1)
     ndim = 0 if values else len(shape)
     segs = []
     for s in range(0, n, plan.seg):
@@ -131,12 +142,12 @@ def _record(dev, x, m, shape, mode, out_buf, out_byte_start, out_nbytes, count):
     owin = (offsets._buf, 0, offsets._buf.size)
     for s, e, mwin, m_off, _, _ in segs:
         dev.dispatch(k_count, _params(n=e - s, blk0=s // BLOCK, m_off=m_off), [mwin, cwin],
-                     math.ceil((e - s) / BLOCK))
+                     count_groups(math.ceil((e - s) / BLOCK)))
     dev.dispatch(k_scan, _params(nblocks=plan.nblocks), [cwin, owin, (count._buf, 0, 4)], 1)
     for s, e, mwin, m_off, xwin, x_off in segs:
         p = _params(n=e - s, blk0=s // BLOCK, g0=s, x_off=x_off, m_off=m_off, ndim=ndim,
                     out_off=out_off, out_win=out_win, shape=shape if not values else ())
-        dev.dispatch(k_scatter, p, [mwin, owin, xwin] + outs, math.ceil((e - s) / BLOCK))
+        dev.dispatch(k_scatter, p, [mwin, owin, xwin] + outs, scatter_groups(math.ceil((e - s) / BLOCK)))
 
 
 def _fill_bits(x_dtype, fill_value):

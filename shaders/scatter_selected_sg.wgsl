@@ -1,0 +1,42 @@
+// scatter_selected_sg.wgsl: writes every selected element of block b at OFFSETS[b] + its rank
+// (subgroup path). Bindings: 0 P, 1 M (mask words), 2 OFFSETS (u32), 3 X (vec4 of u32
+// words; VALUES only), 4.. OUT0..OUT{K-1} (rw). One subgroup walks one block in rounds
+// of one mask word per lane; subgroupExclusiveAdd ranks a round, subgroupAdd carries it.
+
+@group(0) @binding(0) var<uniform> P: SelParams;
+@group(0) @binding(1) var<storage, read> M: array<u32>;
+@group(0) @binding(2) var<storage, read> OFFSETS: array<u32>;
+//@if VALUES
+@group(0) @binding(3) var<storage, read> X: array<vec4<u32>>;
+//@endif
+//@repeat K
+@group(0) @binding({{i}} + 4) var<storage, read_write> OUT{{i}}: array<u32>;
+//@end
+
+//@include select_common
+//@include select_out
+
+@compute @workgroup_size({{WG}})
+fn main(@builtin(workgroup_id) wid: vec3<u32>,
+        @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(subgroup_invocation_id) sid: u32,
+        @builtin(subgroup_size) ssz: u32,
+        @builtin(local_invocation_index) li: u32) {
+    let n_sg = nwg.x * nwg.y * (WG / ssz);
+    let nb = (P.n + BLOCK_WORDS * 4u - 1u) / (BLOCK_WORDS * 4u);
+    for (var b = ((wid.x + wid.y * nwg.x) * WG + li) / ssz; b < nb; b = b + n_sg) {
+        var base = OFFSETS[P.blk0 + b];
+        let w_end = min(BLOCK_WORDS, (P.n + 3u) / 4u - b * BLOCK_WORDS);
+        for (var r = 0u; r < w_end; r = r + ssz) {
+            let w = b * BLOCK_WORDS + r + sid;
+            let bits = M[P.m_off + w] & valid_bits(w);
+            let c = countOneBits(bits);
+            let rank = subgroupExclusiveAdd(c);
+            let round_total = subgroupAdd(c);
+            if (bits != 0u) {
+                emit_word(base + rank, w, bits);
+            }
+            base = base + round_total;
+        }
+    }
+}
