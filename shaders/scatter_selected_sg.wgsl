@@ -1,10 +1,11 @@
 // scatter_selected_sg.wgsl: writes every selected element of block b at OFFSETS[b] + its rank
 // (subgroup path). Bindings: 0 P, 1 M (mask words), 2 OFFSETS (u32), 3 X (vec4 of u32
 // words; VALUES only), 4.. OUT0..OUT{K-1} (rw). One subgroup walks one block in rounds
-// of one mask word per lane; subgroupExclusiveAdd ranks a round, subgroupAdd carries it.
+// of 4 mask words (16 elements) per lane; subgroupExclusiveAdd ranks a round,
+// subgroupAdd carries it to the next.
 
 @group(0) @binding(0) var<uniform> P: SelParams;
-@group(0) @binding(1) var<storage, read> M: array<u32>;
+@group(0) @binding(1) var<storage, read> M: array<vec4<u32>>;
 @group(0) @binding(2) var<storage, read> OFFSETS: array<u32>;
 //@if VALUES
 @group(0) @binding(3) var<storage, read> X: array<vec4<u32>>;
@@ -27,14 +28,23 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
     for (var b = ((wid.x + wid.y * nwg.x) * WG + li) / ssz; b < nb; b = b + n_sg) {
         var base = OFFSETS[P.blk0 + b];
         let w_end = min(BLOCK_WORDS, (P.n + 3u) / 4u - b * BLOCK_WORDS);
-        for (var r = 0u; r < w_end; r = r + ssz) {
-            let w = b * BLOCK_WORDS + r + sid;
-            let bits = M[P.m_off + w] & valid_bits(w);
-            let c = countOneBits(bits);
+        for (var r = 0u; r < w_end; r = r + 4u * ssz) {
+            let w = b * BLOCK_WORDS + r + sid * 4u;
+            let mv = M[(P.m_off + w) / 4u];
+            let bits = vec4<u32>(mv.x & valid_bits(w), mv.y & valid_bits(w + 1u),
+                                 mv.z & valid_bits(w + 2u), mv.w & valid_bits(w + 3u));
+            let cnt = countOneBits(bits);
+            let c = cnt.x + cnt.y + cnt.z + cnt.w;
             let rank = subgroupExclusiveAdd(c);
             let round_total = subgroupAdd(c);
-            if (bits != 0u) {
-                emit_word(base + rank, w, bits);
+            if (c != 0u) {
+                var pos = base + rank;
+                for (var k = 0u; k < 4u; k = k + 1u) {
+                    if (bits[k] != 0u) {
+                        emit_word(pos, w + k, bits[k]);
+                        pos = pos + cnt[k];
+                    }
+                }
             }
             base = base + round_total;
         }
