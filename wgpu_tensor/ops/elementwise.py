@@ -102,6 +102,9 @@ def launch(expr, out_dtype, operands, cts, shape=None, result_type=None, device=
     shape8 = list(shp) + [1] * (MAX_DIMS - len(shp))
     itemsizes = [out_dtype.itemsize] + [v.dtype.itemsize for v in views]
     chunk = chunk_elems(dev, max(itemsizes))
+    # A launch must also fit one dispatch grid: max_groups**2 workgroups of WG * 4 elements.
+    g = chunk_granule(dev)
+    chunk = min(chunk, max(g, dev.max_groups ** 2 * WG * 4 // g * g))
     s = 0
     while s < n:
         e = min(n, s + chunk)

@@ -1,0 +1,145 @@
+"""The sizes that break GPU code: empty, one element, workgroup edges, not a
+multiple of 4, launches split over several storage bindings, 2-D dispatch grids
+(cheaply, through override_limits) and one real tensor bigger than a binding."""
+import numpy as np
+import pytest
+
+import wgpu_tensor as wt
+from wgpu_tensor.runtime import override_limits
+from conftest import DTYPES, SIZES, assert_same, rand_np
+
+
+def _dispatches():
+    return wt._get_device().dispatches
+
+
+@pytest.mark.parametrize("n", SIZES)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_elementwise_at_edge_sizes(rng, n, dtype):
+    a, b = rand_np(rng, (n,), dtype, special=True), rand_np(rng, (n,), dtype, special=True)
+    x, y = wt.tensor(a), wt.tensor(b)
+    assert_same(x, a)
+    assert_same(x < y, a < b)
+    assert_same(x != y[:1] if n else x != y, a != b[:1] if n else a != b)
+    if dtype is wt.bool:
+        assert_same(x ^ y, a ^ b)
+        assert_same(~x, ~a)
+    else:
+        with np.errstate(all="ignore"):
+            assert_same(x + y, a + b)
+            assert_same(x * 3, a * np.asarray(3, dtype.np))
+    # an odd element offset: bool and float16 words start mid-word
+    assert_same(x[1:].clone(), a[1:])
+    assert_same(x[1:] == y[:-1] if n else x == y, a[1:] == b[:-1] if n else a == b)
+    assert_same(wt.where(x > y, x, y), np.where(a > b, a, b))
+    assert_same(wt.full((n,), 1, dtype=dtype), np.ones(n, dtype.np))
+
+
+@pytest.mark.parametrize("n", SIZES)
+def test_casts_at_edge_sizes(rng, n):
+    a = rand_np(rng, (n,), wt.float32)
+    x = wt.tensor(a)
+    for dt in DTYPES:
+        if dt is wt.uint32:
+            continue
+        assert_same(x.to(dt), a.astype(dt.np))
+        assert_same(x[::2].to(dt), a[::2].astype(dt.np))
+
+
+@pytest.mark.parametrize("n", [0, 1, 4, 5, 255, 256, 257, 1025])
+def test_arange_and_random_at_edge_sizes(n):
+    assert_same(wt.arange(n), np.arange(n, dtype=np.int32))
+    r = wt.rand(n, seed=1).numpy()
+    assert r.shape == (n,) and ((r >= 0) & (r < 1)).all()
+    if n > 1:
+        assert len(np.unique(r)) > n // 2
+
+
+# ---------------------------------------------------------------- split launches, 2-D grids
+LIMITS = [dict(max_binding=4096), dict(max_groups=7), dict(max_binding=4096, max_groups=7),
+          dict(max_binding=1024, max_groups=3)]
+LIMIT_IDS = ["binding4096", "groups7", "binding4096-groups7", "binding1024-groups3"]
+
+
+@pytest.mark.parametrize("limits", LIMITS, ids=LIMIT_IDS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_split_launches_with_strided_views(rng, limits, dtype):
+    # 4,900 elements: over 4096 bytes even as bool, over 7 workgroups of 256 elements;
+    # rows narrow enough that a column view's window fits the smallest binding.
+    a = rand_np(rng, (700, 7), dtype, special=True)
+    b = rand_np(rng, (7,), dtype, special=True)
+    c = rand_np(rng, (700, 1), dtype, special=True)
+    x, y, z = wt.tensor(a), wt.tensor(b), wt.tensor(c)
+    with override_limits(**limits):
+        n0 = _dispatches()
+        assert_same(x > y, a > b)  # y broadcast along rows
+        if "max_binding" in limits:
+            assert _dispatches() - n0 > 1  # it really was split
+        assert_same(x[::2, 1::3] <= z[::2], a[::2, 1::3] <= c[::2])
+        assert_same(x[:, 0] == x[:, 5], a[:, 0] == a[:, 5])
+        assert_same(y.unsqueeze(0).expand(700, 7) != x, np.broadcast_to(b, (700, 7)) != a)
+        assert_same(wt.where(x < z, x, y), np.where(a < c, a, b))
+        assert_same(x[3:].clone(), a[3:])
+        assert_same(x[:, ::3].clone(), a[:, ::3])
+        if dtype is wt.bool:
+            assert_same(x & y, a & b)
+            assert_same(~x[:, 1::2], ~a[:, 1::2])
+        else:
+            with np.errstate(all="ignore"):
+                assert_same(x + y, a + b)
+                assert_same(x[1::2] - z[1::2], a[1::2] - c[1::2])
+                assert_same(-x[:, ::4], -a[:, ::4])
+        # casts (of finite values: NaN/inf -> int is undefined in numpy)
+        f = np.where(np.isfinite(a), a, 0).astype(a.dtype) if dtype.kind == "f" else a
+        xf = wt.tensor(f)
+        for dt in DTYPES:
+            if dt is wt.uint32 and dtype.kind in "if":
+                continue
+            assert_same(xf[::3].to(dt), f[::3].astype(dt.np))
+    # the limits come back
+    info = wt.device_info()
+    assert info["max_storage_binding_size"] > 4096 and info["max_workgroups_per_dimension"] > 7
+
+
+@pytest.mark.parametrize("n", [12543, 12544, 12545, 30001])
+def test_two_d_grid_boundaries(rng, n):
+    # 7 x 7 workgroups of 256 elements cover 12544: go past it (more launches) and stop
+    # one short of a full grid (trailing workgroups of the grid must do nothing).
+    a = rng.standard_normal(n).astype(np.float32)
+    x = wt.tensor(a)
+    with override_limits(max_groups=7):
+        assert_same(x > 0, a > 0)
+        assert_same(x[1:] * x[:-1], a[1:] * a[:-1])
+        assert_same(x.half(), a.astype(np.float16))
+        assert_same((x > 0)[3:].clone(), (a > 0)[3:])
+
+
+def test_thin_strided_view_over_small_binding_is_a_clear_error(rng):
+    a = rng.standard_normal((64, 1000)).astype(np.float32)
+    x = wt.tensor(a)
+    with override_limits(max_binding=4096):
+        col = x[:, 7]  # 64 elements 4000 bytes apart: no 32-element window fits 4096 bytes
+        with pytest.raises(ValueError, match="storage binding"):
+            col > 0
+    assert_same(x[:, 7] > 0, a[:, 7] > 0)  # fine with the real limits
+    assert_same(x, a)
+
+
+# ---------------------------------------------------------------- bigger than one binding
+def test_tensor_bigger_than_a_storage_binding():
+    """2**25 + 1000 float32 (134 MB, over lavapipe's 128 MiB binding; 131,076
+    workgroups, over 65,535 per dimension): one compare, one add."""
+    n = 2 ** 25 + 1000
+    rng = np.random.default_rng(0)
+    a = rng.random(n, dtype=np.float32)
+    b = rng.random(n, dtype=np.float32)
+    x, y = wt.tensor(a), wt.tensor(b)
+    launches = -(-n * 4 // wt.device_info()["max_storage_binding_size"])  # 2 on lavapipe
+    n0 = _dispatches()
+    m = x > y
+    s = x + y
+    assert _dispatches() - n0 >= 2 * launches
+    got = m.numpy()
+    assert got.shape == (n,)
+    np.testing.assert_array_equal(got, a > b)
+    np.testing.assert_array_equal(s.numpy(), a + b)
