@@ -1,0 +1,271 @@
+"""The runtime: adapter info, buffer pool, pipeline cache, command batching,
+sync counting and the sync debug mode."""
+import asyncio
+import gc
+import operator
+import os
+import warnings
+
+import numpy as np
+import pytest
+
+import wgpu_tensor as wt
+from wgpu_tensor.runtime import shaders
+from conftest import assert_same
+
+
+@pytest.fixture
+def dev():
+    return wt._get_device()
+
+
+@pytest.fixture(autouse=True)
+def _default_sync_mode():
+    yield
+    wt.set_sync_debug_mode("default")
+
+
+class _CountingQueue:
+    """Forwards to the real queue, counting submits."""
+
+    def __init__(self, queue):
+        self._queue = queue
+        self.submits = 0
+
+    def submit(self, *a, **k):
+        self.submits += 1
+        return self._queue.submit(*a, **k)
+
+    def __getattr__(self, name):
+        return getattr(self._queue, name)
+
+
+@pytest.fixture
+def queue(dev, monkeypatch):
+    q = _CountingQueue(dev.queue)
+    monkeypatch.setattr(dev, "queue", q)
+    return q
+
+
+# ---------------------------------------------------------------- adapter
+def test_device_info():
+    info = wt.device_info()
+    for key in ("name", "backend", "type", "vendor"):
+        assert isinstance(info[key], str)
+    assert info["name"]
+    assert info["max_storage_binding_size"] >= 128 * 2 ** 20  # the adapter's maxima were requested
+    assert info["max_buffer_size"] >= info["max_storage_binding_size"]
+    assert info["max_workgroups_per_dimension"] >= 65535
+    if os.environ.get("CI"):
+        assert "llvmpipe" in info["name"].lower(), f"CI must use lavapipe, not {info['name']!r}"
+    assert wt._get_device().is_lavapipe == ("llvmpipe" in (info["name"] + info["vendor"]).lower())
+
+
+def test_override_limits_restores(dev):
+    before = (dev.max_binding, dev.max_groups)
+    with pytest.raises(ZeroDivisionError):
+        with wt.runtime.override_limits(max_binding=4096, max_groups=7) as d:
+            assert (d.max_binding, d.max_groups) == (4096, 7)
+            1 / 0
+    assert (dev.max_binding, dev.max_groups) == before
+
+
+# ---------------------------------------------------------------- buffer pool
+def test_pool_reuses_freed_buffers(dev):
+    x = wt.arange(5000).float()
+    (x * 2 + 1).numpy()
+    allocated = wt.memory_stats()["allocated_bytes"]
+    for i in range(50):
+        y = x * i + 1   # two temporaries per round, freed as soon as they are dropped
+        del y
+    wt.synchronize()
+    assert wt.memory_stats()["allocated_bytes"] == allocated
+    t = wt.zeros(3000)
+    uid = t._buf.uid
+    del t
+    assert wt.zeros(3000)._buf.uid == uid
+
+
+def test_memory_stats_track_use():
+    s0 = wt.memory_stats()
+    big = wt.zeros(1 << 20)
+    s1 = wt.memory_stats()
+    assert s1["in_use_bytes"] >= s0["in_use_bytes"] + 4 * (1 << 20)
+    del big
+    assert wt.memory_stats()["in_use_bytes"] == s0["in_use_bytes"]
+    assert all(v >= 0 for v in wt.memory_stats().values())
+
+
+def test_recycled_buffer_keeps_program_order(rng):
+    a = rng.standard_normal(4096).astype(np.float32)
+    x = wt.tensor(a)
+    for i in range(10):
+        y = x + i                 # recorded, not yet submitted
+        m = y > 0.5
+        del y                     # y's buffer goes back to the pool while the work is pending
+        b = np.full(4096, i, np.float32)
+        z = wt.tensor(b)          # may upload into that very buffer
+        assert_same(m, a + i > 0.5)
+        assert_same(z, b)
+
+
+def test_empty_cache_keeps_live_tensors(rng):
+    a = rng.standard_normal(1000).astype(np.float32)
+    x = wt.tensor(a)
+    y = x * 2
+    del y
+    wt.empty_cache()
+    assert wt.memory_stats()["pooled_bytes"] == 0
+    assert_same(x, a)
+    assert_same(x + 1, a + 1)
+
+
+def test_tensor_in_a_reference_cycle_does_not_poison_the_pool(rng):
+    # A tensor freed by the cycle collector (tracebacks, closures hold cycles) once put a
+    # buffer whose GPU handle wgpu had already released back into the pool.
+    class Holder:
+        pass
+
+    for _ in range(3):
+        h = Holder()
+        h.t = wt.tensor(rng.standard_normal(257).astype(np.float32))
+        h.m = h.t > 0
+        h.me = h
+        del h
+        gc.collect()
+    for _ in range(6):
+        a = rng.standard_normal(257).astype(np.float32)
+        x = wt.tensor(a)
+        assert_same(x, a)
+        assert_same(x > 0, a > 0)
+
+
+# ---------------------------------------------------------------- pipeline cache
+def test_pipeline_cache(dev, monkeypatch):
+    x, y = wt.tensor([1.0, 2.0]), wt.tensor([3.0, 0.5])
+    (x < y).numpy()
+    (x[::1] + 2.5).numpy()
+    renders = []
+    real = shaders.render
+    monkeypatch.setattr(shaders, "render", lambda *a, **k: renders.append(a[0]) or real(*a, **k))
+    n_kernels = len(dev._kernels)
+    for _ in range(20):
+        x < y
+        x + 2.5
+        x + 3.5  # another scalar is a parameter, not another kernel
+    assert renders == [] and len(dev._kernels) == n_kernels
+    # a kernel no other test needs: rendered and compiled once, then cached
+    u, h = wt.tensor([1, 2], dtype=wt.uint32), wt.tensor([1.0, 2.0], dtype=wt.float16)
+    for _ in range(3):
+        wt.where(u[::1] < h, u, 7)
+    assert len(dev._kernels) - n_kernels == len(renders) <= 2
+
+
+# ---------------------------------------------------------------- batching
+def test_many_ops_few_submits(queue, rng):
+    a = rng.standard_normal(2000).astype(np.float32)
+    x = wt.tensor(a)
+    wt.synchronize()
+    queue.submits = 0
+    acc, ref = x, a
+    for i in range(200):
+        acc = acc * 0.5 + x
+        ref = ref * np.float32(0.5) + a
+    m = (acc > 0) & (x < 1)
+    assert queue.submits <= 1  # 400 dispatches recorded into one encoder
+    out = m.numpy()
+    assert queue.submits <= 2
+    np.testing.assert_array_equal(out, (ref > 0) & (a < 1))
+    np.testing.assert_allclose(acc.numpy(), ref, rtol=1e-5, atol=1e-5)
+
+
+# ---------------------------------------------------------------- sync counting
+def test_ops_do_not_sync():
+    x = wt.tensor(np.arange(-50, 50, dtype=np.float32))
+    wt.set_sync_debug_mode("error")
+    n = wt.sync_count()
+    m = (x > 0) & ~(x == 3) | (x[::2].unsqueeze(0).expand(3, 50).reshape(-1)[:100] < -40)
+    y = wt.where(m, x * 2 - 1, abs(-x) / 3)
+    z = y.to(wt.float16).int().bool() ^ m
+    wt.tril(y.reshape(10, 10), 1)
+    wt.zeros_like(z), wt.arange(7), wt.rand(9), x.clone(), x[3:7].contiguous(), x.repeat(2)
+    wt.synchronize()
+    assert wt.sync_count() == n
+
+
+@pytest.mark.parametrize("read", [
+    lambda t: bool(t), lambda t: float(t), lambda t: int(t), lambda t: repr(t), lambda t: str(t),
+    lambda t: np.asarray(t), lambda t: operator.index(t), lambda t: [1, 2, 3][t], lambda t: f"{t}",
+], ids=["bool", "float", "int", "repr", "str", "asarray", "index", "list-index", "format"])
+def test_implicit_reads_counted_and_caught(read):
+    t = wt.tensor([1])[0]
+    n = wt.sync_count()
+    read(t)
+    assert wt.sync_count() == n + 1
+    wt.set_sync_debug_mode("warn")
+    with pytest.warns(RuntimeWarning, match="implicit"):
+        read(t)
+    wt.set_sync_debug_mode("error")
+    with pytest.raises(RuntimeError, match="implicit"):
+        read(t)
+    assert wt.sync_count() == n + 2
+
+
+def test_explicit_reads_allowed_in_error_mode():
+    t = wt.tensor([2.5, -1.0])
+    wt.set_sync_debug_mode("error")
+    assert wt.get_sync_debug_mode() == "error"
+    n = wt.sync_count()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert t.numpy().tolist() == [2.5, -1.0]
+        assert t.tolist() == [2.5, -1.0]
+        assert t[0].item() == 2.5
+        assert asyncio.run(t.numpy_async()).tolist() == [2.5, -1.0]
+    assert wt.sync_count() == n + 4
+
+
+def test_bool_of_many_elements_raises_without_reading():
+    t = wt.tensor([True, False])
+    n = wt.sync_count()
+    with pytest.raises(RuntimeError, match="ambiguous"):
+        bool(t)
+    with pytest.raises(RuntimeError):
+        if wt.tensor([1.0, 2.0]) > 0:
+            pass
+    assert wt.sync_count() == n
+    assert bool(wt.tensor([[True]])) is True and bool(wt.tensor(0.0)) is False
+
+
+def test_repr_of_a_big_tensor_reads_only_a_summary(dev):
+    t = wt.arange(100_000)
+    n, nbytes = wt.sync_count(), getattr(dev, "bytes_read", None)
+    text = repr(t)
+    assert "99999" in text and "..." in text
+    assert wt.sync_count() - n <= 2
+    if nbytes is not None:
+        assert dev.bytes_read - nbytes < 1000
+
+
+def test_set_sync_debug_mode_rejects_unknown():
+    with pytest.raises(ValueError):
+        wt.set_sync_debug_mode("loud")
+    assert wt.get_sync_debug_mode() == "default"
+
+
+def test_bad_input_does_no_gpu_work(dev):
+    x = wt.tensor([1.0, 2.0, 3.0])
+    m = x > 1
+    z2, z4 = wt.zeros(2), wt.zeros(4)
+    n_disp, n_sync, used = dev.dispatches, wt.sync_count(), wt.memory_stats()["in_use_bytes"]
+    bad = [lambda: x + z2, lambda: m & x, lambda: -m, lambda: x < "s", lambda: wt.where(x, x, x),
+           lambda: wt.where(m, x, z4), lambda: wt.tensor(["a"]), lambda: wt.tensor([2 ** 40]),
+           lambda: wt.zeros(3, dtype="float64"), lambda: x.to("complex64"), lambda: wt.arange(3, dtype=wt.bool),
+           lambda: x.reshape(4), lambda: x[5], lambda: x.expand(2, 4)]
+    for f in bad:
+        with pytest.raises((TypeError, ValueError, OverflowError, RuntimeError, IndexError)):
+            f()
+    assert dev.dispatches == n_disp and wt.sync_count() == n_sync
+    assert wt.memory_stats()["in_use_bytes"] == used
+    assert_same(x, np.array([1, 2, 3], np.float32))
+    assert_same(m, np.array([False, True, True]))
