@@ -206,7 +206,9 @@ class Tensor:
         tail = flat[-3:].numpy(_explicit=False)
         body = _format(np.concatenate([head, tail]), self.dtype)
         i = _nth_comma(body, 3)
-        return f"{body[:i]}, ...{body[i:-1]}, size={self.shape})"
+        # 1-D prints as PyTorch does; more dims add the size (the 6 are in flat order).
+        size = "" if self.ndim == 1 else f", size={self.shape}"
+        return f"{body[:i]},  ...{body[i:-1]}{size})"
 
     __str__ = __repr__
 
