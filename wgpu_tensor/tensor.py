@@ -14,12 +14,6 @@ from . import dtypes as D
 from .ops.launch import contiguous_strides
 
 
-# Buffers owned by live storages. Held here, not only by the storage, so that a
-# storage that dies inside a garbage cycle (a traceback, a closure) never takes its
-# buffer's wgpu object into the cycle: the collector would finalize that object
-# (releasing the GPU handle) while __del__ below puts the buffer back in the pool.
-_LIVE = set()
-
 
 class _Storage:
     """Owns one pooled GPU buffer; returns it to the pool when the last view dies."""
@@ -29,11 +23,9 @@ class _Storage:
     def __init__(self, buf, dev):
         self.buf = buf
         self.dev = dev
-        _LIVE.add(buf)
 
     def __del__(self):
         try:
-            _LIVE.discard(self.buf)
             self.dev.release(self.buf)
         except Exception:  # interpreter shutdown
             pass

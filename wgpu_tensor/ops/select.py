@@ -39,7 +39,7 @@ def _block_kernel(dev, name, access, **extra):
     if dev.use_subgroups:
         k = dev.kernel(name + "_sg", _flags(dev, WG_SG, **extra), access, 80)
         per_group = max(1, WG_SG // max(dev.subgroup_size, 1))
-        return k, lambda nb: min(math.ceil(nb / per_group), dev.max_groups * 64)
+        return k, lambda nb: min(math.ceil(nb / per_group), dev.max_groups ** 2)
     return dev.kernel(name, _flags(dev, **extra), access, 80), lambda nb: nb
 
 

@@ -122,6 +122,7 @@ class Device:
         self._kernels = {}
         self._bind_groups = OrderedDict()
         self._pool = {}  # size -> [Buffer]
+        self._owned = set()  # every live Buffer (see alloc)
         self._pooled_bytes = 0
         self._allocated_bytes = 0
         self._staging = {}
@@ -193,6 +194,8 @@ class Device:
         if size > self.max_buffer:
             size = _round_up(max(nbytes, 16), 4)
         with self.lock:
+            if self._pooled_bytes > self.POOL_CAP:
+                self._trim(self.POOL_CAP // 2)
             free = self._pool.get(size)
             if free:
                 self._pooled_bytes -= size
@@ -207,15 +210,20 @@ class Device:
                 except Exception:
                     raise MemoryError(f"could not allocate a GPU buffer of {size} bytes: {e}") from None
             self._allocated_bytes += size
-            return Buffer(gpu, size)
+            buf = Buffer(gpu, size)
+            # The device owns every buffer until it destroys it: a tensor dying in
+            # a reference cycle must not let the collector finalize the wgpu object
+            # of a buffer that goes back to the pool.
+            self._owned.add(buf)
+            return buf
 
     def release(self, buf: Buffer):
-        """Return a buffer to the pool (commands already recorded keep their order)."""
+        """Return a buffer to the pool (commands already recorded keep their order).
+        It runs from __del__, at any point, even inside dispatch(): it only files
+        the buffer; trimming an over-full pool waits for the next alloc()."""
         with self.lock:
             self._pool.setdefault(buf.size, []).append(buf)
             self._pooled_bytes += buf.size
-            if self._pooled_bytes > self.POOL_CAP:
-                self._trim(self.POOL_CAP // 2)
 
     def _trim(self, keep):
         # Destroying a buffer that pending commands use is an error: submit them first.
@@ -226,6 +234,7 @@ class Device:
                 b = lst.pop()
                 self._pooled_bytes -= size
                 self._allocated_bytes -= size
+                self._owned.discard(b)
                 b.gpu.destroy()
         self._bind_groups.clear()
 
