@@ -188,22 +188,29 @@ def test_many_async_selections_in_flight():
 
 
 def test_masked_select_async_does_not_block_the_event_loop():
-    x = wt.randn(200_000, seed=2)
+    """Other tasks run while the GPU works: 4M elements keep lavapipe busy for
+    tens of ms after submission, and the ticker must tick during the await."""
+    x = wt.randn(4_000_000, seed=2)
+    m = x > 0
+    wt.synchronize()
     ticks = []
 
     async def ticker():
-        for _ in range(1000):
+        while True:
             ticks.append(1)
             await asyncio.sleep(0)
 
     async def main():
         t = asyncio.ensure_future(ticker())
-        res = await x.masked_select_async(x > 0)
+        await asyncio.sleep(0)
+        start = len(ticks)
+        res = await x.masked_select_async(m)
+        during = len(ticks) - start
         t.cancel()
-        return res
+        return res, during
 
-    res = asyncio.run(main())
-    assert len(ticks) > 0
+    res, during = asyncio.run(main())
+    assert during > 0, "the event loop was blocked while the selection ran"
     xs = x.numpy()
     np.testing.assert_array_equal(res.numpy(), xs[xs > 0])
 

@@ -437,7 +437,15 @@ class Device:
             return np.zeros(0, np.uint8)
         with self.lock:
             st, skip, span = self._record_read(buf, offset, nbytes, explicit)
-            promise = st.map_async(wgpu.MapMode.READ, 0, span)
+            # wgpu-py 0.32's map_async(READ) first submits an empty command buffer
+            # (a workaround for reads without a prior submit), and that submit
+            # blocks until the GPU is idle: the event loop would stall for the
+            # whole op. We have just submitted, so ask for its internal
+            # "READ_NOSYNC" mode, which returns at once.
+            try:
+                promise = st.map_async("READ_NOSYNC", 0, span)
+            except (ValueError, KeyError, TypeError):  # a wgpu-py without that mode
+                promise = st.map_async(wgpu.MapMode.READ, 0, span)
         await promise
         return self._finish_read(st, skip, span, nbytes)
 
