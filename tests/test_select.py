@@ -339,3 +339,17 @@ def test_hypothesis_against_numpy(shape, frac, seed, bdims):
     res = wt.tensor(a).masked_select(wt.tensor(m))
     full = np.broadcast_to(m, shape)
     _check_fixed(res, a[full], a.size)
+
+
+def test_bad_input_raises_before_any_gpu_work():
+    dev = get_device()
+    x9 = wt.zeros((1, 2) * 4 + (2,))          # 9 dims, none mergeable for nonzero
+    x = wt.tensor([1.0, 2.0, 3.0])
+    before = dev.dispatches
+    with pytest.raises(ValueError, match="at most 8"):
+        x9.nonzero()
+    with pytest.raises(TypeError, match="BoolTensor"):
+        x.masked_select(x)
+    with pytest.raises(OverflowError):
+        wt.tensor([1, 2, 3]).masked_select(wt.tensor([True, False, True]), fill_value=2 ** 40)
+    assert dev.dispatches == before

@@ -4,8 +4,9 @@ Three passes in one command encoder, no CPU read:
   count_blocks      per-block counts of true mask bytes (4 per u32 word)
   scan_blocks       exclusive scan of the block counts -> block offsets, and the
                     total into the result's ``.count`` (a 0-d int32 tensor)
-  scatter_selected  each block recomputes its ranks (one vec4 workgroup scan)
-                    and writes x's words, or the element's coordinates (nonzero)
+  scatter_selected  each block ranks its elements again (subgroup scans, or one
+                    vec4 workgroup scan) and writes x's words, or the element's
+                    coordinates (nonzero)
 Bool and float16 inputs (1- and 2-byte elements) are selected widened to 32
 bits and narrowed back. Inputs bigger than one storage
 binding run as several segments; an output bigger than one binding is bound as
@@ -17,7 +18,7 @@ import math
 import struct
 
 from .. import dtypes as D
-from .launch import MAX_DIMS, broadcast_shapes, chunk_granule, window
+from .launch import MAX_DIMS, broadcast_shapes, chunk_elems, window
 from . import elementwise as E
 from .elementwise import _bits
 
@@ -72,19 +73,20 @@ def _flat_word_view(t, shape):
     return t.expand(shape).clone()
 
 
-class _Plan:
-    """Buffers and windows shared by the passes of one selection."""
+def _segment_elems(dev):
+    """Elements per segment: as many whole blocks as fit one binding of 32-bit x words."""
+    per = dev.max_binding // 4 // BLOCK * BLOCK
+    if per < BLOCK:
+        raise ValueError(f"the adapter's storage binding ({dev.max_binding} bytes) is smaller "
+                         f"than one selection block ({BLOCK * 4} bytes)")
+    return per
 
-    def __init__(self, dev, n):
-        self.dev = dev
-        self.n = n
-        self.nblocks = math.ceil(n / BLOCK)
-        # Segments: as many whole blocks as fit one binding of 32-bit x words.
-        per = dev.max_binding // 4 // BLOCK * BLOCK
-        if per < BLOCK:
-            raise ValueError(f"the adapter's storage binding ({dev.max_binding} bytes) is smaller "
-                             f"than one selection block ({BLOCK * 4} bytes)")
-        self.seg = per
+
+def _vec4_window(dev, t, itemsize, lo, hi):
+    """Binding window of elements [lo, hi] of ``t``'s buffer, read as vec4 words:
+    (binding, offset in 32-bit words from the window start to element lo)."""
+    start, size = window(dev, t._buf, itemsize, lo, hi)
+    return (t._buf, start, min(t._buf.size - start, -(-size // 16) * 16)), (lo * itemsize - start) // 4
 
 
 def _out_windows(dev, t_buf, byte_start, nbytes):
@@ -114,9 +116,10 @@ def _record(dev, x, m, shape, mode, out_buf, out_byte_start, out_nbytes, count):
     (coordinates of each selected element in ``shape``)."""
     from ..tensor import Tensor
     n = m.numel()
-    plan = _Plan(dev, n)
-    counts = Tensor._empty((plan.nblocks,), D.uint32, dev)
-    offsets = Tensor._empty((plan.nblocks,), D.uint32, dev)
+    nblocks = math.ceil(n / BLOCK)
+    seg = _segment_elems(dev)
+    counts = Tensor._empty((nblocks,), D.uint32, dev)
+    offsets = Tensor._empty((nblocks,), D.uint32, dev)
     k_count, count_groups = _block_kernel(dev, "count_blocks", ["r", "rw"])
     k_scan = dev.kernel("scan_blocks", _flags(dev), ["r", "rw", "rw"], 80)
     outs, out_off, out_win = _out_windows(dev, out_buf, out_byte_start, out_nbytes)
@@ -127,34 +130,31 @@ def _record(dev, x, m, shape, mode, out_buf, out_byte_start, out_nbytes, count):
         VALUES=values, INDICES=not values, K=K, ONE_OUT=K == 1, MULTI_OUT=K > 1)
     ndim = 0 if values else len(shape)
     segs = []
-    for s in range(0, n, plan.seg):
-        e = min(n, s + plan.seg)
-        mstart, msize = window(dev, m._buf, 1, m._offset + s, m._offset + e - 1)
-        mwin = (m._buf, mstart, min(m._buf.size - mstart, -(-msize // 16) * 16))
-        m_off = (m._offset + s - mstart) // 4
+    for s in range(0, n, seg):
+        e = min(n, s + seg)
+        mwin, m_off = _vec4_window(dev, m, 1, m._offset + s, m._offset + e - 1)
         xwin, x_off = None, 0
         if values:
-            xs, xsz = window(dev, x._buf, 4, x._offset + s, x._offset + e - 1)
-            xwin = (x._buf, xs, min(x._buf.size - xs, -(-xsz // 16) * 16))
-            x_off = x._offset + s - xs // 4
+            xwin, x_off = _vec4_window(dev, x, 4, x._offset + s, x._offset + e - 1)
         segs.append((s, e, mwin, m_off, xwin, x_off))
     cwin = (counts._buf, 0, counts._buf.size)
     owin = (offsets._buf, 0, offsets._buf.size)
     for s, e, mwin, m_off, _, _ in segs:
         dev.dispatch(k_count, _params(n=e - s, blk0=s // BLOCK, m_off=m_off), [mwin, cwin],
                      count_groups(math.ceil((e - s) / BLOCK)))
-    dev.dispatch(k_scan, _params(nblocks=plan.nblocks), [cwin, owin, (count._buf, 0, 4)], 1)
+    dev.dispatch(k_scan, _params(nblocks=nblocks), [cwin, owin, (count._buf, 0, 4)], 1)
     for s, e, mwin, m_off, xwin, x_off in segs:
         p = _params(n=e - s, blk0=s // BLOCK, g0=s, x_off=x_off, m_off=m_off, ndim=ndim,
                     out_off=out_off, out_win=out_win, shape=shape if not values else ())
         dev.dispatch(k_scatter, p, [mwin, owin, xwin] + outs, scatter_groups(math.ceil((e - s) / BLOCK)))
 
 
-def _fill_bits(x_dtype, fill_value):
+def _fill_bits(sel_dtype, fill_value):
+    """Bits of fill_value in the (32-bit) dtype the selection runs in."""
     if fill_value is None:
         return None
     D.scalar_dtype(fill_value)  # TypeError for non-scalars
-    return _bits(fill_value, "bool" if x_dtype is D.bool_ else x_dtype.wgsl)
+    return _bits(fill_value, sel_dtype.wgsl)
 
 
 def masked_select(x, mask, *, out=None, fill_value=None):
@@ -173,7 +173,11 @@ def masked_select(x, mask, *, out=None, fill_value=None):
             raise ValueError(f"masked_select: out has shape {out.shape}, expected ({n},)")
         if not out.is_contiguous() or out.device is not dev:
             raise ValueError("masked_select: out must be a contiguous tensor on the input's device")
-    fill = _fill_bits(x.dtype, fill_value)
+    # 1- and 2-byte elements (bool, float16) cannot be stored one per invocation
+    # without word races: they are selected widened to 32 bits (exactly: bool ->
+    # int32, float16 -> float32), then narrowed.
+    sel_dtype = x.dtype if x.dtype.itemsize == 4 else D.int32 if x.dtype is D.bool_ else D.float32
+    fill = _fill_bits(sel_dtype, fill_value)
     dev.check_size(n * 4, f"masked_select over shape {shape}")
     count = Tensor._empty((), D.int32, dev)
     res = out if out is not None else Tensor._empty((n,), x.dtype, dev)
@@ -182,24 +186,16 @@ def masked_select(x, mask, *, out=None, fill_value=None):
         res.count = count
         return res
     m = _flat_word_view(mask, shape)
-    isz = x.dtype.itemsize
     with dev.lock:
-        if isz == 4:
-            xx = _flat_word_view(x, shape)
-            _record(dev, xx, m, shape, "values", res._buf, res._offset * 4, n * 4, count)
-            if fill is not None:
-                _fill_tail(dev, res, count, fill)
+        if sel_dtype is x.dtype:
+            xx, dst = _flat_word_view(x, shape), res
         else:
-            # 1- and 2-byte elements (bool, float16) cannot be stored one per
-            # invocation without word races: select them widened to 32 bits
-            # (exactly: bool -> int32, float16 -> float32), then narrow.
-            wide = D.int32 if x.dtype is D.bool_ else D.float32
-            xx = E.cast(x.expand(shape), wide)
-            tmp = Tensor._empty((n,), wide, dev)
-            _record(dev, xx, m, shape, "values", tmp._buf, 0, n * 4, count)
-            if fill is not None:
-                _fill_tail(dev, tmp, count, _bits(fill_value, wide.wgsl))
-            E.launch(E.cast_expr(wide, x.dtype), x.dtype, [tmp], [wide.wgsl], out=res)
+            xx, dst = E.cast(x.expand(shape), sel_dtype), Tensor._empty((n,), sel_dtype, dev)
+        _record(dev, xx, m, shape, "values", dst._buf, dst._offset * 4, n * 4, count)
+        if fill is not None:
+            _fill_tail(dev, dst, count, fill)
+        if dst is not res:
+            E.launch(E.cast_expr(sel_dtype, x.dtype), x.dtype, [dst], [sel_dtype.wgsl], out=res)
     res.count = count
     return res
 
@@ -207,7 +203,7 @@ def masked_select(x, mask, *, out=None, fill_value=None):
 def _fill_tail(dev, res, count, fill):
     k = dev.kernel("fill_tail", _flags(dev), ["r", "rw"], 80)
     n = res.numel()
-    chunk = max(chunk_granule(dev), dev.max_binding // 4 // chunk_granule(dev) * chunk_granule(dev))
+    chunk = chunk_elems(dev, 4)
     for s in range(0, n, chunk):
         e = min(n, s + chunk)
         st, sz = window(dev, res._buf, 4, res._offset + s, res._offset + e - 1)
@@ -219,8 +215,7 @@ def _exact(res, k):
     """The first k elements of a fixed-size result as their own [k] tensor."""
     from ..tensor import Tensor
     if k == res.shape[0]:
-        t = res._derive((k,) + res.shape[1:], res._strides, res._offset)
-        return t
+        return res._derive(res.shape, res._strides, res._offset)
     rest = math.prod(res.shape[1:])
     out = Tensor._empty((k,) + res.shape[1:], res.dtype, res.device)
     nbytes = k * rest * res.dtype.itemsize
@@ -256,13 +251,13 @@ def nonzero(x):
     """[N, ndim] int32 coordinates of the nonzero elements, packed first; ``.count``."""
     from ..tensor import Tensor
     dev = x.device
-    m = x if x.dtype is D.bool_ else x != 0
     shape = x.shape
     n = x.numel()
     nd = len(shape)
     if nd > MAX_DIMS:
         raise ValueError(f"nonzero supports at most {MAX_DIMS} dimensions")
     dev.check_size(n * max(nd, 1) * 4, f"nonzero over shape {shape}")
+    m = x if x.dtype is D.bool_ else x != 0
     count = Tensor._empty((), D.int32, dev)
     res = Tensor._empty((n, nd), D.int32, dev)
     if n == 0 or nd == 0:
