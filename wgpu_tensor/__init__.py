@@ -5,6 +5,8 @@
     sel = x.masked_select(x > 3)      # [6] on the GPU, sel.count == 3, no sync
 """
 from .dtypes import bool_ as bool, int32, uint32, float16, float32, DType  # noqa: A001
+# PyTorch's short names for the same dtypes (wgpu_tensor has no 64-bit types).
+float, half, int = float32, float16, int32  # noqa: A001
 from .tensor import Tensor
 from .runtime import get_device as _get_device
 from .ops.creation import (tensor, from_numpy, empty, zeros, ones, full, empty_like, zeros_like,
@@ -96,3 +98,64 @@ def nonzero(x, *, as_tuple=False):
 
 async def nonzero_async(x, *, as_tuple=False):
     return await x.nonzero_async(as_tuple=as_tuple)
+
+
+def masked_fill(x, mask, value):
+    return x.masked_fill(mask, value)
+
+
+def masked_scatter(x, mask, source):
+    return x.masked_scatter(mask, source)
+
+
+def sum(x, dim=None, keepdim=False, *, dtype=None):  # noqa: A001
+    return x.sum(dim, keepdim, dtype=dtype)
+
+
+def mean(x, dim=None, keepdim=False, *, dtype=None):
+    return x.mean(dim, keepdim, dtype=dtype)
+
+
+def any(x, dim=None, keepdim=False):  # noqa: A001
+    return x.any(dim, keepdim)
+
+
+def all(x, dim=None, keepdim=False):  # noqa: A001
+    return x.all(dim, keepdim)
+
+
+def count_nonzero(x, dim=None):
+    return x.count_nonzero(dim)
+
+
+def amax(x, dim=None, keepdim=False):
+    return x.amax(dim, keepdim)
+
+
+def amin(x, dim=None, keepdim=False):
+    return x.amin(dim, keepdim)
+
+
+def sort(x, dim=-1, descending=False):
+    return x.sort(dim, descending)
+
+
+def kthvalue(x, k, dim=-1, keepdim=False):
+    return x.kthvalue(k, dim, keepdim)
+
+
+def isin(elements, test_elements, *, invert=False):
+    from .ops import sort as _sort
+    return _sort.isin(elements, test_elements, invert=invert)
+
+
+def gather(x, dim, index):
+    return x.gather(dim, index)
+
+
+def scatter(x, dim, index, src=None, *, value=None):
+    return x.scatter(dim, index, src, value=value)
+
+
+def index_select(x, dim, index):
+    return x.index_select(dim, index)

@@ -330,11 +330,13 @@ class Tensor:
 
     # ---------------------------------------------------------------- indexing
     def __getitem__(self, key):
+        key = _tensor_key(key, self.device)
         if isinstance(key, Tensor):
             if key.dtype is D.bool_:
                 from .ops import select
                 return select.index_mask(self, key)
-            raise NotImplementedError("indexing with an integer tensor is not implemented yet")
+            from .ops import index as I
+            return I.index_get(self, key)
         if not isinstance(key, tuple):
             key = (key,)
         if any(isinstance(k, (Tensor, list, np.ndarray)) for k in key):
@@ -463,8 +465,109 @@ class Tensor:
         from .ops import select
         return await select.nonzero_async(self, as_tuple=as_tuple)
 
+    def masked_fill(self, mask, value):
+        from .ops import select
+        return select.masked_fill(self, mask, value)
+
+    def masked_fill_(self, mask, value):
+        from .ops import select
+        return select.masked_fill_(self, mask, value)
+
+    def masked_scatter(self, mask, source):
+        from .ops import select
+        return select.masked_scatter(self, mask, source)
+
+    def masked_scatter_(self, mask, source):
+        from .ops import select
+        return select.masked_scatter_(self, mask, source)
+
+    def where(self, condition, y):
+        from .ops import elementwise as E
+        return E.where(condition, self, y)
+
+    # ---------------------------------------------------------------- reductions (ops/reduce.py)
+    def sum(self, dim=None, keepdim=False, *, dtype=None):
+        from .ops import reduce as R
+        return R.sum(self, dim, keepdim, dtype=dtype)
+
+    def mean(self, dim=None, keepdim=False, *, dtype=None):
+        from .ops import reduce as R
+        return R.mean(self, dim, keepdim, dtype=dtype)
+
+    def any(self, dim=None, keepdim=False):
+        from .ops import reduce as R
+        return R.any(self, dim, keepdim)
+
+    def all(self, dim=None, keepdim=False):
+        from .ops import reduce as R
+        return R.all(self, dim, keepdim)
+
+    def count_nonzero(self, dim=None):
+        from .ops import reduce as R
+        return R.count_nonzero(self, dim)
+
+    def amax(self, dim=None, keepdim=False):
+        from .ops import reduce as R
+        return R.amax(self, dim, keepdim)
+
+    def amin(self, dim=None, keepdim=False):
+        from .ops import reduce as R
+        return R.amin(self, dim, keepdim)
+
+    # ---------------------------------------------------------------- sorting (ops/sort.py)
+    def sort(self, dim=-1, descending=False):
+        from .ops import sort as S
+        return S.sort(self, dim, descending)
+
+    def kthvalue(self, k, dim=-1, keepdim=False):
+        from .ops import sort as S
+        return S.kthvalue(self, k, dim, keepdim)
+
+    # ---------------------------------------------------------------- index ops (ops/index.py)
+    def gather(self, dim, index):
+        from .ops import index as I
+        return I.gather(self, dim, index)
+
+    def scatter(self, dim, index, src=None, *, value=None):
+        from .ops import index as I
+        return I.scatter(self, dim, index, src, value=value)
+
+    def scatter_(self, dim, index, src=None, *, value=None):
+        from .ops import index as I
+        return I.scatter_(self, dim, index, src, value=value)
+
+    def index_select(self, dim, index):
+        from .ops import index as I
+        return I.index_select(self, dim, index)
+
+    def __setitem__(self, key, value):
+        key = _tensor_key(key, self.device)
+        if isinstance(key, Tensor):
+            if key.dtype is D.bool_:
+                from .ops import select
+                select.index_mask_put_(self, key, value)
+                return
+            from .ops import index as I
+            I.index_put_(self, key, value)
+            return
+        from .ops import index as I
+        I.assign_(self[key], value)
+
 
 _REPR_FULL = 1000
+
+
+def _tensor_key(key, dev):
+    """A list or numpy array used as an index becomes a tensor (ints: integer
+    indexing, bools: a mask), as in PyTorch; other keys pass through."""
+    if isinstance(key, np.ndarray) or (isinstance(key, list) and not any(
+            isinstance(k, (slice, type(None), type(Ellipsis), Tensor, list, tuple)) for k in key)):
+        from .ops.creation import tensor
+        arr = np.asarray(key)
+        if arr.dtype.kind not in "biu":
+            raise IndexError(f"tensors used as indices must be integer or bool, got {arr.dtype}")
+        return tensor(arr)
+    return key
 
 
 def _nth_comma(s, k):
