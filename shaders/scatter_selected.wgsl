@@ -1,9 +1,11 @@
 // scatter_selected.wgsl: writes every selected element of block b at OFFSETS[b] + its rank
 // (workgroup-memory path; scatter_selected_sg.wgsl is the subgroup path).
-// Bindings: 0 P, 1 M (mask words), 2 OFFSETS (u32), 3 X (vec4 of u32 words; VALUES only),
-// 4.. OUT0..OUT{K-1} (u32 windows of the output, rw). One invocation handles one mask
+// Bindings: 0 P, 1 M (mask words), 2 OFFSETS (u32), 3 X (vec4 of u32 words; VALUES only; TAKE: XW, the
+// target's u32 words, rw), 4.. OUT0..OUT{K-1} (u32 windows of the output, rw; TAKE: of
+// the source, read). One invocation handles one mask
 // word (4 elements) in each of 4 rounds; one vec4 scan gives the ranks of all 4 rounds.
-// VALUES writes x's 32-bit words; INDICES writes the NDIM coordinates of each element.
+// VALUES writes x's 32-bit words; INDICES writes the NDIM coordinates of each element;
+// TAKE (masked_scatter) reads source element `rank` into the element's own place.
 
 @group(0) @binding(0) var<uniform> P: SelParams;
 @group(0) @binding(1) var<storage, read> M: array<u32>;
@@ -11,8 +13,11 @@
 //@if VALUES
 @group(0) @binding(3) var<storage, read> X: array<vec4<u32>>;
 //@endif
+//@if TAKE
+@group(0) @binding(3) var<storage, read_write> XW: array<u32>;
+//@endif
 //@repeat K
-@group(0) @binding({{i}} + 4) var<storage, read_write> OUT{{i}}: array<u32>;
+@group(0) @binding({{i}} + 4) var<storage, {{OUT_ACCESS}}> OUT{{i}}: array<u32>;
 //@end
 
 //@include select_common

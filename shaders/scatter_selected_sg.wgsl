@@ -1,6 +1,7 @@
 // scatter_selected_sg.wgsl: writes every selected element of block b at OFFSETS[b] + its rank
 // (subgroup path). Bindings: 0 P, 1 M (mask words), 2 OFFSETS (u32), 3 X (vec4 of u32
-// words; VALUES only), 4.. OUT0..OUT{K-1} (rw). One subgroup walks one block in rounds
+// words; VALUES only; TAKE: XW, the target's u32 words, rw), 4.. OUT0..OUT{K-1}
+// (output windows, rw; TAKE: source windows, read). One subgroup walks one block in rounds
 // of 4 mask words (16 elements) per lane; subgroupExclusiveAdd ranks a round,
 // subgroupAdd carries it to the next.
 
@@ -10,8 +11,11 @@
 //@if VALUES
 @group(0) @binding(3) var<storage, read> X: array<vec4<u32>>;
 //@endif
+//@if TAKE
+@group(0) @binding(3) var<storage, read_write> XW: array<u32>;
+//@endif
 //@repeat K
-@group(0) @binding({{i}} + 4) var<storage, read_write> OUT{{i}}: array<u32>;
+@group(0) @binding({{i}} + 4) var<storage, {{OUT_ACCESS}}> OUT{{i}}: array<u32>;
 //@end
 
 //@include select_common

@@ -1,13 +1,17 @@
-// select_out.wgsl: put(i, v) writes output element i, which lives in one of K
-// windows of the output buffer when the output is bigger than one binding
-// (included by the scatter kernels, which declare OUT0..OUT{K-1}).
+// select_out.wgsl: put(i, v) writes element i of the packed output, source_at(i) reads
+// element i of the packed source (masked_scatter). Either lives in one of K windows
+// of its buffer when it is bigger than one binding (included by the scatter
+// kernels, which declare OUT0..OUT{K-1}). Template: ONE_PUT / MULTI_PUT (values,
+// nonzero) or ONE_GET / MULTI_GET (take), K, and VALUES / INDICES / TAKE.
 
+//@if ONE_PUT
+fn put(i: u32, v: u32) {
+    OUT0[P.out_off + i] = v;
+}
+//@endif
+//@if MULTI_PUT
 fn put(i: u32, v: u32) {
     let e = P.out_off + i;
-//@if ONE_OUT
-    OUT0[e] = v;
-//@endif
-//@if MULTI_OUT
     let w = e / P.out_win;
     let o = e - w * P.out_win;
     switch w {
@@ -16,13 +20,33 @@ fn put(i: u32, v: u32) {
 //@end
         default: {}
     }
-//@endif
 }
+//@endif
+//@if ONE_GET
+fn source_at(i: u32) -> u32 {
+    return OUT0[P.out_off + i];
+}
+//@endif
+//@if MULTI_GET
+fn source_at(i: u32) -> u32 {
+    let e = P.out_off + i;
+    let w = e / P.out_win;
+    let o = e - w * P.out_win;
+    var v = 0u;
+    switch w {
+//@repeat K
+        case {{i}}u: { v = OUT{{i}}[o]; }
+//@end
+        default: {}
+    }
+    return v;
+}
+//@endif
 
-
-// Writes the selected elements of mask word w (segment-relative), set bits in
-// `bits`, at output positions pos, pos+1, ...: x's words (VALUES) or each
-// element's NDIM coordinates (INDICES).
+// The selected elements of mask word w (segment-relative), set bits in `bits`,
+// have ranks pos0, pos0+1, ...: VALUES writes x's words at those output
+// positions, INDICES each element's NDIM coordinates, TAKE writes source
+// element `rank` into the element's own place in XW (masked_scatter).
 fn emit_word(pos0: u32, w: u32, bits: u32) {
     var pos = pos0;
 //@if VALUES
@@ -32,6 +56,9 @@ fn emit_word(pos0: u32, w: u32, bits: u32) {
         if (((bits >> (8u * j)) & 1u) != 0u) {
 //@if VALUES
             put(pos, xv[j]);
+//@endif
+//@if TAKE
+            XW[P.x_off + w * 4u + j] = source_at(pos);
 //@endif
 //@if INDICES
             var g = P.g0 + w * 4u + j;

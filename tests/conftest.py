@@ -35,6 +35,20 @@ def _adapter_is_lavapipe_in_ci():
     yield
 
 
+@pytest.fixture(params=["subgroups", "workgroup-memory"])
+def scan_path(request):
+    """Run a test on the subgroup scan and on the workgroup-memory scan."""
+    from wgpu_tensor.runtime import get_device
+    dev = get_device()
+    want = request.param == "subgroups"
+    if want and not dev.use_subgroups:
+        pytest.skip("adapter has no usable subgroups")
+    old = dev.use_subgroups
+    dev.use_subgroups = want
+    yield request.param
+    dev.use_subgroups = old
+
+
 @pytest.fixture
 def rng(request):
     # A seed per test, stable across runs, so a failure reproduces.

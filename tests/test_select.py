@@ -13,19 +13,6 @@ FRACS = [0.0, 0.01, 0.5, 0.99, 1.0]
 DTYPES = [np.float32, np.int32, np.uint32, np.float16, np.bool_]
 
 
-@pytest.fixture(params=["subgroups", "workgroup-memory"])
-def scan_path(request):
-    """Run a test on the subgroup scan and on the workgroup-memory scan."""
-    dev = get_device()
-    want = request.param == "subgroups"
-    if want and not dev.use_subgroups:
-        pytest.skip("adapter has no usable subgroups")
-    old = dev.use_subgroups
-    dev.use_subgroups = want
-    yield request.param
-    dev.use_subgroups = old
-
-
 def _data(rng, n, dtype):
     if dtype == np.bool_:
         return rng.random(n) < 0.5

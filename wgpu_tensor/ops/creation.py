@@ -42,12 +42,22 @@ def _check_int_range(arr, target):
                             f"(range [{lo}, {hi}])")
 
 
+def _device(device):
+    """The device for a new tensor: ``device=`` may be None or a tensor's ``.device``
+    (PyTorch code passes ``device=x.device``); wgpu_tensor runs on one adapter."""
+    dev = get_device()
+    if device is None or device is dev:
+        return dev
+    raise ValueError(f"device={device!r}: wgpu_tensor runs on one WebGPU adapter; pass device=None "
+                     "or a tensor's .device")
+
+
 def _require_grad_unsupported(requires_grad):
     if requires_grad:
         raise NotImplementedError("autograd (requires_grad=True) is not implemented yet")
 
 
-def from_numpy(arr, dtype=None):
+def from_numpy(arr, dtype=None, device=None):
     """Upload a numpy array (copied). float64 becomes float32, other integer types int32
     (OverflowError when a value does not fit), unless ``dtype`` says otherwise."""
     arr = np.asarray(arr)
@@ -59,16 +69,17 @@ def from_numpy(arr, dtype=None):
         _check_int_range(arr, target)
     # not np.ascontiguousarray: it turns a 0-d array into shape (1,).
     host = np.asarray(arr.astype(target.np, copy=False), order="C")
-    dev = get_device()
+    dev = _device(device)
     t = Tensor._empty(host.shape, target, dev)
     if host.nbytes:
         dev.upload(t._buf, host.reshape(-1).view(np.uint8))
     return t
 
 
-def tensor(data, dtype=None, requires_grad=False):
+def tensor(data, dtype=None, device=None, requires_grad=False):
     """A new tensor from a scalar, (nested) list, numpy array or Tensor (copied)."""
     _require_grad_unsupported(requires_grad)
+    _device(device)
     if isinstance(data, Tensor):
         return data.to(dtype, copy=True) if dtype is not None else data.clone()
     if isinstance(data, (bool, np.bool_)):
@@ -97,42 +108,42 @@ def _dt(dtype, default=D.float32):
     return default if dtype is None else D.to_dtype(dtype)
 
 
-def empty(*shape, dtype=None):
-    return Tensor._empty(_as_shape(shape), _dt(dtype), get_device())
+def empty(*shape, dtype=None, device=None):
+    return Tensor._empty(_as_shape(shape), _dt(dtype), _device(device))
 
 
-def full(shape, fill_value, dtype=None):
+def full(shape, fill_value, dtype=None, device=None):
     if dtype is None:
         dtype = D.scalar_dtype(fill_value)
     return E.fill(_as_shape((shape,) if isinstance(shape, int) else shape), fill_value, D.to_dtype(dtype),
-                  device=get_device())
+                  device=_device(device))
 
 
-def zeros(*shape, dtype=None):
-    return full(_as_shape(shape), 0, _dt(dtype))
+def zeros(*shape, dtype=None, device=None):
+    return full(_as_shape(shape), 0, _dt(dtype), device)
 
 
-def ones(*shape, dtype=None):
-    return full(_as_shape(shape), 1, _dt(dtype))
+def ones(*shape, dtype=None, device=None):
+    return full(_as_shape(shape), 1, _dt(dtype), device)
 
 
-def empty_like(t, dtype=None):
-    return empty(t.shape, dtype=dtype or t.dtype)
+def empty_like(t, dtype=None, device=None):
+    return empty(t.shape, dtype=dtype or t.dtype, device=device)
 
 
-def zeros_like(t, dtype=None):
-    return zeros(t.shape, dtype=dtype or t.dtype)
+def zeros_like(t, dtype=None, device=None):
+    return zeros(t.shape, dtype=dtype or t.dtype, device=device)
 
 
-def ones_like(t, dtype=None):
-    return ones(t.shape, dtype=dtype or t.dtype)
+def ones_like(t, dtype=None, device=None):
+    return ones(t.shape, dtype=dtype or t.dtype, device=device)
 
 
-def full_like(t, fill_value, dtype=None):
-    return full(t.shape, fill_value, dtype=dtype or t.dtype)
+def full_like(t, fill_value, dtype=None, device=None):
+    return full(t.shape, fill_value, dtype=dtype or t.dtype, device=device)
 
 
-def arange(start, end=None, step=1, dtype=None):
+def arange(start, end=None, step=1, dtype=None, device=None):
     """Like torch.arange: int32 when start/end/step are all ints, else float32."""
     if end is None:
         start, end = 0, start
@@ -144,7 +155,7 @@ def arange(start, end=None, step=1, dtype=None):
     if dtype is D.bool_:
         raise TypeError("arange: bool is not a valid dtype (use int32, uint32, float16 or float32)")
     n = max(0, math.ceil((end - start) / step))
-    return E.arange(start, step, n, dtype, device=get_device())
+    return E.arange(start, step, n, dtype, device=_device(device))
 
 
 def _seed(seed):
@@ -158,17 +169,17 @@ def _float_dt(dtype, what):
     return dt
 
 
-def rand(*shape, seed=None, dtype=None):
+def rand(*shape, seed=None, dtype=None, device=None):
     """Uniform [0, 1) from a counter-based hash of (index, seed): same seed, same numbers."""
-    return E.random("rand", _as_shape(shape), _seed(seed), _float_dt(dtype, "rand"), device=get_device())
+    return E.random("rand", _as_shape(shape), _seed(seed), _float_dt(dtype, "rand"), device=_device(device))
 
 
-def randn(*shape, seed=None, dtype=None):
+def randn(*shape, seed=None, dtype=None, device=None):
     """Standard normal (Box-Muller over the same hash)."""
-    return E.random("randn", _as_shape(shape), _seed(seed), _float_dt(dtype, "randn"), device=get_device())
+    return E.random("randn", _as_shape(shape), _seed(seed), _float_dt(dtype, "randn"), device=_device(device))
 
 
-def randint(low, high=None, size=None, seed=None, dtype=None):
+def randint(low, high=None, size=None, seed=None, dtype=None, device=None):
     """Integers in [low, high), torch.randint's argument order."""
     if high is None:
         low, high = 0, low
@@ -179,7 +190,7 @@ def randint(low, high=None, size=None, seed=None, dtype=None):
     if high - low > 2 ** 32 or not -(2 ** 31) <= low or high > 2 ** 31:
         raise OverflowError("randint: bounds must fit int32")
     t = E.random("randint", _as_shape((size,) if isinstance(size, int) else size), _seed(seed),
-                 low=int(low), high=int(high), device=get_device())
+                 low=int(low), high=int(high), device=_device(device))
     return t if dtype is None else t.to(dtype)
 
 

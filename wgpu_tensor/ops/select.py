@@ -112,8 +112,10 @@ def _out_windows(dev, t_buf, byte_start, nbytes):
 
 
 def _record(dev, x, m, shape, mode, out_buf, out_byte_start, out_nbytes, count):
-    """Record count/scan/scatter. mode: 'values' (x 32-bit words) or 'indices'
-    (coordinates of each selected element in ``shape``)."""
+    """Record count/scan/scatter. mode: 'values' (x's 32-bit words packed into the
+    output), 'indices' (coordinates of each selected element in ``shape``) or
+    'take' (masked_scatter: the selected elements of x, a contiguous 32-bit
+    tensor, are overwritten in place by the packed source in ``out_buf``)."""
     from ..tensor import Tensor
     n = m.numel()
     nblocks = math.ceil(n / BLOCK)
@@ -124,11 +126,13 @@ def _record(dev, x, m, shape, mode, out_buf, out_byte_start, out_nbytes, count):
     k_scan = dev.kernel("scan_blocks", _flags(dev), ["r", "rw", "rw"], 80)
     outs, out_off, out_win = _out_windows(dev, out_buf, out_byte_start, out_nbytes)
     K = len(outs)
-    values = mode == "values"
+    values, take = mode == "values", mode == "take"
     k_scatter, scatter_groups = _block_kernel(
-        dev, "scatter_selected", ["r", "r", "r" if values else None] + ["rw"] * K,
-        VALUES=values, INDICES=not values, K=K, ONE_OUT=K == 1, MULTI_OUT=K > 1)
-    ndim = 0 if values else len(shape)
+        dev, "scatter_selected", ["r", "r", "r" if values else "rw" if take else None] + ["r" if take else "rw"] * K,
+        VALUES=values, INDICES=mode == "indices", TAKE=take, K=K, OUT_ACCESS="read" if take else "read_write",
+        ONE_PUT=K == 1 and not take, MULTI_PUT=K > 1 and not take, ONE_GET=K == 1 and take,
+        MULTI_GET=K > 1 and take)
+    ndim = len(shape) if mode == "indices" else 0
     segs = []
     for s in range(0, n, seg):
         e = min(n, s + seg)
@@ -136,6 +140,9 @@ def _record(dev, x, m, shape, mode, out_buf, out_byte_start, out_nbytes, count):
         xwin, x_off = None, 0
         if values:
             xwin, x_off = _vec4_window(dev, x, 4, x._offset + s, x._offset + e - 1)
+        elif take:
+            start, size = window(dev, x._buf, 4, x._offset + s, x._offset + e - 1)
+            xwin, x_off = (x._buf, start, size), x._offset + s - start // 4
         segs.append((s, e, mwin, m_off, xwin, x_off))
     cwin = (counts._buf, 0, counts._buf.size)
     owin = (offsets._buf, 0, offsets._buf.size)
@@ -145,7 +152,7 @@ def _record(dev, x, m, shape, mode, out_buf, out_byte_start, out_nbytes, count):
     dev.dispatch(k_scan, _params(nblocks=nblocks), [cwin, owin, (count._buf, 0, 4)], 1)
     for s, e, mwin, m_off, xwin, x_off in segs:
         p = _params(n=e - s, blk0=s // BLOCK, g0=s, x_off=x_off, m_off=m_off, ndim=ndim,
-                    out_off=out_off, out_win=out_win, shape=shape if not values else ())
+                    out_off=out_off, out_win=out_win, shape=shape if mode == "indices" else ())
         dev.dispatch(k_scatter, p, [mwin, owin, xwin] + outs, scatter_groups(math.ceil((e - s) / BLOCK)))
 
 
@@ -232,14 +239,7 @@ async def masked_select_async(x, mask):
 def index_mask(x, mask):
     """x[mask]: a mask over x's leading dims selects whole sub-tensors; blocks
     once to read the count (the one sync of this path)."""
-    if mask.ndim > x.ndim:
-        raise IndexError(f"too many indices for tensor of dimension {x.ndim} (mask has {mask.ndim})")
-    for i, (a, b) in enumerate(zip(mask.shape, x.shape)):
-        if a != b:
-            raise IndexError(f"The shape of the mask {list(mask.shape)} at index {i} does not match the "
-                             f"shape of the indexed tensor {list(x.shape)} at index {i}")
-    rest = x.shape[mask.ndim:]
-    full = mask.reshape(mask.shape + (1,) * len(rest)).expand(x.shape) if rest else mask
+    full, rest = _mask_over(x, mask)
     res = masked_select(x, full)
     k = int(res.count.numpy().reshape(()))
     inner = math.prod(rest)
@@ -287,3 +287,192 @@ async def nonzero_async(x, *, as_tuple=False):
             return (zeros(k, dtype=D.int32),)
         return tuple(out[:, d] for d in range(out.shape[1]))
     return out
+
+
+# ---------------------------------------------------------------- writing through a mask
+def _wgsl_ct(dtype):
+    return "bool" if dtype is D.bool_ else dtype.wgsl
+
+
+def _store(x, res):
+    """Write ``res`` (a fresh contiguous tensor of x's shape and dtype) into x's elements."""
+    nbytes = res.numel() * x.dtype.itemsize
+    if nbytes == 0:
+        return
+    if x.is_contiguous() and (x._offset * x.dtype.itemsize) % 4 == 0 and nbytes % 4 == 0:
+        x.device.copy(res._buf, res._offset * x.dtype.itemsize, x._buf, x._offset * x.dtype.itemsize, nbytes)
+    else:
+        from . import index
+        index.assign_(x, res)
+
+
+def _fill_value(x, value, what):
+    """A masked_fill value as an operand of x's dtype: a Scalar, or a 0-d tensor."""
+    from ..tensor import Tensor
+    if isinstance(value, Tensor):
+        if value.ndim != 0:
+            raise ValueError(f"{what} only supports a 0-dimensional value tensor, but got tensor with "
+                             f"{value.ndim} dimension(s)")
+        if value.device is not x.device:
+            raise ValueError(f"{what}: value lives on another device")
+        return value if value.dtype is x.dtype else E.cast(value, x.dtype)
+    D.scalar_dtype(value)  # TypeError for non-scalars
+    if x.dtype is D.float16:
+        value = E._round_f16(value)
+    elif x.dtype.kind in "iu":
+        value = int(value)
+    _bits(value, _wgsl_ct(x.dtype))  # OverflowError before any GPU work
+    return E.Scalar(value)
+
+
+def _masked_fill(x, mask, value, shape, what):
+    v = _fill_value(x, value, what)
+    ct = _wgsl_ct(x.dtype)
+    return E.launch("select(a, b, c)", x.dtype, [x, v, mask], [ct, ct, "bool"], shape=shape)
+
+
+def masked_fill(x, mask, value):
+    """x with ``value`` (cast to x's dtype) where mask is true; mask and x broadcast."""
+    shape = _check_mask(x, mask, "masked_fill")
+    return _masked_fill(x, mask, value, shape, "masked_fill")
+
+
+def _check_inplace(x, mask, what):
+    shape = _check_mask(x, mask, what)
+    if shape != x.shape:
+        raise ValueError(f"{what}: mask of shape {mask.shape} does not broadcast to the target's "
+                         f"shape {x.shape} (an in-place op cannot grow its target)")
+    return shape
+
+
+def masked_fill_(x, mask, value):
+    shape = _check_inplace(x, mask, "masked_fill_")
+    _store(x, _masked_fill(x, mask, value, shape, "masked_fill_"))
+    return x
+
+
+def _check_source(x, source, what):
+    from ..tensor import Tensor
+    if not isinstance(source, Tensor):
+        raise TypeError(f"{what}: source must be a Tensor, got {type(source).__name__}")
+    if source.dtype is not x.dtype:
+        raise TypeError(f"{what}: expected self and source to have same dtypes but got "
+                        f"{x.dtype.name} and {source.dtype.name}")
+    if source.device is not x.device:
+        raise ValueError(f"{what}: input and source live on two different devices")
+
+
+def _mask_count(m):
+    """Number of true elements of a contiguous, word-aligned mask (0-d int32, on the GPU)."""
+    from ..tensor import Tensor
+    dev = m.device
+    count = Tensor._empty((), D.int32, dev)
+    n = m.numel()
+    if n == 0:
+        dev.clear(count._buf, 0, 4)
+        return count
+    nblocks = math.ceil(n / BLOCK)
+    counts = Tensor._empty((nblocks,), D.uint32, dev)
+    offsets = Tensor._empty((nblocks,), D.uint32, dev)
+    k_count, count_groups = _block_kernel(dev, "count_blocks", ["r", "rw"])
+    k_scan = dev.kernel("scan_blocks", _flags(dev), ["r", "rw", "rw"], 80)
+    seg = _segment_elems(dev)
+    cwin = (counts._buf, 0, counts._buf.size)
+    with dev.lock:
+        for s in range(0, n, seg):
+            e = min(n, s + seg)
+            mwin, m_off = _vec4_window(dev, m, 1, m._offset + s, m._offset + e - 1)
+            dev.dispatch(k_count, _params(n=e - s, blk0=s // BLOCK, m_off=m_off), [mwin, cwin],
+                         count_groups(math.ceil((e - s) / BLOCK)))
+        dev.dispatch(k_scan, _params(nblocks=nblocks), [cwin, (offsets._buf, 0, offsets._buf.size),
+                                                        (count._buf, 0, 4)], 1)
+    return count
+
+
+def _masked_scatter(x, mask, source, shape, what, *, checked=False, explicit=False):
+    """A new contiguous tensor of ``shape``: x where mask is false, the source's
+    elements in order where it is true. Checks the source is long enough first
+    (reading the count back only when it has fewer elements than ``shape``)."""
+    from ..tensor import Tensor
+    _check_source(x, source, what)
+    dev = x.device
+    n = math.prod(shape)
+    m = _flat_word_view(mask, shape)
+    if not checked and source.numel() < n:
+        k = int(dev.read(_mask_count(m)._buf, 0, 4, explicit=explicit).view("<i4")[0])
+        if k > source.numel():
+            raise ValueError(f"{what}: expected source to have at least as many elements as ones in mask "
+                             f"(mask has {k}, source has {source.numel()})")
+    sel_dtype = x.dtype if x.dtype.itemsize == 4 else D.int32 if x.dtype is D.bool_ else D.float32
+    dev.check_size(n * 4, f"{what} over shape {shape}")
+    if n == 0:
+        return Tensor._empty(shape, x.dtype, dev)
+    work = E.launch("a", sel_dtype, [x], [sel_dtype.wgsl], shape=shape)  # widened copy, 32-bit words
+    src = source.reshape(-1)
+    if sel_dtype is not x.dtype:
+        src = E.cast(src, sel_dtype)
+    elif not src.is_contiguous() or src._st is work._st:
+        src = src.clone()
+    count = Tensor._empty((), D.int32, dev)
+    with dev.lock:
+        _record(dev, work, m, shape, "take", src._buf, src._offset * 4, max(4, src.numel() * 4), count)
+    if sel_dtype is x.dtype:
+        return work
+    return E.cast(work, x.dtype)
+
+
+def masked_scatter(x, mask, source):
+    """Copy of x (broadcast with mask) whose selected elements are source's first
+    elements, in row-major order (torch.masked_scatter)."""
+    shape = _check_mask(x, mask, "masked_scatter")
+    return _masked_scatter(x, mask, source, shape, "masked_scatter")
+
+
+def masked_scatter_(x, mask, source):
+    shape = _check_inplace(x, mask, "masked_scatter_")
+    _store(x, _masked_scatter(x, mask, source, shape, "masked_scatter_"))
+    return x
+
+
+def index_mask_put_(x, mask, value):
+    """x[mask] = value: a scalar or one-element tensor fills; a tensor broadcast to
+    the indexing result's shape [k, *rest] is scattered (reads k back: one sync)."""
+    from ..tensor import Tensor
+    full, rest = _mask_over(x, mask)
+    if not isinstance(value, Tensor) or value.numel() == 1:
+        if isinstance(value, Tensor):
+            value = value.reshape(())
+        return masked_fill_(x, full, value)
+    if value.device is not x.device:
+        raise ValueError("x[mask] = value: value lives on another device")
+    shape = _check_inplace(x, full, "x[mask] = value")
+    m = _flat_word_view(full, shape)
+    inner = math.prod(rest)
+    k = int(x.device.read(_mask_count(m)._buf, 0, 4).view("<i4")[0]) // max(inner, 1)
+    target = (k,) + rest
+    try:
+        ok = broadcast_shapes(value.shape, target) == target
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ValueError(f"shape mismatch: value tensor of shape {list(value.shape)} cannot be broadcast "
+                         f"to indexing result of shape {list(target)}")
+    src = value.expand(target)
+    src = E.cast(src, x.dtype) if value.dtype is not x.dtype else src.contiguous()
+    _store(x, _masked_scatter(x, m, src, shape, "x[mask] = value", checked=True))
+    return x
+
+
+def _mask_over(x, mask):
+    """A mask indexing x's leading dims, broadcast to x's shape (checked as PyTorch does)."""
+    if mask.device is not x.device:
+        raise ValueError("the mask and the indexed tensor live on two different devices")
+    if mask.ndim > x.ndim:
+        raise IndexError(f"too many indices for tensor of dimension {x.ndim} (mask has {mask.ndim})")
+    for i, (a, b) in enumerate(zip(mask.shape, x.shape)):
+        if a != b:
+            raise IndexError(f"The shape of the mask {list(mask.shape)} at index {i} does not match the "
+                             f"shape of the indexed tensor {list(x.shape)} at index {i}")
+    rest = x.shape[mask.ndim:]
+    full = mask.reshape(mask.shape + (1,) * len(rest)).expand(x.shape) if rest else mask
+    return full, rest
