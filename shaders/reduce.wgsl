@@ -1,0 +1,170 @@
+// reduce.wgsl: OUT[item] = FINAL(COMBINE-fold of MAP(X[e]) over one chunk of one output's elements).
+// Bindings: 0 P (params), 1 X (u32 words: a strided view, or the partials of a first pass),
+// 2 OUT (u32 words, rw). T invocations fold one item, each every T-th element of the chunk,
+// then tree-reduce their T values in workgroup memory; a workgroup holds WG / T items.
+//
+// An item is (row, split): row = one output element, split = which chunk of its reduced
+// elements. With one split per row the pass is final and writes the output dtype (bool /
+// float16 outputs packed 4 / 2 per word by one invocation, so no word is shared); with
+// several it writes accumulator words that a second pass folds (OUT_W32 with FINAL = a).
+//
+// Template: WG, T (power of two, <= WG / 4), VT + LOAD (value of element e of X), ACC
+// (accumulator type), IDENT, MAP (v -> ACC), COMBINE (a, b -> ACC), RT + FINAL (a -> RT),
+// RED_1D / RED_ND (reduced dims merged into one, or not), and one of OUT_W32 (with BITS),
+// OUT_BOOL, OUT_F16.
+
+struct Params {
+    n_items: u32,    // items in this launch
+    item0: u32,      // global index of the launch's first item
+    splits: u32,     // items per row
+    chunk: u32,      // reduced elements per item (the last one of a row may have fewer)
+    nred: u32,       // reduced elements per row
+    x_off: u32,      // element offset of the view in X's window (mod 2^32)
+    out_off: u32,    // element offset of item0's result in OUT's window
+    kdim: u32,       // kept dims (rows), innermost last
+    rdim: u32,       // reduced dims, innermost last
+    denom: f32,      // mean: elements per row, as f32
+    _pad0: u32,
+    _pad1: u32,
+    kshape: array<vec4<u32>, 2>,
+    kstride: array<vec4<u32>, 2>,
+    rshape: array<vec4<u32>, 2>,
+    rstride: array<vec4<u32>, 2>,
+}
+
+@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(1) var<storage, read> X: array<u32>;
+@group(0) @binding(2) var<storage, read_write> OUT: array<u32>;
+
+const WG: u32 = {{WG}}u;
+const T: u32 = {{T}}u;
+const IPW: u32 = WG / T;
+
+var<workgroup> SH: array<{{ACC}}, WG>;
+
+// NaN test on the bits: a driver may assume finite math for x != x.
+fn is_nan(x: f32) -> bool {
+    return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u;
+}
+
+// max / min that propagate NaN (WGSL's max and min may drop it).
+fn max_nan(a: f32, b: f32) -> f32 {
+    return select(select(max(a, b), b, is_nan(b)), a, is_nan(a));
+}
+
+fn min_nan(a: f32, b: f32) -> f32 {
+    return select(select(min(a, b), b, is_nan(b)), a, is_nan(a));
+}
+
+// Round to float16 and back: the dtype= cast of a sum or mean to float16.
+fn round_f16(x: f32) -> f32 {
+    return unpack2x16float(pack2x16float(vec2<f32>(x, 0.0))).x;
+}
+
+fn combine(a: {{ACC}}, b: {{ACC}}) -> {{ACC}} {
+    return {{COMBINE}};
+}
+
+fn map(v: {{VT}}) -> {{ACC}} {
+    return {{MAP}};
+}
+
+fn final_value(a: {{ACC}}) -> {{RT}} {
+    return {{RT}}({{FINAL}});
+}
+
+fn at(a: array<vec4<u32>, 2>, d: u32) -> u32 {
+    return a[d >> 2u][d & 3u];
+}
+
+// Element offset (from the view's start) of row `row`'s first element.
+fn kept_offset(row: u32) -> u32 {
+    var o = 0u;
+    var rem = row;
+    for (var d = i32(P.kdim) - 1; d >= 0; d = d - 1) {
+        let ud = u32(d);
+        let size = at(P.kshape, ud);
+        o = o + (rem % size) * at(P.kstride, ud);
+        rem = rem / size;
+    }
+    return o;
+}
+
+// Element offset (from a row's first element) of the row's r-th reduced element.
+fn red_offset(r: u32) -> u32 {
+//@if RED_1D
+    return r * P.rstride[0].x;
+//@endif
+//@if RED_ND
+    var o = 0u;
+    var rem = r;
+    for (var d = i32(P.rdim) - 1; d >= 0; d = d - 1) {
+        let ud = u32(d);
+        let size = at(P.rshape, ud);
+        o = o + (rem % size) * at(P.rstride, ud);
+        rem = rem / size;
+    }
+    return o;
+//@endif
+}
+
+@compute @workgroup_size({{WG}})
+fn main(@builtin(workgroup_id) wid: vec3<u32>,
+        @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) li: u32) {
+    let first = (wid.x + wid.y * nwg.x) * IPW;   // this workgroup's first item in the launch
+    if (first >= P.n_items) {
+        return;
+    }
+    let it = first + li / T;
+    let lane = li % T;
+    var acc: {{ACC}} = {{IDENT}};
+    if (it < P.n_items) {
+        let item = P.item0 + it;
+        let row = item / P.splits;
+        let r0 = (item % P.splits) * P.chunk;
+        let r1 = min(P.nred, r0 + P.chunk);
+        let base = P.x_off + kept_offset(row);
+        for (var r = r0 + lane; r < r1; r = r + T) {
+            let e = base + red_offset(r);
+            acc = combine(acc, map({{VT}}({{LOAD}})));
+        }
+    }
+    SH[li] = acc;
+    workgroupBarrier();
+    for (var s = T / 2u; s > 0u; s = s >> 1u) {
+        if (lane < s) {
+            SH[li] = combine(SH[li], SH[li + s]);
+        }
+        workgroupBarrier();
+    }
+    // Item k of this workgroup has its result in SH[k * T].
+//@if OUT_W32
+    if (li < IPW && first + li < P.n_items) {
+        OUT[P.out_off + first + li] = {{BITS}}(final_value(SH[li * T]));
+    }
+//@endif
+//@if OUT_BOOL
+    // out_off + first is a multiple of 4; bytes past n_items in the last word are padding.
+    if (li < IPW / 4u && first + li * 4u < P.n_items) {
+        var w = 0u;
+        for (var k = 0u; k < 4u; k = k + 1u) {
+            let j = li * 4u + k;
+            if (first + j < P.n_items && final_value(SH[j * T])) {
+                w = w | (1u << (8u * k));
+            }
+        }
+        OUT[(P.out_off + first) / 4u + li] = w;
+    }
+//@endif
+//@if OUT_F16
+    if (li < IPW / 2u && first + li * 2u < P.n_items) {
+        let j = li * 2u;
+        var hi = 0.0;
+        if (first + j + 1u < P.n_items) {
+            hi = final_value(SH[(j + 1u) * T]);
+        }
+        OUT[(P.out_off + first) / 2u + li] = pack2x16float(vec2<f32>(final_value(SH[j * T]), hi));
+    }
+//@endif
+}

@@ -1,0 +1,356 @@
+"""Reductions: rows of a table filling one WGSL template (shaders/reduce.wgsl).
+
+Each op is (accumulator rule, MAP of an element, COMBINE, identity, FINAL); ``_reduce``
+checks the arguments, splits the input view into kept dims (one output element per
+"row") and reduced dims, and records one or two passes over the strided view, with no
+copy and no CPU read:
+
+  - T invocations fold one item (a chunk of a row), then a tree in workgroup memory;
+    short rows get T = 1 (one invocation per output element), long rows T = 64.
+  - A row longer than T * PER_LANE elements, or too few rows to fill the GPU, is split
+    into chunks whose partial results (in the accumulator type) a second pass folds.
+    Float sums are thus a sequential sum of at most PER_LANE elements per invocation,
+    then trees: pairwise enough for 2**24 elements to keep float32 to ~1e-6.
+"""
+from __future__ import annotations
+
+import math
+import operator
+import struct
+
+from .. import dtypes as D
+from .launch import MAX_DIMS, chunk_granule, span, window
+
+WG = 256
+T_MAX = 64            # invocations per item, at most (so a workgroup holds >= 4 items)
+PER_LANE = 64         # elements one invocation folds sequentially, at most
+PER_LANE_MIN = 16     # ... at least, when rows are split only to make more work
+TARGET_LANES = 1 << 16  # split rows until about this many invocations work
+
+_NAN = "bitcast<f32>(0x7fc00000u)"
+_ACC_LOAD = {"f32": "bitcast<f32>(X[e])", "i32": "bitcast<i32>(X[e])", "u32": "X[e]"}
+_BITS = {"f32": "bitcast<u32>", "i32": "bitcast<u32>", "u32": "u32"}
+_NONZERO = {"f32": "!(v == 0.0)", "i32": "v != 0", "u32": "v != 0u", "bool": "v"}
+_LOWEST = {"f32": "bitcast<f32>(0xff800000u)", "i32": "bitcast<i32>(0x80000000u)", "u32": "0u"}
+_HIGHEST = {"f32": "bitcast<f32>(0x7f800000u)", "i32": "2147483647", "u32": "0xffffffffu"}
+
+
+def _vt(dtype):
+    return "bool" if dtype is D.bool_ else dtype.wgsl
+
+
+def _acc_of(dtype):
+    """Accumulator type of a value dtype (bools count as u32)."""
+    return "u32" if dtype is D.bool_ else dtype.wgsl
+
+
+# The op table: name -> (ACC, MAP, COMBINE, IDENT, FINAL) as functions of (value type
+# of the input, accumulator/value type of the output dtype). MAP is over v, COMBINE over
+# a and b, FINAL over a; the first pass maps input elements, a second pass folds partials.
+def _row_sum(vt, at):
+    conv = f"{at}(v)" if vt != at else "v"
+    return at, conv, "a + b", f"{at}(0)", "a"
+
+
+def _row_mean(vt, at):
+    return "f32", "f32(v)", "a + b", "0.0", f"select(a / P.denom, {_NAN}, P.denom == 0.0)"
+
+
+def _row_count(vt, at):
+    return "u32", f"select(0u, 1u, {_NONZERO[vt]})", "a + b", "0u", "i32(a)"
+
+
+def _row_any(vt, at):
+    return "u32", f"select(0u, 1u, {_NONZERO[vt]})", "max(a, b)", "0u", "a != 0u"
+
+
+def _row_all(vt, at):
+    return "u32", f"select(0u, 1u, {_NONZERO[vt]})", "min(a, b)", "1u", "a != 0u"
+
+
+def _row_extreme(fn, ident):
+    def row(vt, at):
+        acc = "u32" if vt == "bool" else vt
+        comb = f"{fn}_nan(a, b)" if acc == "f32" else f"{fn}(a, b)"
+        return acc, f"{acc}(v)" if vt == "bool" else "v", comb, ident[acc], \
+            "a != 0u" if vt == "bool" else "a"
+    return row
+
+
+OPS = {
+    "sum": _row_sum,
+    "mean": _row_mean,
+    "count_nonzero": _row_count,
+    "any": _row_any,
+    "all": _row_all,
+    "amax": _row_extreme("max", _LOWEST),
+    "amin": _row_extreme("min", _HIGHEST),
+}
+
+_TORCH_NAME = {D.bool_: "Bool", D.int32: "Int", D.uint32: "UInt32", D.float16: "Half",
+               D.float32: "Float"}
+
+
+# ---------------------------------------------------------------- public functions
+def sum(x, dim=None, keepdim=False, dtype=None):  # noqa: A001
+    """Sum over ``dim``: bool/int32 -> int32 (wraps), uint32 -> uint32, floats keep their
+    dtype (accumulated in f32). ``dtype=`` casts each element first."""
+    out = _sum_dtype(x.dtype) if dtype is None else D.to_dtype(dtype)
+    if out is D.bool_:  # summing in bool is a logical or, as PyTorch does
+        return _reduce("any", x, dim, keepdim, D.bool_, "sum")
+    return _reduce("sum", x, dim, keepdim, out, "sum", cast_to=None if dtype is None else out)
+
+
+def mean(x, dim=None, keepdim=False, dtype=None):
+    """Mean over ``dim`` of a float tensor (or with a float ``dtype=``); nan when empty."""
+    _check_tensor(x, "mean")
+    if dtype is None:
+        if x.dtype.kind != "f":
+            raise TypeError("mean(): could not infer output dtype. Input dtype must be either a "
+                            f"floating point or complex dtype. Got: {_TORCH_NAME[x.dtype]}")
+        out = x.dtype
+    else:
+        out = D.to_dtype(dtype)
+        if out.kind != "f":
+            raise TypeError("mean(): could not infer output dtype. Optional dtype must be either a "
+                            f"floating point or complex dtype. Got: {_TORCH_NAME[out]}")
+    return _reduce("mean", x, dim, keepdim, out, "mean", cast_to=None if dtype is None else out)
+
+
+def any(x, dim=None, keepdim=False):  # noqa: A001
+    """True where any element is nonzero (NaN is nonzero); False over nothing."""
+    return _reduce("any", x, dim, keepdim, D.bool_, "any")
+
+
+def all(x, dim=None, keepdim=False):  # noqa: A001
+    """True where every element is nonzero; True over nothing."""
+    return _reduce("all", x, dim, keepdim, D.bool_, "all")
+
+
+def count_nonzero(x, dim=None):
+    """Number of nonzero elements over ``dim``, as int32 (PyTorch: int64)."""
+    return _reduce("count_nonzero", x, dim, False, D.int32, "count_nonzero")
+
+
+def amax(x, dim=None, keepdim=False):
+    """Largest element over ``dim`` (NaN if any is NaN); an empty reduction raises."""
+    return _reduce("amax", x, dim, keepdim, None, "amax")
+
+
+def amin(x, dim=None, keepdim=False):
+    """Smallest element over ``dim`` (NaN if any is NaN); an empty reduction raises."""
+    return _reduce("amin", x, dim, keepdim, None, "amin")
+
+
+def _sum_dtype(dt):
+    return D.int32 if dt is D.bool_ else dt
+
+
+# ---------------------------------------------------------------- checks and geometry
+def _check_tensor(x, what):
+    from ..tensor import Tensor
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{what}(): expected a wgpu_tensor.Tensor, got {type(x).__name__}")
+
+
+def _dims(dim, ndim):
+    """Sorted reduced dims of a tensor of ``ndim`` dims (None or () = all of them)."""
+    from ..tensor import _norm_dim
+    if dim is None:
+        return tuple(range(ndim))
+    if isinstance(dim, (tuple, list)):
+        dims = list(dim)
+        if not dims:  # PyTorch reduces over every dim for an empty list
+            return tuple(range(ndim))
+    else:
+        dims = [dim]
+    seen = set()
+    for d in dims:
+        if isinstance(d, bool) or not isinstance(d, int):
+            try:
+                if isinstance(d, bool):
+                    raise TypeError
+                d = operator.index(d)
+            except TypeError:
+                raise TypeError(f"dim must be an int or a tuple of ints, got {d!r}") from None
+        n = _norm_dim(d, ndim)
+        if n in seen:
+            raise RuntimeError(f"dim {n} appears multiple times in the list of dims")
+        seen.add(n)
+    return tuple(sorted(seen)) if ndim else ()
+
+
+def _merge(dims):
+    """Merge neighbouring (size, stride) dims that are contiguous in memory."""
+    out = []
+    for s, st in dims:
+        if s == 1:
+            continue
+        if out and out[-1][1] == st * s:
+            out[-1] = (out[-1][0] * s, st)
+        else:
+            out.append((s, st))
+    return out
+
+
+def _reduce(op, x, dim, keepdim, out_dtype, name, cast_to=None):
+    from ..tensor import Tensor
+    _check_tensor(x, name)
+    if not isinstance(keepdim, (bool, int)):
+        raise TypeError(f"{name}(): keepdim must be a bool, got {type(keepdim).__name__}")
+    dims = _dims(dim, x.ndim)
+    if out_dtype is None:
+        out_dtype = x.dtype
+    if op in ("amax", "amin"):
+        if dim is None and x.numel() == 0:
+            raise RuntimeError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0. "
+                               "Specify the reduction dim with the 'dim' argument.")
+        for d in dims:
+            if x.shape[d] == 0:
+                raise RuntimeError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
+    if keepdim:
+        shape = tuple(1 if d in dims else s for d, s in enumerate(x.shape))
+    else:
+        shape = tuple(s for d, s in enumerate(x.shape) if d not in dims)
+    kept = _merge([(x.shape[d], x._strides[d]) for d in range(x.ndim) if d not in dims])
+    # Reduction order is free: reduced dims sorted by stride merge more often
+    # (a transposed contiguous view reduced whole becomes one contiguous run).
+    red = _merge(sorted(((x.shape[d], x._strides[d]) for d in dims), key=lambda t: -t[1]))
+    if len(kept) > MAX_DIMS or len(red) > MAX_DIMS:
+        raise ValueError(f"{name}(): tensors of more than {MAX_DIMS} (non-mergeable) kept or reduced "
+                         "dimensions are not supported")
+    M = math.prod(s for s, _ in kept)
+    N = math.prod(s for s, _ in red) if x.numel() else 0
+    if N >= 2 ** 32 or M >= 2 ** 32:
+        raise ValueError(f"{name}(): reductions of 2**32 or more elements per output, or outputs, "
+                         "are not supported")
+    dev = x.device
+    out = Tensor._empty(shape, out_dtype, dev)
+    if M == 0:
+        return out
+    src_vt = _vt(x.dtype)
+    out_vt = _acc_of(out_dtype)
+    acc, mp, comb, ident, final = OPS[op](src_vt, out_vt)
+    if cast_to is D.float16 and x.dtype is not D.float16:
+        mp = f"round_f16({mp})" if mp != "v" else "round_f16(v)"
+    geo = _Geometry(x, kept, red, M, N)
+    tpl = {"WG": WG, "ACC": acc, "IDENT": ident, "COMBINE": comb}
+    first = dict(tpl, VT=src_vt, LOAD=x.dtype.load.replace("W[", "X["), MAP=mp)
+    again = dict(tpl, VT=acc, LOAD=_ACC_LOAD[acc], MAP="v")
+    denom = struct.unpack("<I", struct.pack("<f", float(N)))[0]
+    with dev.lock:
+        _pass(dev, geo, first, again, final, out, out_dtype, denom)
+    return out
+
+
+class _Geometry:
+    """A reduction source: buffer, element offset and dtype, rows (kept dims) by
+    reduced elements (reduced dims), as lists of (size, stride)."""
+
+    def __init__(self, t, kept, red, M, N, buf=None, offset=None, dtype=None):
+        self.buf = t._buf if t is not None else buf
+        self.offset = t._offset if t is not None else offset
+        self.dtype = t.dtype if t is not None else dtype
+        self.kept, self.red, self.M, self.N = kept, red, M, N
+
+
+def _choose(dev, geo):
+    """(T, splits, chunk) for a source: invocations per item, items per row, elements per item."""
+    M, N = geo.M, geo.N
+    columns = (geo.red and geo.red[-1][1] != 1 and geo.kept and geo.kept[-1][1] == 1 and M >= 64)
+    if N <= 16 or columns:
+        T = 1  # one invocation per output: neighbours read neighbouring columns
+    else:
+        T = min(T_MAX, 1 << ((N // 8).bit_length() - 1))
+    need = -(-N // (T * PER_LANE))
+    want = min(-(-TARGET_LANES // (M * T)), -(-N // (T * PER_LANE_MIN)))
+    splits = max(1, need, want)
+    chunk = -(-N // splits) if N else 1
+    splits = -(-N // chunk) if N else 1
+    return T, splits, chunk
+
+
+def _pass(dev, geo, first, again, final, out, out_dtype, denom):
+    """Record the passes reducing ``geo`` into ``out``: one if rows are not split, else
+    a pass into partials and a recursive pass over them."""
+    from ..tensor import Tensor
+    T, splits, chunk = _choose(dev, geo)
+    while True:
+        try:
+            if splits == 1:
+                plan = _plan(dev, geo, T, 1, chunk, out._buf, out._offset, out_dtype.itemsize, geo.M)
+            else:
+                part = Tensor._empty((geo.M * splits,), _ACC_DTYPE[first["ACC"]], dev)
+                plan = _plan(dev, geo, T, splits, chunk, part._buf, 0, 4, geo.M * splits)
+            break
+        except _NoFit:
+            if chunk == 1:
+                raise ValueError(
+                    "a strided view spreads too thinly over its buffer to fit one storage binding "
+                    f"({dev.max_binding} bytes); copy a smaller part first") from None
+            chunk = -(-chunk // 2)
+            splits = -(-geo.N // chunk)
+    if splits == 1:
+        _record(dev, geo, dict(first, T=T), final, out_dtype, plan, 1, chunk, denom)
+        return
+    acc = first["ACC"]
+    _record(dev, geo, dict(first, T=T), "a", _ACC_DTYPE[acc], plan, splits, chunk, denom)
+    nxt = _Geometry(None, [(geo.M, splits)] if geo.M > 1 else [], [(splits, 1)], geo.M, splits,
+                    buf=part._buf, offset=0, dtype=_ACC_DTYPE[acc])
+    _pass(dev, nxt, again, again, final, out, out_dtype, denom)
+
+
+_ACC_DTYPE = {"f32": D.float32, "i32": D.int32, "u32": D.uint32}
+
+
+class _NoFit(Exception):
+    pass
+
+
+def _plan(dev, geo, T, splits, chunk, out_buf, out_offset, out_itemsize, n_items):
+    """Launches over items [0, n_items): each (item0, count, x window, x offset, out window,
+    out offset), so that both windows fit one storage binding and the grid fits."""
+    g = chunk_granule(dev)
+    ipw = WG // T
+    per = max(g, min(dev.max_groups ** 2 * ipw, dev.max_binding // 4) // g * g)
+    shape = [s for s, _ in geo.kept] + [s for s, _ in geo.red]
+    strides = [st for _, st in geo.kept] + [st for _, st in geo.red]
+    N, isz = geo.N, geo.dtype.itemsize
+    launches = []
+    i = 0
+    while i < n_items:
+        cnt = min(per, n_items - i)
+        if N == 0:
+            xwin, xoff = (geo.buf, 0, 16), 0
+        else:
+            last = i + cnt - 1
+            s_lin = (i // splits) * N + (i % splits) * chunk
+            e_lin = (last // splits) * N + min(N, (last % splits) * chunk + chunk)
+            lo, hi = span(geo.offset, shape, strides, s_lin, e_lin)
+            start, size = window(dev, geo.buf, isz, lo, hi)
+            if size > dev.max_binding:
+                if cnt <= g:
+                    raise _NoFit
+                per = max(g, cnt // 2 // g * g)
+                continue
+            xwin, xoff = (geo.buf, start, size), (geo.offset - start // isz) & 0xFFFFFFFF
+        ob, osize = window(dev, out_buf, out_itemsize, out_offset + i, out_offset + i + cnt - 1)
+        launches.append((i, cnt, xwin, xoff, (out_buf, ob, osize), out_offset + i - ob // out_itemsize))
+        i += cnt
+    return launches
+
+
+def _record(dev, geo, tpl, final, out_dtype, plan, splits, chunk, denom):
+    rt = "bool" if out_dtype is D.bool_ else out_dtype.wgsl
+    params = dict(tpl, RT=rt, FINAL=final, RED_1D=len(geo.red) <= 1, RED_ND=len(geo.red) > 1,
+                  OUT_W32=out_dtype.itemsize == 4, OUT_BOOL=out_dtype is D.bool_,
+                  OUT_F16=out_dtype is D.float16, BITS=_BITS.get(rt, "u32"))
+    kernel = dev.kernel("reduce", params, ["r", "rw"], 176)
+    pad = [(1, 0)] * MAX_DIMS
+    kept, red = (geo.kept + pad)[:MAX_DIMS], (geo.red + pad)[:MAX_DIMS]
+    dims = [s for s, _ in kept] + [st for _, st in kept] + [s for s, _ in red] + [st for _, st in red]
+    ipw = WG // tpl["T"]
+    for item0, cnt, xwin, xoff, owin, ooff in plan:
+        p = struct.pack("<12I32I", cnt, item0, splits, chunk, geo.N, xoff, ooff, len(geo.kept),
+                        len(geo.red), denom, 0, 0, *dims)
+        dev.dispatch(kernel, p, [xwin, owin], -(-cnt // ipw))
