@@ -12,7 +12,8 @@ from .runtime import get_device as _get_device
 from .ops.creation import (tensor, from_numpy, empty, zeros, ones, full, empty_like, zeros_like,
                            ones_like, full_like, arange, rand, randn, randint, tril, triu,
                            manual_seed)
-from .ops.elementwise import where as _where
+from . import autograd as _autograd
+from .autograd import no_grad, enable_grad, is_grad_enabled
 
 __version__ = "0.1.0"
 
@@ -57,8 +58,7 @@ def empty_cache():
 
 def _binary(name):
     def f(x, y):
-        from .ops import elementwise as E
-        return E.binary(name, x, y)
+        return _autograd.binary(name, x, y)
     f.__name__ = name
     return f
 
@@ -81,7 +81,7 @@ def abs(x):  # noqa: A001
 
 
 def where(condition, x, y):
-    return _where(condition, x, y)
+    return _autograd.where(condition, x, y)
 
 
 def masked_select(x, mask, out=None, fill_value=None):

@@ -10,6 +10,7 @@ import operator
 
 import numpy as np
 
+from . import autograd as A
 from . import dtypes as D
 from .ops.launch import contiguous_strides
 
@@ -18,11 +19,12 @@ from .ops.launch import contiguous_strides
 class _Storage:
     """Owns one pooled GPU buffer; returns it to the pool when the last view dies."""
 
-    __slots__ = ("buf", "dev", "__weakref__")
+    __slots__ = ("buf", "dev", "version", "__weakref__")
 
     def __init__(self, buf, dev):
         self.buf = buf
         self.dev = dev
+        self.version = 0  # bumped by in-place ops; autograd checks it on saved tensors
 
     def __del__(self):
         try:
@@ -83,6 +85,9 @@ class Tensor:
         t.dtype = dtype
         t.device = storage.dev
         t.count = None
+        t._requires_grad = False
+        t._node = None
+        t.grad = None
         return t
 
     @classmethod
@@ -118,9 +123,53 @@ class Tensor:
     def element_size(self):
         return self.dtype.itemsize
 
+    # ---------------------------------------------------------------- autograd (autograd.py)
     @property
     def requires_grad(self):
-        return False
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, flag):
+        flag = bool(flag)
+        if self._node is not None:
+            raise RuntimeError("you can only change requires_grad flags of leaf variables; use .detach()")
+        if flag and self.dtype.kind != "f":
+            raise RuntimeError(f"only tensors of floating point dtype can require gradients, got {self.dtype.name}")
+        self._requires_grad = flag
+
+    def requires_grad_(self, requires_grad=True):
+        self.requires_grad = requires_grad
+        return self
+
+    @property
+    def is_leaf(self):
+        return self._node is None
+
+    @property
+    def grad_fn(self):
+        return self._node
+
+    def detach(self):
+        """The same data, cut from the tape."""
+        return self._derive(self.shape, self._strides, self._offset)
+
+    def backward(self, gradient=None):
+        A.backward(self, gradient)
+
+    def zero_(self):
+        return self.fill_(0)
+
+    def fill_(self, value):
+        from .ops import index as I
+        A.check_inplace(self, "fill_")
+        I.assign_(self, value)
+        return self
+
+    def copy_(self, src):
+        from .ops import index as I
+        A.check_inplace(self, "copy_")
+        I.copy_(self, src)
+        return self
 
     def is_contiguous(self):
         return all(st == c for s, st, c in zip(self.shape, self._strides, contiguous_strides(self.shape))
@@ -188,6 +237,16 @@ class Tensor:
         return a.astype(dtype) if dtype is not None else a
 
     def __repr__(self):
+        with A.no_grad():
+            text = self._repr_body()
+        if self._node is not None:
+            name = "".join(p.capitalize() for p in self._node.name.split("_"))
+            return f"{text[:-1]}, grad_fn=<{name}Backward0>)"
+        if self._requires_grad:
+            return f"{text[:-1]}, requires_grad=True)"
+        return text
+
+    def _repr_body(self):
         n = self.numel()
         if n <= _REPR_FULL:
             return _format(self.numpy(_explicit=False), self.dtype)
@@ -210,12 +269,12 @@ class Tensor:
         if not self.is_contiguous():
             raise RuntimeError("view size is not compatible with input tensor's size and stride; "
                                "use .reshape(...) instead")
-        return self._derive(shape, contiguous_strides(shape), self._offset)
+        return A.view_op(self, self._derive(shape, contiguous_strides(shape), self._offset), "view")
 
     def reshape(self, *shape):
         shape = self._infer_shape(_as_shape(shape))
         t = self if self.is_contiguous() else self.contiguous()
-        return t._derive(shape, contiguous_strides(shape), t._offset)
+        return A.view_op(self, t._derive(shape, contiguous_strides(shape), t._offset), "reshape")
 
     def _infer_shape(self, shape):
         n = self.numel()
@@ -241,8 +300,8 @@ class Tensor:
     def unsqueeze(self, dim):
         d = _norm_dim(dim, self.ndim, 1)
         st = self._strides[d] * self.shape[d] if d < self.ndim else 1
-        return self._derive(self.shape[:d] + (1,) + self.shape[d:],
-                            self._strides[:d] + (st,) + self._strides[d:], self._offset)
+        return A.view_op(self, self._derive(self.shape[:d] + (1,) + self.shape[d:],
+                                            self._strides[:d] + (st,) + self._strides[d:], self._offset), "unsqueeze")
 
     def squeeze(self, dim=None):
         if dim is None:
@@ -251,8 +310,8 @@ class Tensor:
             dims = {_norm_dim(d, self.ndim) for d in (dim if isinstance(dim, (tuple, list)) else (dim,))}
             dims = {d for d in dims if self.ndim and self.shape[d] == 1}
         keep = [i for i in range(self.ndim) if i not in dims]
-        return self._derive(tuple(self.shape[i] for i in keep), tuple(self._strides[i] for i in keep),
-                            self._offset)
+        return A.view_op(self, self._derive(tuple(self.shape[i] for i in keep),
+                                            tuple(self._strides[i] for i in keep), self._offset), "squeeze")
 
     def expand(self, *sizes):
         sizes = _as_shape(sizes)
@@ -279,7 +338,7 @@ class Tensor:
                 raise RuntimeError(f"The expanded size of the tensor ({s}) must match the existing size "
                                    f"({cur}) at non-singleton dimension {i}. Target sizes: {list(sizes)}. "
                                    f"Tensor sizes: {list(self.shape)}")
-        return self._derive(tuple(shape), tuple(strides), self._offset)
+        return A.expand(self, self._derive(tuple(shape), tuple(strides), self._offset))
 
     def expand_as(self, other):
         return self.expand(other.shape)
@@ -304,14 +363,15 @@ class Tensor:
 
     def clone(self):
         from .ops import elementwise as E
-        return E.launch("a", self.dtype, [self], [self.dtype.wgsl if self.dtype is not D.bool_ else "bool"])
+        out = E.launch("a", self.dtype, [self], [self.dtype.wgsl if self.dtype is not D.bool_ else "bool"])
+        return A.view_op(self, out, "clone")
 
     def to(self, dtype, copy=False):
         dtype = D.to_dtype(dtype)
         if dtype is self.dtype:
             return self.clone() if copy else self
         from .ops import elementwise as E
-        return E.cast(self, dtype)
+        return A.cast(self, E.cast(self, dtype))
 
     def float(self):
         return self.to(D.float32)
@@ -333,10 +393,21 @@ class Tensor:
         key = _tensor_key(key, self.device)
         if isinstance(key, Tensor):
             if key.dtype is D.bool_:
-                from .ops import select
-                return select.index_mask(self, key)
-            from .ops import index as I
-            return I.index_get(self, key)
+                return self._index_mask(key)
+            return A.index_get(self, key)
+        return A.getitem(self, key, self._basic_index(key))
+
+    def _index_mask(self, mask):
+        """x[mask]: a mask over x's leading dims selects whole sub-tensors; blocks
+        once to read the count (the one sync of this path)."""
+        from .ops import select
+        full, rest = select._mask_over(self, mask)
+        res = self.masked_select(full)
+        k = int(res.count.numpy().reshape(()))
+        inner = math.prod(rest)
+        return A.narrow0(res, k).reshape((k // inner if inner else 0,) + rest)
+
+    def _basic_index(self, key):
         if not isinstance(key, tuple):
             key = (key,)
         if any(isinstance(k, (Tensor, list, np.ndarray)) for k in key):
@@ -384,12 +455,10 @@ class Tensor:
 
     # ---------------------------------------------------------------- ops
     def _bin(self, name, other):
-        from .ops import elementwise as E
-        return E.binary(name, self, other)
+        return A.binary(name, self, other)
 
     def _rbin(self, name, other):
-        from .ops import elementwise as E
-        return E.binary(name, other, self)
+        return A.binary(name, other, self)
 
     def gt(self, o): return self._bin("gt", o)
     def ge(self, o): return self._bin("ge", o)
@@ -430,15 +499,13 @@ class Tensor:
     def __rtruediv__(self, o): return self._rbin("div", o)
 
     def __neg__(self):
-        from .ops import elementwise as E
-        return E.neg(self)
+        return A.neg(self)
 
     def neg(self):
         return -self
 
     def abs(self):
-        from .ops import elementwise as E
-        return E.abs_(self)
+        return A.abs(self)
 
     __abs__ = abs
 
@@ -447,12 +514,13 @@ class Tensor:
 
     # ---------------------------------------------------------------- masking
     def masked_select(self, mask, *, out=None, fill_value=None):
-        from .ops import select
-        return select.masked_select(self, mask, out=out, fill_value=fill_value)
+        return A.masked_select(self, mask, out=out, fill_value=fill_value)
 
     async def masked_select_async(self, mask):
-        from .ops import select
-        return await select.masked_select_async(self, mask)
+        """The exact [k] selection; awaits only the 4-byte count."""
+        res = self.masked_select(mask)
+        k = int((await res.count.numpy_async()).reshape(()))
+        return A.narrow0(res, k)
 
     def nonzero(self, *, as_tuple=False):
         from .ops import select
@@ -466,33 +534,30 @@ class Tensor:
         return await select.nonzero_async(self, as_tuple=as_tuple)
 
     def masked_fill(self, mask, value):
-        from .ops import select
-        return select.masked_fill(self, mask, value)
+        return A.masked_fill(self, mask, value)
 
     def masked_fill_(self, mask, value):
         from .ops import select
+        A.check_inplace(self, "masked_fill_")
         return select.masked_fill_(self, mask, value)
 
     def masked_scatter(self, mask, source):
-        from .ops import select
-        return select.masked_scatter(self, mask, source)
+        return A.masked_scatter(self, mask, source)
 
     def masked_scatter_(self, mask, source):
         from .ops import select
+        A.check_inplace(self, "masked_scatter_")
         return select.masked_scatter_(self, mask, source)
 
     def where(self, condition, y):
-        from .ops import elementwise as E
-        return E.where(condition, self, y)
+        return A.where(condition, self, y)
 
     # ---------------------------------------------------------------- reductions (ops/reduce.py)
     def sum(self, dim=None, keepdim=False, *, dtype=None):
-        from .ops import reduce as R
-        return R.sum(self, dim, keepdim, dtype=dtype)
+        return A.sum(self, dim, keepdim, dtype=dtype)
 
     def mean(self, dim=None, keepdim=False, *, dtype=None):
-        from .ops import reduce as R
-        return R.mean(self, dim, keepdim, dtype=dtype)
+        return A.mean(self, dim, keepdim, dtype=dtype)
 
     def any(self, dim=None, keepdim=False):
         from .ops import reduce as R
@@ -525,8 +590,7 @@ class Tensor:
 
     # ---------------------------------------------------------------- index ops (ops/index.py)
     def gather(self, dim, index):
-        from .ops import index as I
-        return I.gather(self, dim, index)
+        return A.gather(self, dim, index)
 
     def scatter(self, dim, index, src=None, *, value=None):
         from .ops import index as I
@@ -534,6 +598,7 @@ class Tensor:
 
     def scatter_(self, dim, index, src=None, *, value=None):
         from .ops import index as I
+        A.check_inplace(self, "scatter_")
         return I.scatter_(self, dim, index, src, value=value)
 
     def index_select(self, dim, index):
@@ -541,6 +606,7 @@ class Tensor:
         return I.index_select(self, dim, index)
 
     def __setitem__(self, key, value):
+        A.check_inplace(self, "x[...] = value")
         key = _tensor_key(key, self.device)
         if isinstance(key, Tensor):
             if key.dtype is D.bool_:

@@ -52,9 +52,10 @@ def _device(device):
                      "or a tensor's .device")
 
 
-def _require_grad_unsupported(requires_grad):
+def _grad(t, requires_grad):
     if requires_grad:
-        raise NotImplementedError("autograd (requires_grad=True) is not implemented yet")
+        t.requires_grad = True  # RuntimeError for non-float dtypes
+    return t
 
 
 def from_numpy(arr, dtype=None, device=None):
@@ -78,10 +79,13 @@ def from_numpy(arr, dtype=None, device=None):
 
 def tensor(data, dtype=None, device=None, requires_grad=False):
     """A new tensor from a scalar, (nested) list, numpy array or Tensor (copied)."""
-    _require_grad_unsupported(requires_grad)
     _device(device)
+    if requires_grad and dtype is not None and D.to_dtype(dtype).kind != "f":
+        raise RuntimeError(f"only tensors of floating point dtype can require gradients, got "
+                           f"{D.to_dtype(dtype).name}")
     if isinstance(data, Tensor):
-        return data.to(dtype, copy=True) if dtype is not None else data.clone()
+        t = data.detach().to(dtype, copy=True) if dtype is not None else data.detach().clone()
+        return _grad(t, requires_grad)
     if isinstance(data, (bool, np.bool_)):
         arr = np.asarray(data, dtype=np.bool_)
     elif isinstance(data, (int, np.integer)) and not isinstance(data, bool):
@@ -101,30 +105,32 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
             raise TypeError(f"unsupported data for a tensor: {type(data).__name__}")
     if arr.dtype.kind == "f" and dtype is None:
         arr = arr.astype(np.float32 if arr.dtype != np.float16 else np.float16)
-    return from_numpy(arr, dtype)
+    if requires_grad and (D.to_dtype(dtype) if dtype is not None else D.from_numpy_dtype(arr.dtype)).kind != "f":
+        raise RuntimeError(f"only tensors of floating point dtype can require gradients, got {arr.dtype}")
+    return _grad(from_numpy(arr, dtype), requires_grad)
 
 
 def _dt(dtype, default=D.float32):
     return default if dtype is None else D.to_dtype(dtype)
 
 
-def empty(*shape, dtype=None, device=None):
-    return Tensor._empty(_as_shape(shape), _dt(dtype), _device(device))
+def empty(*shape, dtype=None, device=None, requires_grad=False):
+    return _grad(Tensor._empty(_as_shape(shape), _dt(dtype), _device(device)), requires_grad)
 
 
-def full(shape, fill_value, dtype=None, device=None):
+def full(shape, fill_value, dtype=None, device=None, requires_grad=False):
     if dtype is None:
         dtype = D.scalar_dtype(fill_value)
-    return E.fill(_as_shape((shape,) if isinstance(shape, int) else shape), fill_value, D.to_dtype(dtype),
-                  device=_device(device))
+    return _grad(E.fill(_as_shape((shape,) if isinstance(shape, int) else shape), fill_value, D.to_dtype(dtype),
+                        device=_device(device)), requires_grad)
 
 
-def zeros(*shape, dtype=None, device=None):
-    return full(_as_shape(shape), 0, _dt(dtype), device)
+def zeros(*shape, dtype=None, device=None, requires_grad=False):
+    return full(_as_shape(shape), 0, _dt(dtype), device, requires_grad)
 
 
-def ones(*shape, dtype=None, device=None):
-    return full(_as_shape(shape), 1, _dt(dtype), device)
+def ones(*shape, dtype=None, device=None, requires_grad=False):
+    return full(_as_shape(shape), 1, _dt(dtype), device, requires_grad)
 
 
 def empty_like(t, dtype=None, device=None):
@@ -169,14 +175,16 @@ def _float_dt(dtype, what):
     return dt
 
 
-def rand(*shape, seed=None, dtype=None, device=None):
+def rand(*shape, seed=None, dtype=None, device=None, requires_grad=False):
     """Uniform [0, 1) from a counter-based hash of (index, seed): same seed, same numbers."""
-    return E.random("rand", _as_shape(shape), _seed(seed), _float_dt(dtype, "rand"), device=_device(device))
+    return _grad(E.random("rand", _as_shape(shape), _seed(seed), _float_dt(dtype, "rand"),
+                          device=_device(device)), requires_grad)
 
 
-def randn(*shape, seed=None, dtype=None, device=None):
+def randn(*shape, seed=None, dtype=None, device=None, requires_grad=False):
     """Standard normal (Box-Muller over the same hash)."""
-    return E.random("randn", _as_shape(shape), _seed(seed), _float_dt(dtype, "randn"), device=_device(device))
+    return _grad(E.random("randn", _as_shape(shape), _seed(seed), _float_dt(dtype, "randn"),
+                          device=_device(device)), requires_grad)
 
 
 def randint(low, high=None, size=None, seed=None, dtype=None, device=None):

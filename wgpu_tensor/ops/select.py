@@ -230,23 +230,6 @@ def _exact(res, k):
     return out
 
 
-async def masked_select_async(x, mask):
-    res = masked_select(x, mask)
-    k = int((await res.count.numpy_async()).reshape(()))
-    return _exact(res, k)
-
-
-def index_mask(x, mask):
-    """x[mask]: a mask over x's leading dims selects whole sub-tensors; blocks
-    once to read the count (the one sync of this path)."""
-    full, rest = _mask_over(x, mask)
-    res = masked_select(x, full)
-    k = int(res.count.numpy().reshape(()))
-    inner = math.prod(rest)
-    out = _exact(res, k)
-    return out.reshape((k // inner if inner else 0,) + rest)
-
-
 def nonzero(x):
     """[N, ndim] int32 coordinates of the nonzero elements, packed first; ``.count``."""
     from ..tensor import Tensor
