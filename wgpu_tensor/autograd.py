@@ -73,14 +73,17 @@ def attach(out, inputs, backward, name, saved=()):
     return out
 
 
-def check_inplace(t, what):
-    """An in-place op may not write a tensor that takes part in autograd."""
+@contextlib.contextmanager
+def inplace(t, what):
+    """Around an in-place op: it may not write a tensor that takes part in autograd,
+    and a successful write bumps the storage's version (checked by backward)."""
     if is_grad_enabled() and t._requires_grad:
         if t._node is None:
             raise RuntimeError(f"a leaf tensor that requires grad is being used in an in-place operation "
                                f"({what}); wrap it in wt.no_grad() or use the out-of-place op")
         raise RuntimeError(f"{what}: in-place ops on tensors that require grad are not supported by "
                            "wgpu_tensor's autograd; use the out-of-place op")
+    yield
     t._st.version += 1
 
 

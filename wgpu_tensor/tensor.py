@@ -161,14 +161,14 @@ class Tensor:
 
     def fill_(self, value):
         from .ops import index as I
-        A.check_inplace(self, "fill_")
-        I.assign_(self, value)
+        with A.inplace(self, "fill_"):
+            I.assign_(self, value)
         return self
 
     def copy_(self, src):
         from .ops import index as I
-        A.check_inplace(self, "copy_")
-        I.copy_(self, src)
+        with A.inplace(self, "copy_"):
+            I.copy_(self, src)
         return self
 
     def is_contiguous(self):
@@ -498,6 +498,31 @@ class Tensor:
     def __rmul__(self, o): return self._rbin("mul", o)
     def __rtruediv__(self, o): return self._rbin("div", o)
 
+    def _inplace(self, name, other):
+        """self op= other, written into self's own buffer (as PyTorch's add_ etc.)."""
+        with A.inplace(self, f"{name}_"):
+            self._inplace_write(name, other)
+        return self
+
+    def _inplace_write(self, name, other):
+        from .ops import select
+        res = A.binary(name, self, other)
+        if res.shape != self.shape:
+            raise RuntimeError(f"output with shape {list(self.shape)} doesn't match the broadcast shape "
+                               f"{list(res.shape)}")
+        if res.dtype is not self.dtype:
+            if res.dtype.kind == "f" and self.dtype.kind != "f" or self.dtype is D.bool_:
+                raise RuntimeError(f"result type {res.dtype.name} can't be cast to the desired output type "
+                                   f"{self.dtype.name}")
+            res = res.to(self.dtype)
+        select._store(self, res)
+
+    def add_(self, o): return self._inplace("add", o)
+    def sub_(self, o): return self._inplace("sub", o)
+    def mul_(self, o): return self._inplace("mul", o)
+    def div_(self, o): return self._inplace("div", o)
+    __iadd__, __isub__, __imul__, __itruediv__ = add_, sub_, mul_, div_
+
     def __neg__(self):
         return A.neg(self)
 
@@ -538,16 +563,16 @@ class Tensor:
 
     def masked_fill_(self, mask, value):
         from .ops import select
-        A.check_inplace(self, "masked_fill_")
-        return select.masked_fill_(self, mask, value)
+        with A.inplace(self, "masked_fill_"):
+            return select.masked_fill_(self, mask, value)
 
     def masked_scatter(self, mask, source):
         return A.masked_scatter(self, mask, source)
 
     def masked_scatter_(self, mask, source):
         from .ops import select
-        A.check_inplace(self, "masked_scatter_")
-        return select.masked_scatter_(self, mask, source)
+        with A.inplace(self, "masked_scatter_"):
+            return select.masked_scatter_(self, mask, source)
 
     def where(self, condition, y):
         return A.where(condition, self, y)
@@ -598,15 +623,18 @@ class Tensor:
 
     def scatter_(self, dim, index, src=None, *, value=None):
         from .ops import index as I
-        A.check_inplace(self, "scatter_")
-        return I.scatter_(self, dim, index, src, value=value)
+        with A.inplace(self, "scatter_"):
+            return I.scatter_(self, dim, index, src, value=value)
 
     def index_select(self, dim, index):
         from .ops import index as I
         return I.index_select(self, dim, index)
 
     def __setitem__(self, key, value):
-        A.check_inplace(self, "x[...] = value")
+        with A.inplace(self, "x[...] = value"):
+            self._setitem(key, value)
+
+    def _setitem(self, key, value):
         key = _tensor_key(key, self.device)
         if isinstance(key, Tensor):
             if key.dtype is D.bool_:
@@ -617,7 +645,7 @@ class Tensor:
             I.index_put_(self, key, value)
             return
         from .ops import index as I
-        I.assign_(self[key], value)
+        I.assign_(self._basic_index(key), value)
 
 
 _REPR_FULL = 1000
