@@ -19,7 +19,8 @@ import operator
 import struct
 
 from .. import dtypes as D
-from .launch import MAX_DIMS, chunk_granule, span, window
+from . import elementwise as E
+from .launch import MAX_DIMS, span, window
 
 WG = 256
 T_MAX = 64            # invocations per item, at most (so a workgroup holds >= 4 items)
@@ -278,16 +279,24 @@ def _pass(dev, geo, first, again, final, out, out_dtype, denom):
     while True:
         try:
             if splits == 1:
-                plan = _plan(dev, geo, T, 1, chunk, out._buf, out._offset, out_dtype.itemsize, geo.M)
+                plan = _plan(dev, geo, T, 1, chunk, out._buf, out._offset, out_dtype.itemsize, geo.M,
+                             4 // min(out_dtype.itemsize, 4))
             else:
                 part = Tensor._empty((geo.M * splits,), _ACC_DTYPE[first["ACC"]], dev)
-                plan = _plan(dev, geo, T, splits, chunk, part._buf, 0, 4, geo.M * splits)
+                plan = _plan(dev, geo, T, splits, chunk, part._buf, 0, 4, geo.M * splits, 1)
             break
         except _NoFit:
             if chunk == 1:
-                raise ValueError(
-                    "a strided view spreads too thinly over its buffer to fit one storage binding "
-                    f"({dev.max_binding} bytes); copy a smaller part first") from None
+                if out_dtype.itemsize == 4:  # one element per launch always fits
+                    raise
+                # Output elements far apart in memory (a thin view, 1 element per row):
+                # 4 bools / 2 halves of a word do not fit one window. Write 32-bit
+                # results and narrow them with one elementwise cast.
+                wide = D.uint32 if out_dtype is D.bool_ else D.float32
+                tmp = Tensor._empty(out.shape, wide, dev)
+                _pass(dev, geo, first, again, final, tmp, wide, denom)
+                E.launch(E.cast_expr(wide, out_dtype), out_dtype, [tmp], [wide.wgsl], out=out)
+                return
             chunk = -(-chunk // 2)
             splits = -(-geo.N // chunk)
     if splits == 1:
@@ -307,15 +316,24 @@ class _NoFit(Exception):
     pass
 
 
-def _plan(dev, geo, T, splits, chunk, out_buf, out_offset, out_itemsize, n_items):
+def _plan(dev, geo, T, splits, chunk, out_buf, out_offset, out_itemsize, n_items, quantum):
     """Launches over items [0, n_items): each (item0, count, x window, x offset, out window,
-    out offset), so that both windows fit one storage binding and the grid fits."""
-    g = chunk_granule(dev)
+    out offset), so that both windows fit one storage binding and the grid fits. Launches
+    start at multiples of ``quantum`` items (4 / 2 for packed bool / float16 outputs)."""
     ipw = WG // T
-    per = max(g, min(dev.max_groups ** 2 * ipw, dev.max_binding // 4) // g * g)
+    per = max(quantum, min(dev.max_groups ** 2 * ipw, (dev.max_binding - dev.storage_align) // 4)
+              // quantum * quantum)
     shape = [s for s, _ in geo.kept] + [s for s, _ in geo.red]
     strides = [st for _, st in geo.kept] + [st for _, st in geo.red]
     N, isz = geo.N, geo.dtype.itemsize
+
+    def x_window(i, cnt):
+        last = i + cnt - 1
+        s_lin = (i // splits) * N + (i % splits) * chunk
+        e_lin = (last // splits) * N + min(N, (last % splits) * chunk + chunk)
+        lo, hi = span(geo.offset, shape, strides, s_lin, e_lin)
+        return window(dev, geo.buf, isz, lo, hi)
+
     launches = []
     i = 0
     while i < n_items:
@@ -323,16 +341,18 @@ def _plan(dev, geo, T, splits, chunk, out_buf, out_offset, out_itemsize, n_items
         if N == 0:
             xwin, xoff = (geo.buf, 0, 16), 0
         else:
-            last = i + cnt - 1
-            s_lin = (i // splits) * N + (i % splits) * chunk
-            e_lin = (last // splits) * N + min(N, (last % splits) * chunk + chunk)
-            lo, hi = span(geo.offset, shape, strides, s_lin, e_lin)
-            start, size = window(dev, geo.buf, isz, lo, hi)
-            if size > dev.max_binding:
-                if cnt <= g:
+            start, size = x_window(i, cnt)
+            while size > dev.max_binding:
+                # Rows far apart in memory (columns) fit only one at a time: cut at the
+                # row's end first, then halve.
+                row_end = (i // splits + 1) * splits - i
+                if row_end < cnt and row_end % quantum == 0:
+                    cnt = row_end
+                elif cnt > quantum:
+                    cnt = max(quantum, cnt // 2 // quantum * quantum)
+                else:
                     raise _NoFit
-                per = max(g, cnt // 2 // g * g)
-                continue
+                start, size = x_window(i, cnt)
             xwin, xoff = (geo.buf, start, size), (geo.offset - start // isz) & 0xFFFFFFFF
         ob, osize = window(dev, out_buf, out_itemsize, out_offset + i, out_offset + i + cnt - 1)
         launches.append((i, cnt, xwin, xoff, (out_buf, ob, osize), out_offset + i - ob // out_itemsize))
