@@ -8,10 +8,13 @@
 // float16 outputs packed 4 / 2 per word by one invocation, so no word is shared); with
 // several it writes accumulator words that a second pass folds (OUT_W32 with FINAL = a).
 //
-// Template: WG, T (power of two, <= WG / 4), VT + LOAD (value of element e of X), ACC
-// (accumulator type), IDENT, MAP (v -> ACC), COMBINE (a, b -> ACC), RT + FINAL (a -> RT),
-// RED_1D / RED_ND (reduced dims merged into one, or not), and one of OUT_W32 (with BITS),
-// OUT_BOOL, OUT_F16.
+// Template: WG, T (power of two, <= WG / 4), VT + LOAD (value of element e of X), LOAD4
+// (array of the 4 values from element e, a multiple of 4), ACC (accumulator type), IDENT,
+// MAP (v -> ACC), COMBINE (a, b -> ACC), RT + FINAL (a -> RT); SPLIT / NO_SPLIT (several
+// items per row or one), KEPT_1D / KEPT_ND, RED_STRIDED (with RED_1D / RED_ND) / RED_CONTIG
+// (reduced elements contiguous: read 4 at a time); DIRECT (T = 1 and a 32-bit output:
+// each invocation writes its own word) or SHARED (tree and writers), then one of OUT_W32
+// (with BITS), OUT_BOOL, OUT_F16.
 
 struct Params {
     n_items: u32,    // items in this launch
@@ -79,6 +82,10 @@ fn at(a: array<vec4<u32>, 2>, d: u32) -> u32 {
 
 // Element offset (from the view's start) of row `row`'s first element.
 fn kept_offset(row: u32) -> u32 {
+//@if KEPT_1D
+    return row * P.kstride[0].x;
+//@endif
+//@if KEPT_ND
     var o = 0u;
     var rem = row;
     for (var d = i32(P.kdim) - 1; d >= 0; d = d - 1) {
@@ -88,6 +95,7 @@ fn kept_offset(row: u32) -> u32 {
         rem = rem / size;
     }
     return o;
+//@endif
 }
 
 // Element offset (from a row's first element) of the row's r-th reduced element.
@@ -106,6 +114,42 @@ fn red_offset(r: u32) -> u32 {
     }
     return o;
 //@endif
+//@if RED_CONTIG
+    return r;
+//@endif
+}
+
+fn load1(e: u32) -> {{ACC}} {
+    return map({{VT}}({{LOAD}}));
+}
+
+// Lane `lane`'s fold of the reduced elements [r0, r1) of the row starting at element `base`.
+fn fold(base: u32, r0: u32, r1: u32, lane: u32) -> {{ACC}} {
+    var acc: {{ACC}} = {{IDENT}};
+//@if RED_STRIDED
+    for (var r = r0 + lane; r < r1; r = r + T) {
+        acc = combine(acc, load1(base + red_offset(r)));
+    }
+//@endif
+//@if RED_CONTIG
+    // Contiguous elements: groups of 4 starting at a multiple of 4 (whole words of
+    // bools, pairs of halves), with a head and a tail of at most 3 single elements.
+    let a0 = min(r1, r0 + ((4u - ((base + r0) & 3u)) & 3u));
+    let groups = (r1 - a0) / 4u;
+    let a1 = a0 + groups * 4u;
+    for (var h = lane; h < a0 - r0; h = h + T) {
+        acc = combine(acc, load1(base + r0 + h));
+    }
+    for (var h = lane; h < r1 - a1; h = h + T) {
+        acc = combine(acc, load1(base + a1 + h));
+    }
+    for (var g = lane; g < groups; g = g + T) {
+        let e = base + a0 + g * 4u;
+        let v = {{LOAD4}};
+        acc = combine(acc, combine(combine(map(v[0]), map(v[1])), combine(map(v[2]), map(v[3]))));
+    }
+//@endif
+    return acc;
 }
 
 @compute @workgroup_size({{WG}})
@@ -121,15 +165,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
     var acc: {{ACC}} = {{IDENT}};
     if (it < P.n_items) {
         let item = P.item0 + it;
+//@if SPLIT
         let row = item / P.splits;
         let r0 = (item % P.splits) * P.chunk;
-        let r1 = min(P.nred, r0 + P.chunk);
-        let base = P.x_off + kept_offset(row);
-        for (var r = r0 + lane; r < r1; r = r + T) {
-            let e = base + red_offset(r);
-            acc = combine(acc, map({{VT}}({{LOAD}})));
-        }
+        acc = fold(P.x_off + kept_offset(row), r0, min(P.nred, r0 + P.chunk), lane);
+//@endif
+//@if NO_SPLIT
+        acc = fold(P.x_off + kept_offset(item), 0u, P.nred, lane);
+//@endif
     }
+//@if DIRECT
+    // One invocation per item and a 32-bit output: no workgroup memory needed.
+    if (it < P.n_items) {
+        OUT[P.out_off + it] = {{BITS}}(final_value(acc));
+    }
+//@endif
+//@if SHARED
     SH[li] = acc;
     workgroupBarrier();
     for (var s = T / 2u; s > 0u; s = s >> 1u) {
@@ -138,6 +189,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
         }
         workgroupBarrier();
     }
+//@endif
     // Item k of this workgroup has its result in SH[k * T].
 //@if OUT_W32
     if (li < IPW && first + li < P.n_items) {

@@ -360,16 +360,37 @@ def _plan(dev, geo, T, splits, chunk, out_buf, out_offset, out_itemsize, n_items
     return launches
 
 
+def _load4(dtype):
+    """WGSL array of elements e .. e + 3 of X (e a multiple of 4): one word of bools,
+    two of halves, four of 32-bit values."""
+    if dtype is D.bool_:
+        return "array<bool, 4>(" + ", ".join(f"(X[e >> 2u] & 0x{0xff << (8 * k):x}u) != 0u"
+                                              for k in range(4)) + ")"
+    if dtype is D.float16:
+        return "array<f32, 4>(" + ", ".join(f"unpack2x16float(X[(e >> 1u) + {k // 2}u]).{'xy'[k % 2]}"
+                                             for k in range(4)) + ")"
+    conv = {"f32": "bitcast<f32>", "i32": "bitcast<i32>", "u32": ""}[dtype.wgsl]
+    return f"array<{dtype.wgsl}, 4>(" + ", ".join(f"{conv}(X[e + {k}u])" for k in range(4)) + ")"
+
+
 def _record(dev, geo, tpl, final, out_dtype, plan, splits, chunk, denom):
     rt = "bool" if out_dtype is D.bool_ else out_dtype.wgsl
-    params = dict(tpl, RT=rt, FINAL=final, RED_1D=len(geo.red) <= 1, RED_ND=len(geo.red) > 1,
-                  OUT_W32=out_dtype.itemsize == 4, OUT_BOOL=out_dtype is D.bool_,
+    T = tpl["T"]
+    contig = len(geo.red) == 1 and geo.red[0][1] == 1 and T > 1
+    direct = T == 1 and out_dtype.itemsize == 4
+    params = dict(tpl, RT=rt, FINAL=final, LOAD4=_load4(geo.dtype),
+                  SPLIT=splits > 1, NO_SPLIT=splits == 1,
+                  KEPT_1D=len(geo.kept) <= 1, KEPT_ND=len(geo.kept) > 1,
+                  RED_CONTIG=contig, RED_STRIDED=not contig,
+                  RED_1D=not contig and len(geo.red) <= 1, RED_ND=not contig and len(geo.red) > 1,
+                  DIRECT=direct, SHARED=not direct,
+                  OUT_W32=out_dtype.itemsize == 4 and not direct, OUT_BOOL=out_dtype is D.bool_,
                   OUT_F16=out_dtype is D.float16, BITS=_BITS.get(rt, "u32"))
     kernel = dev.kernel("reduce", params, ["r", "rw"], 176)
     pad = [(1, 0)] * MAX_DIMS
     kept, red = (geo.kept + pad)[:MAX_DIMS], (geo.red + pad)[:MAX_DIMS]
     dims = [s for s, _ in kept] + [st for _, st in kept] + [s for s, _ in red] + [st for _, st in red]
-    ipw = WG // tpl["T"]
+    ipw = WG // T
     for item0, cnt, xwin, xoff, owin, ooff in plan:
         p = struct.pack("<12I32I", cnt, item0, splits, chunk, geo.N, xoff, ooff, len(geo.kept),
                         len(geo.red), denom, 0, 0, *dims)
