@@ -2,9 +2,9 @@
 // to check its range before an index op writes anything.
 // Bindings: 0 P, 1 IDX (index words), 2 OUT (2 atomic u32, cleared to 0 before the first
 // launch: OUT[0] = max of key(v), OUT[1] = max of ~key(v), so that 0 is the neutral value;
-// key orders int32 as u32 by flipping the sign bit). One invocation reads 4 index values,
+// key orders int32 as u32 by flipping the sign bit). One invocation reads PER index values,
 // a workgroup reduces through workgroup atomics and adds one atomicMax per word to OUT.
-// Template: WG, SIGNED.
+// Template: WG, PER, SIGNED.
 
 struct Params {
     n: u32,     // index values in this launch
@@ -18,6 +18,7 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> OUT: array<atomic<u32>, 2>;
 
 const WG: u32 = {{WG}}u;
+const PER: u32 = {{PER}}u;   // index values per invocation
 
 var<workgroup> hi: atomic<u32>;
 var<workgroup> lo: atomic<u32>;
@@ -40,12 +41,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
         atomicStore(&lo, 0u);
     }
     workgroupBarrier();
-    let l0 = ((wid.x + wid.y * nwg.x) * WG + li) * 4u;
+    // The workgroup's PER * WG values, read WG apart (coalesced on a GPU).
+    let base = (wid.x + wid.y * nwg.x) * WG * PER + li;
     var mx = 0u;
     var mn = 0u;
-    for (var k = 0u; k < 4u; k = k + 1u) {
-        if (l0 + k < P.n) {
-            let kv = key(IDX[P.off + l0 + k]);
+    for (var k = 0u; k < PER; k = k + 1u) {
+        let l = base + k * WG;
+        if (l < P.n) {
+            let kv = key(IDX[P.off + l]);
             mx = max(mx, kv);
             mn = max(mn, ~kv);
         }

@@ -10,7 +10,7 @@
 // ends up holding one of the values. Accumulation (scatter_add_, index_add_) is CAS too, with
 // `merge` adding instead of replacing.
 //
-// Template: WG, ISZ (1, 2 or 4), KS, KD, DST_T, HAS_IDX, IDX_SIGNED, IDX_SRC, IDX_DST,
+// Template: WG, ISZ (1, 2 or 4), KS, KD, ONE_DIM, DST_T, HAS_IDX, IDX_SIGNED, IDX_SRC, IDX_DST,
 // SRC_TENSOR / SRC_SCALAR, OUT_WORDS / OUT_SCATTER, WIDE / CAS, and with CAS one merge:
 // REPLACE, ACC_F32, ACC_F16, ACC_INT, ACC_BOOL.
 
@@ -19,12 +19,11 @@ struct Params {
     start: u32,      // global linear index of this launch's element 0
     ndim: u32,
     dim_size: u32,   // size of the indexed dimension (negative indices wrap by it)
-    shape: array<vec4<u32>, 2>,   // innermost dim last
     off: vec4<u32>,  // element offsets of DST, SRC, IDX from their first window (mod 2^32),
                      // and w: the stride of the indexed dimension on the indexed side
-    sd: array<vec4<u32>, 2>,
-    ss: array<vec4<u32>, 2>,
-    si: array<vec4<u32>, 2>,
+    dims: array<vec4<u32>, 8>,   // per dimension, innermost last: (size, DST stride,
+                                 // SRC stride, IDX stride); one vec4 so that a dynamic
+                                 // index does not copy arrays (slow on lavapipe)
     dst_win: u32,    // u32 words per DST window (several windows)
     src_win: u32,    // u32 words per SRC window
     scal: u32,       // the element bits of a scalar source (SRC_SCALAR)
@@ -46,23 +45,23 @@ const WG: u32 = {{WG}}u;
 const ISZ: u32 = {{ISZ}}u;
 const KS: u32 = {{KS}}u;
 const KD: u32 = {{KD}}u;
+const ONE_DIM: bool = {{ONE_DIM}};   // ndim <= 1: a compile-time choice, the loop costs even untaken
 // Bits of one element within its word.
 const EMASK: u32 = select(select(0xffu, 0xffffu, ISZ == 2u), 0xffffffffu, ISZ == 4u);
 
-fn stride_of(s: array<vec4<u32>, 2>, d: u32) -> u32 {
-    return s[d >> 2u][d & 3u];
-}
-
 // Element offsets of DST, SRC, IDX for global linear index g.
 fn offsets(g: u32) -> vec3<u32> {
+    if (ONE_DIM) {
+        // At most one (merged) dimension: no division.
+        return P.off.xyz + g * P.dims[0].yzw;
+    }
     var o = P.off.xyz;
     var rem = g;
     for (var d = i32(P.ndim) - 1; d >= 0; d = d - 1) {
-        let ud = u32(d);
-        let size = P.shape[ud >> 2u][ud & 3u];
-        let i = rem % size;
-        rem = rem / size;
-        o = o + i * vec3<u32>(stride_of(P.sd, ud), stride_of(P.ss, ud), stride_of(P.si, ud));
+        let dd = P.dims[d];
+        let i = rem % dd.x;
+        rem = rem / dd.x;
+        o = o + i * dd.yzw;
     }
     return o;
 }

@@ -29,7 +29,8 @@ from .launch import (MAX_DIMS, broadcast_shapes, broadcast_strides, chunk_elems,
                      contiguous_strides, span, window)
 
 WG = 64            # index_move: invocations per workgroup, 4 elements each
-WG_MINMAX = 256    # index_minmax: invocations per workgroup, 4 index values each
+WG_MINMAX = 256    # index_minmax: invocations per workgroup,
+PER_MINMAX = 16    # index values per invocation
 
 _OVERLAP = ("unsupported operation: more than one element of the written-to tensor refers to a single "
             "memory location. Please clone() the tensor before performing the operation.")
@@ -164,8 +165,7 @@ def _plan(dev, shape, isz, dst, dst_st, src=None, src_st=None, scal=0, idx=None,
         raise ValueError(f"index ops support at most {MAX_DIMS} dimensions that cannot be merged, "
                          f"got shape {tuple(shape)}")
     nd = len(shp)
-    shape8 = list(shp) + [1] * (MAX_DIMS - nd)
-    pad = [0] * (MAX_DIMS - nd)
+    dims = [v for k in range(MAX_DIMS) for v in ((shp[k], sd[k], ss[k], si[k]) if k < nd else (1, 0, 0, 0))]
     g = chunk_granule(dev)
     # A launch's non-indexed views fit one binding each and its workgroups one dispatch grid;
     # the indexed view may be bound as several windows.
@@ -207,7 +207,7 @@ def _plan(dev, shape, isz, dst, dst_st, src=None, src_st=None, scal=0, idx=None,
                               f"{dev.max_binding} bytes, over this adapter's limit of "
                               f"{dev.max_storage_bindings} per shader stage")
         cas = not fresh and (isz < 4 or acc is not None)
-        params = {"WG": WG, "ISZ": isz, "KS": ks, "KD": kd, "HAS_IDX": idx is not None,
+        params = {"WG": WG, "ISZ": isz, "KS": ks, "KD": kd, "ONE_DIM": nd <= 1, "HAS_IDX": idx is not None,
                   "IDX_SIGNED": idx is not None and idx.dtype is D.int32,
                   "IDX_SRC": side == "src", "IDX_DST": side == "dst",
                   "SRC_TENSOR": src is not None, "SRC_SCALAR": src is None,
@@ -218,8 +218,8 @@ def _plan(dev, shape, isz, dst, dst_st, src=None, src_st=None, scal=0, idx=None,
         access = ["r" if idx is not None else None] + ["r"] * ks + ["rw"] * kd
         kernel = dev.kernel("index_move", params, access, 176)
         out_off = (dst._offset + s - dbase // isz) & 0xFFFFFFFF
-        p = struct.pack("<44I", e - s, s, nd, dim_size, *shape8, doff, soff, ioff, dim_stride,
-                        *sd, *pad, *ss, *pad, *si, *pad, dper, sper, scal, out_off)
+        p = struct.pack("<44I", e - s, s, nd, dim_size, doff, soff, ioff, dim_stride, *dims,
+                        dper, sper, scal, out_off)
         launches.append((kernel, p, [iwin] + swins + dwins, math.ceil((e - s) / (WG * 4))))
         s = e
     return _Plan(launches)
@@ -236,16 +236,16 @@ def _check_range(idx, size, dim, allow_negative):
     t = idx if idx.is_contiguous() else idx.contiguous()
     signed = idx.dtype is D.int32
     res = Tensor._empty((4,), D.uint32, dev)
-    k = dev.kernel("index_minmax", {"WG": WG_MINMAX, "SIGNED": signed}, ["r", "rw"], 16)
+    k = dev.kernel("index_minmax", {"WG": WG_MINMAX, "PER": PER_MINMAX, "SIGNED": signed}, ["r", "rw"], 16)
     g = chunk_granule(dev)
-    chunk = min(chunk_elems(dev, 4), max(g, dev.max_groups ** 2 * WG_MINMAX * 4 // g * g))
+    chunk = min(chunk_elems(dev, 4), max(g, dev.max_groups ** 2 * WG_MINMAX * PER_MINMAX // g * g))
     with dev.lock:
         dev.clear(res._buf, 0, 16)
         for s in range(0, n, chunk):
             e = min(n, s + chunk)
             st, sz = window(dev, t._buf, 4, t._offset + s, t._offset + e - 1)
             dev.dispatch(k, struct.pack("<4I", e - s, t._offset + s - st // 4, 0, 0),
-                         [(t._buf, st, sz), (res._buf, 0, 16)], math.ceil((e - s) / (WG_MINMAX * 4)))
+                         [(t._buf, st, sz), (res._buf, 0, 16)], math.ceil((e - s) / (WG_MINMAX * PER_MINMAX)))
         hi_key, lo_key = (int(v) for v in dev.read(res._buf, 0, 8, explicit=False).view(np.uint32))
     lo_key ^= 0xFFFFFFFF
     if signed:
