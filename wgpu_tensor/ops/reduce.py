@@ -336,8 +336,9 @@ def _plan(dev, geo, T, splits, chunk, out_buf, out_offset, out_itemsize, n_items
 
     launches = []
     i = 0
+    guess = per  # a thin view needs small launches: start from twice the last one
     while i < n_items:
-        cnt = min(per, n_items - i)
+        cnt = min(guess, n_items - i)
         if N == 0:
             xwin, xoff = (geo.buf, 0, 16), 0
         else:
@@ -357,6 +358,7 @@ def _plan(dev, geo, T, splits, chunk, out_buf, out_offset, out_itemsize, n_items
         ob, osize = window(dev, out_buf, out_itemsize, out_offset + i, out_offset + i + cnt - 1)
         launches.append((i, cnt, xwin, xoff, (out_buf, ob, osize), out_offset + i - ob // out_itemsize))
         i += cnt
+        guess = min(per, 2 * cnt)
     return launches
 
 
