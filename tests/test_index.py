@@ -524,6 +524,34 @@ def test_multi_window_and_2d_grid(rng, dtype):
             tx[T(np.concatenate([idx, [n]]).astype(np.int32))]
 
 
+def test_more_workgroups_than_one_grid_dimension(rng):
+    n = 30001
+    x = rand_np(rng, (n,), wt.float16)
+    idx = rng.integers(-n, n, n).astype(np.int32)
+    with override_limits(max_groups=2):                      # 2-D grids and several launches
+        tx = T(x)
+        assert_same(tx[T(idx)], x[idx])
+        v = rand_np(rng, (n,), wt.float16)
+        tx[T(np.arange(n, dtype=np.int32)[::-1].copy())] = T(v)
+        assert_same(tx, v[::-1])
+        for pos in (0, n // 2, n - 1):                         # every value is checked
+            bad = idx.copy()
+            bad[pos] = n
+            with pytest.raises(IndexError, match=f"index {n} is out of bounds"):
+                tx[T(bad)]
+            bad[pos] = -n - 1
+            with pytest.raises(IndexError, match=f"index {-n - 1} is out of bounds"):
+                tx[T(bad)] = 0.0
+    assert_same(tx, v[::-1])
+
+
+def test_leading_unit_dims_of_the_value_are_dropped():
+    x = T(np.zeros((2, 3), np.float32))
+    x[0] = T(np.ones((1, 1, 3), np.float32))
+    x[T(np.array([1], np.int32))] = T(np.full((1, 1, 3), 2, np.float32))
+    assert_same(x, np.array([[1, 1, 1], [2, 2, 2]], np.float32))
+
+
 def test_too_many_windows_is_a_clear_error(rng):
     x = T(np.zeros(100000, np.float32))
     with override_limits(max_binding=1024):

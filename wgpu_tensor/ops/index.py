@@ -1,7 +1,9 @@
 """Integer-index ops and in-place assignment.
 
     gather, scatter / scatter_, index_select   torch's ops along one dim
+    scatter_add / scatter_add_                 the same, adding duplicates (gather's gradient)
     index_get (x[idx]), index_put_ (x[idx] = v) integer-tensor indexing of dim 0
+    index_add_ (x[idx] += v, duplicates add)   index_put_(accumulate=True) (x[idx]'s gradient)
     assign_ (x[key] = v), copy_                 writing into a basic-indexing view
 
 All of them are one kernel, shaders/index_move.wgsl: it moves raw element bits (1, 2
@@ -92,6 +94,15 @@ def _as_value(value, x):
         from .creation import tensor
         return tensor(value)
     return value
+
+
+def _fit_value(value, shape):
+    """value without the leading size-1 dims past len(shape) (numpy and PyTorch drop them
+    in assignments: a[0] = ones(1, 3) for a row of 3)."""
+    k = 0
+    while value.ndim - k > len(shape) and value.shape[k] == 1:
+        k += 1
+    return value._derive(value.shape[k:], value._strides[k:], value._offset) if k else value
 
 
 def _check_value_shape(vshape, shape, what):
@@ -437,6 +448,7 @@ def index_put_(x, idx, value, accumulate=False):
     _check_writable(x)
     value = _as_value(value, x)
     if isinstance(value, Tensor):
+        value = _fit_value(value, shape)
         _check_value_shape(value.shape, shape, "index_put_")
     else:
         scal = _scalar_bits(value, x.dtype)
@@ -474,6 +486,7 @@ def assign_(view, value):
     _check_writable(view)
     value = _as_value(value, view)
     if isinstance(value, Tensor):
+        value = _fit_value(value, view.shape)
         try:
             ok = broadcast_shapes(value.shape, view.shape) == view.shape
         except ValueError:
