@@ -144,6 +144,7 @@ def test_masked_scatter_syncs_only_when_the_source_may_be_short(rng):
     assert_same(with_sel, np.where(m, a * 2, a).astype(np.float32))
     # A shorter source: the count is read back once to check it.
     short = wt.tensor(rng.standard_normal(int(m.sum())).astype(np.float32))
+    before = wt.sync_count()
     res = x.masked_scatter(mt, short)
     assert wt.sync_count() == before + 1
     assert_same(res, _np_scatter(a, m, short.numpy()))

@@ -331,7 +331,7 @@ def _scatter_args(x, dim, index, src, value, what):
 _ACC = {"float32": "f32", "float16": "f16", "int32": "int", "uint32": "int", "bool": "bool"}
 
 
-def _scatter_into(x, d, index, v, accumulate=False):
+def _scatter_into(x, d, index, v, accumulate=False, check=True):
     dev = x.device
     if index.numel() == 0:
         return x
@@ -351,7 +351,8 @@ def _scatter_into(x, d, index, v, accumulate=False):
     plan = _plan(dev, ish, x.dtype.itemsize, x, dst_st, src, src_st, scal, idx=index, idx_st=ist,
                  side="dst", dim_stride=xst[d], dim_size=xs[d],
                  acc=_ACC[x.dtype.name] if accumulate else None)
-    _check_range(index, xs[d], d, allow_negative=False)
+    if check:
+        _check_range(index, xs[d], d, allow_negative=False)
     plan.run(dev)
     return x
 
@@ -370,12 +371,13 @@ def scatter(x, dim, index, src=None, *, value=None):
     return _scatter_into(x.clone(), d, index, v)
 
 
-def scatter_add_(x, dim, index, src):
+def scatter_add_(x, dim, index, src, *, check=True):
     """torch.Tensor.scatter_add_: x[index[i][j]][j] += src[i][j] (dim 0), in place; every
-    duplicate adds (in no fixed order: float sums may differ in the last bits). bool ORs."""
+    duplicate adds (in no fixed order: float sums may differ in the last bits). bool ORs.
+    check=False skips the range check (and its read) for indices already checked."""
     d, v = _scatter_args(x, dim, index, src, None, "scatter_add_")
     _check_writable(x)
-    return _scatter_into(x, d, index, v, accumulate=True)
+    return _scatter_into(x, d, index, v, accumulate=True, check=check)
 
 
 def scatter_add(x, dim, index, src):
@@ -439,7 +441,7 @@ def index_get(x, idx):
     return out
 
 
-def index_put_(x, idx, value, accumulate=False):
+def index_put_(x, idx, value, accumulate=False, *, check=True):
     """x[idx] = value in place: value a scalar or a tensor broadcastable to
     idx.shape + x.shape[1:], cast to x's dtype; negatives wrap; duplicates: one write wins.
     accumulate=True adds instead (every duplicate adds; bool ORs), as torch's index_put_."""
@@ -467,15 +469,16 @@ def index_put_(x, idx, value, accumulate=False):
     plan = _plan(dev, shape, x.dtype.itemsize, x, x_st, src, src_st, scal, idx=idx, idx_st=idx_st,
                  side="dst", dim_stride=x._strides[0], dim_size=x.shape[0],
                  acc=_ACC[x.dtype.name] if accumulate else None)
-    _check_range(idx, x.shape[0], 0, allow_negative=True)
+    if check:
+        _check_range(idx, x.shape[0], 0, allow_negative=True)
     plan.run(dev)
     return x
 
 
-def index_add_(x, idx, value):
+def index_add_(x, idx, value, *, check=True):
     """x[idx] += value with every duplicate index adding (torch's
     index_put_(..., accumulate=True); the gradient of x[idx])."""
-    return index_put_(x, idx, value, accumulate=True)
+    return index_put_(x, idx, value, accumulate=True, check=check)
 
 
 # ---------------------------------------------------------------- x[key] = v, copy_
