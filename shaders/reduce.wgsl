@@ -38,6 +38,10 @@ struct Params {
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> X: array<u32>;
 @group(0) @binding(2) var<storage, read_write> OUT: array<u32>;
+//@if VEC4
+// The same window as X, as 16-byte words: 4 contiguous 32-bit elements in one load.
+@group(0) @binding(3) var<storage, read> X4: array<vec4<u32>>;
+//@endif
 
 const WG: u32 = {{WG}}u;
 const T: u32 = {{T}}u;

@@ -372,7 +372,7 @@ def _load4(dtype):
         return "array<f32, 4>(" + ", ".join(f"unpack2x16float(X[(e >> 1u) + {k // 2}u]).{'xy'[k % 2]}"
                                              for k in range(4)) + ")"
     conv = {"f32": "bitcast<f32>", "i32": "bitcast<i32>", "u32": ""}[dtype.wgsl]
-    return f"array<{dtype.wgsl}, 4>(" + ", ".join(f"{conv}(X[e + {k}u])" for k in range(4)) + ")"
+    return f"array<{dtype.wgsl}, 4>(" + ", ".join(f"{conv}(X4[e >> 2u].{c})" for c in "xyzw") + ")"
 
 
 def _record(dev, geo, tpl, final, out_dtype, plan, splits, chunk, denom):
@@ -388,7 +388,9 @@ def _record(dev, geo, tpl, final, out_dtype, plan, splits, chunk, denom):
                   DIRECT=direct, SHARED=not direct,
                   OUT_W32=out_dtype.itemsize == 4 and not direct, OUT_BOOL=out_dtype is D.bool_,
                   OUT_F16=out_dtype is D.float16, BITS=_BITS.get(rt, "u32"))
-    kernel = dev.kernel("reduce", params, ["r", "rw"], 176)
+    vec4 = contig and geo.dtype.itemsize == 4
+    params["VEC4"] = vec4
+    kernel = dev.kernel("reduce", params, ["r", "rw", "r" if vec4 else None], 176)
     pad = [(1, 0)] * MAX_DIMS
     kept, red = (geo.kept + pad)[:MAX_DIMS], (geo.red + pad)[:MAX_DIMS]
     dims = [s for s, _ in kept] + [st for _, st in kept] + [s for s, _ in red] + [st for _, st in red]
@@ -396,4 +398,4 @@ def _record(dev, geo, tpl, final, out_dtype, plan, splits, chunk, denom):
     for item0, cnt, xwin, xoff, owin, ooff in plan:
         p = struct.pack("<12I32I", cnt, item0, splits, chunk, geo.N, xoff, ooff, len(geo.kept),
                         len(geo.red), denom, 0, 0, *dims)
-        dev.dispatch(kernel, p, [xwin, owin], -(-cnt // ipw))
+        dev.dispatch(kernel, p, [xwin, owin, xwin if vec4 else None], -(-cnt // ipw))
