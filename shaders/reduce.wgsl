@@ -63,9 +63,21 @@ fn min_nan(a: f32, b: f32) -> f32 {
     return select(select(min(a, b), b, is_nan(b)), a, is_nan(a));
 }
 
+// float16 bits of x, rounded to nearest; past float16's range +-inf and NaN stay so
+// (pack2x16float leaves values out of range indeterminate).
+fn half_bits(x: f32) -> u32 {
+    if (is_nan(x)) {
+        return 0x7e00u;
+    }
+    if (abs(x) >= 65520.0) {
+        return select(0x7c00u, 0xfc00u, x < 0.0);
+    }
+    return pack2x16float(vec2<f32>(x, 0.0)) & 0xffffu;
+}
+
 // Round to float16 and back: the dtype= cast of a sum or mean to float16.
 fn round_f16(x: f32) -> f32 {
-    return unpack2x16float(pack2x16float(vec2<f32>(x, 0.0))).x;
+    return unpack2x16float(half_bits(x)).x;
 }
 
 fn combine(a: {{ACC}}, b: {{ACC}}) -> {{ACC}} {
@@ -220,7 +232,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
         if (first + j + 1u < P.n_items) {
             hi = final_value(SH[(j + 1u) * T]);
         }
-        OUT[(P.out_off + first) / 2u + li] = pack2x16float(vec2<f32>(final_value(SH[j * T]), hi));
+        OUT[(P.out_off + first) / 2u + li] = half_bits(final_value(SH[j * T])) | (half_bits(hi) << 16u);
     }
 //@endif
 }

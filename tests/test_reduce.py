@@ -302,6 +302,19 @@ def test_big_dim_none(rng):
     assert wt.tensor(i).sum().item() == i.astype(np.int64).sum()
 
 
+def test_float16_sum_overflows_to_inf():
+    h = np.ones((3, 70000), np.float16)
+    h[1] *= -1
+    h[2, 5] = np.nan
+    x = wt.tensor(h)
+    assert_same(x.sum(1), np.array([np.inf, -np.inf, np.nan], np.float16))
+    assert_same(x.mean(1), np.array([1, -1, np.nan], np.float16))
+    assert_same(x[:2].sum(), np.float16(0))
+    f = np.full(70000, 1.0, np.float32)
+    assert_same(wt.tensor(f).sum(dtype=wt.float16), np.float16(np.inf))
+    assert_same(wt.tensor(f * 70000).mean(dtype=wt.float16), np.float16(np.inf))  # inf after the cast
+
+
 def test_int_sum_wraps_and_uint_stays_unsigned():
     a = np.full(5, 2 ** 30, np.int32)
     assert_same(wt.tensor(a).sum(), np.array(np.int64(5 * 2 ** 30)).astype(np.int32))

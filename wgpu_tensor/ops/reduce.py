@@ -10,7 +10,10 @@ copy and no CPU read:
   - A row longer than T * PER_LANE elements, or too few rows to fill the GPU, is split
     into chunks whose partial results (in the accumulator type) a second pass folds.
     Float sums are thus a sequential sum of at most PER_LANE elements per invocation,
-    then trees: pairwise enough for 2**24 elements to keep float32 to ~1e-6.
+    then trees: pairwise enough that 2**25 uniform floats sum to ~1e-7 of float64.
+  - Each launch binds a window of the input and of the output that fits one storage
+    binding and a grid that fits the adapter (rows far apart are cut at row ends,
+    then chunked smaller); bool and float16 outputs are packed whole words.
 """
 from __future__ import annotations
 
@@ -28,6 +31,7 @@ PER_LANE = 64         # elements one invocation folds sequentially, at most
 PER_LANE_MIN = 16     # ... at least, when rows are split only to make more work
 TARGET_LANES = 1 << 16  # split rows until about this many invocations work
 
+_ACC_DTYPE = {"f32": D.float32, "i32": D.int32, "u32": D.uint32}  # dtype of partials
 _NAN = "bitcast<f32>(0x7fc00000u)"
 _ACC_LOAD = {"f32": "bitcast<f32>(X[e])", "i32": "bitcast<i32>(X[e])", "u32": "X[e]"}
 _BITS = {"f32": "bitcast<u32>", "i32": "bitcast<u32>", "u32": "u32"}
@@ -96,7 +100,8 @@ _TORCH_NAME = {D.bool_: "Bool", D.int32: "Int", D.uint32: "UInt32", D.float16: "
 def sum(x, dim=None, keepdim=False, dtype=None):  # noqa: A001
     """Sum over ``dim``: bool/int32 -> int32 (wraps), uint32 -> uint32, floats keep their
     dtype (accumulated in f32). ``dtype=`` casts each element first."""
-    out = _sum_dtype(x.dtype) if dtype is None else D.to_dtype(dtype)
+    _check_tensor(x, "sum")
+    out = (D.int32 if x.dtype is D.bool_ else x.dtype) if dtype is None else D.to_dtype(dtype)
     if out is D.bool_:  # summing in bool is a logical or, as PyTorch does
         return _reduce("any", x, dim, keepdim, D.bool_, "sum")
     return _reduce("sum", x, dim, keepdim, out, "sum", cast_to=None if dtype is None else out)
@@ -143,10 +148,6 @@ def amin(x, dim=None, keepdim=False):
     return _reduce("amin", x, dim, keepdim, None, "amin")
 
 
-def _sum_dtype(dt):
-    return D.int32 if dt is D.bool_ else dt
-
-
 # ---------------------------------------------------------------- checks and geometry
 def _check_tensor(x, what):
     from ..tensor import Tensor
@@ -167,13 +168,12 @@ def _dims(dim, ndim):
         dims = [dim]
     seen = set()
     for d in dims:
-        if isinstance(d, bool) or not isinstance(d, int):
-            try:
-                if isinstance(d, bool):
-                    raise TypeError
-                d = operator.index(d)
-            except TypeError:
-                raise TypeError(f"dim must be an int or a tuple of ints, got {d!r}") from None
+        try:
+            if isinstance(d, bool):
+                raise TypeError
+            d = operator.index(d)
+        except TypeError:
+            raise TypeError(f"dim must be an int or a tuple of ints, got {d!r}") from None
         n = _norm_dim(d, ndim)
         if n in seen:
             raise RuntimeError(f"dim {n} appears multiple times in the list of dims")
@@ -203,7 +203,7 @@ def _reduce(op, x, dim, keepdim, out_dtype, name, cast_to=None):
     if out_dtype is None:
         out_dtype = x.dtype
     if op in ("amax", "amin"):
-        if dim is None and x.numel() == 0:
+        if (dim is None or (isinstance(dim, (tuple, list)) and not dim)) and x.numel() == 0:
             raise RuntimeError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0. "
                                "Specify the reduction dim with the 'dim' argument.")
         for d in dims:
@@ -307,9 +307,6 @@ def _pass(dev, geo, first, again, final, out, out_dtype, denom):
     nxt = _Geometry(None, [(geo.M, splits)] if geo.M > 1 else [], [(splits, 1)], geo.M, splits,
                     buf=part._buf, offset=0, dtype=_ACC_DTYPE[acc])
     _pass(dev, nxt, again, again, final, out, out_dtype, denom)
-
-
-_ACC_DTYPE = {"f32": D.float32, "i32": D.int32, "u32": D.uint32}
 
 
 class _NoFit(Exception):
