@@ -11,10 +11,10 @@
 // Template: WG, T (power of two, <= WG / 4), VT + LOAD (value of element e of X), LOAD4
 // (array of the 4 values from element e, a multiple of 4), ACC (accumulator type), IDENT,
 // MAP (v -> ACC), COMBINE (a, b -> ACC), RT + FINAL (a -> RT); SPLIT / NO_SPLIT (several
-// items per row or one), KEPT_1D / KEPT_ND, RED_STRIDED (with RED_1D / RED_ND) / RED_CONTIG
-// (reduced elements contiguous: read 4 at a time); DIRECT (T = 1 and a 32-bit output:
-// each invocation writes its own word) or SHARED (tree and writers), then one of OUT_W32
-// (with BITS), OUT_BOOL, OUT_F16.
+// items per row or one); KEPT_1D / KEPT_ND; RED_1D / RED_ND (strided reduced dims, merged
+// into one or not) / RED_CONTIG (contiguous: read 4 at a time, VEC4 for 32-bit values);
+// DIRECT (T = 1 and a 32-bit output: each invocation writes its own word) or SHARED (tree
+// and writers), then one of OUT_W32 (with BITS), OUT_BOOL, OUT_F16.
 
 struct Params {
     n_items: u32,    // items in this launch
@@ -92,9 +92,8 @@ fn final_value(a: {{ACC}}) -> {{RT}} {
     return {{RT}}({{FINAL}});
 }
 
-fn at(a: array<vec4<u32>, 2>, d: u32) -> u32 {
-    return a[d >> 2u][d & 3u];
-}
+// (The uniform shape / stride arrays are indexed in place: passing one to a function
+// copies it, which lavapipe does on every call.)
 
 // Element offset (from the view's start) of row `row`'s first element.
 fn kept_offset(row: u32) -> u32 {
@@ -104,35 +103,25 @@ fn kept_offset(row: u32) -> u32 {
 //@if KEPT_ND
     var o = 0u;
     var rem = row;
-    for (var d = i32(P.kdim) - 1; d >= 0; d = d - 1) {
-        let ud = u32(d);
-        let size = at(P.kshape, ud);
-        o = o + (rem % size) * at(P.kstride, ud);
+    for (var d = P.kdim - 1u; d > 0u; d = d - 1u) {
+        let size = P.kshape[d >> 2u][d & 3u];
+        o = o + (rem % size) * P.kstride[d >> 2u][d & 3u];
         rem = rem / size;
     }
-    return o;
+    return o + rem * P.kstride[0].x;
 //@endif
 }
 
-// Element offset (from a row's first element) of the row's r-th reduced element.
-fn red_offset(r: u32) -> u32 {
-//@if RED_1D
-    return r * P.rstride[0].x;
-//@endif
-//@if RED_ND
-    var o = 0u;
-    var rem = r;
-    for (var d = i32(P.rdim) - 1; d >= 0; d = d - 1) {
-        let ud = u32(d);
-        let size = at(P.rshape, ud);
-        o = o + (rem % size) * at(P.rstride, ud);
+// Element offset of index `o` over the reduced dims but the innermost one.
+fn outer_offset(o: u32) -> u32 {
+    var off = 0u;
+    var rem = o;
+    for (var d = P.rdim - 2u; d > 0u; d = d - 1u) {
+        let size = P.rshape[d >> 2u][d & 3u];
+        off = off + (rem % size) * P.rstride[d >> 2u][d & 3u];
         rem = rem / size;
     }
-    return o;
-//@endif
-//@if RED_CONTIG
-    return r;
-//@endif
+    return off + rem * P.rstride[0].x;
 }
 
 fn load1(e: u32) -> {{ACC}} {
@@ -142,9 +131,35 @@ fn load1(e: u32) -> {{ACC}} {
 // Lane `lane`'s fold of the reduced elements [r0, r1) of the row starting at element `base`.
 fn fold(base: u32, r0: u32, r1: u32, lane: u32) -> {{ACC}} {
     var acc: {{ACC}} = {{IDENT}};
-//@if RED_STRIDED
+//@if RED_1D
     for (var r = r0 + lane; r < r1; r = r + T) {
-        acc = combine(acc, load1(base + red_offset(r)));
+        acc = combine(acc, load1(base + r * P.rstride[0].x));
+    }
+//@endif
+//@if RED_ND
+    // r = o * inner + i: step (o, i) by T without a division per element; the outer
+    // dims' offset is recomputed only when o changes.
+    let d = P.rdim - 1u;
+    let inner = P.rshape[d >> 2u][d & 3u];
+    let istride = P.rstride[d >> 2u][d & 3u];
+    let so = T / inner;
+    let si = T % inner;
+    var o = (r0 + lane) / inner;
+    var i = (r0 + lane) % inner;
+    var at_o = o;
+    var ooff = outer_offset(o);
+    for (var r = r0 + lane; r < r1; r = r + T) {
+        if (o != at_o) {
+            ooff = outer_offset(o);
+            at_o = o;
+        }
+        acc = combine(acc, load1(base + ooff + i * istride));
+        i = i + si;
+        o = o + so;
+        if (i >= inner) {
+            i = i - inner;
+            o = o + 1u;
+        }
     }
 //@endif
 //@if RED_CONTIG

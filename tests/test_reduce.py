@@ -196,6 +196,20 @@ def test_keepdim_with_dim_none_keeps_every_dim():
     assert x.count_nonzero().shape == ()
 
 
+@pytest.mark.parametrize("shape, dims", [((300, 5, 3), (0, 2)), ((20, 3, 30, 3, 4), (0, 2, 4)),
+                                         ((7, 2, 9, 2, 5, 2, 3), (0, 2, 4, 6)), ((3, 50, 2), (0, 2)),
+                                         ((40, 6, 33), (2, 0))])
+def test_reduced_dims_that_do_not_merge(rng, shape, dims):
+    """Several strided reduced dims, the innermost shorter or longer than the invocations per row."""
+    for dtype in (wt.bool, wt.int32, wt.float16, wt.float32):
+        a = rand_np(rng, shape, dtype)
+        x = wt.tensor(a, dtype=dtype)
+        for op in OPS:
+            if supported(op, dtype):
+                check(op, x, a, dims)
+                check(op, x[1:], a[1:], dims, True)
+
+
 def _transpose(t):
     return t._derive(t.shape[::-1], t._strides[::-1], t._offset)
 

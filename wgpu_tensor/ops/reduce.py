@@ -380,7 +380,7 @@ def _record(dev, geo, tpl, final, out_dtype, plan, splits, chunk, denom):
     params = dict(tpl, RT=rt, FINAL=final, LOAD4=_load4(geo.dtype),
                   SPLIT=splits > 1, NO_SPLIT=splits == 1,
                   KEPT_1D=len(geo.kept) <= 1, KEPT_ND=len(geo.kept) > 1,
-                  RED_CONTIG=contig, RED_STRIDED=not contig,
+                  RED_CONTIG=contig,
                   RED_1D=not contig and len(geo.red) <= 1, RED_ND=not contig and len(geo.red) > 1,
                   DIRECT=direct, SHARED=not direct,
                   OUT_W32=out_dtype.itemsize == 4 and not direct, OUT_BOOL=out_dtype is D.bool_,
