@@ -35,6 +35,7 @@ def test_seed001_example():
     assert line(out, "float padding mask").startswith("TypeError: masked_select: expected BoolTensor")
     assert line(out, "valid logits kept (5 tokens x 3)") == "[15]"
     assert line(out, "masked_attn.count (2 batches x 10)") == "20"
+    assert line(out, "inliers.count of 1000") == "901"      # ranks 50..950 inclusive
 
 
 def test_seed002_example():

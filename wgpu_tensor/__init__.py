@@ -157,5 +157,9 @@ def scatter(x, dim, index, src=None, *, value=None):
     return x.scatter(dim, index, src, value=value)
 
 
+def scatter_add(x, dim, index, src):
+    return x.scatter_add(dim, index, src)
+
+
 def index_select(x, dim, index):
     return x.index_select(dim, index)

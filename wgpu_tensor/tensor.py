@@ -626,6 +626,15 @@ class Tensor:
         with A.inplace(self, "scatter_"):
             return I.scatter_(self, dim, index, src, value=value)
 
+    def scatter_add(self, dim, index, src):
+        from .ops import index as I
+        return I.scatter_add(self, dim, index, src)
+
+    def scatter_add_(self, dim, index, src):
+        from .ops import index as I
+        with A.inplace(self, "scatter_add_"):
+            return I.scatter_add_(self, dim, index, src)
+
     def index_select(self, dim, index):
         from .ops import index as I
         return I.index_select(self, dim, index)
