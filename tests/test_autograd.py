@@ -298,3 +298,31 @@ def test_autograd_errors():
         x -= wt.tensor([0.5, 0.5, 0.5])       # in place: x stays the same leaf
     assert x.is_leaf and x.requires_grad
     close(x.detach().numpy(), [0.5, 1.5, -0.5])
+
+
+def test_masked_scatter_with_broadcast_input_and_mask(rng):
+    a = rng.standard_normal((3, 1)).astype(np.float32)
+    m = rng.random((1, 4)) < 0.6
+    full = np.broadcast_to(m, (3, 4))
+    k = int(full.sum())
+    s = rng.standard_normal(12).astype(np.float32)
+    w = rng.standard_normal((3, 4)).astype(np.float32)
+    x, src = leaf(a), leaf(s)
+    (x.masked_scatter(wt.tensor(m), src) * wt.tensor(w)).sum().backward()
+    close(grad_of(x), np.where(full, 0, w).sum(1, keepdims=True))
+    gs = np.zeros(12, np.float32)
+    gs[:k] = w[full]
+    close(grad_of(src), gs)
+
+
+def test_float16_and_cast_grads(rng):
+    a = rng.standard_normal(9).astype(np.float32)
+    x = leaf(a)
+    y = x.half()                             # float16 in the middle of the graph
+    assert y.dtype is wt.float16 and y.requires_grad
+    (y * 2).float().sum().backward()
+    close(grad_of(x), np.full(9, 2, np.float32))
+    h = wt.tensor(a.astype(np.float16), requires_grad=True)
+    (h * h).sum().backward()
+    assert h.grad.dtype is wt.float16
+    np.testing.assert_allclose(h.grad.numpy(), 2 * a.astype(np.float16), rtol=2e-3)
