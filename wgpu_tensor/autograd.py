@@ -107,6 +107,11 @@ def _like(g, t):
     return g if g.dtype is t.dtype else g.to(t.dtype)
 
 
+def _wants(t):
+    """``t`` if it is a tensor that requires grad (an operand needing a gradient), else None."""
+    return t if isinstance(t, _tensor()) and t._requires_grad else None
+
+
 def _zeros(shape, dtype, dev):
     from .ops import elementwise as E
     return E.fill(tuple(shape), 0, dtype, device=dev)
@@ -118,28 +123,26 @@ def binary(name, x, y):
     out = E.binary(name, x, y)
     if not needs_grad(x, y) or out.dtype.kind != "f":
         return out
-    T = _tensor()
-    xt = x if isinstance(x, T) else None
-    yt = y if isinstance(y, T) else None
+    if name not in ("add", "sub", "mul", "div"):
+        return out
+    xt, yt = _wants(x), _wants(y)
 
     def backward(g):
         gx = gy = None
-        if name == "add":
-            gx, gy = g, g
-        elif name == "sub":
-            gx, gy = g, (-g if yt is not None and yt._requires_grad else None)
+        if name in ("add", "sub"):
+            gx = g if xt is not None else None
+            gy = (g if name == "add" else -g) if yt is not None else None
         elif name == "mul":
-            gx = g * y if xt is not None and xt._requires_grad else None
-            gy = g * x if yt is not None and yt._requires_grad else None
-        elif name == "div":
-            gx = g / y if xt is not None and xt._requires_grad else None
-            gy = -(g * x) / (y * y) if yt is not None and yt._requires_grad else None
-        return (gx if xt is None or gx is None else _like(gx, xt),
-                gy if yt is None or gy is None else _like(gy, yt))
+            gx = g * y if xt is not None else None
+            gy = g * x if yt is not None else None
+        else:  # div
+            gx = g / y if xt is not None else None
+            gy = -(g * x) / (y * y) if yt is not None else None
+        return (None if gx is None else _like(gx, xt), None if gy is None else _like(gy, yt))
 
-    if name not in ("add", "sub", "mul", "div"):
-        return out
-    return attach(out, (xt, yt), backward, name, saved=[t for t in (xt, yt) if t is not None])
+    T = _tensor()
+    saved = [t for t in (x, y) if isinstance(t, T)] if name in ("mul", "div") else []
+    return attach(out, (xt, yt), backward, name, saved=saved)
 
 
 def neg(x):
@@ -167,15 +170,12 @@ def where(cond, x, y):
     out = E.where(cond, x, y)
     if not needs_grad(x, y) or out.dtype.kind != "f":
         return out
-    T = _tensor()
-    xt = x if isinstance(x, T) else None
-    yt = y if isinstance(y, T) else None
+    xt, yt = _wants(x), _wants(y)
 
     def backward(g):
-        zero = 0.0
         return (None,
-                _like(E.where(cond, g, zero), xt) if xt is not None and xt._requires_grad else None,
-                _like(E.where(cond, zero, g), yt) if yt is not None and yt._requires_grad else None)
+                _like(E.where(cond, g, 0.0), xt) if xt is not None else None,
+                _like(E.where(cond, 0.0, g), yt) if yt is not None else None)
     return attach(out, (None, xt, yt), backward, "where", saved=(cond,))
 
 
@@ -184,15 +184,14 @@ def masked_fill(x, mask, value):
     out = select.masked_fill(x, mask, value)
     if not needs_grad(x, value) or out.dtype.kind != "f":
         return out
-    T = _tensor()
-    vt = value if isinstance(value, T) else None
+    vt = _wants(value)
 
     def backward(g):
         from .ops import elementwise as E
         from .ops import reduce as R
         gx = _like(E.where(mask, 0.0, g), x) if x._requires_grad else None
         gv = None
-        if vt is not None and vt._requires_grad:
+        if vt is not None:
             gv = R.sum(E.where(mask, g, 0.0)).to(vt.dtype)
         return gx, None, gv
     return attach(out, (x, None, vt), backward, "masked_fill", saved=(mask,))
