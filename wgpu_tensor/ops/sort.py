@@ -1,0 +1,364 @@
+"""Sorting, kthvalue and isin: a bitonic sort of order-preserving u32 keys on the GPU.
+
+sort(x, dim) moves ``dim`` last (a strided view, no copy) and maps every element to a
+u32 key whose unsigned order is the values' order (elementwise template): bool 0/1,
+int32 with its sign bit flipped, float bits with the sign flipped (negative: all bits),
+all bits inverted for descending. Rows of n keys are sorted together with their
+original column (the index) by a bitonic network over P = next power of two slots
+(the slots past n are virtual +infinity padding, never stored):
+
+  sort_tile  one workgroup sorts a tile of TILE slots in workgroup memory (every step
+             of distance < TILE); later it finishes each merge stage the same way
+  sort_step  one dispatch per step of distance >= TILE (rows longer than a tile)
+
+Pairs compare (key order, index), so the sort is stable. Float keys are exact
+bit maps of the values (decoded back bit for bit, -0.0 and NaN payloads included);
+their *order* treats -0.0 as 0.0 and every NaN as one value above +inf, as PyTorch.
+Values are decoded from the sorted keys, straight into the input's layout.
+
+kthvalue = sort, then decode column k-1. isin sorts the test set's keys (keys only)
+and binary-searches each element's key in it (shaders/isin_search.wgsl).
+"""
+from __future__ import annotations
+
+import math
+import operator
+import struct
+from collections import namedtuple
+
+from .. import dtypes as D
+from . import elementwise as E
+from .launch import chunk_elems, chunk_granule, contiguous_strides, window
+
+SortResult = namedtuple("sort", ["values", "indices"])
+KthvalueResult = namedtuple("kthvalue", ["values", "indices"])
+
+GROUP_LOG = 4      # each invocation holds 2**(GROUP_LOG+1) slots in registers (3 or 4)
+TILE = 4096        # sort_tile: slots per workgroup (keys + indices: 32 KiB of workgroup memory)
+STEP_WG = 64       # sort_step: invocations (groups) per workgroup
+SEARCH_WG = 64     # isin_search: invocations per workgroup (4 elements each)
+
+
+class KOutOfRangeError(RuntimeError, IndexError):
+    """kthvalue's k out of range: a RuntimeError as in PyTorch, and an IndexError."""
+
+
+# ---------------------------------------------------------------- keys
+def _bits_of(a):
+    return f"bitcast<u32>({a})"
+
+
+# The order-preserving key of an element, over the elementwise template's operand
+# `a` (converted to the "ct" type). Float keys are a bijection of the f32 bits.
+_KEY = {
+    "b": ("bool", "select(0u, 1u, a)"),
+    "i": ("i32", "(bitcast<u32>(a) ^ 0x80000000u)"),
+    "u": ("u32", "a"),
+    "f": ("f32", "select(bitcast<u32>(a) | 0x80000000u, ~bitcast<u32>(a), "
+                 "bitcast<u32>(a) >= 0x80000000u)"),
+}
+# The same order with every NaN as 0xffffffff and -0.0 as +0.0 (isin compares keys).
+_CANON_F = ("select(select(select(bitcast<u32>(a) | 0x80000000u, ~bitcast<u32>(a), "
+            "bitcast<u32>(a) >= 0x80000000u), 0x80000000u, (bitcast<u32>(a) << 1u) == 0u), "
+            "0xffffffffu, (bitcast<u32>(a) << 1u) > 0xff000000u)")
+# Key (u32 `a`, already un-inverted) back to a value of the dtype.
+_DECODE = {
+    "b": "({u} != 0u)",
+    "i": "bitcast<i32>({u} ^ 0x80000000u)",
+    "u": "{u}",
+    "f": "bitcast<f32>(select(~{u}, {u} ^ 0x80000000u, {u} >= 0x80000000u))",
+}
+
+
+def _keys(x, descending, canonical=False):
+    """A new contiguous uint32 tensor of x's shape holding its keys."""
+    ct, expr = _KEY[x.dtype.kind]
+    if canonical and x.dtype.kind == "f":
+        expr = _CANON_F
+    if descending:
+        expr = f"(~{expr})"
+    return E.launch(expr, D.uint32, [x], [ct])
+
+
+def _decode(keys, dtype, descending):
+    u = "(~a)" if descending else "a"
+    expr = _DECODE[dtype.kind].format(u=u)
+    return E.launch(expr, dtype, [keys], ["u32"],
+                    result_type="f32" if dtype.kind == "f" else None)
+
+
+# ---------------------------------------------------------------- the network
+def _p_log(n):
+    return max(1, (n - 1).bit_length())
+
+
+def _sort_params(n=0, p_log=0, rows=0, base=0, count=0, k_off=0, w_off=0, w_row=0, blo=0,
+                 bhi=0, dlog=0, bot=0):
+    return struct.pack("<12I", n, p_log, rows, base, count, k_off, w_off, w_row, blo, bhi,
+                       dlog, bot)
+
+
+def _row_groups(dev, rows, n):
+    """Groups [r0, r1) of whole rows whose working pairs (8 bytes an element, rows
+    padded to an even length) fit one storage binding, each bound from an aligned
+    offset. ValueError (before any GPU work) when a row does not fit."""
+    a = dev.storage_align
+    row = (n + (n & 1)) * 8
+    groups, r0 = [], 0
+    while r0 < rows:
+        skip = r0 * row - r0 * row // a * a
+        per = (dev.max_binding - skip) // row
+        if per < 1:
+            raise ValueError(
+                f"sorting a row of {n} elements needs {row} bytes of (key, index) pairs, over "
+                f"this adapter's storage binding of {dev.max_binding} bytes: sort along a "
+                "shorter dimension")
+        groups.append((r0, min(rows, r0 + per)))
+        r0 += per
+    return groups
+
+
+def _dispatch_split(dev, kernel, make_params, bindings, count, per_group):
+    """Dispatch ``count`` work items (tiles or groups) in launches of at most
+    max_groups**2 workgroups; ``make_params(base)`` packs each launch's params."""
+    per_launch = dev.max_groups ** 2 * per_group
+    for base in range(0, count, per_launch):
+        items = min(per_launch, count - base)
+        dev.dispatch(kernel, make_params(base), bindings, math.ceil(items / per_group))
+
+
+def _sort_rows(dev, keys, groups, n, flt, descending):
+    """Sort each row of ``keys`` (contiguous uint32 [rows, n]); returns the sorted
+    (key, original column) pairs as a uint32 tensor [rows, n + n % 2, 2]."""
+    from ..tensor import Tensor
+    rows = keys.numel() // n
+    n2 = n + (n & 1)
+    work = Tensor._empty((rows, n2, 2), D.uint32, dev)
+    p_log = _p_log(n)
+    tile_log = TILE.bit_length() - 1
+    s = GROUP_LOG
+    common = {"S": s, "G": 2 << s, "R": 1 << s, "LEVEL4": s == 4, "WG": TILE >> (s + 1),
+              "TILE": TILE, "TILE_LOG": tile_log, "TILE_PAIRS": TILE // 2,
+              "FLOAT": flt, "NOT_FLOAT": not flt,
+              "FLIP": "0xffffffff" if (descending and flt) else "0"}
+    k_init = dev.kernel("sort_tile", common, ["r", "rw"], 48, entry="init")
+    k_merge = dev.kernel("sort_tile", common, ["r", "rw"], 48, entry="merge")
+    k_step = dev.kernel("sort_step", dict(common, WG=STEP_WG), ["rw"], 48)
+    with dev.lock:
+        for r0, r1 in groups:
+            g = r1 - r0
+            kst, ksz = window(dev, keys._buf, 4, keys._offset + r0 * n, keys._offset + r1 * n - 1)
+            wst, wsz = window(dev, work._buf, 16, r0 * n2 // 2, r1 * n2 // 2 - 1)
+            k_off = keys._offset + r0 * n - kst // 4
+            w_off = r0 * n2 // 2 - wst // 16
+            wbind = (work._buf, wst, wsz)
+            tiles = -(-(g << p_log) // TILE)
+
+            def tile_pass(kernel, b):
+                _dispatch_split(dev, kernel, lambda base: _sort_params(
+                    n, p_log, g, base, tiles, k_off, w_off, n2 // 2, blo=b, bhi=b),
+                    [(keys._buf, kst, ksz), wbind], tiles, 1)
+
+            tile_pass(k_init, min(p_log, tile_log))
+            count = g << max(p_log - s - 1, 0)
+            for b in range(tile_log + 1, p_log + 1):
+                h = b - 1
+                while h >= tile_log:
+                    bot = max(tile_log, h - s + 1)
+                    _dispatch_split(dev, k_step, lambda base, h=h, bot=bot: _sort_params(
+                        n, p_log, g, base, count, k_off, w_off, n2 // 2, blo=b, dlog=h,
+                        bot=bot), [wbind], count, STEP_WG)
+                    h -= s
+                tile_pass(k_merge, b)
+    return work
+
+
+def _plan(dev, x_shape, d):
+    """Rows, row length and row groups of a sort along d; raises before GPU work."""
+    n = x_shape[d]
+    rows = math.prod(x_shape) // n
+    groups = _row_groups(dev, rows, n)
+    dev.check_size(rows * (n + (n & 1)) * 8, f"sorting {rows} rows of {n} elements")
+    return n, groups
+
+
+# ---------------------------------------------------------------- public ops
+def _check_tensor(x, what):
+    from ..tensor import Tensor
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{what}: expected a wgpu_tensor.Tensor, got {type(x).__name__}")
+
+
+def _rows_view(x, d):
+    """x with dim d moved last (a view), and the permutation used."""
+    perm = [i for i in range(x.ndim) if i != d] + [d]
+    return x._derive(tuple(x.shape[i] for i in perm), tuple(x._strides[i] for i in perm),
+                     x._offset), perm
+
+
+def _unpermute(t, perm, shape):
+    """View of ``t`` (laid out in ``perm`` order) with the original dimension order."""
+    strides = [0] * len(perm)
+    for i, p in enumerate(perm):
+        strides[p] = t._strides[i]
+    return t._derive(tuple(shape), tuple(strides), t._offset)
+
+
+def _sorted_pairs(x, d, n, groups, descending):
+    """(keys, indices) views of x's sorted pairs, laid out with d last, and the
+    permutation that moved d last."""
+    from ..tensor import Tensor
+    xp, perm = _rows_view(x, d)
+    keys = _keys(xp, descending)
+    work = _sort_rows(x.device, keys, groups, n, x.dtype.kind == "f", descending)
+    shape = xp.shape
+    strides = tuple(2 * st for st in contiguous_strides(shape[:-1] + (n + (n & 1),))[:-1]) + (2,)
+    kview = Tensor._view(work._st, shape, strides, 0, D.uint32)
+    iview = Tensor._view(work._st, shape, strides, 1, D.int32)
+    return kview, iview, perm
+
+
+def sort(x, dim=-1, descending=False):
+    """(values, indices) of x sorted along dim; NaN is the largest value. Stable."""
+    from ..tensor import Tensor, _norm_dim
+    _check_tensor(x, "sort")
+    d = _norm_dim(operator.index(dim), x.ndim)
+    descending = bool(descending)
+    dev = x.device
+    if x.ndim == 0:
+        idx = Tensor._empty((), D.int32, dev)
+        dev.clear(idx._buf, 0, 4)
+        return SortResult(x.clone(), idx)
+    if x.numel() == 0:
+        return SortResult(Tensor._empty(x.shape, x.dtype, dev), Tensor._empty(x.shape, D.int32, dev))
+    n, groups = _plan(dev, x.shape, d)
+    keys, idx, perm = _sorted_pairs(x, d, n, groups, descending)
+    values = _decode(_unpermute(keys, perm, x.shape), x.dtype, descending)
+    return SortResult(values, _unpermute(idx, perm, x.shape).clone())
+
+
+def kthvalue(x, k, dim=-1, keepdim=False):
+    """(values, indices) of the k-th smallest (1-based) element along dim (NaN largest)."""
+    from ..tensor import Tensor, _norm_dim
+    _check_tensor(x, "kthvalue")
+    d = _norm_dim(operator.index(dim), x.ndim)
+    k = operator.index(k)
+    size = x.shape[d] if x.ndim else 1
+    if x.ndim and size == 0:
+        raise IndexError(f"kthvalue(): Expected reduction dim {d} to have non-zero size.")
+    if not 1 <= k <= size:
+        raise KOutOfRangeError(f"kthvalue(): selected number k out of range for dimension {d}")
+    dev = x.device
+    if x.ndim == 0:
+        idx = Tensor._empty((), D.int32, dev)
+        dev.clear(idx._buf, 0, 4)
+        return KthvalueResult(x.clone(), idx)
+    out_shape = x.shape[:d] + ((1,) if keepdim else ()) + x.shape[d + 1:]
+    if x.numel() == 0:
+        return KthvalueResult(Tensor._empty(out_shape, x.dtype, dev),
+                              Tensor._empty(out_shape, D.int32, dev))
+    n, groups = _plan(dev, x.shape, d)
+    keys, idx, perm = _sorted_pairs(x, d, n, groups, False)
+    kcol = keys[..., k - 1]
+    icol = idx[..., k - 1]
+    values = _decode(kcol, x.dtype, False)
+    indices = icol.contiguous()
+    # Columns are in the row order of x's other dims: reshape restores keepdim's 1.
+    return KthvalueResult(values.reshape(out_shape), indices.reshape(out_shape))
+
+
+# ---------------------------------------------------------------- isin
+def _scalar_tensor(v, dev, dtype=None):
+    """A Python scalar as a 1-element tensor: bool, int32 (uint32 when it only fits
+    there), float32, or ``dtype`` when given."""
+    from .creation import tensor
+    sd = D.scalar_dtype(v)
+    if dtype is None:
+        dtype = sd
+        if sd is D.int32 and int(v) >= 2 ** 31:
+            dtype = D.uint32
+    if sd.kind in "iu" or sd is D.bool_:
+        if sd is not D.bool_ and not -(2 ** 31) <= int(v) < 2 ** 32:
+            raise OverflowError(f"isin: Python int {v} does not fit int32 or uint32")
+    if dtype is D.float16:
+        v = E._round_f16(v)
+    return tensor([v], dtype=dtype)
+
+
+def _common(a_dt, b_dt, a_scalar, b_scalar):
+    """The dtype isin compares in, and whether it is the int32/uint32 mix
+    (compared on raw bits, values with the top bit set never found)."""
+    if {a_dt, b_dt} == {D.int32, D.uint32}:
+        return None, True
+    if a_scalar:
+        return D.promote_scalar(b_dt, a_dt), False
+    if b_scalar:
+        return D.promote_scalar(a_dt, b_dt), False
+    return D.promote(a_dt, b_dt), False
+
+
+def isin(elements, test_elements, *, invert=False):
+    """Bool tensor of elements' shape: whether each element is in test_elements
+    (torch.isin). Either may be a Python scalar; test_elements may be a list."""
+    from ..tensor import Tensor
+    from .creation import tensor
+    et, tt = isinstance(elements, Tensor), isinstance(test_elements, Tensor)
+    if isinstance(test_elements, (list, tuple)):
+        test_elements, tt = tensor(list(test_elements)) if len(test_elements) else \
+            tensor([], dtype=elements.dtype if et else D.float32), True
+    if not et and not tt:
+        raise TypeError("isin: at least one of elements and test_elements must be a Tensor")
+    for v, is_t, what in ((elements, et, "elements"), (test_elements, tt, "test_elements")):
+        if not is_t and not isinstance(v, (bool, int, float)):
+            raise TypeError(f"isin: {what} must be a Tensor or a Python scalar, got {type(v).__name__}")
+    if et and tt and elements.device is not test_elements.device:
+        raise ValueError("isin: elements and test_elements live on two different devices")
+    a_dt = elements.dtype if et else D.scalar_dtype(elements)
+    b_dt = test_elements.dtype if tt else D.scalar_dtype(test_elements)
+    if not et and a_dt is D.int32 and int(elements) >= 2 ** 31:
+        a_dt = D.uint32
+    if not tt and b_dt is D.int32 and int(test_elements) >= 2 ** 31:
+        b_dt = D.uint32
+    cd, mixed = _common(a_dt, b_dt, not et, not tt)
+    dev = (elements if et else test_elements).device
+    # Scalars become 1-element tensors (range checks raise here, before GPU work).
+    x = elements if et else _scalar_tensor(elements, dev, None if mixed else cd)
+    t = test_elements if tt else _scalar_tensor(test_elements, dev, None if mixed else cd)
+    m = t.numel()
+    groups = _row_groups(dev, 1, m) if m else []
+    out_shape = elements.shape if et else ()
+    out = Tensor._empty(out_shape, D.bool_, dev)
+    n = x.numel()
+    if n == 0:
+        return out
+    if m == 0:
+        return E.fill(out_shape, bool(invert), D.bool_, device=dev)
+    if not mixed:
+        if x.dtype is not cd:
+            x = E.cast(x, cd)
+        if t.dtype is not cd:
+            t = E.cast(t, cd)
+    flt = not mixed and cd.kind == "f"
+    if mixed:  # raw bits: no int32 value with the top bit set equals any uint32 value
+        q = E.launch("bitcast<u32>(a)", D.uint32, [x], [x.dtype.wgsl])
+        tk = E.launch("bitcast<u32>(a)", D.uint32, [t.reshape(-1)], [t.dtype.wgsl])
+        miss = "k >= 0x80000000u"
+    else:
+        q = _keys(x, False, canonical=True)
+        tk = _keys(t.reshape(-1), False, canonical=True)
+        miss = "k == 0xffffffffu" if flt else "false"
+    sorted_pairs = _sort_rows(dev, tk, groups, m, False, False)
+    k = dev.kernel("isin_search", {"WG": SEARCH_WG, "INVERT": bool(invert), "MISS": miss},
+                   ["rw", "r", "r"], 16)
+    g = chunk_granule(dev)
+    chunk = min(chunk_elems(dev, 4), dev.max_groups ** 2 * SEARCH_WG * 4 // g * g)
+    tb = (sorted_pairs._buf, 0, m * 8)
+    with dev.lock:
+        for s in range(0, n, chunk):
+            e = min(n, s + chunk)
+            qst, qsz = window(dev, q._buf, 4, s, e - 1)
+            ost, osz = window(dev, out._buf, 1, s, e - 1)
+            p = struct.pack("<4I", e - s, s - qst // 4, s - ost, m)
+            dev.dispatch(k, p, [(out._buf, ost, osz), (q._buf, qst, qsz), tb],
+                         math.ceil((e - s) / (SEARCH_WG * 4)))
+    return out
