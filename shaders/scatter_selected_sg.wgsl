@@ -1,9 +1,10 @@
 // scatter_selected_sg.wgsl: writes every selected element of block b at OFFSETS[b] + its rank
 // (subgroup path). Bindings: 0 P, 1 M (mask words), 2 OFFSETS (u32), 3 X (vec4 of u32
 // words; VALUES only; TAKE: XW, the target's u32 words, rw), 4.. OUT0..OUT{K-1}
-// (output windows, rw; TAKE: source windows, read). One subgroup walks one block in rounds
+// (output windows, rw; TAKE: source windows, read), VALUES: 4+K COUNT (the total). One subgroup walks one block in rounds
 // of 4 mask words (16 elements) per lane; subgroupExclusiveAdd ranks a round,
-// subgroupAdd carries it to the next.
+// subgroupAdd carries it to the next. VALUES writes every element branch-free
+// (emit_all: rejected ones after the total); INDICES/TAKE only the selected ones.
 
 @group(0) @binding(0) var<uniform> P: SelParams;
 @group(0) @binding(1) var<storage, read> M: array<vec4<u32>>;
@@ -17,6 +18,9 @@
 //@repeat K
 @group(0) @binding({{i}} + 4) var<storage, {{OUT_ACCESS}}> OUT{{i}}: array<u32>;
 //@end
+//@if VALUES
+@group(0) @binding({{K}} + 4) var<storage, read> COUNT: array<u32>;
+//@endif
 
 //@include select_common
 //@include select_out
@@ -29,6 +33,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
         @builtin(local_invocation_index) li: u32) {
     let n_sg = nwg.x * nwg.y * (WG / ssz);
     let nb = (P.n + BLOCK_WORDS * 4u - 1u) / (BLOCK_WORDS * 4u);
+//@if VALUES
+    let total = COUNT[0];
+//@endif
     for (var b = ((wid.x + wid.y * nwg.x) * WG + li) / ssz; b < nb; b = b + n_sg) {
         var base = OFFSETS[P.blk0 + b];
         let w_end = min(BLOCK_WORDS, (P.n + 3u) / 4u - b * BLOCK_WORDS);
@@ -41,6 +48,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
             let c = cnt.x + cnt.y + cnt.z + cnt.w;
             let rank = subgroupExclusiveAdd(c);
             let round_total = subgroupAdd(c);
+//@if VALUES
+            let full = w * 4u + 16u <= P.n;
+            for (var k = 0u; k < 4u; k = k + 1u) {
+                emit_all(base + rank + cnt.x * u32(k > 0u) + cnt.y * u32(k > 1u) + cnt.z * u32(k > 2u),
+                         w + k, bits[k], total, full);
+            }
+//@endif
+//@if NOT_VALUES
             if (c != 0u) {
                 var pos = base + rank;
                 for (var k = 0u; k < 4u; k = k + 1u) {
@@ -50,6 +65,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
                     }
                 }
             }
+//@endif
             base = base + round_total;
         }
     }

@@ -128,8 +128,9 @@ def _record(dev, x, m, shape, mode, out_buf, out_byte_start, out_nbytes, count):
     K = len(outs)
     values, take = mode == "values", mode == "take"
     k_scatter, scatter_groups = _block_kernel(
-        dev, "scatter_selected", ["r", "r", "r" if values else "rw" if take else None] + ["r" if take else "rw"] * K,
-        VALUES=values, INDICES=mode == "indices", TAKE=take, K=K, OUT_ACCESS="read" if take else "read_write",
+        dev, "scatter_selected", ["r", "r", "r" if values else "rw" if take else None] + ["r" if take else "rw"] * K
+        + (["r"] if values else []),
+        VALUES=values, NOT_VALUES=not values, INDICES=mode == "indices", TAKE=take, K=K, OUT_ACCESS="read" if take else "read_write",
         ONE_PUT=K == 1 and not take, MULTI_PUT=K > 1 and not take, ONE_GET=K == 1 and take,
         MULTI_GET=K > 1 and take)
     ndim = len(shape) if mode == "indices" else 0
@@ -153,7 +154,8 @@ def _record(dev, x, m, shape, mode, out_buf, out_byte_start, out_nbytes, count):
     for s, e, mwin, m_off, xwin, x_off in segs:
         p = _params(n=e - s, blk0=s // BLOCK, g0=s, x_off=x_off, m_off=m_off, ndim=ndim,
                     out_off=out_off, out_win=out_win, shape=shape if mode == "indices" else ())
-        dev.dispatch(k_scatter, p, [mwin, owin, xwin] + outs, scatter_groups(math.ceil((e - s) / BLOCK)))
+        dev.dispatch(k_scatter, p, [mwin, owin, xwin] + outs + ([(count._buf, 0, 4)] if values else []),
+                     scatter_groups(math.ceil((e - s) / BLOCK)))
 
 
 def _fill_bits(sel_dtype, fill_value):
