@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import math
 import struct
+from functools import lru_cache
 
 from .. import dtypes as D
 from .launch import (MAX_DIMS, broadcast_shapes, broadcast_strides, chunk_elems, chunk_granule, coalesce,
-                     span, window)
+                     contiguous_strides, span, window)
 
 WG = 64
 _SLOTS = "ABC"
@@ -53,16 +54,74 @@ def _decode(slot_field, wgsl_type):
             "bool": f"({f} != 0u)"}[wgsl_type.replace("wide_", "")]
 
 
+_PACK = struct.Struct("<44I").pack
+_UNIT = (1, 0, 0, 0, 0, 0, 0, 0)
+_ZERO = (0,) * MAX_DIMS
+_Tensor = None
+
+
+def _tensor_cls():
+    global _Tensor
+    if _Tensor is None:
+        from ..tensor import Tensor
+        _Tensor = Tensor
+    return _Tensor
+
+
+def _kernel(dev, expr, out_dtype, operands, cts, rt, all_contig):
+    """The elementwise pipeline for one op signature, cached on the device by a
+    flat key (no params dict, no sorting) so a hit costs one dict lookup."""
+    T = _Tensor
+    sig = ("elementwise", expr, out_dtype, rt, all_contig,
+           tuple([(o.dtype if isinstance(o, T) else None, ct) for o, ct in zip(operands, cts)]))
+    k = dev.op_cache.get(sig)
+    if k is not None:
+        return k
+    params = {"WG": WG, "EXPR": expr, "RT": rt, "ALL_CONTIG": all_contig,
+              "OUT_W32": out_dtype.itemsize == 4, "OUT_BOOL": out_dtype is D.bool_,
+              "OUT_F16": out_dtype is D.float16,
+              "BITS": "u32" if rt == "u32" else "bitcast<u32>"}
+    access = ["rw", None, None, None]
+    for slot, op, ct in zip(_SLOTS, operands, cts):
+        params[f"CT_{slot}"] = ct
+        params[f"HAS_{slot}"] = isinstance(op, T)
+        if isinstance(op, T):
+            params[f"VAL_{slot}"] = _load(op.dtype, slot)
+            access[1 + _SLOTS.index(slot)] = "r"
+        else:
+            params[f"VAL_{slot}"] = _decode(_SCAL[_SLOTS.index(slot)], ct)
+    for slot in _SLOTS[len(operands):]:
+        params.update({f"CT_{slot}": "u32", f"VAL_{slot}": "0u", f"HAS_{slot}": False})
+    k = dev.op_cache[sig] = dev.kernel("elementwise", params, access, 176)
+    return k
+
+
+def _launch_limit(dev):
+    """Most elements one launch may cover (every operand itemsize is <= 4 bytes,
+    so one storage binding holds chunk_elems(dev, 4) of any of them)."""
+    g = chunk_granule(dev)
+    return min(chunk_elems(dev, 4), max(g, dev.max_groups ** 2 * WG * 4 // g * g))
+
+
 def launch(expr, out_dtype, operands, cts, shape=None, result_type=None, device=None, out=None):
     """Run EXPR over the broadcast of ``operands`` (Tensors or Scalars), each
     converted to the WGSL type in ``cts``; returns a new contiguous Tensor, or
     writes into ``out`` (contiguous, of the broadcast shape and ``out_dtype``)."""
-    from ..tensor import Tensor, _device_of
-
+    Tensor = _Tensor or _tensor_cls()
     views = [o for o in operands if isinstance(o, Tensor)]
-    dev = _device_of(views) if views else (device or _default_device())
+    if views:
+        dev = views[0].device
+        if len(views) > 1:
+            from ..tensor import _device_of
+            dev = _device_of(views)
+    else:
+        dev = device or _default_device()
     if shape is None:
-        shape = broadcast_shapes(*[v.shape for v in views])
+        shape = views[0].shape if views else ()
+        for v in views:
+            if v.shape != shape:
+                shape = broadcast_shapes(*[v.shape for v in views])
+                break
     if out is None:
         out = Tensor._empty(shape, out_dtype, dev)
     elif (out.shape != tuple(shape) or out.dtype is not out_dtype or not out.is_contiguous()
@@ -72,39 +131,57 @@ def launch(expr, out_dtype, operands, cts, shape=None, result_type=None, device=
     n = out.numel()
     if n == 0:
         return out
+    rt = result_type or ("bool" if out_dtype is D.bool_ else out_dtype.wgsl)
+    scal = [0, 0, 0, 0]
+    for i, op, ct in zip(range(3), operands, cts):
+        if not isinstance(op, Tensor):
+            scal[i] = _bits(op.value, ct)
+
+    # Fast path (most small ops): every tensor operand is a contiguous view of the
+    # output's shape and the whole op fits one launch with room to spare (a
+    # window is at most n * 4 + storage_align + 3 bytes): one flat dispatch, no
+    # broadcasting or span geometry. The general path below would do the same.
+    align = dev.storage_align
+    if n * 4 + 2 * align <= dev.max_binding and n <= dev.max_groups * (WG * 4):
+        cs = contiguous_strides(shape)
+        for v in views:
+            if v.shape != shape or v._strides != cs:
+                break
+        else:
+            osz = out_dtype.itemsize
+            o = out._offset
+            ob = o * osz // align * align
+            bindings = [(out._buf, ob, max(min(out._buf.size, -(-((o + n) * osz) // 4) * 4) - ob, 4)),
+                        None, None, None]
+            offs = [0, 0, 0, 0]
+            ss = [_ZERO, _ZERO, _ZERO]
+            unit = _UNIT if n > 1 else _ZERO
+            i = 0
+            for op in operands:
+                if isinstance(op, Tensor):
+                    isz = op.dtype.itemsize
+                    o = op._offset
+                    buf = op._buf
+                    ws = o * isz // align * align
+                    bindings[1 + i] = (buf, ws, max(min(buf.size, -(-((o + n) * isz) // 4) * 4) - ws, 4))
+                    offs[i] = o - ws // isz
+                    ss[i] = unit
+                i += 1
+            kernel = _kernel(dev, expr, out_dtype, operands, cts, rt, True)
+            p = _PACK(n, 0, 1 if n > 1 else 0, out._offset - ob // osz, n, 1, 1, 1, 1, 1, 1, 1,
+                      *offs, *ss[0], *ss[1], *ss[2], *scal)
+            dev.dispatch(kernel, p, bindings, -(-n // (WG * 4)))
+            return out
+
     vstrides = [broadcast_strides(v.shape, v._strides, shape) for v in views]
     shp, strides = coalesce(shape, vstrides)
     if len(shp) > MAX_DIMS:
         raise ValueError(f"tensors of more than {MAX_DIMS} (non-mergeable) dimensions are not supported")
     all_contig = len(shp) <= 1 and all(st == (1,) or st == () for st in strides)
-    rt = result_type or ("bool" if out_dtype is D.bool_ else out_dtype.wgsl)
-
-    params = {"WG": WG, "EXPR": expr, "RT": rt, "ALL_CONTIG": all_contig,
-              "OUT_W32": out_dtype.itemsize == 4, "OUT_BOOL": out_dtype is D.bool_,
-              "OUT_F16": out_dtype is D.float16,
-              "BITS": "u32" if rt == "u32" else "bitcast<u32>"}
-    access = ["rw", None, None, None]
-    scal = [0, 0, 0, 0]
-    for slot, op, ct in zip(_SLOTS, operands, cts):
-        params[f"CT_{slot}"] = ct
-        params[f"HAS_{slot}"] = isinstance(op, Tensor)
-        if isinstance(op, Tensor):
-            params[f"VAL_{slot}"] = _load(op.dtype, slot)
-            access[1 + _SLOTS.index(slot)] = "r"
-        else:
-            i = _SLOTS.index(slot)
-            scal[i] = _bits(op.value, ct)
-            params[f"VAL_{slot}"] = _decode(_SCAL[i], ct)
-    for slot in _SLOTS[len(operands):]:
-        params.update({f"CT_{slot}": "u32", f"VAL_{slot}": "0u", f"HAS_{slot}": False})
-    kernel = dev.kernel("elementwise", params, access, 176)
+    kernel = _kernel(dev, expr, out_dtype, operands, cts, rt, all_contig)
 
     shape8 = list(shp) + [1] * (MAX_DIMS - len(shp))
-    itemsizes = [out_dtype.itemsize] + [v.dtype.itemsize for v in views]
-    chunk = chunk_elems(dev, max(itemsizes))
-    # A launch must also fit one dispatch grid: max_groups**2 workgroups of WG * 4 elements.
-    g = chunk_granule(dev)
-    chunk = min(chunk, max(g, dev.max_groups ** 2 * WG * 4 // g * g))
+    chunk = _launch_limit(dev)
     s = 0
     while s < n:
         e = min(n, s + chunk)
@@ -135,12 +212,13 @@ def launch(expr, out_dtype, operands, cts, shape=None, result_type=None, device=
                     f"({dev.max_binding} bytes); copy a smaller part first")
             chunk = max(chunk_granule(dev), chunk // 2 // chunk_granule(dev) * chunk_granule(dev))
             continue
-        p = struct.pack("<44I", e - s, s, len(shp), out_off, *shape8, *offs, *ss[0], *ss[1], *ss[2], *scal)
+        p = _PACK(e - s, s, len(shp), out_off, *shape8, *offs, *ss[0], *ss[1], *ss[2], *scal)
         dev.dispatch(kernel, p, bindings, math.ceil((e - s) / (WG * 4)))
         s = e
     return out
 
 
+@lru_cache(maxsize=None)
 def _load(dtype, slot):
     # dtype.load is written over word array W and element index e.
     expr = dtype.load
@@ -197,16 +275,35 @@ def _int_kind(v, dt, is_tensor):
 
 
 def binary(name, x, y):
-    from ..tensor import Tensor
-    rule, expr = BINARY[name]
+    Tensor = _Tensor or _tensor_cls()
     xt, yt = isinstance(x, Tensor), isinstance(y, Tensor)
+    if xt and yt:
+        if x.shape != y.shape:
+            broadcast_shapes(x.shape, y.shape)
+        expr, out, cts, _ = _binary_plan(name, x.dtype, y.dtype, True, True, None, None)
+        return launch(expr, out, [x, y], cts)
     if not xt and not yt:
         raise TypeError(f"{name} needs at least one tensor")
     dx = x.dtype if xt else D.scalar_dtype(x)
     dy = y.dtype if yt else D.scalar_dtype(y)
+    kx, ky = _int_kind(x, dx, xt), _int_kind(y, dy, yt)
+    expr, out, cts, f16 = _binary_plan(name, dx, dy, xt, yt, kx, ky)
+    if f16:
+        # numpy and PyTorch round a Python float to the tensor's float16 first
+        # (so a float16 tensor holding 0.1 == 0.1); the kernel computes in f32.
+        x, y = (v if isinstance(v, Tensor) else _round_f16(v) for v in (x, y))
+    return launch(expr, out, [x if xt else Scalar(x), y if yt else Scalar(y)], cts)
+
+
+@lru_cache(maxsize=None)
+def _binary_plan(name, dx, dy, xt, yt, kx, ky):
+    """(expression, result dtype, operand WGSL types, round scalars to float16?)
+    of a binary op; depends only on the dtypes (and, for a Python int, on the
+    int kind its value needs), so it is cached. Raises TypeError (not cached)."""
+    rule, expr = BINARY[name]
     if xt and yt:
         pd = D.promote(dx, dy)
-        broadcast_shapes(x.shape, y.shape)
+        kx, ky = _int_kind(None, dx, True), _int_kind(None, dy, True)
     else:
         pd = D.promote_scalar(dx, dy) if xt else D.promote_scalar(dy, dx)
     if rule == "logic":
@@ -216,13 +313,11 @@ def binary(name, x, y):
         out, ct = D.bool_, "bool"
     elif rule == "cmp":
         out, ct = D.bool_, _ct(pd)
-        kx, ky = _int_kind(x, dx, xt), _int_kind(y, dy, yt)
         if {kx, ky} == {"i", "u"}:
             # int32 against uint32 values: no 32-bit type holds both ranges, so
             # compare exactly through a 33-bit (sign, bits) key (cmp_wide in the shader).
-            ops = [x if xt else Scalar(x), y if yt else Scalar(y)]
-            cts = ["wide_i32" if kx == "i" else "wide_u32", "wide_i32" if ky == "i" else "wide_u32"]
-            return launch(_WIDE[name], out, ops, cts)
+            cts = ("wide_i32" if kx == "i" else "wide_u32", "wide_i32" if ky == "i" else "wide_u32")
+            return _WIDE[name], out, cts, False
         if pd is D.int32 and "u" in (kx, ky):
             ct = "u32"  # a bool tensor against an int past int32's range
     elif rule == "arith":
@@ -231,12 +326,7 @@ def binary(name, x, y):
     else:  # div
         out = pd if pd.kind == "f" else D.float32
         ct = "f32"
-    if pd is D.float16:
-        # numpy and PyTorch round a Python float to the tensor's float16 first
-        # (so a float16 tensor holding 0.1 == 0.1); the kernel computes in f32.
-        x, y = (v if isinstance(v, Tensor) else _round_f16(v) for v in (x, y))
-    ops = [x if xt else Scalar(x), y if yt else Scalar(y)]
-    return launch(expr, out, ops, [ct, ct])
+    return expr, out, (ct, ct), pd is D.float16
 
 
 _WIDE = {"gt": "cmp_wide(a, b) > 0", "ge": "cmp_wide(a, b) >= 0", "lt": "cmp_wide(a, b) < 0",

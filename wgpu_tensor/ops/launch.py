@@ -6,6 +6,8 @@ offset alignment) and addresses elements relative to the window start.
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 MAX_DIMS = 8
 
 
@@ -38,10 +40,19 @@ def broadcast_strides(shape, strides, out_shape):
 
 
 def contiguous_strides(shape):
+    """Row-major strides (elements) of ``shape``; cached: every new tensor asks."""
+    try:
+        return _contiguous_strides(shape)
+    except TypeError:  # a list
+        return _contiguous_strides(tuple(shape))
+
+
+@lru_cache(maxsize=4096)
+def _contiguous_strides(shape):
     st, acc = [], 1
     for s in reversed(shape):
         st.append(acc)
-        acc *= s
+        acc *= int(s)
     return tuple(reversed(st))
 
 

@@ -120,6 +120,9 @@ class Device:
         self.lock = threading.RLock()
 
         self._kernels = {}
+        # Ops cache their kernels here under flat signature keys of their own
+        # (e.g. elementwise: expression, dtypes), skipping the sorted params key.
+        self.op_cache = {}
         self._bind_groups = OrderedDict()
         self._pool = {}  # size -> [Buffer]
         self._owned = set()  # every live Buffer (see alloc)
@@ -128,6 +131,7 @@ class Device:
         self._staging = {}
         self._encoder = None
         self._pass = None
+        self._pass_pipeline = None  # the pipeline last set in the open pass
         self._arena = self.device.create_buffer(
             size=self.ARENA_SIZE, usage=wgpu.BufferUsage.UNIFORM | wgpu.BufferUsage.COPY_DST)
         self._arena_data = bytearray(self.ARENA_SIZE)
@@ -189,10 +193,13 @@ class Device:
 
     def alloc(self, nbytes) -> Buffer:
         """A storage buffer of at least ``nbytes`` (rounded to 4, at least 16)."""
-        self.check_size(nbytes)
-        size = _bucket(nbytes)
-        if size > self.max_buffer:
-            size = _round_up(max(nbytes, 16), 4)
+        if nbytes <= 1 << 20:  # the common small case: a power-of-two size class
+            size = 16 if nbytes <= 16 else 1 << (int(nbytes) - 1).bit_length()
+        else:
+            self.check_size(nbytes)
+            size = _bucket(nbytes)
+            if size > self.max_buffer:
+                size = _round_up(max(nbytes, 16), 4)
         with self.lock:
             if self._pooled_bytes > self.POOL_CAP:
                 self._trim(self.POOL_CAP // 2)
@@ -294,7 +301,7 @@ class Device:
             return k
 
     def _bind_group(self, kernel, bindings):
-        key = (id(kernel), tuple(b and (b[0].uid, b[1], b[2]) for b in bindings))
+        key = (id(kernel), *[b and (b[0].uid, b[1], b[2]) for b in bindings])
         bg = self._bind_groups.get(key)
         if bg is not None:
             self._bind_groups.move_to_end(key)
@@ -330,17 +337,24 @@ class Device:
         bindings 1..n."""
         if groups <= 0:
             return
-        gx, gy = self.grid(groups)
+        if groups <= self.max_groups:
+            gx, gy = groups, 1
+        else:
+            gx, gy = self.grid(groups)
         with self.lock:
-            size = kernel.params_size
-            if self._arena_pos + size > self.ARENA_SIZE:
-                self.flush()
             off = self._arena_pos
+            end = off + kernel.params_size
+            if end > self.ARENA_SIZE:
+                self.flush()
+                off, end = 0, kernel.params_size
             self._arena_data[off:off + len(params)] = params
-            self._arena_pos = _round_up(off + size, self.uniform_align)
+            ua = self.uniform_align
+            self._arena_pos = (end + ua - 1) // ua * ua
             bg = self._bind_group(kernel, bindings)
-            cp = self._compute_pass()
-            cp.set_pipeline(kernel.pipeline)
+            cp = self._pass or self._compute_pass()
+            if self._pass_pipeline is not kernel.pipeline:  # state persists within a pass
+                cp.set_pipeline(kernel.pipeline)
+                self._pass_pipeline = kernel.pipeline
             cp.set_bind_group(0, bg, [off])
             cp.dispatch_workgroups(gx, gy, 1)
             self._pending = True
@@ -349,6 +363,7 @@ class Device:
     def _compute_pass(self):
         if self._pass is None:
             self._pass = self._enc().begin_compute_pass()
+            self._pass_pipeline = None
         return self._pass
 
     def _enc(self):
@@ -360,6 +375,7 @@ class Device:
         if self._pass is not None:
             self._pass.end()
             self._pass = None
+            self._pass_pipeline = None
 
     def clear(self, buf: Buffer, offset=0, size=None):
         """Zero a byte range (offset and size multiples of 4) after recorded work."""
