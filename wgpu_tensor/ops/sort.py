@@ -28,7 +28,7 @@ from collections import namedtuple
 
 from .. import dtypes as D
 from . import elementwise as E
-from .launch import chunk_elems, chunk_granule, contiguous_strides, window
+from .launch import chunk_elems, chunk_granule, window
 
 SortResult = namedtuple("sort", ["values", "indices"])
 KthvalueResult = namedtuple("kthvalue", ["values", "indices"])
@@ -37,6 +37,7 @@ GROUP_LOG = 4      # each invocation holds 2**(GROUP_LOG+1) slots in registers (
 TILE = 4096        # sort_tile: slots per workgroup (keys + indices: 32 KiB of workgroup memory)
 STEP_WG = 64       # sort_step: invocations (groups) per workgroup
 SEARCH_WG = 64     # isin_search: invocations per workgroup (4 elements each)
+MOVE_WG = 64       # sort_transpose: invocations (words) per workgroup
 
 
 class KOutOfRangeError(RuntimeError, IndexError):
@@ -174,12 +175,94 @@ def _sort_rows(dev, keys, groups, n, flt, descending):
 
 
 def _plan(dev, x_shape, d):
-    """Rows, row length and row groups of a sort along d; raises before GPU work."""
+    """(A, n, B): x as A blocks of n x B, sorted along n; and the row groups. Raises
+    before any GPU work."""
     n = x_shape[d]
-    rows = math.prod(x_shape) // n
-    groups = _row_groups(dev, rows, n)
-    dev.check_size(rows * (n + (n & 1)) * 8, f"sorting {rows} rows of {n} elements")
-    return n, groups
+    a, b = math.prod(x_shape[:d]), math.prod(x_shape[d + 1:])
+    groups = _row_groups(dev, a * b, n)
+    dev.check_size(a * b * (n + (n & 1)) * 8, f"sorting {a * b} rows of {n} elements")
+    if b > 1:
+        _boxes(dev, (a, b, n), (n * b, 1, b), (b * n, n, 1))
+        _boxes(dev, (a, b, n), (2 * b * (n + (n & 1)), 2 * (n + (n & 1)), 2), (n * b, 1, b))
+    return (a, n, b), groups
+
+
+# ---------------------------------------------------------------- layouts
+def _boxes(dev, dims, in_st, out_st):
+    """Boxes (s0, s1, i0, i1, j0, j1) covering dims (ns, ni, nj) whose input and
+    output spans (word strides in_st, out_st) each fit one storage binding."""
+    ns, ni, nj = dims
+    m = (dev.max_binding - dev.storage_align) // 4
+
+    def ext(st, ks, ki, kj):
+        return (ks - 1) * st[0] + (ki - 1) * st[1] + (kj - 1) * st[2] + 1
+
+    slab = max(ext(in_st, 1, ni, nj), ext(out_st, 1, ni, nj))
+    if slab <= m:
+        per = min((m - ext(st, 1, ni, nj)) // st[0] + 1 if st[0] else ns for st in (in_st, out_st))
+        return [(s0, min(ns, s0 + per), 0, ni, 0, nj) for s0 in range(0, ns, per)]
+    best, bj = (0, 0), nj
+    while bj >= 1:  # the largest box (bi x bj words) over halving bj
+        room = [m - 1 - (bj - 1) * st[2] for st in (in_st, out_st)]
+        if min(room) >= 0:
+            bi = min(ni, *(r // st[1] + 1 if st[1] else ni for r, st in zip(room, (in_st, out_st))))
+            if bi * bj > best[0] * best[1]:
+                best = (bi, bj)
+        bj //= 2
+    bi, bj = best
+    if bi < 1 or bj < 1:
+        raise ValueError(f"a tensor of {ns} x {ni} x {nj} elements is too spread out to move "
+                         f"through this adapter's storage binding of {dev.max_binding} bytes")
+    return [(s, s + 1, i0, min(ni, i0 + bi), j0, min(nj, j0 + bj))
+            for s in range(ns) for i0 in range(0, ni, bi) for j0 in range(0, nj, bj)]
+
+
+def _move(dev, src, src_off, in_st, dst, dst_off, out_st, dims):
+    """dst[dst_off + o(s, i, j)] = src[src_off + in(s, i, j)] for 32-bit words, box by
+    box (sort_transpose.wgsl)."""
+    k = dev.kernel("sort_transpose", {"WG": MOVE_WG}, ["rw", "r"], 48)
+    with dev.lock:
+        for s0, s1, i0, i1, j0, j1 in _boxes(dev, dims, in_st, out_st):
+            ks, ki, kj = s1 - s0, i1 - i0, j1 - j0
+            lo_in = src_off + s0 * in_st[0] + i0 * in_st[1] + j0 * in_st[2]
+            lo_out = dst_off + s0 * out_st[0] + i0 * out_st[1] + j0 * out_st[2]
+            hi_in = lo_in + (ks - 1) * in_st[0] + (ki - 1) * in_st[1] + (kj - 1) * in_st[2]
+            hi_out = lo_out + (ks - 1) * out_st[0] + (ki - 1) * out_st[1] + (kj - 1) * out_st[2]
+            ist, isz = window(dev, src._buf, 4, lo_in, hi_in)
+            ost, osz = window(dev, dst._buf, 4, lo_out, hi_out)
+            total = ks * ki * kj
+            _dispatch_split(dev, k, lambda base: struct.pack(
+                "<12I", ks, ki, kj, base, lo_in - ist // 4, *in_st, lo_out - ost // 4, *out_st),
+                [(dst._buf, ost, osz), (src._buf, ist, isz)], total, MOVE_WG)
+
+
+def _row_keys(x, d, abn, descending):
+    """x's keys as contiguous uint32 rows [A * B, n] (dim d last)."""
+    from ..tensor import Tensor
+    a, n, b = abn
+    kx = _keys(x, descending)
+    if b == 1:
+        return kx
+    rows = Tensor._empty((a * b, n), D.uint32, x.device)
+    _move(x.device, kx, kx._offset, (n * b, 1, b), rows, 0, (b * n, n, 1), (a, b, n))
+    return rows
+
+
+def _from_rows(work, shape, abn, which, dtype):
+    """Keys (which=0) or indices (1) of the sorted pairs in x's layout, as a new
+    contiguous uint32/int32 tensor of ``shape``."""
+    from ..tensor import Tensor
+    a, n, b = abn
+    n2 = n + (n & 1)
+    out = Tensor._empty(shape, dtype, work.device)
+    _move(work.device, work, which, (2 * b * n2, 2 * n2, 2), out, 0, (n * b, 1, b), (a, b, n))
+    return out
+
+
+def _pairs_view(work, rows, n, which, dtype):
+    """[rows, n] view of the keys (which=0) or indices (1) of the sorted pairs."""
+    from ..tensor import Tensor
+    return Tensor._view(work._st, (rows, n), (2 * (n + (n & 1)), 2), which, dtype)
 
 
 # ---------------------------------------------------------------- public ops
@@ -189,33 +272,11 @@ def _check_tensor(x, what):
         raise TypeError(f"{what}: expected a wgpu_tensor.Tensor, got {type(x).__name__}")
 
 
-def _rows_view(x, d):
-    """x with dim d moved last (a view), and the permutation used."""
-    perm = [i for i in range(x.ndim) if i != d] + [d]
-    return x._derive(tuple(x.shape[i] for i in perm), tuple(x._strides[i] for i in perm),
-                     x._offset), perm
-
-
-def _unpermute(t, perm, shape):
-    """View of ``t`` (laid out in ``perm`` order) with the original dimension order."""
-    strides = [0] * len(perm)
-    for i, p in enumerate(perm):
-        strides[p] = t._strides[i]
-    return t._derive(tuple(shape), tuple(strides), t._offset)
-
-
-def _sorted_pairs(x, d, n, groups, descending):
-    """(keys, indices) views of x's sorted pairs, laid out with d last, and the
-    permutation that moved d last."""
+def _empty_index(dev):
     from ..tensor import Tensor
-    xp, perm = _rows_view(x, d)
-    keys = _keys(xp, descending)
-    work = _sort_rows(x.device, keys, groups, n, x.dtype.kind == "f", descending)
-    shape = xp.shape
-    strides = tuple(2 * st for st in contiguous_strides(shape[:-1] + (n + (n & 1),))[:-1]) + (2,)
-    kview = Tensor._view(work._st, shape, strides, 0, D.uint32)
-    iview = Tensor._view(work._st, shape, strides, 1, D.int32)
-    return kview, iview, perm
+    idx = Tensor._empty((), D.int32, dev)
+    dev.clear(idx._buf, 0, 4)
+    return idx
 
 
 def sort(x, dim=-1, descending=False):
@@ -226,15 +287,21 @@ def sort(x, dim=-1, descending=False):
     descending = bool(descending)
     dev = x.device
     if x.ndim == 0:
-        idx = Tensor._empty((), D.int32, dev)
-        dev.clear(idx._buf, 0, 4)
-        return SortResult(x.clone(), idx)
+        return SortResult(x.clone(), _empty_index(dev))
     if x.numel() == 0:
         return SortResult(Tensor._empty(x.shape, x.dtype, dev), Tensor._empty(x.shape, D.int32, dev))
-    n, groups = _plan(dev, x.shape, d)
-    keys, idx, perm = _sorted_pairs(x, d, n, groups, descending)
-    values = _decode(_unpermute(keys, perm, x.shape), x.dtype, descending)
-    return SortResult(values, _unpermute(idx, perm, x.shape).clone())
+    abn, groups = _plan(dev, x.shape, d)
+    a, n, b = abn
+    work = _sort_rows(dev, _row_keys(x, d, abn, descending), groups, n, x.dtype.kind == "f",
+                      descending)
+    if b == 1:
+        keys = _pairs_view(work, a, n, 0, D.uint32)
+        values = _decode(keys, x.dtype, descending).reshape(x.shape)
+        indices = _pairs_view(work, a, n, 1, D.int32).clone().reshape(x.shape)
+    else:
+        values = _decode(_from_rows(work, x.shape, abn, 0, D.uint32), x.dtype, descending)
+        indices = _from_rows(work, x.shape, abn, 1, D.int32)
+    return SortResult(values, indices)
 
 
 def kthvalue(x, k, dim=-1, keepdim=False):
@@ -250,20 +317,25 @@ def kthvalue(x, k, dim=-1, keepdim=False):
         raise KOutOfRangeError(f"kthvalue(): selected number k out of range for dimension {d}")
     dev = x.device
     if x.ndim == 0:
-        idx = Tensor._empty((), D.int32, dev)
-        dev.clear(idx._buf, 0, 4)
-        return KthvalueResult(x.clone(), idx)
+        return KthvalueResult(x.clone(), _empty_index(dev))
     out_shape = x.shape[:d] + ((1,) if keepdim else ()) + x.shape[d + 1:]
     if x.numel() == 0:
         return KthvalueResult(Tensor._empty(out_shape, x.dtype, dev),
                               Tensor._empty(out_shape, D.int32, dev))
-    n, groups = _plan(dev, x.shape, d)
-    keys, idx, perm = _sorted_pairs(x, d, n, groups, False)
-    kcol = keys[..., k - 1]
-    icol = idx[..., k - 1]
+    abn, groups = _plan(dev, x.shape, d)
+    a, n, b = abn
+    work = _sort_rows(dev, _row_keys(x, d, abn, False), groups, n, x.dtype.kind == "f", False)
+    # Column k-1 of the sorted rows (rows are in the order of x's other dims), copied
+    # one row group at a time: a column spans every row, so it fits one storage
+    # binding only group by group.
+    rows = a * b
+    kcol = Tensor._empty((rows,), D.uint32, dev)
+    indices = Tensor._empty((rows,), D.int32, dev)
+    keys, idx = _pairs_view(work, rows, n, 0, D.uint32), _pairs_view(work, rows, n, 1, D.int32)
+    for r0, r1 in groups:
+        E.launch("a", D.uint32, [keys[r0:r1, k - 1]], ["u32"], out=kcol[r0:r1])
+        E.launch("a", D.int32, [idx[r0:r1, k - 1]], ["i32"], out=indices[r0:r1])
     values = _decode(kcol, x.dtype, False)
-    indices = icol.contiguous()
-    # Columns are in the row order of x's other dims: reshape restores keepdim's 1.
     return KthvalueResult(values.reshape(out_shape), indices.reshape(out_shape))
 
 
