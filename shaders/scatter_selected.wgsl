@@ -6,7 +6,7 @@
 // word (4 elements) in each of 4 rounds; one vec4 scan gives the ranks of all 4 rounds.
 // VALUES writes x's 32-bit words; INDICES writes the NDIM coordinates of each element;
 // TAKE (masked_scatter) reads source element `rank` into the element's own place.
-// VALUES writes every element branch-free (emit_all; binding 4+K: COUNT, the total).
+// VALUES writes every element branch-free (emit_all).
 
 @group(0) @binding(0) var<uniform> P: SelParams;
 @group(0) @binding(1) var<storage, read> M: array<u32>;
@@ -20,9 +20,6 @@
 //@repeat K
 @group(0) @binding({{i}} + 4) var<storage, {{OUT_ACCESS}}> OUT{{i}}: array<u32>;
 //@end
-//@if VALUES
-@group(0) @binding({{K}} + 4) var<storage, read> COUNT: array<u32>;
-//@endif
 
 //@include select_common
 
@@ -57,11 +54,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
     let round_base = vec4<u32>(0u, t.x, t.x + t.y, t.x + t.y + t.z);
     let base = OFFSETS[P.blk0 + b];
 //@if VALUES
-    let total = COUNT[0];
     let full = (b + 1u) * BLOCK_WORDS * 4u <= P.n;
     for (var k = 0u; k < 4u; k = k + 1u) {
         let w = b * BLOCK_WORDS + k * WG + li;
-        emit_all(base + round_base[k] + s.excl[k], w, m[k], total, full);
+        emit_all(base + round_base[k] + s.excl[k], w, m[k], full);
     }
 //@endif
 //@if NOT_VALUES

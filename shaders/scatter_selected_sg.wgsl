@@ -1,10 +1,10 @@
 // scatter_selected_sg.wgsl: writes every selected element of block b at OFFSETS[b] + its rank
 // (subgroup path). Bindings: 0 P, 1 M (mask words), 2 OFFSETS (u32), 3 X (vec4 of u32
 // words; VALUES only; TAKE: XW, the target's u32 words, rw), 4.. OUT0..OUT{K-1}
-// (output windows, rw; TAKE: source windows, read), VALUES: 4+K COUNT (the total). One subgroup walks one block in rounds
+// (output windows, rw; TAKE: source windows, read). One subgroup walks one block in rounds
 // of 4 mask words (16 elements) per lane; subgroupExclusiveAdd ranks a round,
 // subgroupAdd carries it to the next. VALUES writes every element branch-free
-// (emit_all: rejected ones after the total); INDICES/TAKE only the selected ones.
+// (emit_all: rejected ones from the end); INDICES/TAKE only the selected ones.
 
 @group(0) @binding(0) var<uniform> P: SelParams;
 @group(0) @binding(1) var<storage, read> M: array<vec4<u32>>;
@@ -18,9 +18,6 @@
 //@repeat K
 @group(0) @binding({{i}} + 4) var<storage, {{OUT_ACCESS}}> OUT{{i}}: array<u32>;
 //@end
-//@if VALUES
-@group(0) @binding({{K}} + 4) var<storage, read> COUNT: array<u32>;
-//@endif
 
 //@include select_common
 //@include select_out
@@ -33,9 +30,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
         @builtin(local_invocation_index) li: u32) {
     let n_sg = nwg.x * nwg.y * (WG / ssz);
     let nb = (P.n + BLOCK_WORDS * 4u - 1u) / (BLOCK_WORDS * 4u);
-//@if VALUES
-    let total = COUNT[0];
-//@endif
     for (var b = ((wid.x + wid.y * nwg.x) * WG + li) / ssz; b < nb; b = b + n_sg) {
         var base = OFFSETS[P.blk0 + b];
         let w_end = min(BLOCK_WORDS, (P.n + 3u) / 4u - b * BLOCK_WORDS);
@@ -52,7 +46,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
             let full = w * 4u + 16u <= P.n;
             for (var k = 0u; k < 4u; k = k + 1u) {
                 emit_all(base + rank + cnt.x * u32(k > 0u) + cnt.y * u32(k > 1u) + cnt.z * u32(k > 2u),
-                         w + k, bits[k], total, full);
+                         w + k, bits[k], full);
             }
 //@endif
 //@if NOT_VALUES

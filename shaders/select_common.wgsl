@@ -16,7 +16,7 @@ struct SelParams {
     out_off: u32,    // element offset of the output in its first window
     out_win: u32,    // elements per output window (several windows: output > one binding)
     fill: u32,       // bits of fill_value
-    _pad0: u32,
+    n_all: u32,      // elements of the whole selection (all segments)
     _pad1: u32,
     shape: array<vec4<u32>, 2>,   // nonzero: shape of the input, innermost last
 }

@@ -15,6 +15,7 @@ several windows.
 from __future__ import annotations
 
 import math
+import os
 import struct
 
 from .. import dtypes as D
@@ -25,6 +26,23 @@ from .elementwise import _bits
 BLOCK = 4096      # elements per block (1024 mask words)
 WG = 256          # workgroup-memory path: one workgroup of BLOCK / 16 threads per block
 WG_SG = 64        # subgroup path: one subgroup per block, subgroups stride over blocks
+ONEPASS_MAX = 2 ** 30 - 1   # the one-pass states hold 30-bit counts
+SPINS = 4         # one-pass look-back: polls of a predecessor's state before the fallback
+
+# Which masked_select algorithm runs: "onepass" (decoupled look-back with
+# fallback, reads the input once) or "threepass" (count, scan, scatter). None:
+# the adapter's default (see select_path). WGPU_TENSOR_SELECT overrides it.
+PATH = os.environ.get("WGPU_TENSOR_SELECT") or None
+
+
+def select_path(dev, n):
+    """The masked_select algorithm for ``n`` elements on ``dev``."""
+    p = PATH
+    if p not in (None, "onepass", "threepass"):
+        raise ValueError(f"WGPU_TENSOR_SELECT must be 'onepass' or 'threepass', got {p!r}")
+    if p is None:
+        p = "onepass"
+    return "threepass" if n > ONEPASS_MAX else p
 
 
 def _flags(dev, wg=WG, **extra):
@@ -45,9 +63,9 @@ def _block_kernel(dev, name, access, **extra):
 
 
 def _params(n=0, blk0=0, g0=0, x_off=0, m_off=0, nblocks=0, ndim=0, out_off=0, out_win=0, fill=0,
-            shape=()):
+            shape=(), n_all=0):
     shape8 = list(shape) + [1] * (MAX_DIMS - len(shape))
-    return struct.pack("<20I", n, blk0, g0, x_off, m_off, nblocks, ndim, out_off, out_win, fill, 0, 0,
+    return struct.pack("<20I", n, blk0, g0, x_off, m_off, nblocks, ndim, out_off, out_win, fill, n_all, 0,
                        *shape8)
 
 
@@ -118,6 +136,8 @@ def _record(dev, x, m, shape, mode, out_buf, out_byte_start, out_nbytes, count):
     tensor, are overwritten in place by the packed source in ``out_buf``)."""
     from ..tensor import Tensor
     n = m.numel()
+    if mode == "values" and select_path(dev, n) == "onepass":
+        return _record_onepass(dev, x, m, out_buf, out_byte_start, out_nbytes, count)
     nblocks = math.ceil(n / BLOCK)
     seg = _segment_elems(dev)
     counts = Tensor._empty((nblocks,), D.uint32, dev)
@@ -129,7 +149,7 @@ def _record(dev, x, m, shape, mode, out_buf, out_byte_start, out_nbytes, count):
     values, take = mode == "values", mode == "take"
     k_scatter, scatter_groups = _block_kernel(
         dev, "scatter_selected", ["r", "r", "r" if values else "rw" if take else None] + ["r" if take else "rw"] * K
-        + (["r"] if values else []),
+,
         VALUES=values, NOT_VALUES=not values, INDICES=mode == "indices", TAKE=take, K=K, OUT_ACCESS="read" if take else "read_write",
         ONE_PUT=K == 1 and not take, MULTI_PUT=K > 1 and not take, ONE_GET=K == 1 and take,
         MULTI_GET=K > 1 and take)
@@ -153,9 +173,37 @@ def _record(dev, x, m, shape, mode, out_buf, out_byte_start, out_nbytes, count):
     dev.dispatch(k_scan, _params(nblocks=nblocks), [cwin, owin, (count._buf, 0, 4)], 1)
     for s, e, mwin, m_off, xwin, x_off in segs:
         p = _params(n=e - s, blk0=s // BLOCK, g0=s, x_off=x_off, m_off=m_off, ndim=ndim,
-                    out_off=out_off, out_win=out_win, shape=shape if mode == "indices" else ())
-        dev.dispatch(k_scatter, p, [mwin, owin, xwin] + outs + ([(count._buf, 0, 4)] if values else []),
+                    out_off=out_off, out_win=out_win, shape=shape if mode == "indices" else (), n_all=n)
+        dev.dispatch(k_scatter, p, [mwin, owin, xwin] + outs,
                      scatter_groups(math.ceil((e - s) / BLOCK)))
+
+
+def _record_onepass(dev, x, m, out_buf, out_byte_start, out_nbytes, count):
+    """Record the one-pass selection (select_onepass.wgsl): x's 32-bit words whose
+    mask byte is set, packed into the output; the total into ``count``."""
+    from ..tensor import Tensor
+    n = m.numel()
+    nblocks = math.ceil(n / BLOCK)
+    seg = _segment_elems(dev)
+    flags = Tensor._empty((nblocks + 1,), D.uint32, dev)
+    dev.clear(flags._buf, 0, (nblocks + 1) * 4)
+    outs, out_off, out_win = _out_windows(dev, out_buf, out_byte_start, out_nbytes)
+    K = len(outs)
+    sg = dev.use_subgroups
+    k = dev.kernel("select_onepass_sg" if sg else "select_onepass",
+                   _flags(dev, WG_SG if sg else WG, VALUES=True, K=K, SPINS=SPINS, ONE_PUT=K == 1,
+                          MULTI_PUT=K > 1),
+                   ["r", "rw", "r"] + ["rw"] * K + ["rw"], 80)
+    per_group = max(1, WG_SG // max(dev.subgroup_size, 1)) if sg else 1
+    fwin = (flags._buf, 0, flags._buf.size)
+    for s in range(0, n, seg):
+        e = min(n, s + seg)
+        mwin, m_off = _vec4_window(dev, m, 1, m._offset + s, m._offset + e - 1)
+        xwin, x_off = _vec4_window(dev, x, 4, x._offset + s, x._offset + e - 1)
+        p = _params(n=e - s, blk0=s // BLOCK, g0=s, x_off=x_off, m_off=m_off, nblocks=nblocks,
+                    out_off=out_off, out_win=out_win, n_all=n)
+        dev.dispatch(k, p, [mwin, fwin, xwin] + outs + [(count._buf, 0, 4)],
+                     math.ceil(math.ceil((e - s) / BLOCK) / per_group))
 
 
 def _fill_bits(sel_dtype, fill_value):
