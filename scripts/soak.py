@@ -6,7 +6,8 @@ once, each result checked against numpy, for a bounded time.
 
 Prints ops done (per op), errors (with the first tracebacks) and memory (GPU bytes
 allocated / pooled, process RSS) at start and end. Exit status 1 on any error
-or when RSS grows more than --rss-growth-mib after the first third of the run.
+or when RSS grows more than --rss-growth-mib (plus 1 MiB per pipeline compiled
+meanwhile) after the first third of the run.
 """
 import argparse
 import asyncio
@@ -287,8 +288,9 @@ def main():
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--threads", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--rss-growth-mib", type=float, default=64.0,
-                    help="fail when RSS grows more than this after the first third of the run")
+    ap.add_argument("--rss-growth-mib", type=float, default=32.0,
+                    help="fail when RSS grows more than this (plus 1 MiB per newly compiled "
+                         "pipeline) after the first third of the run")
     args = ap.parse_args()
 
     print("adapter:", wt.device_info()["name"])
@@ -334,7 +336,13 @@ def main():
     print(f"after 1/3 (threads running): {fmt(warmed[0])}, {warmed[0][3]} pipelines cached")
     print(f"end:   {fmt(end)}, {len(dev._kernels)} pipelines cached")
     growth = (end[2] - warmed[0][2]) / 2**20
-    if growth > args.rss_growth_mib:
+    new_pipelines = len(dev._kernels) - warmed[0][3]
+    # Each newly compiled pipeline holds JIT code (~0.75 MiB on lavapipe); the
+    # pipeline cache is finite (one per op/dtype/layout variant) but large.
+    allowed = args.rss_growth_mib + 1.0 * new_pipelines
+    print(f"RSS growth after the first third: {growth:.1f} MiB with {new_pipelines} new pipelines "
+          f"(allowed {allowed:.0f} MiB: {args.rss_growth_mib:.0f} + 1 MiB per new pipeline)")
+    if growth > allowed:
         tally.errors.append(f"RSS grew {growth:.1f} MiB after the first third of the run")
     for e in tally.errors[:5]:
         print("ERROR", e)
