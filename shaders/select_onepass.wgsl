@@ -82,7 +82,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
         loop {
             if (li == 0u) {
                 var f = 0u;
-                for (var i = 0u; i < SPINS; i = i + 1u) {
+                // An earlier segment's block is complete: one poll finds it. SPINS = 0
+                // (tests) falls back on every in-segment predecessor.
+                let polls = select(SPINS, 1u, lb < P.blk0);
+                for (var i = 0u; i < polls; i = i + 1u) {
                     f = atomicLoad(&FLAGS[1u + lb]);
                     if (f != 0u) {
                         break;
@@ -101,7 +104,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
                 continue;
             }
             if (lb < P.blk0) {
-                continue;   // a block of an earlier segment (complete): poll again
+                continue;   // an earlier segment's block (complete): poll again
             }
             // Fallback: count block lb ourselves and publish it.
             let fc = wg_scan4(vec4<u32>(sum4(countOneBits(block_bits(lb - P.blk0, li))), 0u, 0u, 0u),

@@ -23,38 +23,56 @@ def _data(rng, n, dtype):
     return (rng.standard_normal(n) * 1000).astype(dtype)
 
 
-def _check_fixed(res, expected, n):
+@pytest.fixture(params=["threepass", "onepass", "fallback"])
+def sel_path(request):
+    """Run a test on both masked_select algorithms; "fallback" is the one-pass
+    kernel with no polls, so every block counts its predecessor itself."""
+    from wgpu_tensor.ops import select as S
+    old = S.PATH, S.SPINS
+    S.PATH = "threepass" if request.param == "threepass" else "onepass"
+    if request.param == "fallback":
+        S.SPINS = 0
+    yield request.param
+    S.PATH, S.SPINS = old
+
+
+def _check_fixed(res, expected, n, rejected=None):
+    """The selected elements first; ``rejected`` given: the implementation's tail
+    (unspecified by the API) holds the rejected elements, last first, which checks
+    that every element was written to its own place."""
     assert res.shape == (n,)
     assert res.count.shape == () and res.count.dtype is wt.int32
     k = res.count.item()
     assert k == len(expected)
-    got = res.numpy()[:k]
-    np.testing.assert_array_equal(got, expected)
+    got = res.numpy()
+    np.testing.assert_array_equal(got[:k], expected)
+    if rejected is not None:
+        np.testing.assert_array_equal(got[k:][::-1], rejected)
 
 
 @pytest.mark.parametrize("n", SIZES)
 @pytest.mark.parametrize("frac", FRACS)
-def test_masked_select_sizes_and_selectivity(scan_path, n, frac):
+def test_masked_select_sizes_and_selectivity(scan_path, sel_path, n, frac):
     rng = np.random.default_rng(n * 7 + int(frac * 100))
     a = _data(rng, n, np.float32)
     m = rng.random(n) < frac
-    _check_fixed(wt.tensor(a).masked_select(wt.tensor(m)), a[m], n)
+    _check_fixed(wt.tensor(a).masked_select(wt.tensor(m)), a[m], n, a[~m])
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("n", [1, 7, 257, 4097, 9999])
-def test_masked_select_dtypes(scan_path, dtype, n):
+def test_masked_select_dtypes(scan_path, sel_path, dtype, n):
     rng = np.random.default_rng(n)
     a = _data(rng, n, dtype)
     m = rng.random(n) < 0.4
     x = wt.tensor(a, dtype=wt.uint32 if dtype == np.uint32 else None)
     res = x.masked_select(wt.tensor(m))
     assert res.dtype is x.dtype
-    _check_fixed(res, a[m], n)
+    _check_fixed(res, a[m], n, a[~m])
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_fill_value_writes_the_tail(dtype):
+def test_fill_value_writes_the_tail(sel_path, dtype):
     rng = np.random.default_rng(1)
     a = _data(rng, 1001, dtype)
     m = rng.random(1001) < 0.3
@@ -65,7 +83,7 @@ def test_fill_value_writes_the_tail(dtype):
     np.testing.assert_array_equal(res.numpy(), expected)
 
 
-def test_out_argument_is_filled_in_place():
+def test_out_argument_is_filled_in_place(sel_path):
     a = np.arange(10, dtype=np.float32)
     m = a % 3 == 0
     out = wt.zeros(10)
@@ -73,6 +91,15 @@ def test_out_argument_is_filled_in_place():
     assert res is out
     np.testing.assert_array_equal(out.numpy(), [0, 3, 6, 9, -1, -1, -1, -1, -1, -1])
     assert out.count.item() == 4
+    # out= at an offset of a bigger buffer, no fill: the selected elements land there
+    big = wt.zeros(5000)
+    view = big[1000:3000]
+    a2 = np.random.default_rng(5).standard_normal(2000).astype(np.float32)
+    m2 = a2 > 0
+    wt.masked_select(wt.tensor(a2), wt.tensor(m2), out=view)
+    got = big.numpy()
+    np.testing.assert_array_equal(got[1000:1000 + m2.sum()], a2[m2])
+    assert not got[:1000].any() and not got[3000:].any()
 
 
 def test_out_argument_checks():
@@ -84,7 +111,7 @@ def test_out_argument_checks():
         x.masked_select(m, out=wt.zeros(4))
 
 
-def test_broadcast_mask_and_broadcast_input(scan_path):
+def test_broadcast_mask_and_broadcast_input(scan_path, sel_path):
     rng = np.random.default_rng(3)
     a = rng.standard_normal((37, 129)).astype(np.float32)
     row = rng.random(129) < 0.5
@@ -99,7 +126,7 @@ def test_broadcast_mask_and_broadcast_input(scan_path):
                  np.broadcast_to(xb, mb.shape)[mb], mb.size)
 
 
-def test_views_as_input_and_mask(scan_path):
+def test_views_as_input_and_mask(scan_path, sel_path):
     rng = np.random.default_rng(4)
     a = rng.standard_normal((64, 90)).astype(np.float32)
     m = rng.random((64, 90)) < 0.5
@@ -282,7 +309,7 @@ def test_nonzero_of_a_scalar_and_of_bools():
     np.testing.assert_array_equal(asyncio.run(wt.tensor(b).nonzero_async()).numpy(), np.argwhere(b))
 
 
-def test_segments_and_output_windows_on_a_small_binding(scan_path):
+def test_segments_and_output_windows_on_a_small_binding(scan_path, sel_path):
     """Inputs over one storage binding run as segments; outputs over one binding
     are several windows. A 64 KiB pretend binding exercises both on small data,
     and 9 workgroups per dimension forces 2-D dispatch."""
@@ -295,6 +322,7 @@ def test_segments_and_output_windows_on_a_small_binding(scan_path):
                     m = rng.random(n) < frac
                     _check_fixed(wt.tensor(a).masked_select(wt.tensor(m), fill_value=0),
                                  a[m], n)
+                    _check_fixed(wt.tensor(a).masked_select(wt.tensor(m)), a[m], n, a[~m])
         b = rng.random((120, 201)) < 0.5
         nz = wt.tensor(b).nonzero()
         np.testing.assert_array_equal(nz.numpy()[:nz.count.item()], np.argwhere(b))
@@ -325,7 +353,7 @@ def test_hypothesis_against_numpy(shape, frac, seed, bdims):
     m = rng.random(mshape) < frac
     res = wt.tensor(a).masked_select(wt.tensor(m))
     full = np.broadcast_to(m, shape)
-    _check_fixed(res, a[full], a.size)
+    _check_fixed(res, a[full], a.size, a[~full])
 
 
 def test_bad_input_raises_before_any_gpu_work():
@@ -340,3 +368,29 @@ def test_bad_input_raises_before_any_gpu_work():
     with pytest.raises(OverflowError):
         wt.tensor([1, 2, 3]).masked_select(wt.tensor([True, False, True]), fill_value=2 ** 40)
     assert dev.dispatches == before
+
+
+def test_two_dimensional_grids_with_surplus_workgroups(scan_path, sel_path):
+    """5 workgroups per dimension: the grid has more workgroups than blocks (the
+    one-pass kernels must leave before taking a tile)."""
+    rng = np.random.default_rng(11)
+    with override_limits(max_groups=5):
+        for n in (50001, 90001):
+            a = _data(rng, n, np.float32)
+            m = rng.random(n) < 0.5
+            _check_fixed(wt.tensor(a).masked_select(wt.tensor(m)), a[m], n, a[~m])
+
+
+def test_select_path_choice(monkeypatch):
+    from wgpu_tensor.ops import select as S
+    dev = get_device()
+    monkeypatch.setattr(S, "PATH", None)
+    assert S.select_path(dev, 1000) in ("onepass", "threepass")
+    assert S.select_path(dev, S.ONEPASS_MAX + 1) == "threepass"   # 30-bit look-back states
+    monkeypatch.setattr(S, "PATH", "threepass")
+    assert S.select_path(dev, 1000) == "threepass"
+    monkeypatch.setattr(S, "PATH", "onepass")
+    assert S.select_path(dev, 1000) == "onepass"
+    monkeypatch.setattr(S, "PATH", "fast")
+    with pytest.raises(ValueError, match="WGPU_TENSOR_SELECT"):
+        S.select_path(dev, 1000)
