@@ -1,23 +1,28 @@
 """Sorting, kthvalue and isin: a bitonic sort of order-preserving u32 keys on the GPU.
 
-sort(x, dim) moves ``dim`` last (a strided view, no copy) and maps every element to a
-u32 key whose unsigned order is the values' order (elementwise template): bool 0/1,
-int32 with its sign bit flipped, float bits with the sign flipped (negative: all bits),
-all bits inverted for descending. Rows of n keys are sorted together with their
-original column (the index) by a bitonic network over P = next power of two slots
-(the slots past n are virtual +infinity padding, never stored):
+sort(x, dim) maps every element to a u32 key whose unsigned order is the values'
+order (elementwise template): bool 0/1, int32 with its sign bit flipped, float bits
+with the sign bit set (negative: all bits inverted), all bits inverted for descending
+non-floats. The keys are laid out as rows along ``dim`` (sort_transpose.wgsl moves
+them when ``dim`` is not last) and each row is sorted together with its original
+column (the index) by a bitonic network over P = next power of two slots; slots
+past n are virtual +infinity padding, never stored:
 
-  sort_tile  one workgroup sorts a tile of TILE slots in workgroup memory (every step
-             of distance < TILE); later it finishes each merge stage the same way
-  sort_step  one dispatch per step of distance >= TILE (rows longer than a tile)
+  sort_tile  init: one workgroup sorts a tile of TILE slots (every step of distance
+             < TILE); merge: finishes a stage of a longer row the same way
+  sort_step  the steps of distance >= TILE, up to GROUP_LOG of them per dispatch
 
-Pairs compare (key order, index), so the sort is stable. Float keys are exact
-bit maps of the values (decoded back bit for bit, -0.0 and NaN payloads included);
-their *order* treats -0.0 as 0.0 and every NaN as one value above +inf, as PyTorch.
-Values are decoded from the sorted keys, straight into the input's layout.
+An invocation keeps 2**(GROUP_LOG+1) slots in registers and runs several steps per
+memory round trip (see sort_common.wgsl: on lavapipe every memory access is a loop
+over the SIMD lanes and an `if` never skips its body, so the kernels are
+straight-line code with vec4 accesses).
 
-kthvalue = sort, then decode column k-1. isin sorts the test set's keys (keys only)
-and binary-searches each element's key in it (shaders/isin_search.wgsl).
+Pairs compare (key order, index), so the sort is stable. Float keys are exact bit
+maps of the values (decoded bit for bit: -0.0 and NaN payloads survive); their order
+treats -0.0 as 0.0 and every NaN as one value above +inf, as PyTorch does.
+
+kthvalue = sort, then column k-1. isin sorts the test set's canonical keys once and
+binary-searches each element's key in them (isin_search.wgsl): O(n log m).
 """
 from __future__ import annotations
 
@@ -45,10 +50,6 @@ class KOutOfRangeError(RuntimeError, IndexError):
 
 
 # ---------------------------------------------------------------- keys
-def _bits_of(a):
-    return f"bitcast<u32>({a})"
-
-
 # The order-preserving key of an element, over the elementwise template's operand
 # `a` (converted to the "ct" type). Float keys are a bijection of the f32 bits.
 _KEY = {
@@ -399,12 +400,10 @@ def isin(elements, test_elements, *, invert=False):
     m = t.numel()
     groups = _row_groups(dev, 1, m) if m else []
     out_shape = elements.shape if et else ()
-    out = Tensor._empty(out_shape, D.bool_, dev)
     n = x.numel()
-    if n == 0:
-        return out
-    if m == 0:
+    if n == 0 or m == 0:  # nothing is in an empty set
         return E.fill(out_shape, bool(invert), D.bool_, device=dev)
+    out = Tensor._empty(out_shape, D.bool_, dev)
     if not mixed:
         if x.dtype is not cd:
             x = E.cast(x, cd)
