@@ -1,15 +1,25 @@
 """Benchmark: masked selection against a plain vec4 copy kernel and numpy, in one process.
 
     python benchmarks/bench_select.py [--sizes 16,20,24] [--fracs 0.01,0.5,0.99] [--repeat 5]
+    python benchmarks/bench_select.py --sizes 16 --repeat 1 --small-ops 50   # seconds: a smoke run
 
-Times (median wall time of --repeat runs, each ending in a GPU sync) on the
-current adapter: the copy kernel (floor: reads and writes 4n bytes), our
-masked_select (fixed size + count), masked_select_async, x[mask], nonzero,
-a compare op, numpy's x[m], and torch.masked_select when torch is importable
-(CUDA if available). Prints a table of ratios, writes JSON next to this file
-(benchmarks/results/), and a PNG plot when matplotlib is installed. Also times
-the per-op cost of a small compare (1,000 ops on 1K elements) beside a raw
-wgpu loop recording the same dispatches into one encoder.
+Times, on the current adapter: the copy kernel (the floor: reads and writes 4n
+bytes), our masked_select (fixed size + count), masked_select_async, x[mask],
+nonzero, a compare op, x.masked_select(x > t), numpy's x[m], and
+torch.masked_select when torch is importable (CPU, and CUDA when available).
+
+GPU entries get two times, medians of --repeat runs that each start and end in a
+GPU sync: wall time, and device time from timestamp queries (the sum of the
+compute passes' begin-to-end times) where the adapter has "timestamp-query".
+The ratios to the copy kernel use device time when every GPU entry has it, wall
+time otherwise; the output says which. Ratios to numpy/torch use wall time
+(what a caller waits for). Each timed result is checked against numpy.
+
+Also: the bytes that masked_select_async + .numpy() copy to the host (must be
+4 + 4k, never 4n), and the per-op cost of a small compare (x > y on 1K
+elements) beside a raw wgpu loop recording the same dispatches into one
+encoder. Prints a table, writes JSON to --out (benchmarks/results/), and a PNG
+(throughput vs n) when matplotlib is installed.
 """
 from __future__ import annotations
 
@@ -29,8 +39,28 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import wgpu_tensor as wt  # noqa: E402
 from wgpu_tensor.runtime import get_device  # noqa: E402
 
+GPU_OPS = ["copy_kernel", "masked_select", "masked_select_async", "x[mask]", "nonzero", "compare",
+           "masked_select(x>t)"]
 
-def timeit(fn, repeat, sync):
+
+def measure(dev, fn, repeat, device_time):
+    """{"wall": median seconds, "device": median seconds or None} of fn() between GPU syncs."""
+    fn()
+    dev.synchronize()
+    walls, devs = [], []
+    for _ in range(repeat):
+        timing = device_time and dev.start_pass_timing()
+        t0 = time.perf_counter()
+        fn()
+        dev.synchronize()
+        walls.append(time.perf_counter() - t0)
+        d = dev.stop_pass_timing() if timing else None
+        devs.append(d)
+    ok = all(d is not None for d in devs)
+    return {"wall": statistics.median(walls), "device": statistics.median(devs) if ok else None}
+
+
+def measure_host(fn, repeat, sync=lambda: None):
     fn()
     sync()
     ts = []
@@ -39,7 +69,7 @@ def timeit(fn, repeat, sync):
         fn()
         sync()
         ts.append(time.perf_counter() - t0)
-    return statistics.median(ts)
+    return {"wall": statistics.median(ts), "device": None}
 
 
 def copy_kernel(dev, src, dst, n):
@@ -50,8 +80,19 @@ def copy_kernel(dev, src, dst, n):
                  math.ceil(n4 / 256))
 
 
-def small_op_cost(dev, n_ops=1000, n=1024):
+def small_op_cost(dev, n_ops=1000, n=1024, rounds=5):
+    """Per-op seconds of `x > y` on n elements (n_ops ops then one sync) beside a raw
+    wgpu loop recording the same kernel, bind group and parameters n_ops times
+    into one encoder; best of `rounds` interleaved rounds. Also the recording
+    part alone (before the sync) of each."""
+    from wgpu_tensor.ops import elementwise as E
     x, y = wt.rand(n, seed=1), wt.rand(n, seed=2)
+    r = x > y
+    kern = E._kernel(dev, "a > b", wt.bool, [x, y], ("f32", "f32"), "bool", True)
+    bg = dev._bind_group(kern, [(r._buf, 0, n), (x._buf, 0, 4 * n), (y._buf, 0, 4 * n), None])
+    params = struct.pack("<44I", n, 0, 1, 0, n, *([1] * 7), 0, 0, 0, 0, *([1] + [0] * 7) * 2, *([0] * 8),
+                         0, 0, 0, 0)
+    groups = math.ceil(n / (E.WG * 4))
     keep = []
 
     def ours():
@@ -59,122 +100,209 @@ def small_op_cost(dev, n_ops=1000, n=1024):
         for _ in range(n_ops):
             keep.append(x > y)
 
-    t_ours = timeit(ours, 3, dev.synchronize)
-    # The same kernel, bind group and parameters, recorded raw into one encoder.
-    r = x > y
-    from wgpu_tensor.ops import elementwise as E
-    kern = next(k for key, k in dev._kernels.items() if key[0] == "elementwise" and
-                dict(key[1])["EXPR"] == "a > b" and dict(key[1])["ALL_CONTIG"]
-                and dict(key[1])["HAS_B"] and dict(key[1])["CT_A"] == "f32")
-    bg = dev._bind_group(kern, [(r._buf, 0, n), (x._buf, 0, 4 * n), (y._buf, 0, 4 * n), None])
-    ubuf = dev._arena
-    params = struct.pack("<44I", n, 0, 1, 0, n, *([1] * 7), 0, 0, 0, 0, *([1] + [0] * 7) * 3, 0, 0, 0, 0)
-
     def raw():
-        dev.queue.write_buffer(ubuf, 0, params)
+        dev.queue.write_buffer(dev._arena, 0, params)
         enc = dev.device.create_command_encoder()
         cp = enc.begin_compute_pass()
         for _ in range(n_ops):
             cp.set_pipeline(kern.pipeline)
             cp.set_bind_group(0, bg, [0])
-            cp.dispatch_workgroups(math.ceil(n / (E.WG * 4)), 1, 1)
+            cp.dispatch_workgroups(groups, 1, 1)
         cp.end()
         dev.queue.submit([enc.finish()])
 
-    t_raw = timeit(raw, 3, dev.synchronize)
-    return {"ops": n_ops, "elements": n, "ours_us_per_op": t_ours / n_ops * 1e6,
-            "raw_us_per_op": t_raw / n_ops * 1e6, "ratio": t_ours / t_raw}
+    best = {"ours": (1e9, 1e9), "raw": (1e9, 1e9)}
+    for _ in range(rounds):
+        for name, fn in (("ours", ours), ("raw", raw)):
+            dev.synchronize()
+            t0 = time.perf_counter()
+            fn()
+            t1 = time.perf_counter()
+            dev.synchronize()
+            t2 = time.perf_counter()
+            if t2 - t0 < best[name][0]:
+                best[name] = (t2 - t0, t1 - t0)
+    keep.clear()
+    assert np.array_equal(r.numpy(), x.numpy() > y.numpy())
+    return {"ops": n_ops, "elements": n,
+            "ours_us_per_op": best["ours"][0] / n_ops * 1e6, "raw_us_per_op": best["raw"][0] / n_ops * 1e6,
+            "ours_record_us_per_op": best["ours"][1] / n_ops * 1e6,
+            "raw_record_us_per_op": best["raw"][1] / n_ops * 1e6,
+            "ratio": best["ours"][0] / best["raw"][0]}
 
 
-def main():
-    ap = argparse.ArgumentParser()
+def run_async(coro):
+    """asyncio.run(coro)'s result, without handing a Tensor to asyncio.run: on the
+    main thread Python 3.11's asyncio.run formats repr(main task) when it
+    restores the SIGINT handler, and repr of a finished task reprs its result,
+    a Tensor, which reads it back from the GPU (twice)."""
+    box = []
+
+    async def main():
+        box.append(await coro)
+
+    asyncio.run(main())
+    return box[0]
+
+
+def async_bytes(dev, x, m, expect):
+    """Bytes masked_select_async + .numpy() copy GPU -> host, and the result."""
+    dev.synchronize()
+    before = dev.bytes_read
+    r = run_async(x.masked_select_async(m))
+    got = r.numpy()
+    moved = dev.bytes_read - before
+    assert np.array_equal(got, expect), "masked_select_async result differs from numpy"
+    return moved
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", default="16,20,24", help="log2 of element counts")
-    ap.add_argument("--fracs", default="0.01,0.5,0.99")
+    ap.add_argument("--fracs", default="0.01,0.5,0.99", help="selectivities")
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--small-ops", type=int, default=1000, help="ops in the small-op test (0: skip)")
+    ap.add_argument("--wall", action="store_true", help="wall time only (no timestamp queries)")
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results"))
-    args = ap.parse_args()
+    ap.add_argument("--no-plot", action="store_true")
+    args = ap.parse_args(argv)
     dev = get_device()
     info = wt.device_info()
-    print(f"adapter: {info['name']} ({info['backend']}, {info['type']}), subgroups={info['subgroups']}")
+    device_time = dev.has_timestamps and not args.wall
+    print(f"adapter: {info['name']} ({info['backend']}, {info['type']}), subgroups={info['subgroups']}, "
+          f"timestamp-query={dev.has_timestamps}")
+    torch_devs = []
     try:
         import torch
-        tdev = "cuda" if torch.cuda.is_available() else "cpu"
+        torch_devs.append("cpu")
+        if torch.cuda.is_available():
+            torch_devs.append("cuda")
     except Exception:
-        torch, tdev = None, None
-    tsync = (lambda: torch.cuda.synchronize()) if tdev == "cuda" else (lambda: None)
-    sync = dev.synchronize
+        torch = None
     rows = []
+    bytes_ok = True
     for lg in [int(s) for s in args.sizes.split(",")]:
         n = 2 ** lg
         rng = np.random.default_rng(lg)
         a = rng.standard_normal(n).astype(np.float32)
         x = wt.tensor(a)
         dst = wt.empty(n)
-        t_copy = timeit(lambda: copy_kernel(dev, x, dst, n), args.repeat, sync)
+        t_copy = measure(dev, lambda: copy_kernel(dev, x, dst, n), args.repeat, device_time)
+        assert np.array_equal(dst.numpy(), a)
         for frac in [float(f) for f in args.fracs.split(",")]:
             m_np = rng.random(n) < frac
             m = wt.tensor(m_np)
             thr = float(np.quantile(a, 1 - frac)) if 0 < frac < 1 else (-np.inf if frac >= 1 else np.inf)
-            res = {}
-            res["copy_kernel"] = t_copy
-            res["masked_select"] = timeit(lambda: x.masked_select(m), args.repeat, sync)
-            res["masked_select_async"] = timeit(lambda: asyncio.run(x.masked_select_async(m)),
-                                                args.repeat, sync)
-            res["x[mask]"] = timeit(lambda: x[m], args.repeat, sync)
-            res["nonzero"] = timeit(lambda: m.nonzero(), args.repeat, sync)
-            res["compare"] = timeit(lambda: x > thr, args.repeat, sync)
-            res["select(x>t) fused by caller"] = timeit(lambda: x.masked_select(x > thr), args.repeat, sync)
-            res["numpy x[m]"] = timeit(lambda: a[m_np], args.repeat, lambda: None)
-            if torch is not None:
-                tx = torch.from_numpy(a).to(tdev)
-                tm = torch.from_numpy(m_np).to(tdev)
-                res[f"torch.masked_select ({tdev})"] = timeit(lambda: torch.masked_select(tx, tm),
-                                                             args.repeat, tsync)
+            ref, ref_t = a[m_np], a[a > thr]
+            k = len(ref)
+            res = {"copy_kernel": t_copy}
+            res["masked_select"] = measure(dev, lambda: x.masked_select(m), args.repeat, device_time)
+            res["masked_select_async"] = measure(dev, lambda: run_async(x.masked_select_async(m)),
+                                                 args.repeat, device_time)
+            res["x[mask]"] = measure(dev, lambda: x[m], args.repeat, device_time)
+            res["nonzero"] = measure(dev, lambda: m.nonzero(), args.repeat, device_time)
+            res["compare"] = measure(dev, lambda: x > thr, args.repeat, device_time)
+            res["masked_select(x>t)"] = measure(dev, lambda: x.masked_select(x > thr), args.repeat, device_time)
+            res["numpy x[m]"] = measure_host(lambda: a[m_np], args.repeat)
+            for td in torch_devs:
+                tx, tm = torch.from_numpy(a).to(td), torch.from_numpy(m_np).to(td)
+                sync = torch.cuda.synchronize if td == "cuda" else (lambda: None)
+                res[f"torch.masked_select ({td})"] = measure_host(lambda: torch.masked_select(tx, tm),
+                                                                 args.repeat, sync)
             # correctness of what was timed
             r = x.masked_select(m)
-            k = r.count.item()
-            assert k == int(m_np.sum()) and np.array_equal(r.numpy()[:k], a[m_np])
-            row = {"n": n, "frac": frac, "seconds": res,
-                   "ratio_vs_copy": res["masked_select"] / t_copy,
-                   "ratio_vs_numpy": res["masked_select"] / res["numpy x[m]"],
-                   "select_GBps": (n * 5 + k * 4) / res["masked_select"] / 1e9,
-                   "copy_GBps": n * 8 / t_copy / 1e9}
-            rows.append(row)
-            print(f"\nn=2^{lg} ({n:,}) selectivity {frac:.0%}: masked_select / copy kernel = "
-                  f"{row['ratio_vs_copy']:.2f}x, / numpy x[m] = {row['ratio_vs_numpy']:.2f}x")
-            for name, t in res.items():
-                print(f"  {name:34s} {t * 1e3:9.3f} ms   {t / t_copy:6.2f}x copy")
-    small = small_op_cost(dev)
-    print(f"\nsmall op: {small['ours_us_per_op']:.1f} us/op (x > y on 1K elements, 1,000 ops) vs raw wgpu "
-          f"loop {small['raw_us_per_op']:.1f} us/op: ratio {small['ratio']:.2f}")
+            assert r.count.item() == k and np.array_equal(r.numpy()[:k], ref)
+            assert np.array_equal(x[m].numpy(), ref)
+            nz = m.nonzero()  # fixed size n, with .count (as masked_select)
+            assert np.array_equal(nz.numpy()[:nz.count.item()].reshape(-1), np.flatnonzero(m_np))
+            rt = x.masked_select(x > thr)
+            assert np.array_equal(rt.numpy()[:rt.count.item()], ref_t)
+            moved = async_bytes(dev, x, m, ref)
+            bytes_ok &= moved == 4 + 4 * k
+            rows.append({"n": n, "frac": frac, "k": k, "times": res, "async_bytes_read": moved,
+                         "async_bytes_expected": 4 + 4 * k})
+    use_dev = device_time and all(r["times"][op]["device"] is not None for r in rows for op in GPU_OPS)
+    basis = "device time (timestamp queries, sum of compute passes)" if use_dev else "wall time"
+    key = "device" if use_dev else "wall"
+    for r in rows:
+        t = r["times"]
+        r["ratio_vs_copy"] = {op: t[op][key] / t["copy_kernel"][key] for op in GPU_OPS[1:]}
+        r["ratio_vs_numpy"] = {op: t[op]["wall"] / t["numpy x[m]"]["wall"] for op in GPU_OPS[1:]}
+        r["select_GBps"] = (r["n"] * 5 + r["k"] * 4) / t["masked_select"][key] / 1e9
+        r["copy_GBps"] = r["n"] * 8 / t["copy_kernel"][key] / 1e9
+    print_table(rows, basis)
+    print(f"\nmasked_select_async + .numpy() host bytes: "
+          + ", ".join(f"{r['async_bytes_read']} (4+4k={r['async_bytes_expected']}, 4n={4 * r['n']})"
+                      for r in rows[:3]) + (" ..." if len(rows) > 3 else "")
+          + (": OK" if bytes_ok else ": MISMATCH"))
+    small = small_op_cost(dev, args.small_ops) if args.small_ops > 0 else None
+    if small:
+        print(f"\nsmall op (x > y on {small['elements']} elements, {small['ops']} ops, one sync; best of 5 rounds):"
+              f"\n  ours {small['ours_us_per_op']:.1f} us/op (recording {small['ours_record_us_per_op']:.1f})"
+              f" vs raw wgpu loop {small['raw_us_per_op']:.1f} us/op (recording "
+              f"{small['raw_record_us_per_op']:.1f}): ratio {small['ratio']:.2f}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    (out / f"bench-{stamp}.json").write_text(json.dumps(
-        {"adapter": info, "rows": rows, "small_op": small, "timing": "wall, median"}, indent=1))
-    print(f"\nwrote {out / f'bench-{stamp}.json'}")
+    path = out / f"bench-{stamp}.json"
+    path.write_text(json.dumps({"adapter": info, "timing": basis, "repeat": args.repeat,
+                                "date": time.strftime("%Y-%m-%d %H:%M:%S"), "rows": rows, "small_op": small,
+                                "async_bytes_ok": bytes_ok}, indent=1))
+    print(f"\nwrote {path}")
+    if not args.no_plot:
+        plot(rows, info, key, out / f"bench-{stamp}.png")
+    if not bytes_ok:
+        raise SystemExit("masked_select_async + .numpy() moved more than 4 + 4k bytes to the host")
+    return {"rows": rows, "small_op": small, "timing": basis, "json": str(path)}
+
+
+def print_table(rows, basis):
+    ops = GPU_OPS[1:]
+    short = {"masked_select": "sel", "masked_select_async": "async", "x[mask]": "x[m]", "nonzero": "nonzero",
+             "compare": "x>t", "masked_select(x>t)": "sel(x>t)"}
+    extra = [k for k in rows[0]["times"] if k.startswith("torch")] if rows else []
+    print(f"\nratios to the copy kernel ({basis}); last columns: wall-time ratio of masked_select to "
+          "numpy x[m] (and torch)")
+    head = (f"{'n':>6} {'sel%':>5} {'copy ms':>9} " + " ".join(f"{short[o]:>8}" for o in ops)
+            + f" {'sel/np':>7} {'np ms':>8}" + "".join(f" {'sel/' + e[20:-1]:>9}" for e in extra))
+    print(head)
+    print("-" * len(head))
+    key = "device" if basis.startswith("device") else "wall"
+    for r in rows:
+        t = r["times"]
+        line = (f"2^{int(math.log2(r['n'])):<4} {r['frac'] * 100:5.0f} {t['copy_kernel'][key] * 1e3:9.3f} "
+                + " ".join(f"{r['ratio_vs_copy'][o]:8.2f}" for o in ops)
+                + f" {r['ratio_vs_numpy']['masked_select']:7.2f} {t['numpy x[m]']['wall'] * 1e3:8.3f}"
+                + "".join(f" {t['masked_select']['wall'] / t[e]['wall']:9.2f}" for e in extra))
+        print(line)
+
+
+def plot(rows, info, key, path):
     try:
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
-        fig, ax = plt.subplots(figsize=(7, 4))
-        for frac in sorted({r["frac"] for r in rows}):
-            rs = [r for r in rows if r["frac"] == frac]
-            ax.plot([r["n"] for r in rs], [r["n"] * 4 / r["seconds"]["masked_select"] / 1e9 for r in rs],
-                    marker="o", label=f"masked_select {frac:.0%}")
-        rs = [r for r in rows if r["frac"] == rows[0]["frac"]]
-        ax.plot([r["n"] for r in rs], [r["n"] * 4 / r["seconds"]["copy_kernel"] / 1e9 for r in rs],
-                "k--", label="copy kernel")
-        ax.set_xscale("log", base=2)
-        ax.set_xlabel("elements (float32)")
-        ax.set_ylabel("input GB/s")
-        ax.set_title(info["name"])
-        ax.legend()
-        fig.tight_layout()
-        fig.savefig(out / f"bench-{stamp}.png", dpi=100)
-        print(f"wrote {out / f'bench-{stamp}.png'}")
     except ImportError:
-        pass
+        print("matplotlib not installed: no plot")
+        return
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for frac in sorted({r["frac"] for r in rows}):
+        rs = [r for r in rows if r["frac"] == frac]
+        ax.plot([r["n"] for r in rs], [r["n"] * 4 / r["times"]["masked_select"][key] / 1e9 for r in rs],
+                marker="o", label=f"masked_select {frac:.0%}")
+    rs = [r for r in rows if r["frac"] == rows[0]["frac"]]
+    ax.plot([r["n"] for r in rs], [r["n"] * 4 / r["times"]["copy_kernel"][key] / 1e9 for r in rs],
+            "k--", label="copy kernel")
+    ax.plot([r["n"] for r in rs], [r["n"] * 4 / r["times"]["numpy x[m]"]["wall"] / 1e9 for r in rs],
+            "k:", label=f"numpy x[m] {rows[0]['frac']:.0%}")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("elements (float32)")
+    ax.set_ylabel(f"input GB/s ({key} time)")
+    ax.set_title(info["name"])
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

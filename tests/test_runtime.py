@@ -11,7 +11,7 @@ import pytest
 
 import wgpu_tensor as wt
 from wgpu_tensor.runtime import shaders
-from conftest import assert_same
+from conftest import assert_same, rand_np
 
 
 @pytest.fixture
@@ -287,3 +287,113 @@ def test_pool_over_its_cap_trims_at_the_next_alloc_not_inside_release(monkeypatc
         del x, got
         wt.tensor([1.0])  # an alloc: trims the pool back under its cap
         assert dev.memory_stats()["pooled_bytes"] <= 64 * 1024 + 4 * 8192
+
+
+# ---------------------------------------------------------------- small-op fast path
+@pytest.mark.parametrize("n", [1, 3, 4, 255, 256, 257, 1023, 1025])
+@pytest.mark.parametrize("dtype", [wt.bool, wt.int32, wt.uint32, wt.float16, wt.float32], ids=str)
+def test_fast_path_offset_views_every_dtype(rng, n, dtype):
+    # contiguous views at odd offsets take the one-dispatch path; results as numpy
+    a = rand_np(rng, (n + 7,), dtype)
+    b = rand_np(rng, (n + 7,), dtype)
+    x, y = wt.tensor(a)[5:5 + n], wt.tensor(b)[2:2 + n]
+    xa, yb = a[5:5 + n], b[2:2 + n]
+    assert_same(x == y, xa == yb)
+    assert_same(wt.where(x > y, x, y), np.where(xa > yb, xa, yb))
+    assert_same(x.to(wt.float16), xa.astype(np.float16))
+    if dtype is not wt.bool:
+        assert_same(x.to(wt.bool), xa != 0)
+
+
+def test_fast_path_is_one_dispatch_and_yields_to_the_general_path(dev, rng):
+    a = rng.standard_normal(3000).astype(np.float32)
+    x = wt.tensor(a)
+    n0 = dev.dispatches
+    assert_same(x + 1, a + 1)
+    assert dev.dispatches - n0 == 1
+    # bindings too small for the fast path: the general path splits the launch
+    with wt.runtime.override_limits(max_binding=2048, max_groups=3):
+        for n in (255, 256, 257, 511, 512, 513, 1000, 3000):
+            n0 = dev.dispatches
+            r = x[:n] > x[3000 - n:]
+            launches = dev.dispatches - n0
+            assert_same(r, a[:n] > a[3000 - n:])
+            assert launches >= -(-n // 512)  # 2048-byte bindings hold 512 words
+            if 4 * n + 2 * dev.storage_align <= 2048:
+                assert launches == 1  # the fast path
+    # same shape, not contiguous / broadcast: the general path
+    m = rng.standard_normal((40, 30)).astype(np.float32)
+    t = wt.tensor(m)
+    assert_same(t[:, ::2] + t[:, 1::2], m[:, ::2] + m[:, 1::2])
+    assert_same(t + t[:1], m + m[:1])
+
+
+def test_binary_plan_cache_keeps_value_dependent_choices():
+    # a Python int past int32's range compares through the wide path; plans are
+    # cached per dtypes and int kind, not per value
+    x = wt.tensor([-1, 0, 5], dtype=wt.int32)
+    for v in (2 ** 31 + 1, 3, -2, 2 ** 31 + 1):
+        assert_same(x < v, np.array([-1, 0, 5], np.int64) < v)
+    h = wt.tensor([0.1, 0.2], dtype=wt.float16)
+    assert_same(h == 0.1, np.array([0.1, 0.2], np.float16) == np.float16(0.1))
+    with pytest.raises(TypeError):
+        x & x
+    with pytest.raises(TypeError):  # raised again: errors are not cached
+        x & x
+
+
+# ---------------------------------------------------------------- device timing
+def test_pass_timing_measures_compute_passes(dev, rng):
+    a = rng.standard_normal(1 << 16).astype(np.float32)
+    x = wt.tensor(a)
+    wt.synchronize()
+    on = dev.start_pass_timing()
+    assert on == dev.has_timestamps
+    y = (x * 2 + 1) > 0
+    dev.clear(wt.zeros(8)._buf)  # a copy-engine command between passes
+    z = x.masked_select(y)
+    t = dev.stop_pass_timing()
+    if on:
+        assert isinstance(t, float) and 0 < t < 10
+    else:
+        assert t is None
+    k = int(((a * 2 + 1) > 0).sum())
+    assert z.count.item() == k and np.array_equal(z.numpy()[:k], a[(a * 2 + 1) > 0])
+    assert dev.stop_pass_timing() is None  # off again
+
+
+def test_pass_timing_degrades_without_the_feature(dev, monkeypatch, rng):
+    monkeypatch.setattr(dev, "has_timestamps", False)
+    assert dev.start_pass_timing() is False
+    a = rng.standard_normal(100).astype(np.float32)
+    assert_same(wt.tensor(a) + 1, a + 1)
+    assert dev.stop_pass_timing() is None
+
+
+def test_pass_timing_overflow_gives_none(dev, rng):
+    if not dev.has_timestamps:
+        pytest.skip("adapter without timestamp-query")
+    a = rng.standard_normal(100).astype(np.float32)
+    x = wt.tensor(a)
+    assert dev.start_pass_timing(capacity=2)
+    y = x + 1
+    dev.clear(wt.zeros(8)._buf)  # ends the first pass; the next one does not fit
+    z = y * 2
+    assert dev.stop_pass_timing() is None
+    assert_same(z, (a + 1) * 2)
+
+
+def test_timestamp_query_unsupported_driver(dev, monkeypatch):
+    # a driver that advertises the feature but fails to make the query set: warn, wall time
+    monkeypatch.setattr(dev, "has_timestamps", True)
+    import wgpu_tensor.runtime.device as devmod
+
+    class Broken:
+        def __init__(self, *a):
+            raise RuntimeError("no query sets here")
+
+    monkeypatch.setattr(devmod, "_PassTimer", Broken)
+    with pytest.warns(UserWarning, match="timestamp queries unavailable"):
+        assert dev.start_pass_timing() is False
+    assert dev.stop_pass_timing() is None
+    assert dev.has_timestamps is False  # monkeypatch restores it after the test

@@ -132,6 +132,7 @@ class Device:
         self._encoder = None
         self._pass = None
         self._pass_pipeline = None  # the pipeline last set in the open pass
+        self._timer = None  # a _PassTimer while pass timing is on
         self._arena = self.device.create_buffer(
             size=self.ARENA_SIZE, usage=wgpu.BufferUsage.UNIFORM | wgpu.BufferUsage.COPY_DST)
         self._arena_data = bytearray(self.ARENA_SIZE)
@@ -362,7 +363,16 @@ class Device:
 
     def _compute_pass(self):
         if self._pass is None:
-            self._pass = self._enc().begin_compute_pass()
+            t = self._timer
+            if t is not None and t.n + 2 <= t.capacity:
+                self._pass = self._enc().begin_compute_pass(timestamp_writes={
+                    "query_set": t.query_set, "beginning_of_pass_write_index": t.n,
+                    "end_of_pass_write_index": t.n + 1})
+                t.n += 2
+            else:
+                if t is not None:
+                    t.overflow = True
+                self._pass = self._enc().begin_compute_pass()
             self._pass_pipeline = None
         return self._pass
 
@@ -474,6 +484,63 @@ class Device:
             warnings.warn(msg, RuntimeWarning, stacklevel=4)
         self.sync_count += 1
 
+    # ------------------------------------------------------------------ device timing
+    def start_pass_timing(self, capacity=4096):
+        """Start timing compute passes with timestamp queries (each pass recorded from
+        now on writes its begin/end). Returns False, and times nothing, when the
+        adapter lacks "timestamp-query" or the query set cannot be made."""
+        with self.lock:
+            self._timer = None
+            if not self.has_timestamps:
+                return False
+            try:
+                self._timer = _PassTimer(self, capacity)
+            except Exception as e:  # a driver that advertises but rejects it
+                warnings.warn(f"timestamp queries unavailable ({e}); use wall time")
+                self.has_timestamps = False
+                return False
+            self._end_pass()  # the next dispatch opens a timed pass
+            return True
+
+    def stop_pass_timing(self):
+        """Seconds the compute passes recorded since start_pass_timing() ran on the
+        device (sum of end - begin per pass; copies and clears between passes
+        are not counted), after waiting for them. None if timing was off or more
+        passes ran than the query set holds. Not counted as a read."""
+        with self.lock:
+            t, self._timer = self._timer, None
+            if t is None:
+                return None
+            self._end_pass()
+            if t.overflow or t.n == 0:
+                self.flush()
+                return None if t.overflow else 0.0
+            enc = self._enc()
+            enc.resolve_query_set(t.query_set, 0, t.n, t.resolve, 0)
+            st = self._staging_buffer(t.n * 8)
+            enc.copy_buffer_to_buffer(t.resolve, 0, st, 0, t.n * 8)
+            self.flush()
+            st.map_sync(wgpu.MapMode.READ, 0, t.n * 8)
+            try:
+                ts = np.frombuffer(st.read_mapped(0, t.n * 8, copy=True), np.uint64).astype(np.int64)
+            finally:
+                st.unmap()
+                self._staging.setdefault(st.size, []).append(st)
+            t.query_set.destroy()
+            t.resolve.destroy()
+            ticks = np.maximum(ts[1::2] - ts[0::2], 0).sum()
+            return float(ticks) * self.timestamp_period() * 1e-9
+
+    def timestamp_period(self):
+        """Nanoseconds per timestamp tick (wgpu-native reports raw ticks; 1.0 when
+        the library cannot say)."""
+        try:
+            from wgpu.backends.wgpu_native._ffi import lib
+            p = float(lib.wgpuQueueGetTimestampPeriod(self.queue._internal))
+            return p if p > 0 else 1.0
+        except Exception:
+            return 1.0
+
     def synchronize(self):
         """Wait until all submitted work is done (maps a small buffer: 0.32's
         on_submitted_work_done_sync is broken). Not counted as a read."""
@@ -483,6 +550,18 @@ class Device:
             st.map_sync(wgpu.MapMode.READ, 0, 16)
             st.unmap()
             self._staging.setdefault(st.size, []).append(st)
+
+
+class _PassTimer:
+    """A timestamp query set (two entries per compute pass) and its resolve buffer."""
+
+    def __init__(self, dev, capacity):
+        self.capacity = capacity // 2 * 2
+        self.query_set = dev.device.create_query_set(type="timestamp", count=self.capacity)
+        self.resolve = dev.device.create_buffer(
+            size=self.capacity * 8, usage=wgpu.BufferUsage.QUERY_RESOLVE | wgpu.BufferUsage.COPY_SRC)
+        self.n = 0
+        self.overflow = False
 
 
 _default = None
