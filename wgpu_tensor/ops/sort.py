@@ -2,8 +2,8 @@
 
 sort(x, dim) maps every element to a u32 key whose unsigned order is the values'
 order (elementwise template): bool 0/1, int32 with its sign bit flipped, float bits
-with the sign bit set (negative: all bits inverted), all bits inverted for descending
-non-floats. The keys are laid out as rows along ``dim`` (sort_transpose.wgsl moves
+with the sign bit set (negative: all bits inverted); a descending sort uses their
+complements. The keys are laid out as rows along ``dim`` (sort_transpose.wgsl moves
 them when ``dim`` is not last) and each row is sorted together with its original
 column (the index) by a bitonic network over P = next power of two slots; slots
 past n are virtual +infinity padding, never stored:
