@@ -57,7 +57,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
     let full = (b + 1u) * BLOCK_WORDS * 4u <= P.n;
     for (var k = 0u; k < 4u; k = k + 1u) {
         let w = b * BLOCK_WORDS + k * WG + li;
-        emit_all(base + round_base[k] + s.excl[k], w, m[k], full);
+        if (full) {
+            emit_all(base + round_base[k] + s.excl[k], w, m[k]);
+        } else {
+            emit_all_tail(base + round_base[k] + s.excl[k], w, m[k]);
+        }
     }
 //@endif
 //@if NOT_VALUES

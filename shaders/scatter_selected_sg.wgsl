@@ -45,8 +45,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
 //@if VALUES
             let full = w * 4u + 16u <= P.n;
             for (var k = 0u; k < 4u; k = k + 1u) {
-                emit_all(base + rank + cnt.x * u32(k > 0u) + cnt.y * u32(k > 1u) + cnt.z * u32(k > 2u),
-                         w + k, bits[k], full);
+                let pos = base + rank + cnt.x * u32(k > 0u) + cnt.y * u32(k > 1u) + cnt.z * u32(k > 2u);
+                if (full) {
+                    emit_all(pos, w + k, bits[k]);
+                } else {
+                    emit_all_tail(pos, w + k, bits[k]);
+                }
             }
 //@endif
 //@if NOT_VALUES

@@ -134,7 +134,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
     var pos = prefix + s.excl.x;
     let w = b * BLOCK_WORDS + li * 4u;
     for (var k = 0u; k < 4u; k = k + 1u) {
-        emit_all(pos, w + k, bits[k], full);
+        if (full) {
+            emit_all(pos, w + k, bits[k]);
+        } else {
+            emit_all_tail(pos, w + k, bits[k]);
+        }
         pos = pos + cnt[k];
     }
 }

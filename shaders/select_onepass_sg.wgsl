@@ -1,17 +1,21 @@
 // select_onepass_sg.wgsl: masked_select in one pass, subgroup path: the decoupled
-// look-back with fallback of select_onepass.wgsl run by one subgroup per block, with
-// subgroup scans and no workgroup barriers (cheap where barriers are costly, as on
+// look-back with fallback of select_onepass.wgsl run by one subgroup per tile of
+// TILE elements, with no workgroup barriers (cheap where barriers are costly, as on
 // CPU drivers that run a workgroup's subgroups one after another).
 // Bindings: 0 P, 1 M (mask words as vec4, 16 bools each), 2 FLAGS (atomic u32, rw:
-// [0] tile counter, [1 + t] the state of block t; cleared before the first segment),
+// [0] tile counter, [1 + t] the state of tile t; cleared before the first segment),
 // 3 X (vec4 of u32 words), 4.. OUT0..OUT{K-1} (u32 windows of the output, rw),
-// 4+K COUNT (u32, rw: the total, written by the last block).
-// A subgroup takes the next block from the tile counter, counts it (rounds of 4
-// mask words per lane, subgroupAdd), publishes the count (AGG), looks back (lane 0
-// polls a predecessor's state a few times, then the subgroup counts that block
-// itself and publishes it with atomicMax: the fallback), publishes its inclusive
-// prefix (INCL), then walks the block again (its mask now in cache), ranking each
-// round with subgroupExclusiveAdd, and writes every element branch-free (emit_all).
+// 4+K COUNT (u32, rw: the total, written by the last tile).
+// A subgroup takes the next tile from the tile counter; each lane owns a contiguous
+// run of TILE / subgroup_size elements: it loads that run's mask words once (kept
+// in a private array), counts them, and one subgroupExclusiveAdd ranks the lanes.
+// The subgroup publishes the tile's count (AGG), looks back (lane 0 polls a
+// predecessor's state a few times, then the subgroup counts that tile from its mask
+// and publishes it with atomicMax: the fallback), publishes its inclusive prefix
+// (INCL), and each lane writes its elements branch-free (emit_all). Template: TILE
+// (a multiple of 16, dividing the segment length), SPINS, K, ONE_PUT / MULTI_PUT,
+// FULL (every tile of the dispatch is whole: no bound checks; the runtime
+// launches a segment's partial last tile as its own PARTIAL dispatch after it).
 
 @group(0) @binding(0) var<uniform> P: SelParams;
 @group(0) @binding(1) var<storage, read> M: array<vec4<u32>>;
@@ -29,19 +33,30 @@ const AGG: u32 = 0x40000000u;
 const INCL: u32 = 0x80000000u;
 const VALUE: u32 = 0x3fffffffu;
 const SPINS: u32 = {{SPINS}}u;
+const TILE: u32 = {{TILE}}u;
+const TILE_V: u32 = TILE / 16u;   // mask vec4s (16 elements each) per tile
 
+// Mask bits of 4 words from w (segment-relative), 0 past the segment's end.
 fn word_bits(w: u32) -> vec4<u32> {
     let mv = M[(P.m_off + w) / 4u];
+//@if FULL
+    return mv & vec4<u32>(0x01010101u);
+//@endif
+//@if PARTIAL
     return vec4<u32>(mv.x & valid_bits(w), mv.y & valid_bits(w + 1u),
                      mv.z & valid_bits(w + 2u), mv.w & valid_bits(w + 3u));
+//@endif
 }
 
-// True elements of segment-relative block b, summed over the subgroup.
-fn block_count(b: u32, sid: u32, ssz: u32) -> u32 {
+fn sum4(c: vec4<u32>) -> u32 {
+    return c.x + c.y + c.z + c.w;
+}
+
+// True elements of segment-relative tile t, summed over the subgroup (the fallback).
+fn tile_count(t: u32, sid: u32, ssz: u32) -> u32 {
     var c = 0u;
-    for (var v = sid; v < BLOCK_WORDS / 4u; v = v + ssz) {
-        let k = countOneBits(word_bits(b * BLOCK_WORDS + v * 4u));
-        c = c + k.x + k.y + k.z + k.w;
+    for (var v = sid; v < TILE_V; v = v + ssz) {
+        c = c + sum4(countOneBits(word_bits(t * (TILE / 4u) + v * 4u)));
     }
     return subgroupAdd(c);
 }
@@ -53,18 +68,30 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
         @builtin(subgroup_size) ssz: u32,
         @builtin(local_invocation_index) li: u32) {
     // Surplus subgroups leave before taking a tile, so the counter ends each
-    // segment at the next segment's first block.
-    let nb = (P.n + BLOCK_WORDS * 4u - 1u) / (BLOCK_WORDS * 4u);
-    if (((wid.x + wid.y * nwg.x) * WG + li) / ssz >= nb) {
+    // segment at the next segment's first tile.
+    let nt = (P.n + TILE - 1u) / TILE;
+    if (((wid.x + wid.y * nwg.x) * WG + li) / ssz >= nt) {
         return;
     }
     var t = 0u;
     if (sid == 0u) {
         t = atomicAdd(&FLAGS[0], 1u);
     }
-    let tile = subgroupBroadcastFirst(t);       // global block index
-    let b = tile - P.blk0;                      // block in this segment
-    let total = block_count(b, sid, ssz);
+    let tile = subgroupBroadcastFirst(t);       // global tile index
+    let b = tile - P.blk0;                      // tile in this segment
+    // This lane's run: vec4s [v0, v0 + per) of the tile.
+    let per = (TILE_V + ssz - 1u) / ssz;
+    let v0 = min(sid * per, TILE_V);
+    let v1 = min(v0 + per, TILE_V);
+    let w0 = b * (TILE / 4u) + v0 * 4u;
+    var bits: array<vec4<u32>, TILE_V>;
+    var c = 0u;
+    for (var v = 0u; v < v1 - v0; v = v + 1u) {
+        bits[v] = word_bits(w0 + v * 4u);
+        c = c + sum4(countOneBits(bits[v]));
+    }
+    let excl = subgroupExclusiveAdd(c);
+    let total = subgroupAdd(c);
     if (sid == 0u) {
         atomicMax(&FLAGS[1u + tile], select(AGG, INCL, tile == 0u) | total);
     }
@@ -74,7 +101,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
         loop {
             var f = 0u;
             if (sid == 0u) {
-                // An earlier segment's block is complete: one poll finds it. SPINS = 0
+                // An earlier segment's tile is complete: one poll finds it. SPINS = 0
                 // (tests) falls back on every in-segment predecessor.
                 let polls = select(SPINS, 1u, lb < P.blk0);
                 for (var i = 0u; i < polls; i = i + 1u) {
@@ -95,10 +122,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
                 continue;
             }
             if (lb < P.blk0) {
-                continue;   // an earlier segment's block (complete): poll again
+                continue;   // an earlier segment's tile (complete): poll again
             }
-            // Fallback: count block lb ourselves and publish it.
-            let fc = block_count(lb - P.blk0, sid, ssz);
+            // Fallback: count tile lb ourselves and publish it.
+            let fc = tile_count(lb - P.blk0, sid, ssz);
             var old = 0u;
             if (sid == 0u) {
                 old = atomicMax(&FLAGS[1u + lb], select(AGG, INCL, lb == 0u) | fc);
@@ -121,18 +148,18 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
     if (sid == 0u && tile == P.nblocks - 1u) {
         COUNT[0] = prefix + total;
     }
-    var base = prefix;
-    let w_end = min(BLOCK_WORDS, (P.n + 3u) / 4u - b * BLOCK_WORDS);
-    for (var r = 0u; r < w_end; r = r + 4u * ssz) {
-        let w = b * BLOCK_WORDS + r + sid * 4u;
-        let bits = word_bits(w);
-        let cnt = countOneBits(bits);
-        let c = cnt.x + cnt.y + cnt.z + cnt.w;
-        var pos = base + subgroupExclusiveAdd(c);
-        base = base + subgroupAdd(c);
-        let full = w * 4u + 16u <= P.n;
+    var pos = prefix + excl;
+    for (var v = 0u; v < v1 - v0; v = v + 1u) {
+        let bv = bits[v];
+        let cnt = countOneBits(bv);
+        let w = w0 + v * 4u;
         for (var k = 0u; k < 4u; k = k + 1u) {
-            emit_all(pos, w + k, bits[k], full);
+//@if FULL
+            emit_all(pos, w + k, bv[k]);
+//@endif
+//@if PARTIAL
+            emit_all_tail(pos, w + k, bv[k]);
+//@endif
             pos = pos + cnt[k];
         }
     }

@@ -79,15 +79,26 @@ fn emit_word(pos0: u32, w: u32, bits: u32) {
 // every element of mask word w is written, a selected one at its rank, a
 // rejected one from the end of the output backwards, at n_all - 1 - (its index
 // - its rank): the positions past .count hold the rejected elements (in
-// reverse order), which needs no total, so the one-pass kernel can use it too.
-// `full`: the word lies inside the segment (no per-element bound check).
-fn emit_all(pos0: u32, w: u32, bits: u32, full: bool) {
-    var pos = pos0;
+// reverse order), which needs no total, so the one-pass kernels can use it too.
+// emit_all: the word lies inside the segment; emit_all_tail checks each element.
+fn emit_all(pos0: u32, w: u32, bits: u32) {
     let xv = X[(P.x_off / 4u) + w];
     let last = P.n_all - 1u - P.g0 - w * 4u;
+    var pos = pos0;
     for (var j = 0u; j < 4u; j = j + 1u) {
         let s = (bits >> (8u * j)) & 1u;
-        if (full || w * 4u + j < P.n) {
+        put(select(last - j + pos, pos, s != 0u), xv[j]);
+        pos = pos + s;
+    }
+}
+
+fn emit_all_tail(pos0: u32, w: u32, bits: u32) {
+    let xv = X[(P.x_off / 4u) + w];
+    let last = P.n_all - 1u - P.g0 - w * 4u;
+    var pos = pos0;
+    for (var j = 0u; j < 4u; j = j + 1u) {
+        let s = (bits >> (8u * j)) & 1u;
+        if (w * 4u + j < P.n) {
             put(select(last - j + pos, pos, s != 0u), xv[j]);
         }
         pos = pos + s;

@@ -27,6 +27,7 @@ BLOCK = 4096      # elements per block (1024 mask words)
 WG = 256          # workgroup-memory path: one workgroup of BLOCK / 16 threads per block
 WG_SG = 64        # subgroup path: one subgroup per block, subgroups stride over blocks
 ONEPASS_MAX = 2 ** 30 - 1   # the one-pass states hold 30-bit counts
+TILE_SG = 1024    # one-pass subgroup path: elements per tile (divides BLOCK)
 SPINS = 4         # one-pass look-back: polls of a predecessor's state before the fallback
 
 # Which masked_select algorithm runs: "onepass" (decoupled look-back with
@@ -179,31 +180,43 @@ def _record(dev, x, m, shape, mode, out_buf, out_byte_start, out_nbytes, count):
 
 
 def _record_onepass(dev, x, m, out_buf, out_byte_start, out_nbytes, count):
-    """Record the one-pass selection (select_onepass.wgsl): x's 32-bit words whose
-    mask byte is set, packed into the output; the total into ``count``."""
+    """Record the one-pass selection: x's 32-bit words whose mask byte is set,
+    packed into the output; the total into ``count``. Workgroup path
+    (select_onepass.wgsl): a workgroup per BLOCK; subgroup path
+    (select_onepass_sg.wgsl): a subgroup per TILE_SG."""
     from ..tensor import Tensor
     n = m.numel()
-    nblocks = math.ceil(n / BLOCK)
+    sg = dev.use_subgroups
+    tile = TILE_SG if sg else BLOCK
+    ntiles = math.ceil(n / tile)
     seg = _segment_elems(dev)
-    flags = Tensor._empty((nblocks + 1,), D.uint32, dev)
-    dev.clear(flags._buf, 0, (nblocks + 1) * 4)
+    flags = Tensor._empty((ntiles + 1,), D.uint32, dev)
+    dev.clear(flags._buf, 0, (ntiles + 1) * 4)
     outs, out_off, out_win = _out_windows(dev, out_buf, out_byte_start, out_nbytes)
     K = len(outs)
-    sg = dev.use_subgroups
-    k = dev.kernel("select_onepass_sg" if sg else "select_onepass",
-                   _flags(dev, WG_SG if sg else WG, VALUES=True, K=K, SPINS=SPINS, ONE_PUT=K == 1,
-                          MULTI_PUT=K > 1),
-                   ["r", "rw", "r"] + ["rw"] * K + ["rw"], 80)
+
+    def kern(full):
+        return dev.kernel("select_onepass_sg" if sg else "select_onepass",
+                          _flags(dev, WG_SG if sg else WG, VALUES=True, K=K, SPINS=SPINS, ONE_PUT=K == 1,
+                                 MULTI_PUT=K > 1, TILE=tile, FULL=full, PARTIAL=not full),
+                          ["r", "rw", "r"] + ["rw"] * K + ["rw"], 80)
+
     per_group = max(1, WG_SG // max(dev.subgroup_size, 1)) if sg else 1
     fwin = (flags._buf, 0, flags._buf.size)
-    for s in range(0, n, seg):
-        e = min(n, s + seg)
-        mwin, m_off = _vec4_window(dev, m, 1, m._offset + s, m._offset + e - 1)
-        xwin, x_off = _vec4_window(dev, x, 4, x._offset + s, x._offset + e - 1)
-        p = _params(n=e - s, blk0=s // BLOCK, g0=s, x_off=x_off, m_off=m_off, nblocks=nblocks,
-                    out_off=out_off, out_win=out_win, n_all=n)
-        dev.dispatch(k, p, [mwin, fwin, xwin] + outs + [(count._buf, 0, 4)],
-                     math.ceil(math.ceil((e - s) / BLOCK) / per_group))
+    for s0 in range(0, n, seg):
+        e0 = min(n, s0 + seg)
+        # Subgroup path: the whole tiles, then a partial last tile as its own
+        # dispatch (its predecessors are then complete: one poll each).
+        cut = s0 + (e0 - s0) // tile * tile if sg else e0
+        for s, e in ((s0, cut), (cut, e0)):
+            if e <= s:
+                continue
+            mwin, m_off = _vec4_window(dev, m, 1, m._offset + s, m._offset + e - 1)
+            xwin, x_off = _vec4_window(dev, x, 4, x._offset + s, x._offset + e - 1)
+            p = _params(n=e - s, blk0=s // tile, g0=s, x_off=x_off, m_off=m_off, nblocks=ntiles,
+                        out_off=out_off, out_win=out_win, n_all=n)
+            dev.dispatch(kern(not sg or (e - s) % tile == 0), p, [mwin, fwin, xwin] + outs + [(count._buf, 0, 4)],
+                         math.ceil(math.ceil((e - s) / tile) / per_group))
 
 
 def _fill_bits(sel_dtype, fill_value):
