@@ -23,17 +23,21 @@ def _data(rng, n, dtype):
     return (rng.standard_normal(n) * 1000).astype(dtype)
 
 
-@pytest.fixture(params=["threepass", "onepass", "fallback"])
+@pytest.fixture(params=["threepass", "onepass", "onepass-wg", "fallback", "fallback-wg"])
 def sel_path(request):
-    """Run a test on both masked_select algorithms; "fallback" is the one-pass
-    kernel with no polls, so every block counts its predecessor itself."""
+    """Run a test on both masked_select algorithms: "onepass" with the adapter's
+    one-pass kernel, "-wg" with the workgroup kernel (the GPU layout; the same
+    kernel on the workgroup-memory scan path), "fallback" with no polls, so every
+    block counts its predecessor itself."""
     from wgpu_tensor.ops import select as S
-    old = S.PATH, S.SPINS
+    old = S.PATH, S.SPINS, S.ONEPASS_KERNEL
     S.PATH = "threepass" if request.param == "threepass" else "onepass"
-    if request.param == "fallback":
+    if request.param.startswith("fallback"):
         S.SPINS = 0
+    if request.param.endswith("-wg"):
+        S.ONEPASS_KERNEL = "workgroup"
     yield request.param
-    S.PATH, S.SPINS = old
+    S.PATH, S.SPINS, S.ONEPASS_KERNEL = old
 
 
 def _check_fixed(res, expected, n, rejected=None):

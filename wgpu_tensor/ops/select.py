@@ -36,6 +36,27 @@ SPINS = 4         # one-pass look-back: polls of a predecessor's state before th
 PATH = os.environ.get("WGPU_TENSOR_SELECT") or None
 
 
+# One-pass kernel: "subgroup" (select_onepass_sg.wgsl: a subgroup per tile, no
+# barriers; best on CPU adapters such as lavapipe, where a workgroup's subgroups
+# run one after another and barriers are costly) or "workgroup"
+# (select_onepass.wgsl: a workgroup per block, its scan through subgroups when
+# the adapter has them; the GPU layout). None: by adapter type.
+ONEPASS_KERNEL = None
+
+
+def onepass_kernel(dev):
+    if not dev.use_subgroups:
+        return "workgroup"
+    if ONEPASS_KERNEL is not None:
+        return ONEPASS_KERNEL
+    return "subgroup" if _is_cpu(dev) else "workgroup"
+
+
+def _is_cpu(dev):
+    info = dev.adapter.info
+    return "cpu" in str(info.get("adapter_type", "")).lower() or dev.is_lavapipe
+
+
 def select_path(dev, n):
     """The masked_select algorithm for ``n`` elements on ``dev``."""
     p = PATH
@@ -186,7 +207,7 @@ def _record_onepass(dev, x, m, out_buf, out_byte_start, out_nbytes, count):
     (select_onepass_sg.wgsl): a subgroup per TILE_SG."""
     from ..tensor import Tensor
     n = m.numel()
-    sg = dev.use_subgroups
+    sg = onepass_kernel(dev) == "subgroup"
     tile = TILE_SG if sg else BLOCK
     ntiles = math.ceil(n / tile)
     seg = _segment_elems(dev)
