@@ -57,13 +57,14 @@ def _decode(slot_field, wgsl_type):
 _PACK = struct.Struct("<44I").pack
 _UNIT = (1, 0, 0, 0, 0, 0, 0, 0)
 _ZERO = (0,) * MAX_DIMS
-_Tensor = None
+_Tensor = _device_of = None
 
 
 def _tensor_cls():
-    global _Tensor
+    # tensor.py imports this package: bind its names on first use, once
+    global _Tensor, _device_of
     if _Tensor is None:
-        from ..tensor import Tensor
+        from ..tensor import Tensor, _device_of
         _Tensor = Tensor
     return _Tensor
 
@@ -112,7 +113,6 @@ def launch(expr, out_dtype, operands, cts, shape=None, result_type=None, device=
     if views:
         dev = views[0].device
         if len(views) > 1:
-            from ..tensor import _device_of
             dev = _device_of(views)
     else:
         dev = device or _default_device()
