@@ -28,6 +28,10 @@ struct SortParams {
     bhi: u32,        // sort_tile init: the last stage
     dlog: u32,       // sort_step: log2 of the distance of the pass's first step
     bot: u32,        // sort_step: log2 of the distance of its last step
+    real: u32,       // tiles (or groups) per row that hold any element: only those run
+    per_row: u32,    // tiles (or groups) per row in all (sort_tile: 1 when rows share tiles)
+    _pad0: u32,
+    _pad1: u32,
 }
 
 const S: u32 = {{S}}u;

@@ -16,9 +16,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
     if (q >= P.count) {
         return;
     }
-    let groups_log = P.p_log - S - 1u;     // groups per row, log2
-    let row = P.w_off + (q >> groups_log) * P.w_row;
-    let qq = q & ((1u << groups_log) - 1u);
+    // Groups of padding only never run: the first `real` groups of each row (their
+    // lowest slots ascend with qq) are the ones holding elements.
+    let row = P.w_off + (q / P.real) * P.w_row;
+    let qq = q % P.real;
     let sh = P.dlog + 1u - S;
     let flip = P.dlog == P.blo - 1u;
     var ks: array<u32, G>;

@@ -81,10 +81,11 @@ fn store_group(ks: ptr<function, array<u32, G>>, xs: ptr<function, array<u32, G>
 fn init(@builtin(workgroup_id) wid: vec3<u32>,
         @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) li: u32) {
-    let t = P.base + wid.x + wid.y * nwg.x;
-    if (t >= P.count) {
+    let u = P.base + wid.x + wid.y * nwg.x;
+    if (u >= P.count) {
         return;
     }
+    let t = u / P.real * P.per_row + u % P.real;   // tiles of padding only never run
     let t0 = t * TILE;
     var ks: array<u32, G>;
     var xs: array<u32, G>;
@@ -112,10 +113,11 @@ fn init(@builtin(workgroup_id) wid: vec3<u32>,
 fn merge(@builtin(workgroup_id) wid: vec3<u32>,
          @builtin(num_workgroups) nwg: vec3<u32>,
          @builtin(local_invocation_index) li: u32) {
-    let t = P.base + wid.x + wid.y * nwg.x;
-    if (t >= P.count) {
+    let u = P.base + wid.x + wid.y * nwg.x;
+    if (u >= P.count) {
         return;
     }
+    let t = u / P.real * P.per_row + u % P.real;   // tiles of padding only never run
     let t0 = t * TILE;
     var ks: array<u32, G>;
     var xs: array<u32, G>;

@@ -95,9 +95,25 @@ def _p_log(n):
 
 
 def _sort_params(n=0, p_log=0, rows=0, base=0, count=0, k_off=0, w_off=0, w_row=0, blo=0,
-                 bhi=0, dlog=0, bot=0):
-    return struct.pack("<12I", n, p_log, rows, base, count, k_off, w_off, w_row, blo, bhi,
-                       dlog, bot)
+                 bhi=0, dlog=0, bot=0, real=1, per_row=1):
+    return struct.pack("<16I", n, p_log, rows, base, count, k_off, w_off, w_row, blo, bhi,
+                       dlog, bot, real, per_row, 0, 0)
+
+
+def _real_groups(n, sh, s, groups):
+    """How many of a row's register groups (pass with group bits sh..sh+s-1, slot bit
+    0 paired) hold an element: their lowest slots ascend, so a prefix."""
+    def lowest(q):
+        q2 = q << 1
+        return ((q2 >> sh) << (sh + s)) | (q2 & ((1 << sh) - 1))
+    lo, hi = 0, groups
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if lowest(mid) < n:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
 
 
 def _row_groups(dev, rows, n):
@@ -143,9 +159,9 @@ def _sort_rows(dev, keys, groups, n, flt, descending):
               "TILE": TILE, "TILE_LOG": tile_log, "TILE_PAIRS": TILE // 2,
               "FLOAT": flt, "NOT_FLOAT": not flt,
               "FLIP": "0xffffffff" if (descending and flt) else "0"}
-    k_init = dev.kernel("sort_tile", common, ["r", "rw"], 48, entry="init")
-    k_merge = dev.kernel("sort_tile", common, ["r", "rw"], 48, entry="merge")
-    k_step = dev.kernel("sort_step", dict(common, WG=STEP_WG), ["rw"], 48)
+    k_init = dev.kernel("sort_tile", common, ["r", "rw"], 64, entry="init")
+    k_merge = dev.kernel("sort_tile", common, ["r", "rw"], 64, entry="merge")
+    k_step = dev.kernel("sort_step", dict(common, WG=STEP_WG), ["rw"], 64)
     with dev.lock:
         for r0, r1 in groups:
             g = r1 - r0
@@ -154,22 +170,27 @@ def _sort_rows(dev, keys, groups, n, flt, descending):
             k_off = keys._offset + r0 * n - kst // 4
             w_off = r0 * n2 // 2 - wst // 16
             wbind = (work._buf, wst, wsz)
-            tiles = -(-(g << p_log) // TILE)
+            if p_log >= tile_log:  # whole tiles per row, the ones past n skipped
+                per_row, real = 1 << (p_log - tile_log), -(-n // TILE)
+                tiles = g * real
+            else:  # rows share tiles
+                per_row = real = 1
+                tiles = -(-(g << p_log) // TILE)
 
             def tile_pass(kernel, b):
                 _dispatch_split(dev, kernel, lambda base: _sort_params(
-                    n, p_log, g, base, tiles, k_off, w_off, n2 // 2, blo=b, bhi=b),
-                    [(keys._buf, kst, ksz), wbind], tiles, 1)
+                    n, p_log, g, base, tiles, k_off, w_off, n2 // 2, blo=b, bhi=b, real=real,
+                    per_row=per_row), [(keys._buf, kst, ksz), wbind], tiles, 1)
 
             tile_pass(k_init, min(p_log, tile_log))
-            count = g << max(p_log - s - 1, 0)
             for b in range(tile_log + 1, p_log + 1):
                 h = b - 1
                 while h >= tile_log:
                     bot = max(tile_log, h - s + 1)
-                    _dispatch_split(dev, k_step, lambda base, h=h, bot=bot: _sort_params(
-                        n, p_log, g, base, count, k_off, w_off, n2 // 2, blo=b, dlog=h,
-                        bot=bot), [wbind], count, STEP_WG)
+                    rg = _real_groups(n, h + 1 - s, s, 1 << (p_log - s - 1))
+                    _dispatch_split(dev, k_step, lambda base, h=h, bot=bot, rg=rg: _sort_params(
+                        n, p_log, g, base, g * rg, k_off, w_off, n2 // 2, blo=b, dlog=h, bot=bot,
+                        real=rg), [wbind], g * rg, STEP_WG)
                     h -= s
                 tile_pass(k_merge, b)
     return work
