@@ -506,14 +506,21 @@ class Tensor:
 
     def _inplace_write(self, name, other):
         from .ops import select
-        res = A.binary(name, self, other)
-        if res.shape != self.shape:
+        from .ops.launch import broadcast_shapes
+        # Check the result's shape and dtype before any GPU work (PyTorch's rules).
+        if isinstance(other, Tensor):
+            shape, rd = broadcast_shapes(self.shape, other.shape), D.promote(self.dtype, other.dtype)
+        else:
+            shape, rd = self.shape, D.promote_scalar(self.dtype, D.scalar_dtype(other))
+        rd = D.float32 if name == "div" and rd.kind != "f" else D.int32 if rd is D.bool_ else rd
+        if tuple(shape) != self.shape:
             raise RuntimeError(f"output with shape {list(self.shape)} doesn't match the broadcast shape "
-                               f"{list(res.shape)}")
+                               f"{list(shape)}")
+        if rd is not self.dtype and (rd.kind == "f" and self.dtype.kind != "f" or self.dtype is D.bool_):
+            raise RuntimeError(f"result type {rd.name} can't be cast to the desired output type "
+                               f"{self.dtype.name}")
+        res = A.binary(name, self, other)
         if res.dtype is not self.dtype:
-            if res.dtype.kind == "f" and self.dtype.kind != "f" or self.dtype is D.bool_:
-                raise RuntimeError(f"result type {res.dtype.name} can't be cast to the desired output type "
-                                   f"{self.dtype.name}")
             res = res.to(self.dtype)
         select._store(self, res)
 
