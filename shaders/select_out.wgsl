@@ -81,27 +81,30 @@ fn emit_word(pos0: u32, w: u32, bits: u32) {
 // - its rank): the positions past .count hold the rejected elements (in
 // reverse order), which needs no total, so the one-pass kernels can use it too.
 // emit_all: the word lies inside the segment; emit_all_tail checks each element.
+// Destinations of the 4 elements of mask word w, the first selected one (if any) at pos0.
+fn dests(pos0: u32, w: u32, bits: u32) -> vec4<u32> {
+    let s = (vec4<u32>(bits) >> vec4<u32>(0u, 8u, 16u, 24u)) & vec4<u32>(1u);
+    let p = vec4<u32>(pos0) + vec4<u32>(0u, s.x, s.x + s.y, s.x + s.y + s.z);
+    let rej = vec4<u32>(P.n_all - 1u - P.g0 - w * 4u) - vec4<u32>(0u, 1u, 2u, 3u) + p;
+    return select(rej, p, s != vec4<u32>(0u));
+}
+
 fn emit_all(pos0: u32, w: u32, bits: u32) {
     let xv = X[(P.x_off / 4u) + w];
-    let last = P.n_all - 1u - P.g0 - w * 4u;
-    var pos = pos0;
-    for (var j = 0u; j < 4u; j = j + 1u) {
-        let s = (bits >> (8u * j)) & 1u;
-        put(select(last - j + pos, pos, s != 0u), xv[j]);
-        pos = pos + s;
-    }
+    let d = dests(pos0, w, bits);
+    put(d.x, xv.x);
+    put(d.y, xv.y);
+    put(d.z, xv.z);
+    put(d.w, xv.w);
 }
 
 fn emit_all_tail(pos0: u32, w: u32, bits: u32) {
     let xv = X[(P.x_off / 4u) + w];
-    let last = P.n_all - 1u - P.g0 - w * 4u;
-    var pos = pos0;
+    let d = dests(pos0, w, bits);
     for (var j = 0u; j < 4u; j = j + 1u) {
-        let s = (bits >> (8u * j)) & 1u;
         if (w * 4u + j < P.n) {
-            put(select(last - j + pos, pos, s != 0u), xv[j]);
+            put(d[j], xv[j]);
         }
-        pos = pos + s;
     }
 }
 //@endif
