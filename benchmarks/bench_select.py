@@ -8,9 +8,12 @@ bytes), our masked_select (fixed size + count), masked_select_async, x[mask],
 nonzero, a compare op, x.masked_select(x > t), numpy's x[m], and
 torch.masked_select when torch is importable (CPU, and CUDA when available).
 
-GPU entries get two times, medians of --repeat runs that each start and end in a
-GPU sync: wall time, and device time from timestamp queries (the sum of the
-compute passes' begin-to-end times) where the adapter has "timestamp-query".
+Each entry runs once per round, --repeat interleaved rounds after a warm-up
+round (so load bursts on a shared machine hit all entries alike); the best
+round counts (medians are in the JSON). GPU entries start and end in a GPU
+sync and get two times: wall time, and device time from timestamp queries (the
+sum of the compute passes' begin-to-end times) where the adapter has
+"timestamp-query".
 The ratios to the copy kernel use device time when every GPU entry has it, wall
 time otherwise; the output says which. Ratios to numpy/torch use wall time
 (what a caller waits for). Each timed result is checked against numpy.
@@ -43,33 +46,43 @@ GPU_OPS = ["copy_kernel", "masked_select", "masked_select_async", "x[mask]", "no
            "masked_select(x>t)"]
 
 
-def measure(dev, fn, repeat, device_time):
-    """{"wall": median seconds, "device": median seconds or None} of fn() between GPU syncs."""
+def run_once(dev, fn, device_time):
+    """(wall seconds, device seconds or None) of fn() between two GPU syncs."""
+    dev.synchronize()
+    timing = device_time and dev.start_pass_timing()
+    t0 = time.perf_counter()
     fn()
     dev.synchronize()
-    walls, devs = [], []
-    for _ in range(repeat):
-        timing = device_time and dev.start_pass_timing()
-        t0 = time.perf_counter()
-        fn()
-        dev.synchronize()
-        walls.append(time.perf_counter() - t0)
-        d = dev.stop_pass_timing() if timing else None
-        devs.append(d)
-    ok = all(d is not None for d in devs)
-    return {"wall": statistics.median(walls), "device": statistics.median(devs) if ok else None}
+    wall = time.perf_counter() - t0
+    return wall, (dev.stop_pass_timing() if timing else None)
 
 
-def measure_host(fn, repeat, sync=lambda: None):
+def run_host(fn, sync=lambda: None):
+    t0 = time.perf_counter()
     fn()
     sync()
-    ts = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
+    return time.perf_counter() - t0, None
+
+
+def measure_rounds(runs, repeat):
+    """Interleaved rounds: each round runs every entry once (after one warm-up
+    round), so a burst of load on a shared machine hits all entries alike.
+    Returns {name: {"wall": best, "device": best or None, "wall_median": ...}}."""
+    for fn in runs.values():
         fn()
-        sync()
-        ts.append(time.perf_counter() - t0)
-    return {"wall": statistics.median(ts), "device": None}
+    samples = {name: [] for name in runs}
+    for _ in range(repeat):
+        for name, fn in runs.items():
+            samples[name].append(fn())
+    out = {}
+    for name, ss in samples.items():
+        walls = [w for w, _ in ss]
+        devs = [d for _, d in ss]
+        ok = all(d is not None for d in devs)
+        out[name] = {"wall": min(walls), "device": min(devs) if ok else None,
+                     "wall_median": statistics.median(walls),
+                     "device_median": statistics.median(devs) if ok else None}
+    return out
 
 
 def copy_kernel(dev, src, dst, n):
@@ -187,7 +200,7 @@ def main(argv=None):
         a = rng.standard_normal(n).astype(np.float32)
         x = wt.tensor(a)
         dst = wt.empty(n)
-        t_copy = measure(dev, lambda: copy_kernel(dev, x, dst, n), args.repeat, device_time)
+        copy_kernel(dev, x, dst, n)
         assert np.array_equal(dst.numpy(), a)
         for frac in [float(f) for f in args.fracs.split(",")]:
             m_np = rng.random(n) < frac
@@ -195,20 +208,23 @@ def main(argv=None):
             thr = float(np.quantile(a, 1 - frac)) if 0 < frac < 1 else (-np.inf if frac >= 1 else np.inf)
             ref, ref_t = a[m_np], a[a > thr]
             k = len(ref)
-            res = {"copy_kernel": t_copy}
-            res["masked_select"] = measure(dev, lambda: x.masked_select(m), args.repeat, device_time)
-            res["masked_select_async"] = measure(dev, lambda: run_async(x.masked_select_async(m)),
-                                                 args.repeat, device_time)
-            res["x[mask]"] = measure(dev, lambda: x[m], args.repeat, device_time)
-            res["nonzero"] = measure(dev, lambda: m.nonzero(), args.repeat, device_time)
-            res["compare"] = measure(dev, lambda: x > thr, args.repeat, device_time)
-            res["masked_select(x>t)"] = measure(dev, lambda: x.masked_select(x > thr), args.repeat, device_time)
-            res["numpy x[m]"] = measure_host(lambda: a[m_np], args.repeat)
+            gpu = {
+                "copy_kernel": lambda: copy_kernel(dev, x, dst, n),
+                "masked_select": lambda: x.masked_select(m),
+                "masked_select_async": lambda: run_async(x.masked_select_async(m)),
+                "x[mask]": lambda: x[m],
+                "nonzero": lambda: m.nonzero(),
+                "compare": lambda: x > thr,
+                "masked_select(x>t)": lambda: x.masked_select(x > thr),
+            }
+            runs = {name: (lambda f=f: run_once(dev, f, device_time)) for name, f in gpu.items()}
+            runs["numpy x[m]"] = lambda: run_host(lambda: a[m_np])
             for td in torch_devs:
                 tx, tm = torch.from_numpy(a).to(td), torch.from_numpy(m_np).to(td)
                 sync = torch.cuda.synchronize if td == "cuda" else (lambda: None)
-                res[f"torch.masked_select ({td})"] = measure_host(lambda: torch.masked_select(tx, tm),
-                                                                 args.repeat, sync)
+                runs[f"torch.masked_select ({td})"] = (
+                    lambda tx=tx, tm=tm, sync=sync: run_host(lambda: torch.masked_select(tx, tm), sync))
+            res = measure_rounds(runs, args.repeat)
             # correctness of what was timed
             r = x.masked_select(m)
             assert r.count.item() == k and np.array_equal(r.numpy()[:k], ref)
@@ -223,6 +239,7 @@ def main(argv=None):
                          "async_bytes_expected": 4 + 4 * k})
     use_dev = device_time and all(r["times"][op]["device"] is not None for r in rows for op in GPU_OPS)
     basis = "device time (timestamp queries, sum of compute passes)" if use_dev else "wall time"
+    basis += f", best of {args.repeat} interleaved rounds"
     key = "device" if use_dev else "wall"
     for r in rows:
         t = r["times"]
