@@ -359,6 +359,8 @@ def test_isin_scalars_and_lists():
     f = wt.tensor([0.5, float("nan")])
     np.testing.assert_array_equal(wt.isin(f, float("nan")).numpy(), [False, False])
     np.testing.assert_array_equal(wt.isin(f, 0.5).numpy(), [True, False])
+    np.testing.assert_array_equal(wt.isin(f, np.float32(0.5)).numpy(), [True, False])
+    assert wt.isin(np.int64(2), wt.tensor([1, 2])).item() is True
     u = wt.tensor(np.array([0, 4294967295], np.uint32))
     np.testing.assert_array_equal(wt.isin(u, -1).numpy(), [False, False])
     np.testing.assert_array_equal(wt.isin(u, 4294967295).numpy(), [False, True])
@@ -380,6 +382,8 @@ def test_isin_errors():
         wt.isin(1, 2)
     with pytest.raises(TypeError):
         wt.isin(wt.tensor([1]), "a")
+    with pytest.raises(TypeError):
+        wt.isin([1, 2], wt.tensor([1]))
     with pytest.raises(OverflowError):
         wt.isin(wt.tensor([1]), 2 ** 40)
     assert dev.dispatches == before

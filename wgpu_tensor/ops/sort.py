@@ -403,8 +403,12 @@ def isin(elements, test_elements, *, invert=False):
     if not et and not tt:
         raise TypeError("isin: at least one of elements and test_elements must be a Tensor")
     for v, is_t, what in ((elements, et, "elements"), (test_elements, tt, "test_elements")):
-        if not is_t and not isinstance(v, (bool, int, float)):
-            raise TypeError(f"isin: {what} must be a Tensor or a Python scalar, got {type(v).__name__}")
+        if not is_t:
+            try:
+                D.scalar_dtype(v)
+            except TypeError:
+                raise TypeError(f"isin: {what} must be a Tensor or a scalar, got "
+                                f"{type(v).__name__}") from None
     if et and tt and elements.device is not test_elements.device:
         raise ValueError("isin: elements and test_elements live on two different devices")
     a_dt = elements.dtype if et else D.scalar_dtype(elements)
