@@ -15,7 +15,9 @@
 // (INCL), and each lane writes its elements branch-free (emit_all). Template: TILE
 // (a multiple of 16, dividing the segment length), SPINS, K, ONE_PUT / MULTI_PUT,
 // FULL (every tile of the dispatch is whole: no bound checks; the runtime
-// launches a segment's partial last tile as its own PARTIAL dispatch after it).
+// launches a segment's partial last tile as its own PARTIAL dispatch after it),
+// SPARSE_LIM (a tile with fewer selected elements reads and writes only those:
+// at low selectivity most words are skipped; denser tiles write every element).
 
 @group(0) @binding(0) var<uniform> P: SelParams;
 @group(0) @binding(1) var<storage, read> M: array<vec4<u32>>;
@@ -34,6 +36,7 @@ const INCL: u32 = 0x80000000u;
 const VALUE: u32 = 0x3fffffffu;
 const SPINS: u32 = {{SPINS}}u;
 const TILE: u32 = {{TILE}}u;
+const SPARSE_LIM: u32 = {{SPARSE_LIM}}u;  // tiles with fewer selected write only the selected elements
 const TILE_V: u32 = TILE / 16u;   // mask vec4s (16 elements each) per tile
 
 // Mask bits of 4 words from w (segment-relative), 0 past the segment's end.
@@ -149,6 +152,26 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
         COUNT[0] = prefix + total;
     }
     var pos = prefix + excl;
+    if (total < SPARSE_LIM) {
+        // A sparse tile: only the selected elements are read and written (a
+        // lane skips its words without any), the tail is left as it was.
+        for (var v = 0u; v < v1 - v0; v = v + 1u) {
+            let bv = bits[v];
+            let cnt = countOneBits(bv);
+            if (any(bv != vec4<u32>(0u))) {
+                let w = w0 + v * 4u;
+                var p = pos;
+                for (var k = 0u; k < 4u; k = k + 1u) {
+                    if (bv[k] != 0u) {
+                        emit_word(p, w + k, bv[k]);
+                    }
+                    p = p + cnt[k];
+                }
+            }
+            pos = pos + sum4(cnt);
+        }
+        return;
+    }
     for (var v = 0u; v < v1 - v0; v = v + 1u) {
         let bv = bits[v];
         let cnt = countOneBits(bv);

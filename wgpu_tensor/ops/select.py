@@ -28,6 +28,7 @@ WG = 256          # workgroup-memory path: one workgroup of BLOCK / 16 threads p
 WG_SG = 64        # subgroup path: one subgroup per block, subgroups stride over blocks
 ONEPASS_MAX = 2 ** 30 - 1   # the one-pass states hold 30-bit counts
 TILE_SG = 1024    # one-pass subgroup path: elements per tile (divides BLOCK)
+SPARSE = 8        # one-pass subgroup path: a tile under 1/SPARSE selected writes only those (0: never, 1: always)
 SPINS = 4         # one-pass look-back: polls of a predecessor's state before the fallback
 
 # Which masked_select algorithm runs: "onepass" (decoupled look-back with
@@ -219,7 +220,8 @@ def _record_onepass(dev, x, m, out_buf, out_byte_start, out_nbytes, count):
     def kern(full):
         return dev.kernel("select_onepass_sg" if sg else "select_onepass",
                           _flags(dev, WG_SG if sg else WG, VALUES=True, K=K, SPINS=SPINS, ONE_PUT=K == 1,
-                                 MULTI_PUT=K > 1, TILE=tile, FULL=full, PARTIAL=not full),
+                                 MULTI_PUT=K > 1, TILE=tile, FULL=full, PARTIAL=not full,
+                                 SPARSE_LIM=0 if not SPARSE else tile + 1 if SPARSE == 1 else tile // SPARSE),
                           ["r", "rw", "r"] + ["rw"] * K + ["rw"], 80)
 
     per_group = max(1, WG_SG // max(dev.subgroup_size, 1)) if sg else 1
