@@ -1,16 +1,30 @@
 """Masked selection and nonzero: a GPU scan-and-scatter.
 
-Three passes in one command encoder, no CPU read:
+masked_select runs one of two algorithms (select_path; WGPU_TENSOR_SELECT=
+onepass|threepass overrides):
+
+one pass (the default): a single-pass scan with decoupled look-back and
+  fallback (Smith, Levien, Owens, SPAA 2025): a tile counts its mask, publishes
+  its count, sums its predecessors' published counts (counting a predecessor
+  itself when it has published nothing yet: safe without forward-progress
+  guarantees), publishes its inclusive prefix and writes its elements. The input
+  and mask are read once. select_onepass_sg.wgsl (a subgroup per 1024-element
+  tile, no barriers) on CPU adapters such as lavapipe; select_onepass.wgsl (a
+  workgroup per 4096-element block) on GPUs and adapters without subgroups.
+three passes (nonzero and masked_scatter always; masked_select over 2**30 elements):
   count_blocks      per-block counts of true mask bytes (4 per u32 word)
   scan_blocks       exclusive scan of the block counts -> block offsets, and the
                     total into the result's ``.count`` (a 0-d int32 tensor)
   scatter_selected  each block ranks its elements again (subgroup scans, or one
                     vec4 workgroup scan) and writes x's words, or the element's
                     coordinates (nonzero)
+masked_select writes every element branch-free: the selected ones packed first,
+the rejected ones from the end backwards (positions past .count are unspecified
+by the API; the one-pass kernel's sparse tiles leave theirs untouched).
 Bool and float16 inputs (1- and 2-byte elements) are selected widened to 32
 bits and narrowed back. Inputs bigger than one storage
 binding run as several segments; an output bigger than one binding is bound as
-several windows.
+several windows. No CPU read anywhere.
 """
 from __future__ import annotations
 
@@ -27,7 +41,7 @@ BLOCK = 4096      # elements per block (1024 mask words)
 WG = 256          # workgroup-memory path: one workgroup of BLOCK / 16 threads per block
 WG_SG = 64        # subgroup path: one subgroup per block, subgroups stride over blocks
 ONEPASS_MAX = 2 ** 30 - 1   # the one-pass states hold 30-bit counts
-TILE_SG = 1024    # one-pass subgroup path: elements per tile (divides BLOCK)
+TILE_SG = 1024    # one-pass subgroup path: elements per tile (must divide BLOCK: segments are whole blocks)
 SPARSE = 8        # one-pass subgroup path: a tile under 1/SPARSE selected writes only those (0: never, 1: always)
 SPINS = 4         # one-pass look-back: polls of a predecessor's state before the fallback
 
