@@ -12,7 +12,9 @@
 // The subgroup publishes the tile's count (AGG), looks back (lane 0 polls a
 // predecessor's state a few times, then the subgroup counts that tile from its mask
 // and publishes it with atomicMax: the fallback), publishes its inclusive prefix
-// (INCL), and each lane writes its elements branch-free (emit_all). Template: TILE
+// (INCL), and each lane writes its elements branch-free (emit_all). VALUES writes
+// x's words (binding 3: X); INDICES (nonzero, no X) writes the NDIM coordinates of
+// the selected elements only (every tile takes the sparse path). Template: TILE
 // (a multiple of 16, dividing the segment length), SPINS, K, ONE_PUT / MULTI_PUT,
 // FULL (every tile of the dispatch is whole: no bound checks; the runtime
 // launches a segment's partial last tile as its own PARTIAL dispatch after it),
@@ -22,7 +24,9 @@
 @group(0) @binding(0) var<uniform> P: SelParams;
 @group(0) @binding(1) var<storage, read> M: array<vec4<u32>>;
 @group(0) @binding(2) var<storage, read_write> FLAGS: array<atomic<u32>>;
+//@if VALUES
 @group(0) @binding(3) var<storage, read> X: array<vec4<u32>>;
+//@endif
 //@repeat K
 @group(0) @binding({{i}} + 4) var<storage, read_write> OUT{{i}}: array<u32>;
 //@end
@@ -172,18 +176,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
         }
         return;
     }
+//@if VALUES
     for (var v = 0u; v < v1 - v0; v = v + 1u) {
         let bv = bits[v];
         let cnt = countOneBits(bv);
         let w = w0 + v * 4u;
         for (var k = 0u; k < 4u; k = k + 1u) {
-//@if FULL
+//@endif
+//@if DENSE_FULL
             emit_all(pos, w + k, bv[k]);
 //@endif
-//@if PARTIAL
+//@if DENSE_PARTIAL
             emit_all_tail(pos, w + k, bv[k]);
 //@endif
+//@if VALUES
             pos = pos + cnt[k];
         }
     }
+//@endif
 }

@@ -296,8 +296,8 @@ def test_empty_inputs():
     assert e[e > 0].shape == (0,)
 
 
-@pytest.mark.parametrize("shape", [(1,), (7,), (3, 5), (4, 1, 6), (2, 3, 4, 5), (300, 257)])
-def test_nonzero(scan_path, shape):
+@pytest.mark.parametrize("shape", [(1,), (7,), (3, 5), (4, 1, 6), (2, 3, 4, 5), (300, 257), (1023,), (4097,), (12345,)])
+def test_nonzero(scan_path, sel_path, shape):
     rng = np.random.default_rng(len(shape))
     a = (rng.random(shape) < 0.3).astype(np.float32) * rng.standard_normal(shape).astype(np.float32)
     x = wt.tensor(a)

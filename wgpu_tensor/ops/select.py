@@ -173,8 +173,9 @@ def _record(dev, x, m, shape, mode, out_buf, out_byte_start, out_nbytes, count):
     tensor, are overwritten in place by the packed source in ``out_buf``)."""
     from ..tensor import Tensor
     n = m.numel()
-    if mode == "values" and select_path(dev, n) == "onepass":
-        return _record_onepass(dev, x, m, out_buf, out_byte_start, out_nbytes, count)
+    if select_path(dev, n) == "onepass" and (
+            mode == "values" or mode == "indices" and onepass_kernel(dev) == "subgroup"):
+        return _record_onepass(dev, x, m, shape, mode, out_buf, out_byte_start, out_nbytes, count)
     nblocks = math.ceil(n / BLOCK)
     seg = _segment_elems(dev)
     counts = Tensor._empty((nblocks,), D.uint32, dev)
@@ -215,14 +216,16 @@ def _record(dev, x, m, shape, mode, out_buf, out_byte_start, out_nbytes, count):
                      scatter_groups(math.ceil((e - s) / BLOCK)))
 
 
-def _record_onepass(dev, x, m, out_buf, out_byte_start, out_nbytes, count):
-    """Record the one-pass selection: x's 32-bit words whose mask byte is set,
-    packed into the output; the total into ``count``. Workgroup path
-    (select_onepass.wgsl): a workgroup per BLOCK; subgroup path
+def _record_onepass(dev, x, m, shape, mode, out_buf, out_byte_start, out_nbytes, count):
+    """Record the one-pass selection. mode 'values': x's 32-bit words whose mask
+    byte is set, packed into the output; 'indices' (nonzero; subgroup kernel
+    only): their coordinates in ``shape``. The total into ``count``. Workgroup
+    path (select_onepass.wgsl): a workgroup per BLOCK; subgroup path
     (select_onepass_sg.wgsl): a subgroup per TILE_SG."""
     from ..tensor import Tensor
     n = m.numel()
     sg = onepass_kernel(dev) == "subgroup"
+    values = mode == "values"
     tile = TILE_SG if sg else BLOCK
     ntiles = math.ceil(n / tile)
     seg = _segment_elems(dev)
@@ -230,13 +233,15 @@ def _record_onepass(dev, x, m, out_buf, out_byte_start, out_nbytes, count):
     dev.clear(flags._buf, 0, (ntiles + 1) * 4)
     outs, out_off, out_win = _out_windows(dev, out_buf, out_byte_start, out_nbytes)
     K = len(outs)
+    sparse_lim = tile + 1 if not values or SPARSE == 1 else 0 if not SPARSE else tile // SPARSE
 
     def kern(full):
         return dev.kernel("select_onepass_sg" if sg else "select_onepass",
-                          _flags(dev, WG_SG if sg else WG, VALUES=True, K=K, SPINS=SPINS, ONE_PUT=K == 1,
-                                 MULTI_PUT=K > 1, TILE=tile, FULL=full, PARTIAL=not full,
-                                 SPARSE_LIM=0 if not SPARSE else tile + 1 if SPARSE == 1 else tile // SPARSE),
-                          ["r", "rw", "r"] + ["rw"] * K + ["rw"], 80)
+                          _flags(dev, WG_SG if sg else WG, VALUES=values, INDICES=not values, K=K,
+                                 SPINS=SPINS, ONE_PUT=K == 1, MULTI_PUT=K > 1, TILE=tile, FULL=full,
+                                 PARTIAL=not full, DENSE_FULL=values and full,
+                                 DENSE_PARTIAL=values and not full, SPARSE_LIM=sparse_lim),
+                          ["r", "rw", "r" if values else None] + ["rw"] * K + ["rw"], 80)
 
     per_group = max(1, WG_SG // max(dev.subgroup_size, 1)) if sg else 1
     fwin = (flags._buf, 0, flags._buf.size)
@@ -249,9 +254,10 @@ def _record_onepass(dev, x, m, out_buf, out_byte_start, out_nbytes, count):
             if e <= s:
                 continue
             mwin, m_off = _vec4_window(dev, m, 1, m._offset + s, m._offset + e - 1)
-            xwin, x_off = _vec4_window(dev, x, 4, x._offset + s, x._offset + e - 1)
+            xwin, x_off = _vec4_window(dev, x, 4, x._offset + s, x._offset + e - 1) if values else (None, 0)
             p = _params(n=e - s, blk0=s // tile, g0=s, x_off=x_off, m_off=m_off, nblocks=ntiles,
-                        out_off=out_off, out_win=out_win, n_all=n)
+                        ndim=0 if values else len(shape), out_off=out_off, out_win=out_win,
+                        shape=() if values else shape, n_all=n)
             dev.dispatch(kern(not sg or (e - s) % tile == 0), p, [mwin, fwin, xwin] + outs + [(count._buf, 0, 4)],
                          math.ceil(math.ceil((e - s) / tile) / per_group))
 
