@@ -341,10 +341,10 @@ BAD = [
     ("unsupported_dtype_arg", lambda c: wt.zeros(3, dtype="float64"), TypeError, "unsupported dtype", True),
     ("arange_bool", lambda c: wt.arange(3, dtype=wt.bool), TypeError, "bool is not a valid dtype", True),
     ("rand_int_dtype", lambda c: wt.rand(3, dtype=wt.int32), TypeError, "float32 or float16", True),
-    # in-place ops compute the result before checking it fits (tensor.py, see the report): "late"
-    ("float_result_into_int", lambda c: c["xi"].add_(0.5), RuntimeError, "can't be cast", "late"),
+    # in-place ops check the result fits before any GPU work
+    ("float_result_into_int", lambda c: c["xi"].add_(0.5), RuntimeError, "can't be cast", True),
     ("inplace_shape_grows", lambda c: c["v"][:1].add_(c["v"]), RuntimeError,
-     "doesn't match the broadcast shape", "late"),
+     "doesn't match the broadcast shape", True),
     # shapes
     ("mask_no_broadcast", lambda c: c["x"].masked_select(c["m5"]), ValueError, r"\(2, 3\) and \(5,\)", True),
     ("binary_no_broadcast", lambda c: c["x"] + c["v"], ValueError, "do not broadcast", True),
@@ -418,9 +418,6 @@ def test_bad_input_raises_and_leaves_tensors_intact(call, exc, pattern, no_gpu):
         np.testing.assert_array_equal(t.numpy(), before[k], err_msg=k)
     # the device still works
     _same(c["x"] + 1, before["x"] + 1)
-    if no_gpu == "late" and ran:
-        pytest.xfail("checked after the result was computed on the GPU (tensor.py _inplace_write; "
-                     "diff in the issue 7 report): tensors are intact, but GPU work ran")
     if no_gpu:
         assert ran == 0, "the check ran after GPU work was recorded"
 

@@ -3,9 +3,6 @@ create/select/drop cycles, the device is safe to use from several threads and
 with many awaits in flight, limits fail early with a clear message, and GPU-side
 faults (a broken shader, a rejected batch, a lost device) raise Python exceptions
 without poisoning the next call, crashing or hanging.
-
-Tests marked xfail with "device.py diff" pass once the diff in the issue 7 report
-(wgpu errors -> wgpu_tensor.runtime.errors, a rejected batch dropped) is applied.
 """
 import asyncio
 import gc
@@ -26,10 +23,6 @@ from wgpu_tensor.runtime import device as device_module, errors, shaders
 from conftest import rand_np, DTYPES
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PATCHED = hasattr(device_module, "errors")
-needs_diff = pytest.mark.xfail(not PATCHED, strict=False,
-                               reason="needs the device.py diff of the issue 7 report "
-                                      "(wgpu errors -> wgpu_tensor.runtime.errors)")
 
 
 def _rss_bytes():
@@ -243,7 +236,6 @@ def test_broken_shader_raises_and_next_call_works(broken_shader):
     np.testing.assert_array_equal((x + 1).numpy(), np.arange(1, 11))
 
 
-@needs_diff
 def test_broken_shader_is_a_shader_error(broken_shader):
     with pytest.raises(errors.ShaderError, match=r"reliability_broken\.wgsl \(params \{'V': 1\.5\}\)"):
         get_device().kernel(broken_shader, {"V": 1.5}, ["rw"], 16)
@@ -300,7 +292,6 @@ def test_rejected_batch_raises_not_aborts():
     assert "ERROR" in out.splitlines()[0] and "65535" in out.splitlines()[0], out
 
 
-@needs_diff
 def test_rejected_batch_is_dropped_and_next_call_works():
     rc, out, err = _run_child(_REJECTED_BATCH)
     lines = out.splitlines()
@@ -332,7 +323,6 @@ def test_device_lost_raises_not_hangs():
     assert "lost" in lines[0], lines
 
 
-@needs_diff
 def test_device_lost_fails_the_same_clear_way_every_time():
     rc, out, err = _run_child(_DEVICE_LOST)
     lines = out.splitlines()

@@ -14,6 +14,10 @@ import contextlib
 import math
 import threading
 
+from .ops import elementwise as E
+from .ops import reduce as R
+from .ops import select
+
 _state = threading.local()
 
 
@@ -55,9 +59,15 @@ class Node:
         self.name = name
 
 
+_T = None
+
+
 def _tensor():
-    from .tensor import Tensor
-    return Tensor
+    global _T
+    if _T is None:
+        from .tensor import Tensor
+        _T = Tensor
+    return _T
 
 
 def needs_grad(*xs):
@@ -93,7 +103,6 @@ def _sum_to(g, shape):
     shape = tuple(shape)
     if g.shape == shape:
         return g
-    from .ops import reduce as R
     lead = g.ndim - len(shape)
     dims = tuple(range(lead)) + tuple(lead + i for i, s in enumerate(shape) if s == 1 and g.shape[lead + i] != 1)
     if dims:
@@ -113,13 +122,11 @@ def _wants(t):
 
 
 def _zeros(shape, dtype, dev):
-    from .ops import elementwise as E
     return E.fill(tuple(shape), 0, dtype, device=dev)
 
 
 # ---------------------------------------------------------------- differentiable ops
 def binary(name, x, y):
-    from .ops import elementwise as E
     out = E.binary(name, x, y)
     if not needs_grad(x, y) or out.dtype.kind != "f":
         return out
@@ -146,7 +153,6 @@ def binary(name, x, y):
 
 
 def neg(x):
-    from .ops import elementwise as E
     out = E.neg(x)
     if not needs_grad(x):
         return out
@@ -154,7 +160,6 @@ def neg(x):
 
 
 def abs(x):  # noqa: A001
-    from .ops import elementwise as E
     out = E.abs_(x)
     if not needs_grad(x):
         return out
@@ -166,7 +171,6 @@ def abs(x):  # noqa: A001
 
 
 def where(cond, x, y):
-    from .ops import elementwise as E
     out = E.where(cond, x, y)
     if not needs_grad(x, y) or out.dtype.kind != "f":
         return out
@@ -180,15 +184,12 @@ def where(cond, x, y):
 
 
 def masked_fill(x, mask, value):
-    from .ops import select
     out = select.masked_fill(x, mask, value)
     if not needs_grad(x, value) or out.dtype.kind != "f":
         return out
     vt = _wants(value)
 
     def backward(g):
-        from .ops import elementwise as E
-        from .ops import reduce as R
         gx = _like(E.where(mask, 0.0, g), x) if x._requires_grad else None
         gv = None
         if vt is not None:
@@ -198,7 +199,6 @@ def masked_fill(x, mask, value):
 
 
 def masked_select(x, mask, out=None, fill_value=None):
-    from .ops import select
     res = select.masked_select(x, mask, out=out, fill_value=fill_value)
     if not needs_grad(x):
         return res
@@ -214,7 +214,6 @@ def masked_select(x, mask, out=None, fill_value=None):
 
 def narrow0(t, k):
     """The first k rows of ``t`` as their own tensor (masked_select_async, x[mask])."""
-    from .ops import select
     out = select._exact(t, k)
     if not needs_grad(t):
         return out
@@ -229,14 +228,12 @@ def narrow0(t, k):
 
 
 def masked_scatter(x, mask, source):
-    from .ops import select
     out = select.masked_scatter(x, mask, source)
     if not needs_grad(x, source) or out.dtype.kind != "f":
         return out
     shape = out.shape
 
     def backward(g):
-        from .ops import elementwise as E
         gx = _like(E.where(mask, 0.0, g), x) if x._requires_grad else None
         gs = None
         if source._requires_grad:
@@ -276,7 +273,6 @@ def _expand_back(g, x, dim, keepdim, scale=None):
 
 
 def sum(x, dim=None, keepdim=False, dtype=None):  # noqa: A001
-    from .ops import reduce as R
     out = R.sum(x, dim, keepdim, dtype=dtype)
     if not needs_grad(x) or out.dtype.kind != "f":
         return out
@@ -284,7 +280,6 @@ def sum(x, dim=None, keepdim=False, dtype=None):  # noqa: A001
 
 
 def mean(x, dim=None, keepdim=False, dtype=None):
-    from .ops import reduce as R
     out = R.mean(x, dim, keepdim, dtype=dtype)
     if not needs_grad(x):
         return out

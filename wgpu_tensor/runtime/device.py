@@ -16,7 +16,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from . import shaders
+from . import errors, shaders
 
 try:  # wgpu may be missing; the error then says how to install it
     import wgpu
@@ -142,6 +142,7 @@ class Device:
         self.bytes_read = 0  # bytes copied GPU -> host by read/read_async
         self.sync_mode = "default"
         self.dispatches = 0
+        self._submitted = 0  # self.dispatches at the last flush
         self.subgroup_size = 0
         self.use_subgroups = self.has_subgroups and self._probe_subgroups()
 
@@ -215,7 +216,9 @@ class Device:
                 self._trim(0)
                 try:
                     gpu = self.device.create_buffer(size=size, usage=usage)
-                except Exception:
+                except Exception as e2:
+                    if errors.is_device_lost(e2):
+                        raise errors.DeviceLostError(f"the WebGPU device was lost: {e2}") from e2
                     raise MemoryError(f"could not allocate a GPU buffer of {size} bytes: {e}") from None
             self._allocated_bytes += size
             buf = Buffer(gpu, size)
@@ -284,22 +287,30 @@ class Device:
             if k is not None:
                 return k
             code = shaders.render(name, params)
-            module = self.device.create_shader_module(label=name, code=code)
-            S = wgpu.ShaderStage.COMPUTE
-            entries = [{"binding": 0, "visibility": S,
-                        "buffer": {"type": "uniform", "has_dynamic_offset": True}}]
-            for i, a in enumerate(access):
-                if a is None:
-                    continue
-                entries.append({"binding": i + 1, "visibility": S, "buffer": {
-                    "type": "storage" if a == "rw" else "read-only-storage"}})
-            bgl = self.device.create_bind_group_layout(entries=entries)
-            pl = self.device.create_pipeline_layout(bind_group_layouts=[bgl])
-            pipeline = self.device.create_compute_pipeline(
-                label=name, layout=pl, compute={"module": module, "entry_point": entry})
-            k = Kernel(pipeline, bgl, tuple(access), _round_up(params_size, 16), key)
+            try:
+                k = self._build_kernel(name, code, access, params_size, key, entry)
+            except wgpu.GPUError as e:
+                if errors.is_device_lost(e):
+                    raise errors.DeviceLostError(f"the WebGPU device was lost: {e}") from e
+                raise errors.shader_error(name, params, e) from e
             self._kernels[key] = k
             return k
+
+    def _build_kernel(self, name, code, access, params_size, key, entry):
+        module = self.device.create_shader_module(label=name, code=code)
+        S = wgpu.ShaderStage.COMPUTE
+        entries = [{"binding": 0, "visibility": S,
+                    "buffer": {"type": "uniform", "has_dynamic_offset": True}}]
+        for i, a in enumerate(access):
+            if a is None:
+                continue
+            entries.append({"binding": i + 1, "visibility": S, "buffer": {
+                "type": "storage" if a == "rw" else "read-only-storage"}})
+        bgl = self.device.create_bind_group_layout(entries=entries)
+        pl = self.device.create_pipeline_layout(bind_group_layouts=[bgl])
+        pipeline = self.device.create_compute_pipeline(
+            label=name, layout=pl, compute={"module": module, "entry_point": entry})
+        return Kernel(pipeline, bgl, tuple(access), _round_up(params_size, 16), key)
 
     def _bind_group(self, kernel, bindings):
         key = (id(kernel), *[b and (b[0].uid, b[1], b[2]) for b in bindings])
@@ -410,13 +421,22 @@ class Device:
         with self.lock:
             if self._encoder is None:
                 return
-            self._end_pass()
-            cb = self._encoder.finish()
-            self._encoder = None
-            if self._arena_pos:
-                self.queue.write_buffer(self._arena, 0, memoryview(self._arena_data)[:self._arena_pos])
-                self._arena_pos = 0
-            self._pending = False
+            # Detach the batch first: if wgpu rejects it, it is dropped and the
+            # next call records into a fresh encoder (a rejected encoder stays
+            # "ended" and would fail every later call). Rejections must surface
+            # here: an invalid submit aborts the process inside wgpu-native.
+            enc, cp, self._encoder, self._pass = self._encoder, self._pass, None, None
+            arena, self._arena_pos, self._pending = self._arena_pos, 0, False
+            batch, self._submitted = self.dispatches - self._submitted, self.dispatches
+            try:
+                if cp is not None:
+                    cp.end()
+                cb = enc.finish()
+            except wgpu.GPUError as e:
+                self._bind_groups.clear()
+                raise errors.batch_error(e, batch) from e
+            if arena:
+                self.queue.write_buffer(self._arena, 0, memoryview(self._arena_data)[:arena])
             self.queue.submit([cb])
 
     # ------------------------------------------------------------------ readback
