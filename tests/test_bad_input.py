@@ -4,7 +4,7 @@ Two halves:
 - property tests (hypothesis) throw random shapes, dtypes, scalars, broadcast
   patterns, empty tensors and views (offset, strided, expanded) at the public ops
   and compare with numpy;
-- a table of bad calls, one row per documented error (docs/errors.md): each must
+- a table of bad calls, one row per documented error (README, "Errors and reliability"): each must
   raise the documented exception type with a message naming what was wrong, leave
   every tensor made before it intact (compared with copies taken before) and, where
   promised, record no GPU work (``device.dispatches`` does not move).
@@ -423,8 +423,8 @@ def test_bad_input_raises_and_leaves_tensors_intact(call, exc, pattern, no_gpu):
 
 
 def test_bad_input_table_is_documented():
-    """Every row id above appears in docs/errors.md (the README table draft)."""
+    """Every row id above appears in the README's error table."""
     import pathlib
-    doc = (pathlib.Path(__file__).parent.parent / "docs" / "errors.md").read_text()
+    doc = (pathlib.Path(__file__).parent.parent / "README.md").read_text()
     missing = [b[0] for b in BAD if f"`{b[0]}`" not in doc]
     assert not missing, missing
