@@ -6,7 +6,8 @@
 Cases: wt.sort of 2**log2n float32 vs np.sort; wt.kthvalue on [1024, 1024] rows
 (k = 512) vs np.partition; wt.isin of 2**log2n int32 against 10,000 values vs
 np.isin. Each GPU sample ends in a sync (wt.synchronize); the first call
-(pipeline compilation) is not timed. Results are checked against numpy.
+(pipeline compilation) is not timed. Results are checked against numpy. Prints wall
+and process CPU time (lavapipe runs on the CPU, in this process).
 """
 from __future__ import annotations
 
@@ -19,15 +20,18 @@ import wgpu_tensor as wt
 
 
 def median_time(fn, repeat):
+    """Median wall time and process CPU time (lavapipe's threads run in-process, so
+    on a shared machine the CPU time is the steadier figure)."""
     fn()
     wt.synchronize()
-    samples = []
+    wall, cpu = [], []
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         fn()
         wt.synchronize()
-        samples.append(time.perf_counter() - t0)
-    return float(np.median(samples))
+        wall.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    return float(np.median(wall)), float(np.median(cpu))
 
 
 def main():
@@ -59,10 +63,10 @@ def main():
         (f"isin 2^{args.log2n} int32 in {args.test_size}", lambda: wt.isin(te, ts),
          lambda: np.isin(e, s)),
     ]
-    print(f"{'case':36s} {'wgpu_tensor':>12s} {'numpy':>10s} {'ratio':>7s}")
+    print(f"{'case':34s} {'wgpu_tensor wall / cpu':>24s} {'numpy':>9s} {'ratio':>6s}")
     for name, gpu, host in cases:
-        tg, th = median_time(gpu, args.repeat), median_time(host, args.repeat)
-        print(f"{name:36s} {tg * 1e3:10.1f}ms {th * 1e3:8.1f}ms {tg / th:7.1f}")
+        (tg, cg), (th, _) = median_time(gpu, args.repeat), median_time(host, args.repeat)
+        print(f"{name:34s} {tg * 1e3:10.1f}ms / {cg * 1e3:7.1f}ms {th * 1e3:7.1f}ms {tg / th:6.1f}")
 
 
 if __name__ == "__main__":

@@ -39,7 +39,8 @@ SortResult = namedtuple("sort", ["values", "indices"])
 KthvalueResult = namedtuple("kthvalue", ["values", "indices"])
 
 GROUP_LOG = 4      # each invocation holds 2**(GROUP_LOG+1) slots in registers (3 or 4)
-TILE = 4096        # sort_tile: slots per workgroup (keys + indices: 32 KiB of workgroup memory)
+TILE = 4096        # sort_tile: slots per workgroup (8 bytes each in workgroup memory: 32 KiB),
+                   # fewer where the adapter has less workgroup memory
 STEP_WG = 64       # sort_step: invocations (groups) per workgroup
 SEARCH_WG = 64     # isin_search: invocations per workgroup (4 elements each)
 MOVE_WG = 64       # sort_transpose: invocations (words) per workgroup
@@ -145,6 +146,16 @@ def _dispatch_split(dev, kernel, make_params, bindings, count, per_group):
         dev.dispatch(kernel, make_params(base), bindings, math.ceil(items / per_group))
 
 
+def _tile(dev):
+    """Slots per sort_tile workgroup: TILE, or the largest power of two whose pairs
+    (8 bytes a slot) fit the adapter's workgroup memory."""
+    limit = int(dev.device.limits.get("max-compute-workgroup-storage-size", 16384))
+    tile = min(TILE, 1 << ((limit // 8).bit_length() - 1))
+    if tile < 4 << GROUP_LOG:
+        raise RuntimeError(f"this adapter's workgroup memory ({limit} bytes) is too small to sort")
+    return tile
+
+
 def _sort_rows(dev, keys, groups, n, flt, descending):
     """Sort each row of ``keys`` (contiguous uint32 [rows, n]); returns the sorted
     (key, original column) pairs as a uint32 tensor [rows, n + n % 2, 2]."""
@@ -153,10 +164,11 @@ def _sort_rows(dev, keys, groups, n, flt, descending):
     n2 = n + (n & 1)
     work = Tensor._empty((rows, n2, 2), D.uint32, dev)
     p_log = _p_log(n)
-    tile_log = TILE.bit_length() - 1
+    tile = _tile(dev)
+    tile_log = tile.bit_length() - 1
     s = GROUP_LOG
-    common = {"S": s, "G": 2 << s, "R": 1 << s, "LEVEL4": s == 4, "WG": TILE >> (s + 1),
-              "TILE": TILE, "TILE_LOG": tile_log, "TILE_PAIRS": TILE // 2,
+    common = {"S": s, "G": 2 << s, "R": 1 << s, "LEVEL4": s == 4, "WG": tile >> (s + 1),
+              "TILE": tile, "TILE_LOG": tile_log, "TILE_PAIRS": tile // 2,
               "FLOAT": flt, "NOT_FLOAT": not flt,
               "FLIP": "0xffffffff" if (descending and flt) else "0"}
     k_init = dev.kernel("sort_tile", common, ["r", "rw"], 64, entry="init")
@@ -171,11 +183,11 @@ def _sort_rows(dev, keys, groups, n, flt, descending):
             w_off = r0 * n2 // 2 - wst // 16
             wbind = (work._buf, wst, wsz)
             if p_log >= tile_log:  # whole tiles per row, the ones past n skipped
-                per_row, real = 1 << (p_log - tile_log), -(-n // TILE)
+                per_row, real = 1 << (p_log - tile_log), -(-n // tile)
                 tiles = g * real
             else:  # rows share tiles
                 per_row = real = 1
-                tiles = -(-(g << p_log) // TILE)
+                tiles = -(-(g << p_log) // tile)
 
             def tile_pass(kernel, b):
                 _dispatch_split(dev, kernel, lambda base: _sort_params(
