@@ -11,7 +11,8 @@ one pass (the default): a single-pass scan with decoupled look-back and
   and mask are read once. select_onepass_sg.wgsl (a subgroup per 1024-element
   tile, no barriers) on CPU adapters such as lavapipe; select_onepass.wgsl (a
   workgroup per 4096-element block) on GPUs and adapters without subgroups.
-three passes (nonzero and masked_scatter always; masked_select over 2**30 elements):
+three passes (masked_scatter always; masked_select over 2**30 elements; nonzero on
+  adapters that take the workgroup one-pass kernel):
   count_blocks      per-block counts of true mask bytes (4 per u32 word)
   scan_blocks       exclusive scan of the block counts -> block offsets, and the
                     total into the result's ``.count`` (a 0-d int32 tensor)
