@@ -172,49 +172,59 @@ def _record(dev, x, m, shape, mode, out_buf, out_byte_start, out_nbytes, count):
     output), 'indices' (coordinates of each selected element in ``shape``) or
     'take' (masked_scatter: the selected elements of x, a contiguous 32-bit
     tensor, are overwritten in place by the packed source in ``out_buf``)."""
-    from ..tensor import Tensor
     n = m.numel()
     if select_path(dev, n) == "onepass" and (
             mode == "values" or mode == "indices" and onepass_kernel(dev) == "subgroup"):
         return _record_onepass(dev, x, m, shape, mode, out_buf, out_byte_start, out_nbytes, count)
-    nblocks = math.ceil(n / BLOCK)
-    seg = _segment_elems(dev)
-    counts = Tensor._empty((nblocks,), D.uint32, dev)
-    offsets = Tensor._empty((nblocks,), D.uint32, dev)
-    k_count, count_groups = _block_kernel(dev, "count_blocks", ["r", "rw"])
-    k_scan = dev.kernel("scan_blocks", _flags(dev), ["r", "rw", "rw"], 80)
+    offsets, msegs = _count_scan(dev, m, count)
     outs, out_off, out_win = _out_windows(dev, out_buf, out_byte_start, out_nbytes)
     K = len(outs)
     values, take = mode == "values", mode == "take"
     k_scatter, scatter_groups = _block_kernel(
-        dev, "scatter_selected", ["r", "r", "r" if values else "rw" if take else None] + ["r" if take else "rw"] * K
-,
-        VALUES=values, NOT_VALUES=not values, INDICES=mode == "indices", TAKE=take, K=K, OUT_ACCESS="read" if take else "read_write",
+        dev, "scatter_selected",
+        ["r", "r", "r" if values else "rw" if take else None] + ["r" if take else "rw"] * K,
+        VALUES=values, NOT_VALUES=not values, INDICES=mode == "indices", TAKE=take, K=K,
+        OUT_ACCESS="read" if take else "read_write",
         ONE_PUT=K == 1 and not take, MULTI_PUT=K > 1 and not take, ONE_GET=K == 1 and take,
         MULTI_GET=K > 1 and take)
     ndim = len(shape) if mode == "indices" else 0
-    segs = []
-    for s in range(0, n, seg):
-        e = min(n, s + seg)
-        mwin, m_off = _vec4_window(dev, m, 1, m._offset + s, m._offset + e - 1)
+    owin = (offsets._buf, 0, offsets._buf.size)
+    for s, e, mwin, m_off in msegs:
         xwin, x_off = None, 0
         if values:
             xwin, x_off = _vec4_window(dev, x, 4, x._offset + s, x._offset + e - 1)
         elif take:
             start, size = window(dev, x._buf, 4, x._offset + s, x._offset + e - 1)
             xwin, x_off = (x._buf, start, size), x._offset + s - start // 4
-        segs.append((s, e, mwin, m_off, xwin, x_off))
-    cwin = (counts._buf, 0, counts._buf.size)
-    owin = (offsets._buf, 0, offsets._buf.size)
-    for s, e, mwin, m_off, _, _ in segs:
-        dev.dispatch(k_count, _params(n=e - s, blk0=s // BLOCK, m_off=m_off), [mwin, cwin],
-                     count_groups(math.ceil((e - s) / BLOCK)))
-    dev.dispatch(k_scan, _params(nblocks=nblocks), [cwin, owin, (count._buf, 0, 4)], 1)
-    for s, e, mwin, m_off, xwin, x_off in segs:
         p = _params(n=e - s, blk0=s // BLOCK, g0=s, x_off=x_off, m_off=m_off, ndim=ndim,
                     out_off=out_off, out_win=out_win, shape=shape if mode == "indices" else (), n_all=n)
         dev.dispatch(k_scatter, p, [mwin, owin, xwin] + outs,
                      scatter_groups(math.ceil((e - s) / BLOCK)))
+
+
+def _count_scan(dev, m, count):
+    """Record count_blocks over each segment of the (non-empty) mask and scan_blocks
+    into block offsets, the total into ``count``. Returns the offsets tensor and the
+    segments as (start, end, mask window, mask word offset)."""
+    from ..tensor import Tensor
+    n = m.numel()
+    nblocks = math.ceil(n / BLOCK)
+    seg = _segment_elems(dev)
+    counts = Tensor._empty((nblocks,), D.uint32, dev)
+    offsets = Tensor._empty((nblocks,), D.uint32, dev)
+    k_count, count_groups = _block_kernel(dev, "count_blocks", ["r", "rw"])
+    k_scan = dev.kernel("scan_blocks", _flags(dev), ["r", "rw", "rw"], 80)
+    cwin = (counts._buf, 0, counts._buf.size)
+    msegs = []
+    for s in range(0, n, seg):
+        e = min(n, s + seg)
+        mwin, m_off = _vec4_window(dev, m, 1, m._offset + s, m._offset + e - 1)
+        dev.dispatch(k_count, _params(n=e - s, blk0=s // BLOCK, m_off=m_off), [mwin, cwin],
+                     count_groups(math.ceil((e - s) / BLOCK)))
+        msegs.append((s, e, mwin, m_off))
+    dev.dispatch(k_scan, _params(nblocks=nblocks), [cwin, (offsets._buf, 0, offsets._buf.size),
+                                                    (count._buf, 0, 4)], 1)
+    return offsets, msegs
 
 
 def _record_onepass(dev, x, m, shape, mode, out_buf, out_byte_start, out_nbytes, count):
@@ -461,21 +471,8 @@ def _mask_count(m):
     if n == 0:
         dev.clear(count._buf, 0, 4)
         return count
-    nblocks = math.ceil(n / BLOCK)
-    counts = Tensor._empty((nblocks,), D.uint32, dev)
-    offsets = Tensor._empty((nblocks,), D.uint32, dev)
-    k_count, count_groups = _block_kernel(dev, "count_blocks", ["r", "rw"])
-    k_scan = dev.kernel("scan_blocks", _flags(dev), ["r", "rw", "rw"], 80)
-    seg = _segment_elems(dev)
-    cwin = (counts._buf, 0, counts._buf.size)
     with dev.lock:
-        for s in range(0, n, seg):
-            e = min(n, s + seg)
-            mwin, m_off = _vec4_window(dev, m, 1, m._offset + s, m._offset + e - 1)
-            dev.dispatch(k_count, _params(n=e - s, blk0=s // BLOCK, m_off=m_off), [mwin, cwin],
-                         count_groups(math.ceil((e - s) / BLOCK)))
-        dev.dispatch(k_scan, _params(nblocks=nblocks), [cwin, (offsets._buf, 0, offsets._buf.size),
-                                                        (count._buf, 0, 4)], 1)
+        _count_scan(dev, m, count)
     return count
 
 
