@@ -116,6 +116,16 @@ def _like(g, t):
     return g if g.dtype is t.dtype else g.to(t.dtype)
 
 
+def _pad_rows(g, shape):
+    """``g`` as the first rows of a zero tensor of ``shape`` (the gradient of taking
+    the first rows)."""
+    from .ops import index as I
+    z = _zeros(shape, g.dtype, g.device)
+    if g.shape[0]:
+        I.assign_(z[:g.shape[0]], g)
+    return z
+
+
 def _wants(t):
     """``t`` if it is a tensor that requires grad (an operand needing a gradient), else None."""
     return t if isinstance(t, _tensor()) and t._requires_grad else None
@@ -218,13 +228,7 @@ def narrow0(t, k):
     if not needs_grad(t):
         return out
 
-    def backward(g):
-        from .ops import index as I
-        z = _zeros(t.shape, g.dtype, g.device)
-        if k:
-            I.assign_(z[:k], g)
-        return (z,)
-    return attach(out, (t,), backward, "narrow")
+    return attach(out, (t,), lambda g: (_pad_rows(g, t.shape),), "narrow")
 
 
 def masked_scatter(x, mask, source):
@@ -240,16 +244,9 @@ def masked_scatter(x, mask, source):
             # Source element j fed the j-th selected position: the packed gradient
             # (zeros past the count) is source's gradient, cut or padded to its size.
             packed = select.masked_select(g, mask.expand(shape), fill_value=0)
-            m, n = source.numel(), packed.numel()
-            if m <= n:
-                gs = packed[:m].reshape(source.shape)
-            else:
-                from .ops import index as I
-                gs = _zeros((m,), g.dtype, g.device)
-                if n:
-                    I.assign_(gs[:n], packed)
-                gs = gs.reshape(source.shape)
-            gs = gs.contiguous()
+            m = source.numel()
+            gs = packed[:m] if m <= packed.numel() else _pad_rows(packed, (m,))
+            gs = gs.reshape(source.shape).contiguous()
         return gx, None, gs
     return attach(out, (x, None, source), backward, "masked_scatter", saved=(mask,))
 
