@@ -104,6 +104,43 @@ def _launch_limit(dev):
     return min(chunk_elems(dev, 4), max(g, dev.max_groups ** 2 * WG * 4 // g * g))
 
 
+def _flat(dev, expr, out_dtype, out_offset, out_size, operands, cts, rt, shape, scal):
+    """(kernel, params, windows, workgroups) of the one flat dispatch that runs
+    EXPR into a result at element ``out_offset`` of a buffer of ``out_size``
+    bytes, when every tensor operand is a contiguous view of ``shape`` and the
+    op fits one launch with room to spare (a window is at most n * 4 +
+    storage_align + 3 bytes); None otherwise. ``windows`` holds (byte offset,
+    byte size) per binding (output first), None for an absent one."""
+    n = math.prod(shape)
+    align = dev.storage_align
+    if n * 4 + 2 * align > dev.max_binding or n > dev.max_groups * (WG * 4):
+        return None
+    T = _Tensor
+    cs = contiguous_strides(shape)
+    for v in operands:
+        if isinstance(v, T) and (v.shape != shape or v._strides != cs):
+            return None
+    osz = out_dtype.itemsize
+    o = out_offset
+    ob = o * osz // align * align
+    wins = [(ob, max(min(out_size, -(-((o + n) * osz) // 4) * 4) - ob, 4)), None, None, None]
+    offs = [0, 0, 0, 0]
+    ss = [_ZERO, _ZERO, _ZERO]
+    unit = _UNIT if n > 1 else _ZERO
+    for i, op in enumerate(operands):
+        if isinstance(op, T):
+            isz = op.dtype.itemsize
+            o = op._offset
+            ws = o * isz // align * align
+            wins[1 + i] = (ws, max(min(op._buf.size, -(-((o + n) * isz) // 4) * 4) - ws, 4))
+            offs[i] = o - ws // isz
+            ss[i] = unit
+    kernel = _kernel(dev, expr, out_dtype, operands, cts, rt, True)
+    p = _PACK(n, 0, 1 if n > 1 else 0, out_offset - ob // osz, n, 1, 1, 1, 1, 1, 1, 1,
+              *offs, *ss[0], *ss[1], *ss[2], *scal)
+    return kernel, p, wins, -(-n // (WG * 4))
+
+
 def launch(expr, out_dtype, operands, cts, shape=None, result_type=None, device=None, out=None):
     """Run EXPR over the broadcast of ``operands`` (Tensors or Scalars), each
     converted to the WGSL type in ``cts``; returns a new contiguous Tensor, or
@@ -138,40 +175,15 @@ def launch(expr, out_dtype, operands, cts, shape=None, result_type=None, device=
             scal[i] = _bits(op.value, ct)
 
     # Fast path (most small ops): every tensor operand is a contiguous view of the
-    # output's shape and the whole op fits one launch with room to spare (a
-    # window is at most n * 4 + storage_align + 3 bytes): one flat dispatch, no
-    # broadcasting or span geometry. The general path below would do the same.
-    align = dev.storage_align
-    if n * 4 + 2 * align <= dev.max_binding and n <= dev.max_groups * (WG * 4):
-        cs = contiguous_strides(shape)
-        for v in views:
-            if v.shape != shape or v._strides != cs:
-                break
-        else:
-            osz = out_dtype.itemsize
-            o = out._offset
-            ob = o * osz // align * align
-            bindings = [(out._buf, ob, max(min(out._buf.size, -(-((o + n) * osz) // 4) * 4) - ob, 4)),
-                        None, None, None]
-            offs = [0, 0, 0, 0]
-            ss = [_ZERO, _ZERO, _ZERO]
-            unit = _UNIT if n > 1 else _ZERO
-            i = 0
-            for op in operands:
-                if isinstance(op, Tensor):
-                    isz = op.dtype.itemsize
-                    o = op._offset
-                    buf = op._buf
-                    ws = o * isz // align * align
-                    bindings[1 + i] = (buf, ws, max(min(buf.size, -(-((o + n) * isz) // 4) * 4) - ws, 4))
-                    offs[i] = o - ws // isz
-                    ss[i] = unit
-                i += 1
-            kernel = _kernel(dev, expr, out_dtype, operands, cts, rt, True)
-            p = _PACK(n, 0, 1 if n > 1 else 0, out._offset - ob // osz, n, 1, 1, 1, 1, 1, 1, 1,
-                      *offs, *ss[0], *ss[1], *ss[2], *scal)
-            dev.dispatch(kernel, p, bindings, -(-n // (WG * 4)))
-            return out
+    # output's shape and the whole op fits one launch with room to spare: one
+    # flat dispatch, no broadcasting or span geometry. The general path below
+    # would do the same.
+    flat = _flat(dev, expr, out_dtype, out._offset, out._buf.size, operands, cts, rt, shape, scal)
+    if flat is not None:
+        kernel, p, wins, groups = flat
+        dev.dispatch(kernel, p, [w and (o._buf, w[0], w[1]) for o, w in zip([out, *operands], wins)],
+                     groups)
+        return out
 
     vstrides = [broadcast_strides(v.shape, v._strides, shape) for v in views]
     shp, strides = coalesce(shape, vstrides)
@@ -293,6 +305,97 @@ def binary(name, x, y):
         # (so a float16 tensor holding 0.1 == 0.1); the kernel computes in f32.
         x, y = (v if isinstance(v, Tensor) else _round_f16(v) for v in (x, y))
     return launch(expr, out, [x if xt else Scalar(x), y if yt else Scalar(y)], cts)
+
+
+class _Plan:
+    """A binary op recorded once for one operand signature: its kernel,
+    parameter block, binding windows and result layout. Replaying it costs an
+    allocation and a dispatch."""
+
+    __slots__ = ("dev", "kernel", "params", "wins", "groups", "shape", "strides", "dtype", "nbytes",
+                 "grad", "tensor_a", "tensor_b")
+
+
+_PLANS = {}
+_NUMBERS = (int, float)
+
+
+def fast_binary(name, a, b):
+    """``a <name> b`` replayed from a cached plan when both operands are contiguous
+    tensors of one shape (or one is a Python int/float), nothing needs a
+    gradient and the op fits one flat dispatch; None otherwise (the caller then
+    takes the general path, which also raises every error). The plan key is the
+    whole operand signature (dtypes, shapes, strides, offsets, scalar value), so
+    a hit needs no checks beyond the device."""
+    T = _Tensor
+    ta, tb = a.__class__ is T, b.__class__ is T
+    if ta and tb:
+        key = (name, a.dtype, a.shape, a._strides, a._offset, b.dtype, b.shape, b._strides, b._offset)
+    elif ta and b.__class__ in _NUMBERS:  # (-0.0 == 0.0: the key holds the sign too)
+        key = (name, a.dtype, a.shape, a._strides, a._offset, b.__class__, b, b != 0 or str(b))
+    elif tb and a.__class__ in _NUMBERS:
+        key = (name, a.__class__, a, a != 0 or str(a), b.dtype, b.shape, b._strides, b._offset)
+    else:
+        return None
+    plan = _PLANS.get(key)
+    if plan is None:
+        plan = _make_plan(name, a, b, ta, tb)
+        if len(_PLANS) > 4096:
+            _PLANS.clear()
+        _PLANS[key] = plan
+    if plan is False:
+        return None
+    dev = plan.dev
+    if ta and (a.device is not dev or (plan.grad and a._requires_grad)):
+        return None
+    if tb and (b.device is not dev or (plan.grad and b._requires_grad)):
+        return None
+    out = T._fresh(plan.shape, plan.strides, plan.dtype, dev, plan.nbytes)
+    dev.dispatch_plan(plan, out._buf, a._buf if ta else None, b._buf if tb else None)
+    return out
+
+
+def _make_plan(name, a, b, ta, tb):
+    """The _Plan of ``a <name> b``, or False when the op does not qualify (the
+    general path then runs it, or raises its error)."""
+    T = _Tensor
+    dev = (a if ta else b).device
+    if ta and tb and (b.device is not dev or a.shape != b.shape):
+        return False
+    shape = (a if ta else b).shape
+    dx = a.dtype if ta else D.scalar_dtype(a)
+    dy = b.dtype if tb else D.scalar_dtype(b)
+    try:
+        expr, out_dtype, cts, f16 = _binary_plan(name, dx, dy, ta, tb, _int_kind(a, dx, ta),
+                                                 _int_kind(b, dy, tb))
+    except (TypeError, OverflowError):
+        return False
+    if f16:
+        a, b = (v if isinstance(v, T) else _round_f16(v) for v in (a, b))
+    operands = [a if ta else Scalar(a), b if tb else Scalar(b)]
+    scal = [0, 0, 0, 0]
+    try:
+        for i, op, ct in zip(range(2), operands, cts):
+            if not isinstance(op, T):
+                scal[i] = _bits(op.value, ct)
+    except (OverflowError, ValueError):
+        return False
+    n = math.prod(shape)
+    if n == 0:
+        return False
+    # A fresh result starts at element 0 of a buffer of at least its bytes
+    # rounded up to 4, so its window is the same for every replay.
+    rt = "bool" if out_dtype is D.bool_ else out_dtype.wgsl
+    flat = _flat(dev, expr, out_dtype, 0, 1 << 62, operands, cts, rt, shape, scal)
+    if flat is None:
+        return False
+    plan = _Plan()
+    plan.dev = dev
+    plan.kernel, plan.params, plan.wins, plan.groups = flat
+    plan.shape, plan.strides, plan.dtype = shape, contiguous_strides(shape), out_dtype
+    plan.nbytes = n * out_dtype.itemsize
+    plan.grad = out_dtype.kind == "f" and name in ("add", "sub", "mul", "div")
+    return plan
 
 
 @lru_cache(maxsize=None)

@@ -137,6 +137,7 @@ class Device:
             size=self.ARENA_SIZE, usage=wgpu.BufferUsage.UNIFORM | wgpu.BufferUsage.COPY_DST)
         self._arena_data = bytearray(self.ARENA_SIZE)
         self._arena_pos = 0
+        self._last_params = self._last_off = self._last_size = None  # the block last written
         self._pending = False  # anything recorded since the last submit
         self.sync_count = 0
         self.bytes_read = 0  # bytes copied GPU -> host by read/read_async
@@ -312,12 +313,13 @@ class Device:
             label=name, layout=pl, compute={"module": module, "entry_point": entry})
         return Kernel(pipeline, bgl, tuple(access), _round_up(params_size, 16), key)
 
-    def _bind_group(self, kernel, bindings):
-        key = (id(kernel), *[b and (b[0].uid, b[1], b[2]) for b in bindings])
-        bg = self._bind_groups.get(key)
-        if bg is not None:
-            self._bind_groups.move_to_end(key)
-            return bg
+    def _bind_group(self, kernel, bindings, key=None):
+        if key is None:
+            key = (id(kernel), *[b and (b[0].uid, b[1], b[2]) for b in bindings])
+            bg = self._bind_groups.get(key)
+            if bg is not None:
+                self._bind_groups.move_to_end(key)
+                return bg
         entries = [{"binding": 0, "resource": {"buffer": self._arena, "offset": 0,
                                                "size": kernel.params_size}}]
         for i, b in enumerate(bindings):
@@ -354,14 +356,19 @@ class Device:
         else:
             gx, gy = self.grid(groups)
         with self.lock:
-            off = self._arena_pos
-            end = off + kernel.params_size
-            if end > self.ARENA_SIZE:
-                self.flush()
-                off, end = 0, kernel.params_size
-            self._arena_data[off:off + len(params)] = params
-            ua = self.uniform_align
-            self._arena_pos = (end + ua - 1) // ua * ua
+            if params == self._last_params and kernel.params_size == self._last_size:
+                # the same block as the last dispatch
+                off = self._last_off
+            else:
+                off = self._arena_pos
+                end = off + kernel.params_size
+                if end > self.ARENA_SIZE:
+                    self.flush()
+                    off, end = 0, kernel.params_size
+                self._arena_data[off:off + len(params)] = params
+                ua = self.uniform_align
+                self._arena_pos = (end + ua - 1) // ua * ua
+                self._last_params, self._last_off, self._last_size = params, off, kernel.params_size
             bg = self._bind_group(kernel, bindings)
             cp = self._pass or self._compute_pass()
             if self._pass_pipeline is not kernel.pipeline:  # state persists within a pass
@@ -369,6 +376,40 @@ class Device:
                 self._pass_pipeline = kernel.pipeline
             cp.set_bind_group(0, bg, [off])
             cp.dispatch_workgroups(gx, gy, 1)
+            self._pending = True
+            self.dispatches += 1
+
+    def dispatch_plan(self, plan, out, a, b):
+        """dispatch() of an elementwise plan (ops/elementwise.py) over buffers
+        ``out``, ``a`` and ``b`` (None for a scalar operand): the windows,
+        parameters and workgroup count come cached with the plan."""
+        kernel = plan.kernel
+        with self.lock:
+            params = plan.params
+            if params is self._last_params and kernel.params_size == self._last_size:
+                # a loop of one op: one parameter block
+                off = self._last_off
+            else:
+                off = self._arena_pos
+                end = off + kernel.params_size
+                if end > self.ARENA_SIZE:
+                    self.flush()
+                    off, end = 0, kernel.params_size
+                self._arena_data[off:off + len(params)] = params
+                ua = self.uniform_align
+                self._arena_pos = (end + ua - 1) // ua * ua
+                self._last_params, self._last_off, self._last_size = params, off, kernel.params_size
+            key = (plan, out.uid, a and a.uid, b and b.uid)
+            bg = self._bind_groups.get(key)
+            if bg is None:
+                w = plan.wins
+                bg = self._bind_group(kernel, [(out, *w[0]), a and (a, *w[1]), b and (b, *w[2])], key)
+            cp = self._pass or self._compute_pass()
+            if self._pass_pipeline is not kernel.pipeline:
+                cp.set_pipeline(kernel.pipeline)
+                self._pass_pipeline = kernel.pipeline
+            cp.set_bind_group(0, bg, [off])
+            cp.dispatch_workgroups(plan.groups, 1, 1)
             self._pending = True
             self.dispatches += 1
 
@@ -427,6 +468,7 @@ class Device:
             # here: an invalid submit aborts the process inside wgpu-native.
             enc, cp, self._encoder, self._pass = self._encoder, self._pass, None, None
             arena, self._arena_pos, self._pending = self._arena_pos, 0, False
+            self._last_params = None
             batch, self._submitted = self.dispatches - self._submitted, self.dispatches
             try:
                 if cp is not None:
