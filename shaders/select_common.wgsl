@@ -17,7 +17,7 @@ struct SelParams {
     out_win: u32,    // elements per output window (several windows: output > one binding)
     fill: u32,       // bits of fill_value
     n_all: u32,      // elements of the whole selection (all segments)
-    _pad1: u32,
+    scal: u32,       // fused predicate: bits of the compare's scalar
     shape: array<vec4<u32>, 2>,   // nonzero: shape of the input, innermost last
 }
 

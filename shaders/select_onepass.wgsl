@@ -1,7 +1,8 @@
 // select_onepass.wgsl: masked_select in one pass (count + scan + scatter fused):
 // a single-pass scan with decoupled look-back and fallback (Smith, Levien,
 // Owens, SPAA 2025), which reads the mask and x once.
-// Bindings: 0 P, 1 M (mask words as vec4, 16 bools each), 2 FLAGS (atomic u32, rw:
+// Bindings: 0 P, 1 M (mask words as vec4, 16 bools each; FUSED: MW, the mask's u32
+// words, written from x > t by select_pred.wgsl), 2 FLAGS (atomic u32, rw:
 // [0] tile counter, [1 + t] the state of block t; cleared before the first segment),
 // 3 X (vec4 of u32 words), 4.. OUT0..OUT{K-1} (u32 windows of the output, rw),
 // 4+K COUNT (u32, rw: the total, written by the last block).
@@ -17,7 +18,12 @@
 // 2**30 elements. Then every element is written branch-free (emit_all).
 
 @group(0) @binding(0) var<uniform> P: SelParams;
+//@if NOT_FUSED
 @group(0) @binding(1) var<storage, read> M: array<vec4<u32>>;
+//@endif
+//@if FUSED
+@group(0) @binding(1) var<storage, read_write> MW: array<u32>;
+//@endif
 @group(0) @binding(2) var<storage, read_write> FLAGS: array<atomic<u32>>;
 @group(0) @binding(3) var<storage, read> X: array<vec4<u32>>;
 //@repeat K
@@ -27,6 +33,9 @@
 
 //@include select_common
 //@include select_out
+//@if FUSED
+//@include select_pred
+//@endif
 
 const AGG: u32 = 0x40000000u;
 const INCL: u32 = 0x80000000u;
@@ -38,7 +47,12 @@ var<workgroup> bcast: u32;
 // Bits of the 4 mask words of thread li in segment-relative block b.
 fn block_bits(b: u32, li: u32) -> vec4<u32> {
     let w = b * BLOCK_WORDS + li * 4u;
+//@if NOT_FUSED
     let mv = M[(P.m_off + w) / 4u];
+//@endif
+//@if FUSED
+    let mv = pred_words(w);
+//@endif
     return vec4<u32>(mv.x & valid_bits(w), mv.y & valid_bits(w + 1u),
                      mv.z & valid_bits(w + 2u), mv.w & valid_bits(w + 3u));
 }
@@ -69,7 +83,18 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
     }
     let tile = workgroupUniformLoad(&bcast);   // global block index
     let b = tile - P.blk0;                      // block in this segment
+//@if NOT_FUSED
     let bits = block_bits(b, li);
+//@endif
+//@if FUSED
+    // x's 16 words of this thread, loaded once: they give the mask and are written out.
+    let wb = b * BLOCK_WORDS + li * 4u;
+    let xi = P.x_off / 4u + wb;
+    let xs = array<vec4<u32>, 4>(X[xi], X[xi + 1u], X[xi + 2u], X[xi + 3u]);
+    let bits = vec4<u32>(pred_word(xs[0]) & valid_bits(wb), pred_word(xs[1]) & valid_bits(wb + 1u),
+                         pred_word(xs[2]) & valid_bits(wb + 2u), pred_word(xs[3]) & valid_bits(wb + 3u));
+    store_words(wb, bits);
+//@endif
     let cnt = countOneBits(bits);
     let s = wg_scan4(vec4<u32>(sum4(cnt), 0u, 0u, 0u), li, sid, ssz);
     let total = s.total.x;
@@ -134,11 +159,20 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
     var pos = prefix + s.excl.x;
     let w = b * BLOCK_WORDS + li * 4u;
     for (var k = 0u; k < 4u; k = k + 1u) {
+//@if NOT_FUSED
         if (full) {
             emit_all(pos, w + k, bits[k]);
         } else {
             emit_all_tail(pos, w + k, bits[k]);
         }
+//@endif
+//@if FUSED
+        if (full) {
+            emit_xv(pos, w + k, bits[k], xs[k]);
+        } else {
+            emit_xv_tail(pos, w + k, bits[k], xs[k]);
+        }
+//@endif
         pos = pos + cnt[k];
     }
 }

@@ -2,7 +2,8 @@
 // look-back with fallback of select_onepass.wgsl run by one subgroup per tile of
 // TILE elements, with no workgroup barriers (cheap where barriers are costly, as on
 // CPU drivers that run a workgroup's subgroups one after another).
-// Bindings: 0 P, 1 M (mask words as vec4, 16 bools each), 2 FLAGS (atomic u32, rw:
+// Bindings: 0 P, 1 M (mask words as vec4, 16 bools each; FUSED: MW, the mask's u32
+// words, written from x > t by select_pred.wgsl), 2 FLAGS (atomic u32, rw:
 // [0] tile counter, [1 + t] the state of tile t; cleared before the first segment),
 // 3 X (vec4 of u32 words), 4.. OUT0..OUT{K-1} (u32 windows of the output, rw),
 // 4+K COUNT (u32, rw: the total, written by the last tile).
@@ -22,7 +23,12 @@
 // at low selectivity most words are skipped; denser tiles write every element).
 
 @group(0) @binding(0) var<uniform> P: SelParams;
+//@if NOT_FUSED
 @group(0) @binding(1) var<storage, read> M: array<vec4<u32>>;
+//@endif
+//@if FUSED
+@group(0) @binding(1) var<storage, read_write> MW: array<u32>;
+//@endif
 @group(0) @binding(2) var<storage, read_write> FLAGS: array<atomic<u32>>;
 //@if VALUES
 @group(0) @binding(3) var<storage, read> X: array<vec4<u32>>;
@@ -34,6 +40,9 @@
 
 //@include select_common
 //@include select_out
+//@if FUSED
+//@include select_pred
+//@endif
 
 const AGG: u32 = 0x40000000u;
 const INCL: u32 = 0x80000000u;
@@ -42,10 +51,19 @@ const SPINS: u32 = {{SPINS}}u;
 const TILE: u32 = {{TILE}}u;
 const SPARSE_LIM: u32 = {{SPARSE_LIM}}u;  // tiles with fewer selected write only the selected elements
 const TILE_V: u32 = TILE / 16u;   // mask vec4s (16 elements each) per tile
+// Most mask vec4s one lane's run holds: TILE_V / the subgroup size (the runtime's
+// probe measured it). Private arrays sized to the whole tile instead take LLVM
+// (lavapipe) tens of seconds to compile.
+const RUN: u32 = {{RUN}}u;
 
 // Mask bits of 4 words from w (segment-relative), 0 past the segment's end.
 fn word_bits(w: u32) -> vec4<u32> {
+//@if NOT_FUSED
     let mv = M[(P.m_off + w) / 4u];
+//@endif
+//@if FUSED
+    let mv = pred_words(w);
+//@endif
 //@if FULL
     return mv & vec4<u32>(0x01010101u);
 //@endif
@@ -91,12 +109,36 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
     let v0 = min(sid * per, TILE_V);
     let v1 = min(v0 + per, TILE_V);
     let w0 = b * (TILE / 4u) + v0 * 4u;
-    var bits: array<vec4<u32>, TILE_V>;
+    var bits: array<vec4<u32>, RUN>;
     var c = 0u;
+//@if NOT_FUSED
     for (var v = 0u; v < v1 - v0; v = v + 1u) {
         bits[v] = word_bits(w0 + v * 4u);
         c = c + sum4(countOneBits(bits[v]));
     }
+//@endif
+//@if FUSED
+    // x's words of the run, loaded once: they give the mask and are written out.
+    var xs: array<vec4<u32>, RUN * 4u>;
+    for (var v = 0u; v < v1 - v0; v = v + 1u) {
+        let w = w0 + v * 4u;
+        let i = P.x_off / 4u + w;
+        var bv: vec4<u32>;
+        for (var k = 0u; k < 4u; k = k + 1u) {
+            let xv = X[i + k];
+            xs[v * 4u + k] = xv;
+            bv[k] = pred_word(xv);
+        }
+//@endif
+//@if PARTIAL_FUSED
+        bv = bv & vec4<u32>(valid_bits(w), valid_bits(w + 1u), valid_bits(w + 2u), valid_bits(w + 3u));
+//@endif
+//@if FUSED
+        bits[v] = bv;
+        store_words(w, bv);
+        c = c + sum4(countOneBits(bv));
+    }
+//@endif
     let excl = subgroupExclusiveAdd(c);
     let total = subgroupAdd(c);
     if (sid == 0u) {
@@ -188,6 +230,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
 //@endif
 //@if DENSE_PARTIAL
             emit_all_tail(pos, w + k, bv[k]);
+//@endif
+//@if FUSED_FULL
+            emit_xv(pos, w + k, bv[k], xs[v * 4u + k]);
+//@endif
+//@if FUSED_PARTIAL
+            emit_xv_tail(pos, w + k, bv[k], xs[v * 4u + k]);
 //@endif
 //@if VALUES
             pos = pos + cnt[k];

@@ -90,7 +90,15 @@ fn dests(pos0: u32, w: u32, bits: u32) -> vec4<u32> {
 }
 
 fn emit_all(pos0: u32, w: u32, bits: u32) {
-    let xv = X[(P.x_off / 4u) + w];
+    emit_xv(pos0, w, bits, X[(P.x_off / 4u) + w]);
+}
+
+fn emit_all_tail(pos0: u32, w: u32, bits: u32) {
+    emit_xv_tail(pos0, w, bits, X[(P.x_off / 4u) + w]);
+}
+
+// The same with x's words of mask word w already loaded (xv).
+fn emit_xv(pos0: u32, w: u32, bits: u32, xv: vec4<u32>) {
     let d = dests(pos0, w, bits);
     put(d.x, xv.x);
     put(d.y, xv.y);
@@ -98,8 +106,7 @@ fn emit_all(pos0: u32, w: u32, bits: u32) {
     put(d.w, xv.w);
 }
 
-fn emit_all_tail(pos0: u32, w: u32, bits: u32) {
-    let xv = X[(P.x_off / 4u) + w];
+fn emit_xv_tail(pos0: u32, w: u32, bits: u32, xv: vec4<u32>) {
     let d = dests(pos0, w, bits);
     for (var j = 0u; j < 4u; j = j + 1u) {
         if (w * 4u + j < P.n) {

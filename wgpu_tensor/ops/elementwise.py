@@ -49,7 +49,10 @@ def _bits(value, wgsl_type):
 
 
 def _decode(slot_field, wgsl_type):
-    f = f"P.scal.{slot_field}"
+    return _decode_field(f"P.scal.{slot_field}", wgsl_type)
+
+
+def _decode_field(f, wgsl_type):
     return {"f32": f"bitcast<f32>({f})", "i32": f"bitcast<i32>({f})", "u32": f,
             "bool": f"({f} != 0u)"}[wgsl_type.replace("wide_", "")]
 
@@ -113,7 +116,7 @@ def _flat(dev, expr, out_dtype, out_offset, out_size, operands, cts, rt, shape, 
     byte size) per binding (output first), None for an absent one."""
     n = math.prod(shape)
     align = dev.storage_align
-    if n * 4 + 2 * align > dev.max_binding or n > dev.max_groups * (WG * 4):
+    if n * 4 + 2 * align > dev.max_binding or -(-n // (WG * 4)) > dev.max_groups ** 2:
         return None
     T = _Tensor
     cs = contiguous_strides(shape)
@@ -312,8 +315,8 @@ class _Plan:
     parameter block, binding windows and result layout. Replaying it costs an
     allocation and a dispatch."""
 
-    __slots__ = ("dev", "kernel", "params", "wins", "groups", "shape", "strides", "dtype", "nbytes",
-                 "grad", "tensor_a", "tensor_b")
+    __slots__ = ("dev", "kernel", "params", "wins", "grid", "shape", "strides", "dtype", "nbytes",
+                 "grad", "fuse", "a_off")
 
 
 _PLANS = {}
@@ -327,7 +330,7 @@ def fast_binary(name, a, b):
     takes the general path, which also raises every error). The plan key is the
     whole operand signature (dtypes, shapes, strides, offsets, scalar value), so
     a hit needs no checks beyond the device."""
-    T = _Tensor
+    T = _Tensor or _tensor_cls()
     ta, tb = a.__class__ is T, b.__class__ is T
     if ta and tb:
         key = (name, a.dtype, a.shape, a._strides, a._offset, b.dtype, b.shape, b._strides, b._offset)
@@ -351,7 +354,10 @@ def fast_binary(name, a, b):
     if tb and (b.device is not dev or (plan.grad and b._requires_grad)):
         return None
     out = T._fresh(plan.shape, plan.strides, plan.dtype, dev, plan.nbytes)
-    dev.dispatch_plan(plan, out._buf, a._buf if ta else None, b._buf if tb else None)
+    if plan.fuse is None:
+        dev.dispatch_plan(plan, out._buf, a._buf if ta else None, b._buf if tb else None)
+    else:  # a compare that masked_select may compute itself (ops/select.py)
+        dev.dispatch_plan(plan, out._buf, a._buf, None, hold=(plan, a._buf, out._buf))
     return out
 
 
@@ -391,11 +397,23 @@ def _make_plan(name, a, b, ta, tb):
         return False
     plan = _Plan()
     plan.dev = dev
-    plan.kernel, plan.params, plan.wins, plan.groups = flat
+    plan.kernel, plan.params, plan.wins, groups = flat
+    plan.grid = dev.grid(groups)
     plan.shape, plan.strides, plan.dtype = shape, contiguous_strides(shape), out_dtype
     plan.nbytes = n * out_dtype.itemsize
     plan.grad = out_dtype.kind == "f" and name in ("add", "sub", "mul", "div")
+    # A 32-bit tensor compared with a scalar: masked_select(a, a OP s) can compute
+    # the mask itself (select.py, shaders/select_pred.wgsl) instead of reading it.
+    plan.fuse = None
+    if (BINARY[name][0] == "cmp" and ta and not tb and a.dtype.itemsize == 4
+            and not cts[0].startswith("wide")):
+        plan.a_off = a._offset
+        plan.fuse = {"PRED": expr, "XVAL": f"{cts[0]}({_WORD_AS[a.dtype.wgsl]})",
+                     "SVAL": _decode_field("P.scal", cts[1]), "scal": scal[1]}
     return plan
+
+
+_WORD_AS = {"f32": "bitcast<f32>(v)", "i32": "bitcast<i32>(v)", "u32": "v"}
 
 
 @lru_cache(maxsize=None)

@@ -51,6 +51,10 @@ SPINS = 4         # one-pass look-back: polls of a predecessor's state before th
 # the adapter's default (see select_path). WGPU_TENSOR_SELECT overrides it.
 PATH = os.environ.get("WGPU_TENSOR_SELECT") or None
 
+# masked_select calls that computed their mask from a held compare (see
+# _held_compare): for tests and benchmarks.
+fused = 0
+
 
 # One-pass kernel: "subgroup" (select_onepass_sg.wgsl: a subgroup per tile, no
 # barriers; best on CPU adapters such as lavapipe, where a workgroup's subgroups
@@ -101,9 +105,9 @@ def _block_kernel(dev, name, access, **extra):
 
 
 def _params(n=0, blk0=0, g0=0, x_off=0, m_off=0, nblocks=0, ndim=0, out_off=0, out_win=0, fill=0,
-            shape=(), n_all=0):
+            shape=(), n_all=0, scal=0):
     shape8 = list(shape) + [1] * (MAX_DIMS - len(shape))
-    return struct.pack("<20I", n, blk0, g0, x_off, m_off, nblocks, ndim, out_off, out_win, fill, n_all, 0,
+    return struct.pack("<20I", n, blk0, g0, x_off, m_off, nblocks, ndim, out_off, out_win, fill, n_all, scal,
                        *shape8)
 
 
@@ -227,12 +231,14 @@ def _count_scan(dev, m, count):
     return offsets, msegs
 
 
-def _record_onepass(dev, x, m, shape, mode, out_buf, out_byte_start, out_nbytes, count):
+def _record_onepass(dev, x, m, shape, mode, out_buf, out_byte_start, out_nbytes, count, fuse=None):
     """Record the one-pass selection. mode 'values': x's 32-bit words whose mask
     byte is set, packed into the output; 'indices' (nonzero; subgroup kernel
     only): their coordinates in ``shape``. The total into ``count``. Workgroup
     path (select_onepass.wgsl): a workgroup per BLOCK; subgroup path
-    (select_onepass_sg.wgsl): a subgroup per TILE_SG."""
+    (select_onepass_sg.wgsl): a subgroup per TILE_SG. ``fuse`` (the template
+    parameters of a compare of x with a scalar, see _held_compare): the kernel
+    computes the mask from x and stores it into ``m`` instead of reading it."""
     from ..tensor import Tensor
     n = m.numel()
     sg = onepass_kernel(dev) == "subgroup"
@@ -246,13 +252,21 @@ def _record_onepass(dev, x, m, shape, mode, out_buf, out_byte_start, out_nbytes,
     K = len(outs)
     sparse_lim = tile + 1 if not values or SPARSE == 1 else 0 if not SPARSE else tile // SPARSE
 
+    pred = {} if fuse is None else {k: v for k, v in fuse.items() if k != "scal"}
+
     def kern(full):
         return dev.kernel("select_onepass_sg" if sg else "select_onepass",
                           _flags(dev, WG_SG if sg else WG, VALUES=values, INDICES=not values, K=K,
                                  SPINS=SPINS, ONE_PUT=K == 1, MULTI_PUT=K > 1, TILE=tile, FULL=full,
-                                 PARTIAL=not full, DENSE_FULL=values and full,
-                                 DENSE_PARTIAL=values and not full, SPARSE_LIM=sparse_lim),
-                          ["r", "rw", "r" if values else None] + ["rw"] * K + ["rw"], 80)
+                                 PARTIAL=not full, DENSE_FULL=values and full and fuse is None,
+                                 DENSE_PARTIAL=values and not full and fuse is None,
+                                 SPARSE_LIM=sparse_lim, FUSED=fuse is not None, NOT_FUSED=fuse is None,
+                                 FUSED_FULL=fuse is not None and full,
+                                 FUSED_PARTIAL=fuse is not None and not full,
+                                 PARTIAL_FUSED=fuse is not None and not full,
+                                 RUN=-(-tile // 16 // max(dev.subgroup_size, 1)), **pred),
+                          ["r" if fuse is None else "rw", "rw", "r" if values else None]
+                          + ["rw"] * K + ["rw"], 80)
 
     per_group = max(1, WG_SG // max(dev.subgroup_size, 1)) if sg else 1
     fwin = (flags._buf, 0, flags._buf.size)
@@ -268,7 +282,7 @@ def _record_onepass(dev, x, m, shape, mode, out_buf, out_byte_start, out_nbytes,
             xwin, x_off = _vec4_window(dev, x, 4, x._offset + s, x._offset + e - 1) if values else (None, 0)
             p = _params(n=e - s, blk0=s // tile, g0=s, x_off=x_off, m_off=m_off, nblocks=ntiles,
                         ndim=0 if values else len(shape), out_off=out_off, out_win=out_win,
-                        shape=() if values else shape, n_all=n)
+                        shape=() if values else shape, n_all=n, scal=fuse["scal"] if fuse else 0)
             dev.dispatch(kern(not sg or (e - s) % tile == 0), p, [mwin, fwin, xwin] + outs + [(count._buf, 0, 4)],
                          math.ceil(math.ceil((e - s) / tile) / per_group))
 
@@ -309,8 +323,23 @@ def masked_select(x, mask, *, out=None, fill_value=None):
         dev.clear(count._buf, 0, 4)
         res.count = count
         return res
-    m = _flat_word_view(mask, shape)
     with dev.lock:
+        fuse = _held_compare(dev, x, mask, shape, n)
+        if fuse is not None:
+            global fused
+            fused += 1
+            held = dev.take_held()
+            try:
+                _record_onepass(dev, x, mask, shape, "values", res._buf, res._offset * 4, n * 4, count,
+                                fuse)
+            except BaseException:
+                dev.restore_held(held)  # the mask must still be written
+                raise
+            if fill is not None:
+                _fill_tail(dev, res, count, fill)
+            res.count = count
+            return res
+        m = _flat_word_view(mask, shape)
         if sel_dtype is x.dtype:
             xx, dst = _flat_word_view(x, shape), res
         else:
@@ -322,6 +351,23 @@ def masked_select(x, mask, *, out=None, fill_value=None):
             E.launch(E.cast_expr(sel_dtype, x.dtype), x.dtype, [dst], [sel_dtype.wgsl], out=res)
     res.count = count
     return res
+
+
+def _held_compare(dev, x, mask, shape, n):
+    """Fusion: when ``mask`` is the result of ``x OP scalar`` (a 32-bit x, whole
+    and 16-byte aligned) whose dispatch the device still holds back (nothing was
+    recorded since), the one-pass kernel can compute the mask from x itself and
+    store it, so that x is read once and the mask is never read: returns the
+    compare's template parameters, else None. Call under dev.lock."""
+    tag = dev.held()
+    if tag is None:
+        return None
+    plan, a_buf, out_buf = tag
+    if (out_buf is not mask._buf or a_buf is not x._buf or x._offset != plan.a_off
+            or x.shape != plan.shape or mask.shape != plan.shape or (x._offset * 4) % 16
+            or select_path(dev, n) != "onepass" or n > _segment_elems(dev)):
+        return None
+    return plan.fuse
 
 
 def _fill_tail(dev, res, count, fill):

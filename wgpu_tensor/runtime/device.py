@@ -132,6 +132,7 @@ class Device:
         self._encoder = None
         self._pass = None
         self._pass_pipeline = None  # the pipeline last set in the open pass
+        self._held = None  # a dispatch held back by dispatch_plan(hold=...)
         self._timer = None  # a _PassTimer while pass timing is on
         self._arena = self.device.create_buffer(
             size=self.ARENA_SIZE, usage=wgpu.BufferUsage.UNIFORM | wgpu.BufferUsage.COPY_DST)
@@ -356,6 +357,8 @@ class Device:
         else:
             gx, gy = self.grid(groups)
         with self.lock:
+            if self._held is not None:
+                self._emit_held()
             if params == self._last_params and kernel.params_size == self._last_size:
                 # the same block as the last dispatch
                 off = self._last_off
@@ -379,12 +382,19 @@ class Device:
             self._pending = True
             self.dispatches += 1
 
-    def dispatch_plan(self, plan, out, a, b):
+    def dispatch_plan(self, plan, out, a, b, hold=None):
         """dispatch() of an elementwise plan (ops/elementwise.py) over buffers
         ``out``, ``a`` and ``b`` (None for a scalar operand): the windows,
-        parameters and workgroup count come cached with the plan."""
+        parameters and workgroup count come cached with the plan.
+
+        ``hold`` (a tag): keep this dispatch back instead of recording it; it is
+        recorded before anything else is (any dispatch, copy, clear, pass end,
+        submit), unless the very next op takes its place with take_held(): a
+        selection that computes the same result itself (a fused compare)."""
         kernel = plan.kernel
         with self.lock:
+            if self._held is not None:
+                self._emit_held()
             params = plan.params
             if params is self._last_params and kernel.params_size == self._last_size:
                 # a loop of one op: one parameter block
@@ -404,14 +414,51 @@ class Device:
             if bg is None:
                 w = plan.wins
                 bg = self._bind_group(kernel, [(out, *w[0]), a and (a, *w[1]), b and (b, *w[2])], key)
+            self._pending = True
+            self.dispatches += 1
+            if hold is not None:
+                self._held = (kernel, bg, off, plan.grid, hold)
+                return
             cp = self._pass or self._compute_pass()
             if self._pass_pipeline is not kernel.pipeline:
                 cp.set_pipeline(kernel.pipeline)
                 self._pass_pipeline = kernel.pipeline
             cp.set_bind_group(0, bg, [off])
-            cp.dispatch_workgroups(plan.groups, 1, 1)
-            self._pending = True
-            self.dispatches += 1
+            cp.dispatch_workgroups(*plan.grid, 1)
+
+    def _emit_held(self):
+        kernel, bg, off, grid, _ = self._held
+        self._held = None
+        cp = self._pass or self._compute_pass()
+        if self._pass_pipeline is not kernel.pipeline:
+            cp.set_pipeline(kernel.pipeline)
+            self._pass_pipeline = kernel.pipeline
+        cp.set_bind_group(0, bg, [off])
+        cp.dispatch_workgroups(*grid, 1)
+
+    def held(self):
+        """The tag of the dispatch held back by dispatch_plan(hold=...), if it is
+        still the last thing recorded; else None. Call under self.lock."""
+        h = self._held
+        return None if h is None else h[4]
+
+    def take_held(self):
+        """Take the held dispatch out: the caller records work that produces its
+        result instead. Call under self.lock, right after held(). Returns it,
+        for restore_held() should that recording fail."""
+        h, self._held = self._held, None
+        self.dispatches -= 1
+        return h
+
+    def restore_held(self, h):
+        """Record a dispatch taken by take_held() after all (program order is
+        kept: it only read and wrote its own buffers, which nothing touched since)."""
+        if self._held is not None:
+            self._emit_held()
+        self._held = h
+        self.dispatches += 1
+        self._pending = True
+        self._emit_held()
 
     def _compute_pass(self):
         if self._pass is None:
@@ -434,6 +481,8 @@ class Device:
         return self._encoder
 
     def _end_pass(self):
+        if self._held is not None:
+            self._emit_held()
         if self._pass is not None:
             self._pass.end()
             self._pass = None
@@ -460,6 +509,8 @@ class Device:
     def flush(self):
         """Submit everything recorded so far (no wait)."""
         with self.lock:
+            if self._held is not None:
+                self._emit_held()
             if self._encoder is None:
                 return
             # Detach the batch first: if wgpu rejects it, it is dropped and the
@@ -552,6 +603,7 @@ class Device:
         now on writes its begin/end). Returns False, and times nothing, when the
         adapter lacks "timestamp-query" or the query set cannot be made."""
         with self.lock:
+            self._end_pass()  # work recorded (or held) before now is not timed
             self._timer = None
             if not self.has_timestamps:
                 return False
@@ -570,10 +622,10 @@ class Device:
         are not counted), after waiting for them. None if timing was off or more
         passes ran than the query set holds. Not counted as a read."""
         with self.lock:
+            self._end_pass()  # a held dispatch is recorded in a timed pass
             t, self._timer = self._timer, None
             if t is None:
                 return None
-            self._end_pass()
             if t.overflow or t.n == 0:
                 self.flush()
                 return None if t.overflow else 0.0

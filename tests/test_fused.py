@@ -1,0 +1,215 @@
+"""masked_select(x, x OP t) with the compare fused into the selection: the
+compare's dispatch is held back and the one-pass kernel computes the mask from
+x and stores it. Results, the mask itself, and every case where fusing must
+not happen, against numpy on both one-pass kernels and both scan paths."""
+import asyncio
+import operator
+
+import numpy as np
+import pytest
+
+import wgpu_tensor as wt
+from wgpu_tensor.ops import select as S
+from wgpu_tensor.runtime import get_device, override_limits
+from test_select import _check_fixed, sel_path  # noqa: F401  (the fixture)
+
+OPS = {"gt": operator.gt, "ge": operator.ge, "lt": operator.lt, "le": operator.le, "eq": operator.eq,
+       "ne": operator.ne}
+SIZES = [1, 2, 3, 5, 63, 255, 256, 257, 1023, 1024, 1025, 4095, 4096, 4097, 12345]
+
+
+def fused_select(x, op, t):
+    """x.masked_select(x OP t), asserting the fused path ran (or not, on threepass)."""
+    before = S.fused
+    m = OPS[op](x, t)
+    res = x.masked_select(m)
+    expect = S.select_path(x.device, x.numel()) == "onepass"
+    assert S.fused - before == (1 if expect else 0)
+    return m, res
+
+
+def padded(rng, n, fill=7.0):
+    """A 16-byte-aligned view of n values inside a bigger tensor whose other
+    elements (fill) satisfy x > 0: a kernel reading past n would count them."""
+    big = np.full(n + 37, fill, np.float32)
+    big[4:4 + n] = (rng.standard_normal(n) * 3).astype(np.float32)
+    return wt.tensor(big)[4:4 + n], big[4:4 + n]
+
+
+@pytest.mark.parametrize("n", SIZES)
+def test_fused_sizes_and_mask(scan_path, sel_path, n):
+    rng = np.random.default_rng(n)
+    x, a = padded(rng, n)
+    for t in (0.0, 2.5, -10.0, 10.0):  # about half, a few, all, none
+        m, res = fused_select(x, "gt", t)
+        sel = a > np.float32(t)
+        _check_fixed(res, a[sel], n, a[~sel])
+        np.testing.assert_array_equal(m.numpy(), sel)  # the mask holds the compare's result
+        # and later ops read it: a second (unfused) selection with the same mask
+        _check_fixed(x.masked_select(m), a[sel], n, a[~sel])
+
+
+@pytest.mark.parametrize("op", list(OPS))
+@pytest.mark.parametrize("dtype, scalars", [
+    (wt.float32, [0.5, -0.0, float("nan"), float("inf"), 3]),
+    (wt.int32, [0, -3, 2, 1.5, 2 ** 31 - 1]),
+    (wt.uint32, [0, 5, 2 ** 32 - 1, 2.5]),
+])
+@pytest.mark.parametrize("kern", ["subgroup", "workgroup"])
+def test_fused_ops_dtypes_and_scalars(monkeypatch, kern, op, dtype, scalars):
+    """Every compare, dtype and kind of scalar (each a kernel of its own) on both
+    one-pass kernels; the paths' other variants are the sizes test's."""
+    monkeypatch.setattr(S, "ONEPASS_KERNEL", kern)
+    monkeypatch.setattr(S, "PATH", "onepass")
+    monkeypatch.setattr(S, "SPARSE", 0)
+    rng = np.random.default_rng(3)
+    n = 4099
+    if dtype is wt.float32:
+        a = (rng.integers(-8, 9, n) / 2).astype(np.float32)
+        a[::17] = np.nan
+        a[::29] = -0.0
+        a[::31] = np.inf
+    elif dtype is wt.int32:
+        a = rng.integers(-6, 7, n).astype(np.int32)
+        a[::13] = 2 ** 31 - 1
+    else:
+        a = rng.integers(0, 9, n).astype(np.uint32)
+        a[::13] = 2 ** 32 - 1
+    x = wt.tensor(a, dtype=dtype)
+    for t in scalars:
+        want_mask = (OPS[op](x, t)).numpy()  # the compare alone (its own kernel)
+        m, res = fused_select(x, op, t)
+        np.testing.assert_array_equal(m.numpy(), want_mask)
+        _check_fixed(res, a[want_mask], n, a[~want_mask])
+
+
+def test_fused_with_fallback_over_many_tiles():
+    """SPINS = 0: every tile counts its predecessors itself, from x (the fused
+    predicate in the look-back fallback)."""
+    old = S.SPINS, S.PATH, S.SPARSE
+    S.SPINS, S.PATH, S.SPARSE = 0, "onepass", 0
+    try:
+        rng = np.random.default_rng(5)
+        x, a = padded(rng, 40_000)
+        for kern in ("subgroup", "workgroup"):
+            S.ONEPASS_KERNEL = kern
+            m, res = fused_select(x, "lt", 0.25)
+            _check_fixed(res, a[a < 0.25], a.size, a[~(a < 0.25)])
+    finally:
+        S.SPINS, S.PATH, S.SPARSE = old
+        S.ONEPASS_KERNEL = None
+
+
+def test_fused_two_d_grids():
+    """More workgroups than one grid dimension holds (pretend limit of 26): the
+    compare's plan (641 workgroups) and the workgroup kernel (41 blocks) take
+    2-D grids."""
+    rng = np.random.default_rng(6)
+    try:
+        for kern in ("workgroup", "subgroup"):
+            S.ONEPASS_KERNEL = kern
+            with override_limits(max_groups=26):
+                x, a = padded(rng, 40 * 4096 + 3)
+                m, res = fused_select(x, "ge", -0.5)
+                _check_fixed(res, a[a >= -0.5], a.size)
+                np.testing.assert_array_equal(m.numpy(), a >= -0.5)
+    finally:
+        S.ONEPASS_KERNEL = None
+
+
+def test_fused_index_async_fill_and_grad():
+    rng = np.random.default_rng(7)
+    a = rng.standard_normal(3000).astype(np.float32)
+    x = wt.tensor(a)
+    before = S.fused
+    np.testing.assert_array_equal(x[x > 0.1].numpy(), a[a > 0.1])
+
+    async def go():
+        return await x.masked_select_async(x < -0.2)
+    box = []
+    asyncio.run(_store(go(), box))
+    np.testing.assert_array_equal(box[0].numpy(), a[a < -0.2])
+    r = x.masked_select(x > 1.0, fill_value=-1.0)
+    k = int((a > 1.0).sum())
+    np.testing.assert_array_equal(r.numpy(), np.concatenate([a[a > 1.0], np.full(a.size - k, -1.0, np.float32)]))
+    assert S.fused - before == 3
+    w = wt.tensor(a, requires_grad=True)
+    w.masked_select(w > 0.0).sum().backward()
+    np.testing.assert_array_equal(w.grad.numpy(), (a > 0).astype(np.float32))
+
+
+async def _store(coro, box):
+    box.append(await coro)
+
+
+def test_not_fused_when_anything_comes_between():
+    """Only the op right after the compare may take its place, and only with the
+    compare's own input: every other order runs both, with the mask as written."""
+    rng = np.random.default_rng(8)
+    a = rng.standard_normal(5000).astype(np.float32)
+    x = wt.tensor(a)
+    y = wt.tensor(a[::-1].copy())
+    cases = []
+    before = S.fused
+
+    m = x > 0.0
+    z = x + 1.0  # another op recorded in between
+    cases.append((x.masked_select(m), a[a > 0]))
+
+    m = x > 0.0
+    cases.append((y.masked_select(m), a[::-1][a > 0]))  # another input
+
+    m = x > 0.0
+    x.add_(1.0)  # the input changed in place after the compare
+    cases.append((x.masked_select(m), (a + 1)[a > 0]))
+    x.sub_(1.0)
+
+    m = x > 0.0
+    x.copy_(wt.tensor(a * 2))  # an upload / copy in between
+    cases.append((x.masked_select(m), (a * 2)[a > 0]))
+    x.copy_(wt.tensor(a))
+
+    m = x > 0.0
+    cases.append((x[1:].masked_select(m[1:]), a[1:][a[1:] > 0]))  # views
+
+    m = x > 0.0
+    cases.append((x.masked_select(m.clone()), a[a > 0]))  # a copy of the mask
+    assert S.fused == before
+    for res, want in cases:
+        k = res.count.item()
+        np.testing.assert_array_equal(res.numpy()[:k], want)
+    np.testing.assert_array_equal(m.numpy(), a > 0)
+    np.testing.assert_array_equal(z.numpy(), a + np.float32(1))
+
+
+def test_held_compare_is_recorded_by_every_other_use():
+    """A held compare is recorded before anything else: reads, reductions,
+    timing, another compare."""
+    dev = get_device()
+    a = np.arange(-50, 50, dtype=np.float32)
+    x = wt.tensor(a)
+    np.testing.assert_array_equal((x > 3.0).numpy(), a > 3)
+    m = x > 3.0
+    assert m.sum().item() == int((a > 3).sum())
+    m1, m2 = x > 1.0, x > 2.0
+    np.testing.assert_array_equal(m1.numpy(), a > 1)
+    np.testing.assert_array_equal(m2.numpy(), a > 2)
+    m = x < 0.0
+    if dev.start_pass_timing():
+        dev.stop_pass_timing()
+    np.testing.assert_array_equal(m.numpy(), a < 0)
+
+
+def test_failed_fused_recording_still_writes_the_mask(monkeypatch):
+    a = np.linspace(-1, 1, 999, dtype=np.float32)
+    x = wt.tensor(a)
+    m = x > 0.0
+
+    def boom(*args, **kw):
+        raise RuntimeError("injected")
+    with monkeypatch.context() as mp:
+        mp.setattr(S, "_record_onepass", boom)
+        with pytest.raises(RuntimeError, match="injected"):
+            x.masked_select(m)
+    np.testing.assert_array_equal(m.numpy(), a > 0)
+    np.testing.assert_array_equal(x.masked_select(m).numpy()[:int((a > 0).sum())], a[a > 0])
