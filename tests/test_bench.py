@@ -11,8 +11,8 @@ import wgpu_tensor as wt
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _bench():
-    spec = importlib.util.spec_from_file_location("bench_select", ROOT / "benchmarks" / "bench_select.py")
+def _bench(name="bench_select"):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
@@ -36,3 +36,10 @@ def test_bench_select_smoke(tmp_path, wall):
     assert data["timing"].startswith("device") == timed
     assert (data["rows"][0]["times"]["masked_select"]["device"] is not None) == timed
     assert data["small_op"]["ratio"] > 0
+
+
+def test_bench_copy_variants_smoke():
+    """Every store variant builds and runs; the vec4 copy is checked inside."""
+    best = _bench("bench_copy_variants").main(["--log2n", "12", "--repeat", "1"])
+    assert set(best) == {"VEC4", "SCALAR", "SCATTERED", "LOAD_ONLY"}
+    assert all(t > 0 for t in best.values())
