@@ -359,28 +359,35 @@ class Device:
         with self.lock:
             if self._held is not None:
                 self._emit_held()
-            if params == self._last_params and kernel.params_size == self._last_size:
-                # the same block as the last dispatch
-                off = self._last_off
-            else:
-                off = self._arena_pos
-                end = off + kernel.params_size
-                if end > self.ARENA_SIZE:
-                    self.flush()
-                    off, end = 0, kernel.params_size
-                self._arena_data[off:off + len(params)] = params
-                ua = self.uniform_align
-                self._arena_pos = (end + ua - 1) // ua * ua
-                self._last_params, self._last_off, self._last_size = params, off, kernel.params_size
+            off = self._params_offset(kernel, params)
             bg = self._bind_group(kernel, bindings)
-            cp = self._pass or self._compute_pass()
-            if self._pass_pipeline is not kernel.pipeline:  # state persists within a pass
-                cp.set_pipeline(kernel.pipeline)
-                self._pass_pipeline = kernel.pipeline
-            cp.set_bind_group(0, bg, [off])
-            cp.dispatch_workgroups(gx, gy, 1)
             self._pending = True
             self.dispatches += 1
+            self._record(kernel, bg, off, gx, gy)
+
+    def _params_offset(self, kernel, params):
+        """Arena offset of ``params`` for this dispatch: the last block again when it
+        is the same (a loop of one op uses one block), else a new one."""
+        if params == self._last_params and kernel.params_size == self._last_size:
+            return self._last_off
+        off = self._arena_pos
+        end = off + kernel.params_size
+        if end > self.ARENA_SIZE:
+            self.flush()
+            off, end = 0, kernel.params_size
+        self._arena_data[off:off + len(params)] = params
+        ua = self.uniform_align
+        self._arena_pos = (end + ua - 1) // ua * ua
+        self._last_params, self._last_off, self._last_size = params, off, kernel.params_size
+        return off
+
+    def _record(self, kernel, bg, off, gx, gy):
+        cp = self._pass or self._compute_pass()
+        if self._pass_pipeline is not kernel.pipeline:  # state persists within a pass
+            cp.set_pipeline(kernel.pipeline)
+            self._pass_pipeline = kernel.pipeline
+        cp.set_bind_group(0, bg, [off])
+        cp.dispatch_workgroups(gx, gy, 1)
 
     def dispatch_plan(self, plan, out, a, b, hold=None):
         """dispatch() of an elementwise plan (ops/elementwise.py) over buffers
@@ -395,20 +402,7 @@ class Device:
         with self.lock:
             if self._held is not None:
                 self._emit_held()
-            params = plan.params
-            if params is self._last_params and kernel.params_size == self._last_size:
-                # a loop of one op: one parameter block
-                off = self._last_off
-            else:
-                off = self._arena_pos
-                end = off + kernel.params_size
-                if end > self.ARENA_SIZE:
-                    self.flush()
-                    off, end = 0, kernel.params_size
-                self._arena_data[off:off + len(params)] = params
-                ua = self.uniform_align
-                self._arena_pos = (end + ua - 1) // ua * ua
-                self._last_params, self._last_off, self._last_size = params, off, kernel.params_size
+            off = self._params_offset(kernel, plan.params)
             key = (plan, out.uid, a and a.uid, b and b.uid)
             bg = self._bind_groups.get(key)
             if bg is None:
@@ -419,22 +413,12 @@ class Device:
             if hold is not None:
                 self._held = (kernel, bg, off, plan.grid, hold)
                 return
-            cp = self._pass or self._compute_pass()
-            if self._pass_pipeline is not kernel.pipeline:
-                cp.set_pipeline(kernel.pipeline)
-                self._pass_pipeline = kernel.pipeline
-            cp.set_bind_group(0, bg, [off])
-            cp.dispatch_workgroups(*plan.grid, 1)
+            self._record(kernel, bg, off, *plan.grid)
 
     def _emit_held(self):
         kernel, bg, off, grid, _ = self._held
         self._held = None
-        cp = self._pass or self._compute_pass()
-        if self._pass_pipeline is not kernel.pipeline:
-            cp.set_pipeline(kernel.pipeline)
-            self._pass_pipeline = kernel.pipeline
-        cp.set_bind_group(0, bg, [off])
-        cp.dispatch_workgroups(*grid, 1)
+        self._record(kernel, bg, off, *grid)
 
     def held(self):
         """The tag of the dispatch held back by dispatch_plan(hold=...), if it is
