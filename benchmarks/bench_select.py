@@ -5,7 +5,8 @@
 
 Times, on the current adapter: the copy kernel (the floor: reads and writes 4n
 bytes), our masked_select (fixed size + count), masked_select_async, x[mask],
-nonzero, a compare op, x.masked_select(x > t), numpy's x[m], and
+nonzero, a compare op, x.masked_select(x > t) (the fused compare-and-select; the
+script checks that it fused), numpy's x[m], and
 torch.masked_select when torch is importable (CPU, and CUDA when available).
 
 Each entry runs once per round, --repeat interleaved rounds after a warm-up
@@ -40,6 +41,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import wgpu_tensor as wt  # noqa: E402
+from wgpu_tensor.ops import select as S  # noqa: E402
 from wgpu_tensor.runtime import get_device  # noqa: E402
 
 GPU_OPS = ["copy_kernel", "masked_select", "masked_select_async", "x[mask]", "nonzero", "compare",
@@ -231,8 +233,11 @@ def main(argv=None):
             assert np.array_equal(x[m].numpy(), ref)
             nz = m.nonzero()  # fixed size n, with .count (as masked_select)
             assert np.array_equal(nz.numpy()[:nz.count.item()].reshape(-1), np.flatnonzero(m_np))
+            before = S.fused
             rt = x.masked_select(x > thr)
             assert np.array_equal(rt.numpy()[:rt.count.item()], ref_t)
+            # the timed x.masked_select(x > t) is the fused compare-and-select
+            assert S.fused == before + (S.select_path(dev, n) == "onepass" and n <= S._segment_elems(dev))
             moved = async_bytes(dev, x, m, ref)
             bytes_ok &= moved == 4 + 4 * k
             rows.append({"n": n, "frac": frac, "k": k, "times": res, "async_bytes_read": moved,
