@@ -1,11 +1,7 @@
 // select_onepass.wgsl: masked_select in one pass (count + scan + scatter fused):
 // a single-pass scan with decoupled look-back and fallback (Smith, Levien,
 // Owens, SPAA 2025), which reads the mask and x once.
-// Bindings: 0 P, 1 M (mask words as vec4, 16 bools each; FUSED: MW, the mask's u32
-// words, written from x > t by select_pred.wgsl), 2 FLAGS (atomic u32, rw:
-// [0] tile counter, [1 + t] the state of block t; cleared before the first segment),
-// 3 X (vec4 of u32 words), 4.. OUT0..OUT{K-1} (u32 windows of the output, rw),
-// 4+K COUNT (u32, rw: the total, written by the last block).
+// Bindings and tile states: select_onepass_common.wgsl (VALUES always here).
 // One workgroup of WG threads takes the next block (BLOCK_WORDS words) from the tile
 // counter, so blocks start in order; one invocation ranks 4 mask words (16
 // elements) with one workgroup scan, publishes the block's count (AGG), looks back
@@ -17,30 +13,7 @@
 // one u32 (2 flag bits, 30 value bits): the runtime uses this path only below
 // 2**30 elements. Then every element is written branch-free (emit_all).
 
-@group(0) @binding(0) var<uniform> P: SelParams;
-//@if NOT_FUSED
-@group(0) @binding(1) var<storage, read> M: array<vec4<u32>>;
-//@endif
-//@if FUSED
-@group(0) @binding(1) var<storage, read_write> MW: array<u32>;
-//@endif
-@group(0) @binding(2) var<storage, read_write> FLAGS: array<atomic<u32>>;
-@group(0) @binding(3) var<storage, read> X: array<vec4<u32>>;
-//@repeat K
-@group(0) @binding({{i}} + 4) var<storage, read_write> OUT{{i}}: array<u32>;
-//@end
-@group(0) @binding({{K}} + 4) var<storage, read_write> COUNT: array<u32>;
-
-//@include select_common
-//@include select_out
-//@if FUSED
-//@include select_pred
-//@endif
-
-const AGG: u32 = 0x40000000u;
-const INCL: u32 = 0x80000000u;
-const VALUE: u32 = 0x3fffffffu;
-const SPINS: u32 = {{SPINS}}u;
+//@include select_onepass_common
 
 var<workgroup> bcast: u32;
 

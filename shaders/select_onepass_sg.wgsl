@@ -2,11 +2,7 @@
 // look-back with fallback of select_onepass.wgsl run by one subgroup per tile of
 // TILE elements, with no workgroup barriers (cheap where barriers are costly, as on
 // CPU drivers that run a workgroup's subgroups one after another).
-// Bindings: 0 P, 1 M (mask words as vec4, 16 bools each; FUSED: MW, the mask's u32
-// words, written from x > t by select_pred.wgsl), 2 FLAGS (atomic u32, rw:
-// [0] tile counter, [1 + t] the state of tile t; cleared before the first segment),
-// 3 X (vec4 of u32 words), 4.. OUT0..OUT{K-1} (u32 windows of the output, rw),
-// 4+K COUNT (u32, rw: the total, written by the last tile).
+// Bindings and tile states: select_onepass_common.wgsl.
 // A subgroup takes the next tile from the tile counter; each lane owns a contiguous
 // run of TILE / subgroup_size elements: it loads that run's mask words once (kept
 // in a private array), counts them, and one subgroupExclusiveAdd ranks the lanes.
@@ -22,32 +18,7 @@
 // SPARSE_LIM (a tile with fewer selected elements reads and writes only those:
 // at low selectivity most words are skipped; denser tiles write every element).
 
-@group(0) @binding(0) var<uniform> P: SelParams;
-//@if NOT_FUSED
-@group(0) @binding(1) var<storage, read> M: array<vec4<u32>>;
-//@endif
-//@if FUSED
-@group(0) @binding(1) var<storage, read_write> MW: array<u32>;
-//@endif
-@group(0) @binding(2) var<storage, read_write> FLAGS: array<atomic<u32>>;
-//@if VALUES
-@group(0) @binding(3) var<storage, read> X: array<vec4<u32>>;
-//@endif
-//@repeat K
-@group(0) @binding({{i}} + 4) var<storage, read_write> OUT{{i}}: array<u32>;
-//@end
-@group(0) @binding({{K}} + 4) var<storage, read_write> COUNT: array<u32>;
-
-//@include select_common
-//@include select_out
-//@if FUSED
-//@include select_pred
-//@endif
-
-const AGG: u32 = 0x40000000u;
-const INCL: u32 = 0x80000000u;
-const VALUE: u32 = 0x3fffffffu;
-const SPINS: u32 = {{SPINS}}u;
+//@include select_onepass_common
 const TILE: u32 = {{TILE}}u;
 const SPARSE_LIM: u32 = {{SPARSE_LIM}}u;  // tiles with fewer selected write only the selected elements
 const TILE_V: u32 = TILE / 16u;   // mask vec4s (16 elements each) per tile

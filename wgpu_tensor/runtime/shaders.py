@@ -8,6 +8,7 @@ Templates know two things:
   //@repeat NAME ... //@end   the lines between repeated params[NAME] times,
                               with {{i}} replaced by 0, 1, ...
   //@include FILE             the text of shaders/FILE.wgsl, rendered with the same params
+                              (it may include others, up to 4 levels deep)
   //@if NAME ... //@endif     the lines between kept only when params[NAME] is true
                               (WGSL type-checks dead branches, so variants that
                               differ in types are chosen here, not with `if`)
@@ -44,7 +45,11 @@ _INCLUDE = re.compile(r"^[ \t]*//@include (\w+)[ \t]*$", re.M)
 
 
 def render(name: str, params: dict) -> str:
-    text = _INCLUDE.sub(lambda m: source(m.group(1)), source(name))
+    text = source(name)
+    for _ in range(4):  # included files may include others
+        text, n = _INCLUDE.subn(lambda m: source(m.group(1)), text)
+        if not n:
+            break
 
     def repeat(m):
         n = int(params[m.group(1)])
