@@ -101,7 +101,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
             bv[k] = pred_word(xv);
         }
 //@endif
-//@if PARTIAL_FUSED
+//@if FUSED_PARTIAL
         bv = bv & vec4<u32>(valid_bits(w), valid_bits(w + 1u), valid_bits(w + 2u), valid_bits(w + 3u));
 //@endif
 //@if FUSED

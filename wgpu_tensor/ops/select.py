@@ -263,7 +263,6 @@ def _record_onepass(dev, x, m, shape, mode, out_buf, out_byte_start, out_nbytes,
                                  SPARSE_LIM=sparse_lim, FUSED=fuse is not None, NOT_FUSED=fuse is None,
                                  FUSED_FULL=fuse is not None and full,
                                  FUSED_PARTIAL=fuse is not None and not full,
-                                 PARTIAL_FUSED=fuse is not None and not full,
                                  RUN=-(-tile // 16 // max(dev.subgroup_size, 1)), **pred),
                           ["r" if fuse is None else "rw", "rw", "r" if values else None]
                           + ["rw"] * K + ["rw"], 80)
@@ -363,8 +362,9 @@ def _held_compare(dev, x, mask, shape, n):
     if tag is None:
         return None
     plan, a_buf, out_buf = tag
-    if (out_buf is not mask._buf or a_buf is not x._buf or x._offset != plan.a_off
+    if (out_buf is not mask._buf or a_buf is not x._buf or x._offset != plan.a_off or mask._offset
             or x.shape != plan.shape or mask.shape != plan.shape or (x._offset * 4) % 16
+            or x._strides != plan.strides or mask._strides != plan.strides
             or select_path(dev, n) != "onepass" or n > _segment_elems(dev)):
         return None
     return plan.fuse
