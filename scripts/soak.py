@@ -213,9 +213,28 @@ def op_autograd(rng):
     eq(w.grad, np.where(m, np.float32(3.0), np.float32(0.0)))
 
 
+def op_fused(rng):
+    """x.masked_select(x OP t): the compare held back and fused into the selection
+    (other threads record in between at random, which must unfuse it safely)."""
+    dt = [wt.float32, wt.int32, wt.uint32][rng.integers(3)]
+    n = int(rng.integers(1, 20000))
+    a = data(rng, (n,), dt)
+    x = wt.tensor(a, dtype=dt)
+    t = a[rng.integers(n)].item()
+    name = ["gt", "le", "ne"][rng.integers(3)]
+    m = {"gt": x > t, "le": x <= t, "ne": x != t}[name]
+    want_m = {"gt": a > t, "le": a <= t, "ne": a != t}[name]
+    sel = x.masked_select(m)
+    k = sel.count.item()
+    if k != int(want_m.sum()):
+        raise AssertionError("fused count wrong")
+    eq(sel.numpy()[:k], a[want_m])
+    eq(m, want_m)
+
+
 OPS = {f.__name__[3:]: f for f in (op_elementwise, op_masked_select, op_index_mask, op_nonzero,
                                    op_fill_scatter, op_where, op_index, op_gather_scatter, op_reduce,
-                                   op_sort, op_autograd)}
+                                   op_sort, op_autograd, op_fused)}
 
 
 # ----------------------------------------------------------------- drivers
