@@ -12,7 +12,6 @@ import numpy as np
 
 from . import autograd as A
 from . import dtypes as D
-from .ops.elementwise import fast_binary as _fast_binary
 from .ops.launch import contiguous_strides
 
 
@@ -105,19 +104,7 @@ class Tensor:
     def _fresh(cls, shape, strides, dtype, dev, nbytes):
         """A new contiguous tensor whose checked shape, strides and size a caller
         has cached (the elementwise plans): _empty without the checks."""
-        t = object.__new__(cls)
-        t._st = st = _Storage(dev.alloc(nbytes), dev)
-        t._buf = st.buf
-        t.shape = shape
-        t._strides = strides
-        t._offset = 0
-        t.dtype = dtype
-        t.device = dev
-        t.count = None
-        t._requires_grad = False
-        t._node = None
-        t.grad = None
-        return t
+        return cls._view(_Storage(dev.alloc(nbytes), dev), shape, strides, 0, dtype)
 
     def _derive(self, shape, strides, offset):
         return Tensor._view(self._st, shape, strides, offset, self.dtype)
@@ -474,12 +461,10 @@ class Tensor:
 
     # ---------------------------------------------------------------- ops
     def _bin(self, name, other):
-        out = _fast_binary(name, self, other)
-        return out if out is not None else A.binary(name, self, other)
+        return A.binary(name, self, other)
 
     def _rbin(self, name, other):
-        out = _fast_binary(name, other, self)
-        return out if out is not None else A.binary(name, other, self)
+        return A.binary(name, other, self)
 
     def gt(self, o): return self._bin("gt", o)
     def ge(self, o): return self._bin("ge", o)
