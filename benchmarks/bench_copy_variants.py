@@ -40,7 +40,7 @@ def main(argv=None):
     kerns = {v: dev.kernel("copy_variants", {"WG": 256, **{w: w == v for w in VARIANTS}},
                            ["r", "rw", "rw"], 16) for v in VARIANTS}
     params = struct.pack("<4I", n4, 0, 0, 0)
-    bindings = [(x._buf, 0, n * 4), (d1._buf, 0, n * 4), (d2._buf, 0, n * 4)]
+    bindings = [(x._v._buf, 0, n * 4), (d1._v._buf, 0, n * 4), (d2._v._buf, 0, n * 4)]
     best = {v: math.inf for v in VARIANTS}
     for _ in range(args.repeat + 1):  # the first round warms up
         for v, k in kerns.items():

@@ -91,7 +91,7 @@ def copy_kernel(dev, src, dst, n):
     k = dev.kernel("copy_vec4", {"WG": 256}, ["r", "rw"], 16)
     n4 = math.ceil(n / 4)
     size = n4 * 16
-    dev.dispatch(k, struct.pack("<4I", n4, 0, 0, 0), [(src._buf, 0, size), (dst._buf, 0, size)],
+    dev.dispatch(k, struct.pack("<4I", n4, 0, 0, 0), [(src._v._buf, 0, size), (dst._v._buf, 0, size)],
                  math.ceil(n4 / 256))
 
 
@@ -103,8 +103,8 @@ def small_op_cost(dev, n_ops=1000, n=1024, rounds=5):
     from wgpu_tensor.ops import elementwise as E
     x, y = wt.rand(n, seed=1), wt.rand(n, seed=2)
     r = x > y
-    kern = E._kernel(dev, "a > b", wt.bool, [x, y], ("f32", "f32"), "bool", True)
-    bg = dev._bind_group(kern, [(r._buf, 0, n), (x._buf, 0, 4 * n), (y._buf, 0, 4 * n), None])
+    kern = E._kernel(dev, "a > b", wt.bool, [x._v, y._v], ("f32", "f32"), "bool", True)
+    bg = dev._bind_group(kern, [(r._v._buf, 0, n), (x._v._buf, 0, 4 * n), (y._v._buf, 0, 4 * n), None])
     params = struct.pack("<44I", n, 0, 1, 0, n, *([1] * 7), 0, 0, 0, 0, *([1] + [0] * 7) * 2, *([0] * 8),
                          0, 0, 0, 0)
     groups = math.ceil(n / (E.WG * 4))

@@ -23,7 +23,7 @@ def T(a):
 
 def transpose(t):
     """A non-contiguous view of the same storage: reversed dims (x.T)."""
-    return t._derive(t.shape[::-1], t._strides[::-1], t._offset)
+    return wt.Tensor._wrap(t._v.derive(t.shape[::-1], t._v._strides[::-1], t._v._offset))
 
 
 def _distinct(rng, size, k, shape_rest, dtype=np.int32):

@@ -211,7 +211,7 @@ def test_reduced_dims_that_do_not_merge(rng, shape, dims):
 
 
 def _transpose(t):
-    return t._derive(t.shape[::-1], t._strides[::-1], t._offset)
+    return wt.Tensor._wrap(t._v.derive(t.shape[::-1], t._v._strides[::-1], t._v._offset))
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.name)

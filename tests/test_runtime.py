@@ -81,9 +81,9 @@ def test_pool_reuses_freed_buffers(dev):
     wt.synchronize()
     assert wt.memory_stats()["allocated_bytes"] == allocated
     t = wt.zeros(3000)
-    uid = t._buf.uid
+    uid = t._v._buf.uid
     del t
-    assert wt.zeros(3000)._buf.uid == uid
+    assert wt.zeros(3000)._v._buf.uid == uid
 
 
 def test_memory_stats_track_use():
@@ -350,7 +350,7 @@ def test_pass_timing_measures_compute_passes(dev, rng):
     on = dev.start_pass_timing()
     assert on == dev.has_timestamps
     y = (x * 2 + 1) > 0
-    dev.clear(wt.zeros(8)._buf)  # a copy-engine command between passes
+    dev.clear(wt.zeros(8)._v._buf)  # a copy-engine command between passes
     z = x.masked_select(y)
     t = dev.stop_pass_timing()
     if on:
@@ -377,7 +377,7 @@ def test_pass_timing_overflow_gives_none(dev, rng):
     x = wt.tensor(a)
     assert dev.start_pass_timing(capacity=2)
     y = x + 1
-    dev.clear(wt.zeros(8)._buf)  # ends the first pass; the next one does not fit
+    dev.clear(wt.zeros(8)._v._buf)  # ends the first pass; the next one does not fit
     z = y * 2
     assert dev.stop_pass_timing() is None
     assert_same(z, (a + 1) * 2)

@@ -138,7 +138,7 @@ def test_nested_lists_and_non_contiguous_numpy(rng):
 def test_tensor_from_tensor_copies():
     a = wt.tensor([1, 2, 3])
     b = wt.tensor(a)
-    assert b._buf is not a._buf
+    assert b._v._buf is not a._v._buf
     assert_same(b, np.array([1, 2, 3], np.int32))
     c = wt.tensor(a, dtype=wt.float32)
     assert_same(c, np.array([1, 2, 3], np.float32))
@@ -419,7 +419,7 @@ def test_reshape_view_flatten(rng):
     assert_same(x.flatten(0, 1), a.reshape(6, 4))
     assert_same(wt.tensor(2.0).flatten(), np.array([2.0], np.float32))
     assert_same(x.reshape(()), a) if a.size == 1 else None
-    assert x.reshape(2, 12)._buf is x._buf  # a view, no copy
+    assert x.reshape(2, 12)._v._buf is x._v._buf  # a view, no copy
     with pytest.raises(RuntimeError):
         x.reshape(5, -1)
     with pytest.raises(RuntimeError):
@@ -465,7 +465,7 @@ def test_expand_repeat(rng, dtype):
     assert_same(x.expand(3, 5), np.broadcast_to(a, (3, 5)))
     assert_same(x.expand(2, -1, 4), np.broadcast_to(a, (2, 3, 4)))
     assert_same(x.expand_as(wt.zeros(7, 3, 2)), np.broadcast_to(a, (7, 3, 2)))
-    assert x.expand(3, 5)._buf is x._buf
+    assert x.expand(3, 5)._v._buf is x._v._buf
     assert_same(x.repeat(2, 3), np.tile(a, (2, 3)))
     assert_same(x.repeat(2, 1, 2), np.tile(a, (2, 1, 2)))
     assert_same(x.repeat(0, 2), np.tile(a, (0, 2)))
@@ -483,7 +483,7 @@ def test_clone_contiguous_is_a_copy(rng, dtype):
     a = rand_np(rng, (5, 6), dtype)
     x = wt.tensor(a)
     c = x.clone()
-    assert c._buf is not x._buf
+    assert c._v._buf is not x._v._buf
     assert_same(c, a)
     assert x.contiguous() is x
     cv = x[:, 1::2].contiguous()
@@ -507,7 +507,7 @@ def test_to_dtype(rng, src, dst):
     assert_same(x[1::2, ::3].to(dst), a[1::2, ::3].astype(dst.np))
     assert x.to(src) is x
     copy = x.to(src, copy=True)
-    assert copy._buf is not x._buf
+    assert copy._v._buf is not x._v._buf
     assert_same(copy, a)
 
 
@@ -547,7 +547,7 @@ def test_basic_indexing(rng, key, dtype):
     a = rand_np(rng, (4, 5, 6), dtype)
     x = wt.tensor(a)
     v = x[key]
-    assert v._buf is x._buf  # basic indexing makes views
+    assert v._v._buf is x._v._buf  # basic indexing makes views
     assert_same(v, a[key])
 
 

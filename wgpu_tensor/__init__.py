@@ -3,19 +3,56 @@
     import wgpu_tensor as wt
     x = wt.tensor([[1, 2, 3], [4, 5, 6]])
     sel = x.masked_select(x > 3)      # [6] on the GPU, sel.count == 3, no sync
+
+Layers, each importing only those below it: this module -> tensor (the Tensor,
+``apply``) -> opdefs (each op's checks, forward and gradient) and autograd (the
+tape) -> ops (kernels' Python side, on Views) -> view (storage and shape maths)
+-> runtime (device, buffers, pipelines), dtypes.
 """
 from .dtypes import bool_ as bool, int32, uint32, float16, float32, DType  # noqa: A001
+from .autograd import no_grad, enable_grad, is_grad_enabled
+from .ops.creation import manual_seed
+from .runtime import get_device as _get_device
+from .tensor import Tensor, function as _function
+
 # PyTorch's short names for the same dtypes (wgpu_tensor has no 64-bit types).
 float, half, int = float32, float16, int32  # noqa: A001
-from .tensor import Tensor
-from .runtime import get_device as _get_device
-from .ops.creation import (tensor, from_numpy, empty, zeros, ones, full, empty_like, zeros_like,
-                           ones_like, full_like, arange, rand, randn, randint, tril, triu,
-                           manual_seed)
-from . import autograd as _autograd
-from .autograd import no_grad, enable_grad, is_grad_enabled
 
 __version__ = "0.1.0"
+
+# Creation
+tensor, from_numpy, empty, zeros, ones, full = (_function(n) for n in (
+    "tensor", "from_numpy", "empty", "zeros", "ones", "full"))
+empty_like, zeros_like, ones_like, full_like = (_function(n) for n in (
+    "empty_like", "zeros_like", "ones_like", "full_like"))
+arange, rand, randn, randint, tril, triu = (_function(n) for n in (
+    "arange", "rand", "randn", "randint", "tril", "triu"))
+# Elementwise
+gt, ge, lt, le, eq, ne = (_function(n) for n in ("gt", "ge", "lt", "le", "eq", "ne"))
+logical_and, logical_or, logical_xor, logical_not = (_function(n) for n in (
+    "logical_and", "logical_or", "logical_xor", "logical_not"))
+add, sub, mul, div, neg, abs, reciprocal = (_function(n) for n in (  # noqa: A001
+    "add", "sub", "mul", "div", "neg", "abs", "reciprocal"))
+where = _function("where")
+# Masking and indexing
+masked_select, masked_fill, masked_scatter, nonzero, isin = (_function(n) for n in (
+    "masked_select", "masked_fill", "masked_scatter", "nonzero", "isin"))
+gather, scatter, scatter_add, index_select = (_function(n) for n in (
+    "gather", "scatter", "scatter_add", "index_select"))
+# Reductions and sorting
+sum, mean, any, all, count_nonzero, amax, amin = (_function(n) for n in (  # noqa: A001
+    "sum", "mean", "any", "all", "count_nonzero", "amax", "amin"))
+sort, kthvalue = _function("sort"), _function("kthvalue")
+
+
+async def masked_select_async(x, mask):
+    """The exact [k] selection of x where mask is true; awaits only the 4-byte count."""
+    return await x.masked_select_async(mask)
+
+
+async def nonzero_async(x, *, as_tuple=False):
+    """The exact [k, ndim] coordinates of x's nonzero elements; awaits only the count."""
+    return await x.nonzero_async(as_tuple=as_tuple)
 
 
 def device_info():
@@ -54,112 +91,3 @@ def memory_stats():
 def empty_cache():
     """Free the pooled (unused) GPU buffers."""
     _get_device().empty_cache()
-
-
-def _binary(name):
-    def f(x, y):
-        return _autograd.binary(name, x, y)
-    f.__name__ = name
-    return f
-
-
-gt, ge, lt, le, eq, ne = (_binary(n) for n in ("gt", "ge", "lt", "le", "eq", "ne"))
-logical_and, logical_or, logical_xor = (_binary(n) for n in ("logical_and", "logical_or", "logical_xor"))
-add, sub, mul, div = (_binary(n) for n in ("add", "sub", "mul", "div"))
-
-
-def logical_not(x):
-    return x.logical_not()
-
-
-def neg(x):
-    return -x
-
-
-def abs(x):  # noqa: A001
-    return x.abs()
-
-
-def where(condition, x, y):
-    return _autograd.where(condition, x, y)
-
-
-def masked_select(x, mask, out=None, fill_value=None):
-    return x.masked_select(mask, out=out, fill_value=fill_value)
-
-
-async def masked_select_async(x, mask):
-    return await x.masked_select_async(mask)
-
-
-def nonzero(x, *, as_tuple=False):
-    return x.nonzero(as_tuple=as_tuple)
-
-
-async def nonzero_async(x, *, as_tuple=False):
-    return await x.nonzero_async(as_tuple=as_tuple)
-
-
-def masked_fill(x, mask, value):
-    return x.masked_fill(mask, value)
-
-
-def masked_scatter(x, mask, source):
-    return x.masked_scatter(mask, source)
-
-
-def sum(x, dim=None, keepdim=False, *, dtype=None):  # noqa: A001
-    return x.sum(dim, keepdim, dtype=dtype)
-
-
-def mean(x, dim=None, keepdim=False, *, dtype=None):
-    return x.mean(dim, keepdim, dtype=dtype)
-
-
-def any(x, dim=None, keepdim=False):  # noqa: A001
-    return x.any(dim, keepdim)
-
-
-def all(x, dim=None, keepdim=False):  # noqa: A001
-    return x.all(dim, keepdim)
-
-
-def count_nonzero(x, dim=None):
-    return x.count_nonzero(dim)
-
-
-def amax(x, dim=None, keepdim=False):
-    return x.amax(dim, keepdim)
-
-
-def amin(x, dim=None, keepdim=False):
-    return x.amin(dim, keepdim)
-
-
-def sort(x, dim=-1, descending=False):
-    return x.sort(dim, descending)
-
-
-def kthvalue(x, k, dim=-1, keepdim=False):
-    return x.kthvalue(k, dim, keepdim)
-
-
-def isin(elements, test_elements, *, invert=False):
-    from .ops import sort as _sort
-    return _sort.isin(elements, test_elements, invert=invert)
-
-
-def gather(x, dim, index):
-    return x.gather(dim, index)
-
-
-def scatter(x, dim, index, src=None, *, value=None):
-    return x.scatter(dim, index, src, value=value)
-
-
-def scatter_add(x, dim, index, src):
-    return x.scatter_add(dim, index, src)
-
-
-def index_select(x, dim, index):
-    return x.index_select(dim, index)

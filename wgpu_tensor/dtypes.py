@@ -25,6 +25,13 @@ class DType:
     def is_floating_point(self):
         return self.kind == "f"
 
+    @property
+    def wide32(self):
+        """The 32-bit dtype that holds every value of this one exactly (bool -> int32,
+        float16 -> float32): what 1- and 2-byte elements are widened to where a
+        kernel moves one element per invocation."""
+        return self if self.itemsize == 4 else int32 if self.kind == "b" else float32
+
     def __repr__(self):
         return f"wgpu_tensor.{self.name}"
 

@@ -1,133 +1,204 @@
-"""The Tensor: shape, dtype, strides, operators and host transfer.
+"""The Tensor: a View (wgpu_tensor.view) with autograd, operators, host transfer and repr.
 
-A Tensor is a strided view of a GPU buffer. This module makes no wgpu calls:
-ops go through wgpu_tensor.ops, buffers and reads through the runtime.
+Every op reaches the GPU through one route: its declaration in wgpu_tensor.opdefs.
+``apply`` unwraps the Tensor arguments to Views, runs the declared forward, wraps
+the result, and records the declared gradient rule on the tape (wgpu_tensor.autograd)
+when an input requires grad. Tensor methods and the ``wt.`` functions are made from
+those declarations; the few composites here (``x[mask]``, ``repeat``, ...) are built
+from declared ops, so their gradients come for free. This module makes no wgpu calls.
 """
 from __future__ import annotations
 
 import math
-import operator
 
 import numpy as np
 
 from . import autograd as A
 from . import dtypes as D
-from .ops.launch import contiguous_strides
+from .opdefs import OPS, tensor_key
+from .ops import elementwise as E
+from .ops import select as S
+from .view import View, as_shape, norm_dim
 
 
-
-class _Storage:
-    """Owns one pooled GPU buffer; returns it to the pool when the last view dies."""
-
-    __slots__ = ("buf", "dev", "version", "__weakref__")
-
-    def __init__(self, buf, dev):
-        self.buf = buf
-        self.dev = dev
-        self.version = 0  # bumped by in-place ops; autograd checks it on saved tensors
-
-    def __del__(self):
-        try:
-            self.dev.release(self.buf)
-        except Exception:  # interpreter shutdown
-            pass
+def _unwrap(a):
+    c = a.__class__
+    if c is Tensor:
+        return a._v
+    if (c is tuple or c is list) and any(x.__class__ is Tensor for x in a):
+        return c(x._v if x.__class__ is Tensor else x for x in a)
+    return a
 
 
-def _device_of(tensors):
-    dev = None
-    for t in tensors:
-        if dev is None:
-            dev = t.device
-        elif t.device is not dev:
-            raise ValueError("tensors live on two different devices; move one first")
-    return dev
+def _wrap_out(out):
+    if out.__class__ is View:
+        return Tensor._wrap(out)
+    if isinstance(out, tuple):  # (values, indices) named tuples, nonzero_async's tuple
+        return type(out)(*[_wrap_out(o) for o in out]) if hasattr(out, "_fields") else \
+            tuple(_wrap_out(o) for o in out)
+    return out
 
 
-def _as_shape(args):
-    if len(args) == 1 and isinstance(args[0], (tuple, list)):
-        args = tuple(args[0])
-    shape = []
-    for s in args:
-        if isinstance(s, Tensor):
-            s = s.item()
-        try:
-            s = operator.index(s)
-        except TypeError:
-            raise TypeError(f"shape entries must be ints, got {s!r}") from None
-        shape.append(s)
-    return tuple(shape)
+def apply(op, *args, **kwargs):
+    """Run declared op ``op`` on Tensors and Python values: the one route of every op."""
+    vargs = [_unwrap(a) for a in args]
+    vkw = {k: _unwrap(v) for k, v in kwargs.items()} if kwargs else kwargs
+    if op.inplace:
+        target = args[0]
+        A.check_inplace(target, op.name)
+        op.forward(*vargs, **vkw)
+        target._v._st.version += 1
+        return target
+    out = op.forward(*vargs, **vkw)
+    if kwargs.get("out") is not None and out is kwargs["out"]._v:
+        return kwargs["out"]
+    res = _wrap_out(out)
+    if kwargs.get("requires_grad"):
+        res.requires_grad = True  # RuntimeError for a non-float dtype
+        return res
+    if op.backward is None or not A.is_grad_enabled():
+        return res
+    want = tuple(a.__class__ is Tensor and a._requires_grad for a in args)
+    if not any(want):
+        return res
+    first = res[0] if isinstance(res, tuple) else res
+    if first._v.dtype.kind != "f":
+        return res
+    rule, ov = op.backward, first._v
+
+    def backward(g):
+        return rule(g, ov, want, *vargs, **vkw)
+    saved = [vargs[i]._st for i in op.saves if i < len(vargs) and vargs[i].__class__ is View]
+    A.attach(first, [a if w else None for a, w in zip(args, want)], backward, op.name, saved)
+    return res
 
 
-def _norm_dim(dim, ndim, extra=0):
-    n = ndim + extra
-    lo, hi = -max(n, 1), max(n, 1) - 1
-    if not lo <= dim <= hi:
-        raise IndexError(f"Dimension out of range (expected to be in range of [{lo}, {hi}], but got {dim})")
-    return dim % max(n, 1)
+def function(name):
+    """The public ``wt.<name>`` function of a declared op."""
+    op = OPS[name]
+
+    def f(*args, **kwargs):
+        return apply(op, *args, **kwargs)
+    f.__name__ = f.__qualname__ = name
+    f.__doc__ = op.doc
+    return f
+
+
+def _method(name):
+    op = OPS[name]
+
+    def m(self, *args, **kwargs):
+        return apply(op, self, *args, **kwargs)
+    m.__name__ = name
+    m.__doc__ = op.doc
+    return m
+
+
+def _binop(name, reflected=False):
+    """An operator method: the elementwise plan replayed when nothing needs a gradient
+    (wgpu_tensor.ops.elementwise.fast_binary), else the declared op."""
+    op = OPS[name]
+    fast = E.fast_binary
+
+    def m(self, other):
+        a, b = (other, self) if reflected else (self, other)
+        ca, cb = a.__class__, b.__class__
+        va = a._v if ca is Tensor else a
+        vb = b._v if cb is Tensor else b
+        if not ((ca is Tensor and a._requires_grad) or (cb is Tensor and b._requires_grad)) \
+                or not A.is_grad_enabled():
+            out = fast(name, va, vb)
+            if out is not None:
+                t = object.__new__(Tensor)
+                t._v, t._node, t._requires_grad, t.grad, t._count = out, None, False, None, None
+                return t
+        return apply(op, a, b)
+    m.__name__ = name
+    return m
+
+
+def _inplace_binop(name):
+    op = OPS["binary_"]
+
+    def m(self, other):
+        return apply(op, self, name, other)
+    m.__name__ = f"{name}_"
+    return m
+
+
+_REPR_FULL = 1000
 
 
 class Tensor:
+    __slots__ = ("_v", "_node", "_requires_grad", "grad", "_count", "__weakref__")
     __hash__ = object.__hash__
     __array_priority__ = 1000  # numpy defers to our reflected operators
 
     def __init__(self, *a, **k):
         raise TypeError("create tensors with wgpu_tensor.tensor(), zeros(), from_numpy(), ...")
 
-    # ---------------------------------------------------------------- construction
     @classmethod
-    def _view(cls, storage, shape, strides, offset, dtype):
+    def _wrap(cls, v):
         t = object.__new__(cls)
-        t._st = storage
-        t._buf = storage.buf
-        t.shape = tuple(shape)
-        t._strides = tuple(strides)
-        t._offset = offset
-        t.dtype = dtype
-        t.device = storage.dev
-        t.count = None
-        t._requires_grad = False
-        t._node = None
-        t.grad = None
+        t._v, t._node, t._requires_grad, t.grad, t._count = v, None, False, None, None
         return t
-
-    @classmethod
-    def _empty(cls, shape, dtype, dev):
-        for s in shape:
-            if s < 0:
-                raise ValueError(f"negative dimension in shape {tuple(shape)}")
-        n = math.prod(shape)
-        nbytes = n * dtype.itemsize
-        dev.check_size(nbytes, f"a {dtype.name} tensor of shape {tuple(shape)}")
-        return cls._view(_Storage(dev.alloc(nbytes), dev), shape, contiguous_strides(shape), 0, dtype)
-
-    @classmethod
-    def _fresh(cls, shape, strides, dtype, dev, nbytes):
-        """A new contiguous tensor whose checked shape, strides and size a caller
-        has cached (the elementwise plans): _empty without the checks."""
-        return cls._view(_Storage(dev.alloc(nbytes), dev), shape, strides, 0, dtype)
-
-    def _derive(self, shape, strides, offset):
-        return Tensor._view(self._st, shape, strides, offset, self.dtype)
 
     # ---------------------------------------------------------------- metadata
     @property
+    def shape(self):
+        return self._v.shape
+
+    @property
+    def dtype(self):
+        return self._v.dtype
+
+    @property
+    def device(self):
+        return self._v.device
+
+    @property
+    def count(self):
+        """For a fixed-size result (masked_select, nonzero): a 0-d int32 tensor on the GPU
+        holding how many leading elements are valid; None otherwise."""
+        c = self._v.count
+        if c is None:
+            return None
+        if self._count is None or self._count._v is not c:
+            self._count = Tensor._wrap(c)
+        return self._count
+
+    @property
     def ndim(self):
-        return len(self.shape)
+        return len(self._v.shape)
 
     def dim(self):
-        return len(self.shape)
+        return len(self._v.shape)
 
     def numel(self):
-        return math.prod(self.shape)
+        return self._v.numel()
 
     def size(self, dim=None):
-        return self.shape if dim is None else self.shape[_norm_dim(dim, self.ndim)]
+        return self._v.shape if dim is None else self._v.shape[norm_dim(dim, self.ndim)]
 
     def stride(self, dim=None):
-        return self._strides if dim is None else self._strides[_norm_dim(dim, self.ndim)]
+        return self._v._strides if dim is None else self._v._strides[norm_dim(dim, self.ndim)]
 
     def element_size(self):
-        return self.dtype.itemsize
+        return self._v.dtype.itemsize
+
+    def is_contiguous(self):
+        return self._v.is_contiguous()
+
+    def __len__(self):
+        if not self.shape:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    def __iter__(self):
+        if not self.shape:
+            raise TypeError("iteration over a 0-d tensor")
+        for i in range(self.shape[0]):
+            yield self[i]
 
     # ---------------------------------------------------------------- autograd (autograd.py)
     @property
@@ -157,44 +228,15 @@ class Tensor:
 
     def detach(self):
         """The same data, cut from the tape."""
-        return self._derive(self.shape, self._strides, self._offset)
+        v = self._v
+        return Tensor._wrap(v.derive(v.shape, v._strides, v._offset))
 
     def backward(self, gradient=None):
         A.backward(self, gradient)
 
-    def zero_(self):
-        return self.fill_(0)
-
-    def fill_(self, value):
-        from .ops import index as I
-        with A.inplace(self, "fill_"):
-            I.assign_(self, value)
-        return self
-
-    def copy_(self, src):
-        from .ops import index as I
-        with A.inplace(self, "copy_"):
-            I.copy_(self, src)
-        return self
-
-    def is_contiguous(self):
-        return all(st == c for s, st, c in zip(self.shape, self._strides, contiguous_strides(self.shape))
-                   if s != 1)
-
-    def __len__(self):
-        if not self.shape:
-            raise TypeError("len() of a 0-d tensor")
-        return self.shape[0]
-
-    def __iter__(self):
-        if not self.shape:
-            raise TypeError("iteration over a 0-d tensor")
-        for i in range(self.shape[0]):
-            yield self[i]
-
     # ---------------------------------------------------------------- host transfer
     def _read_plan(self):
-        t = self if self.is_contiguous() else self.contiguous()
+        t = E.contiguous(self._v)
         return t, t._offset * t.dtype.itemsize, t.numel() * t.dtype.itemsize
 
     def _from_bytes(self, raw):
@@ -243,8 +285,7 @@ class Tensor:
         return a.astype(dtype) if dtype is not None else a
 
     def __repr__(self):
-        with A.no_grad():
-            text = self._repr_body()
+        text = self._repr_body()
         if self._node is not None:
             name = "".join(p.capitalize() for p in self._node.name.split("_"))
             return f"{text[:-1]}, grad_fn=<{name}Backward0>)"
@@ -258,7 +299,7 @@ class Tensor:
             return _format(self.numpy(_explicit=False), self.dtype)
         # Big tensors print a summary that reads only 2 x 3 elements, never the
         # whole tensor (asyncio.run, for one, reprs the main coroutine's result).
-        flat = self.reshape(-1)
+        flat = Tensor._wrap(E.reshape(self._v, (-1,)))
         head = flat[:3].numpy(_explicit=False)
         tail = flat[-3:].numpy(_explicit=False)
         body = _format(np.concatenate([head, tail]), self.dtype)
@@ -271,95 +312,26 @@ class Tensor:
 
     # ---------------------------------------------------------------- views and shape
     def view(self, *shape):
-        shape = self._infer_shape(_as_shape(shape))
-        if not self.is_contiguous():
-            raise RuntimeError("view size is not compatible with input tensor's size and stride; "
-                               "use .reshape(...) instead")
-        return A.view_op(self, self._derive(shape, contiguous_strides(shape), self._offset), "view")
+        return apply(OPS["view"], self, as_shape(shape))
 
     def reshape(self, *shape):
-        shape = self._infer_shape(_as_shape(shape))
-        t = self if self.is_contiguous() else self.contiguous()
-        return A.view_op(self, t._derive(shape, contiguous_strides(shape), t._offset), "reshape")
-
-    def _infer_shape(self, shape):
-        n = self.numel()
-        if shape.count(-1) > 1:
-            raise RuntimeError("only one dimension can be inferred")
-        if -1 in shape:
-            rest = math.prod(s for s in shape if s != -1)
-            if rest == 0 or n % rest:
-                raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {n}")
-            shape = tuple(n // rest if s == -1 else s for s in shape)
-        if any(s < 0 for s in shape) or math.prod(shape) != n:
-            raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {n}")
-        return shape
-
-    def flatten(self, start_dim=0, end_dim=-1):
-        if self.ndim == 0:
-            return self.reshape(1)
-        s, e = _norm_dim(start_dim, self.ndim), _norm_dim(end_dim, self.ndim)
-        if s > e:
-            raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
-        return self.reshape(self.shape[:s] + (math.prod(self.shape[s:e + 1]),) + self.shape[e + 1:])
-
-    def unsqueeze(self, dim):
-        d = _norm_dim(dim, self.ndim, 1)
-        st = self._strides[d] * self.shape[d] if d < self.ndim else 1
-        return A.view_op(self, self._derive(self.shape[:d] + (1,) + self.shape[d:],
-                                            self._strides[:d] + (st,) + self._strides[d:], self._offset), "unsqueeze")
-
-    def squeeze(self, dim=None):
-        if dim is None:
-            dims = {i for i, s in enumerate(self.shape) if s == 1}
-        else:
-            dims = {_norm_dim(d, self.ndim) for d in (dim if isinstance(dim, (tuple, list)) else (dim,))}
-            dims = {d for d in dims if self.ndim and self.shape[d] == 1}
-        keep = [i for i in range(self.ndim) if i not in dims]
-        return A.view_op(self, self._derive(tuple(self.shape[i] for i in keep),
-                                            tuple(self._strides[i] for i in keep), self._offset), "squeeze")
+        return apply(OPS["reshape"], self, as_shape(shape))
 
     def expand(self, *sizes):
-        sizes = _as_shape(sizes)
-        if len(sizes) < self.ndim:
-            raise RuntimeError(f"expand: the number of sizes provided ({len(sizes)}) must be greater "
-                               f"or equal to the number of dimensions in the tensor ({self.ndim})")
-        pad = len(sizes) - self.ndim
-        shape, strides = [], []
-        for i, s in enumerate(sizes):
-            if i < pad:
-                if s < 0:
-                    raise RuntimeError(f"expand: -1 is not allowed in a leading, new dimension")
-                shape.append(s)
-                strides.append(0)
-                continue
-            cur, st = self.shape[i - pad], self._strides[i - pad]
-            if s == -1 or s == cur:
-                shape.append(cur)
-                strides.append(st)
-            elif cur == 1:
-                shape.append(s)
-                strides.append(0)
-            else:
-                raise RuntimeError(f"The expanded size of the tensor ({s}) must match the existing size "
-                                   f"({cur}) at non-singleton dimension {i}. Target sizes: {list(sizes)}. "
-                                   f"Tensor sizes: {list(self.shape)}")
-        return A.expand(self, self._derive(tuple(shape), tuple(strides), self._offset))
+        return apply(OPS["expand"], self, as_shape(sizes))
 
     def expand_as(self, other):
         return self.expand(other.shape)
 
     def repeat(self, *reps):
-        reps = _as_shape(reps)
+        reps = as_shape(reps)
         if len(reps) < self.ndim:
             raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number "
                                "of dimensions of tensor")
         t = self.reshape((1,) * (len(reps) - self.ndim) + self.shape)
-        inter = []
+        inter, big = [], []
         for r, s in zip(reps, t.shape):
             inter += [1, s]
-        big = []
-        for r, s in zip(reps, t.shape):
             big += [r, s]
         out = t.reshape(tuple(inter)).expand(tuple(big)).contiguous()
         return out.reshape(tuple(r * s for r, s in zip(reps, t.shape)))
@@ -367,17 +339,11 @@ class Tensor:
     def contiguous(self):
         return self if self.is_contiguous() else self.clone()
 
-    def clone(self):
-        from .ops import elementwise as E
-        out = E.launch("a", self.dtype, [self], [self.dtype.wgsl if self.dtype is not D.bool_ else "bool"])
-        return A.view_op(self, out, "clone")
-
     def to(self, dtype, copy=False):
         dtype = D.to_dtype(dtype)
         if dtype is self.dtype:
             return self.clone() if copy else self
-        from .ops import elementwise as E
-        return A.cast(self, E.cast(self, dtype))
+        return apply(OPS["to"], self, dtype)
 
     def float(self):
         return self.to(D.float32)
@@ -396,294 +362,70 @@ class Tensor:
 
     # ---------------------------------------------------------------- indexing
     def __getitem__(self, key):
-        key = _tensor_key(key, self.device)
-        if isinstance(key, Tensor):
+        key = tensor_key(_unwrap(key))
+        if key.__class__ is View:
             if key.dtype is D.bool_:
-                return self._index_mask(key)
-            return A.index_get(self, key)
-        return A.getitem(self, key, self._basic_index(key))
+                return self._index_mask(Tensor._wrap(key))
+            return apply(OPS["index"], self, key)
+        return apply(OPS["getitem"], self, key)
 
     def _index_mask(self, mask):
         """x[mask]: a mask over x's leading dims selects whole sub-tensors; blocks
         once to read the count (the one sync of this path)."""
-        from .ops import select
-        full, rest = select._mask_over(self, mask)
-        res = self.masked_select(full)
-        k = int(res.count.numpy().reshape(()))
+        full, rest = S.mask_over(self._v, mask._v)
+        res = self.masked_select(Tensor._wrap(full))
+        k = S.read_count(res._v.count)
         inner = math.prod(rest)
-        return A.narrow0(res, k).reshape((k // inner if inner else 0,) + rest)
+        return apply(OPS["narrow"], res, k).reshape((k // inner if inner else 0,) + rest)
 
-    def _basic_index(self, key):
-        if not isinstance(key, tuple):
-            key = (key,)
-        if any(isinstance(k, (Tensor, list, np.ndarray)) for k in key):
-            raise NotImplementedError("advanced indexing (tensors or lists inside a tuple index) is "
-                                      "not implemented yet")
-        n_ell = sum(k is Ellipsis for k in key)
-        if n_ell > 1:
-            raise IndexError("an index can only have a single ellipsis ('...')")
-        consumed = sum(1 for k in key if k is not None and k is not Ellipsis)
-        if consumed > self.ndim:
-            raise IndexError(f"too many indices for tensor of dimension {self.ndim}")
-        if n_ell:
-            i = key.index(Ellipsis)
-            key = key[:i] + (slice(None),) * (self.ndim - consumed) + key[i + 1:]
-        shape, strides, off, d = [], [], self._offset, 0
-        for k in key:
-            if k is None:
-                shape.append(1)
-                strides.append(0)
-                continue
-            if isinstance(k, slice):
-                size, st = self.shape[d], self._strides[d]
-                start, stop, step = k.indices(size)
-                if step <= 0:
-                    raise ValueError("step must be greater than zero")
-                n = len(range(start, stop, step))
-                if n:
-                    off += start * st
-                shape.append(n)
-                strides.append(st * step)
-                d += 1
-                continue
-            try:
-                i = operator.index(k)
-            except TypeError:
-                raise TypeError(f"unsupported index {k!r} of type {type(k).__name__}") from None
-            size = self.shape[d]
-            if not -size <= i < size:
-                raise IndexError(f"index {i} is out of bounds for dimension {d} with size {size}")
-            off += (i % size) * self._strides[d]
-            d += 1
-        shape += self.shape[d:]
-        strides += self._strides[d:]
-        return self._derive(tuple(shape), tuple(strides), off)
+    def __setitem__(self, key, value):
+        apply(OPS["x[...] = value"], self, key, value)
 
-    # ---------------------------------------------------------------- ops
-    def _bin(self, name, other):
-        return A.binary(name, self, other)
+    # ---------------------------------------------------------------- masking
+    async def masked_select_async(self, mask):
+        """The exact [k] selection; awaits only the 4-byte count."""
+        res = self.masked_select(mask)
+        k = await S.read_count_async(res._v.count)
+        return apply(OPS["narrow"], res, k)
 
-    def _rbin(self, name, other):
-        return A.binary(name, other, self)
+    async def nonzero_async(self, *, as_tuple=False):
+        """The exact [k, ndim] coordinates (or a tuple of [k] per dim); awaits only the count."""
+        return _wrap_out(await S.nonzero_async(self._v, as_tuple=as_tuple))
 
-    def gt(self, o): return self._bin("gt", o)
-    def ge(self, o): return self._bin("ge", o)
-    def lt(self, o): return self._bin("lt", o)
-    def le(self, o): return self._bin("le", o)
-    def eq(self, o): return self._bin("eq", o)
-    def ne(self, o): return self._bin("ne", o)
-    __gt__, __ge__, __lt__, __le__ = gt, ge, lt, le
-
-    def __eq__(self, o):
-        return self._bin("eq", o)
-
-    def __ne__(self, o):
-        return self._bin("ne", o)
-
-    def logical_and(self, o): return self._bin("logical_and", o)
-    def logical_or(self, o): return self._bin("logical_or", o)
-    def logical_xor(self, o): return self._bin("logical_xor", o)
-    __and__, __or__, __xor__ = logical_and, logical_or, logical_xor
-    def __rand__(self, o): return self._rbin("logical_and", o)
-    def __ror__(self, o): return self._rbin("logical_or", o)
-    def __rxor__(self, o): return self._rbin("logical_xor", o)
-
-    def logical_not(self):
-        from .ops import elementwise as E
-        return E.logical_not(self)
-
-    __invert__ = logical_not
-
-    def add(self, o): return self._bin("add", o)
-    def sub(self, o): return self._bin("sub", o)
-    def mul(self, o): return self._bin("mul", o)
-    def div(self, o): return self._bin("div", o)
-    __add__, __sub__, __mul__, __truediv__ = add, sub, mul, div
-    def __radd__(self, o): return self._rbin("add", o)
-    def __rsub__(self, o): return self._rbin("sub", o)
-    def __rmul__(self, o): return self._rbin("mul", o)
-    def __rtruediv__(self, o): return self._rbin("div", o)
-
-    def _inplace(self, name, other):
-        """self op= other, written into self's own buffer (as PyTorch's add_ etc.)."""
-        with A.inplace(self, f"{name}_"):
-            self._inplace_write(name, other)
-        return self
-
-    def _inplace_write(self, name, other):
-        from .ops import select
-        from .ops.launch import broadcast_shapes
-        # Check the result's shape and dtype before any GPU work (PyTorch's rules).
-        if isinstance(other, Tensor):
-            shape, rd = broadcast_shapes(self.shape, other.shape), D.promote(self.dtype, other.dtype)
-        else:
-            shape, rd = self.shape, D.promote_scalar(self.dtype, D.scalar_dtype(other))
-        rd = D.float32 if name == "div" and rd.kind != "f" else D.int32 if rd is D.bool_ else rd
-        if tuple(shape) != self.shape:
-            raise RuntimeError(f"output with shape {list(self.shape)} doesn't match the broadcast shape "
-                               f"{list(shape)}")
-        if rd is not self.dtype and (rd.kind == "f" and self.dtype.kind != "f" or self.dtype is D.bool_):
-            raise RuntimeError(f"result type {rd.name} can't be cast to the desired output type "
-                               f"{self.dtype.name}")
-        res = A.binary(name, self, other)
-        if res.dtype is not self.dtype:
-            res = res.to(self.dtype)
-        select._store(self, res)
-
-    def add_(self, o): return self._inplace("add", o)
-    def sub_(self, o): return self._inplace("sub", o)
-    def mul_(self, o): return self._inplace("mul", o)
-    def div_(self, o): return self._inplace("div", o)
-    __iadd__, __isub__, __imul__, __itruediv__ = add_, sub_, mul_, div_
+    def zero_(self):
+        return self.fill_(0)
 
     def __neg__(self):
-        return A.neg(self)
-
-    def neg(self):
-        return -self
-
-    def abs(self):
-        return A.abs(self)
-
-    __abs__ = abs
+        return apply(OPS["neg"], self)
 
     def __pos__(self):
         return self
 
-    # ---------------------------------------------------------------- masking
-    def masked_select(self, mask, *, out=None, fill_value=None):
-        return A.masked_select(self, mask, out=out, fill_value=fill_value)
-
-    async def masked_select_async(self, mask):
-        """The exact [k] selection; awaits only the 4-byte count."""
-        res = self.masked_select(mask)
-        k = int((await res.count.numpy_async()).reshape(()))
-        return A.narrow0(res, k)
-
-    def nonzero(self, *, as_tuple=False):
-        from .ops import select
-        if as_tuple:
-            raise ValueError("nonzero(as_tuple=True) needs the exact count: use "
-                             "await x.nonzero_async(as_tuple=True)")
-        return select.nonzero(self)
-
-    async def nonzero_async(self, *, as_tuple=False):
-        from .ops import select
-        return await select.nonzero_async(self, as_tuple=as_tuple)
-
-    def masked_fill(self, mask, value):
-        return A.masked_fill(self, mask, value)
-
-    def masked_fill_(self, mask, value):
-        from .ops import select
-        with A.inplace(self, "masked_fill_"):
-            return select.masked_fill_(self, mask, value)
-
-    def masked_scatter(self, mask, source):
-        return A.masked_scatter(self, mask, source)
-
-    def masked_scatter_(self, mask, source):
-        from .ops import select
-        with A.inplace(self, "masked_scatter_"):
-            return select.masked_scatter_(self, mask, source)
-
-    def where(self, condition, y):
-        return A.where(condition, self, y)
-
-    # ---------------------------------------------------------------- reductions (ops/reduce.py)
-    def sum(self, dim=None, keepdim=False, *, dtype=None):
-        return A.sum(self, dim, keepdim, dtype=dtype)
-
-    def mean(self, dim=None, keepdim=False, *, dtype=None):
-        return A.mean(self, dim, keepdim, dtype=dtype)
-
-    def any(self, dim=None, keepdim=False):
-        from .ops import reduce as R
-        return R.any(self, dim, keepdim)
-
-    def all(self, dim=None, keepdim=False):
-        from .ops import reduce as R
-        return R.all(self, dim, keepdim)
-
-    def count_nonzero(self, dim=None):
-        from .ops import reduce as R
-        return R.count_nonzero(self, dim)
-
-    def amax(self, dim=None, keepdim=False):
-        from .ops import reduce as R
-        return R.amax(self, dim, keepdim)
-
-    def amin(self, dim=None, keepdim=False):
-        from .ops import reduce as R
-        return R.amin(self, dim, keepdim)
-
-    # ---------------------------------------------------------------- sorting (ops/sort.py)
-    def sort(self, dim=-1, descending=False):
-        from .ops import sort as S
-        return S.sort(self, dim, descending)
-
-    def kthvalue(self, k, dim=-1, keepdim=False):
-        from .ops import sort as S
-        return S.kthvalue(self, k, dim, keepdim)
-
-    # ---------------------------------------------------------------- index ops (ops/index.py)
-    def gather(self, dim, index):
-        return A.gather(self, dim, index)
-
-    def scatter(self, dim, index, src=None, *, value=None):
-        from .ops import index as I
-        return I.scatter(self, dim, index, src, value=value)
-
-    def scatter_(self, dim, index, src=None, *, value=None):
-        from .ops import index as I
-        with A.inplace(self, "scatter_"):
-            return I.scatter_(self, dim, index, src, value=value)
-
-    def scatter_add(self, dim, index, src):
-        from .ops import index as I
-        return I.scatter_add(self, dim, index, src)
-
-    def scatter_add_(self, dim, index, src):
-        from .ops import index as I
-        with A.inplace(self, "scatter_add_"):
-            return I.scatter_add_(self, dim, index, src)
-
-    def index_select(self, dim, index):
-        from .ops import index as I
-        return I.index_select(self, dim, index)
-
-    def __setitem__(self, key, value):
-        with A.inplace(self, "x[...] = value"):
-            self._setitem(key, value)
-
-    def _setitem(self, key, value):
-        key = _tensor_key(key, self.device)
-        if isinstance(key, Tensor):
-            if key.dtype is D.bool_:
-                from .ops import select
-                select.index_mask_put_(self, key, value)
-                return
-            from .ops import index as I
-            I.index_put_(self, key, value)
-            return
-        from .ops import index as I
-        I.assign_(self._basic_index(key), value)
+    __eq__ = __ne__ = None  # the declared compares, set below
 
 
-_REPR_FULL = 1000
-
-
-def _tensor_key(key, dev):
-    """A list or numpy array used as an index becomes a tensor (ints: integer
-    indexing, bools: a mask), as in PyTorch; other keys pass through."""
-    if isinstance(key, np.ndarray) or (isinstance(key, list) and not any(
-            isinstance(k, (slice, type(None), type(Ellipsis), Tensor, list, tuple)) for k in key)):
-        from .ops.creation import tensor
-        arr = np.asarray(key)
-        if arr.dtype.kind not in "biu":
-            raise IndexError(f"tensors used as indices must be integer or bool, got {arr.dtype}")
-        return tensor(arr)
-    return key
+for _name in E.BINARY:
+    setattr(Tensor, _name, _binop(_name))
+for _name in ("add", "sub", "mul", "div"):
+    setattr(Tensor, f"{_name}_", _inplace_binop(_name))
+for _name in ("neg", "abs", "reciprocal", "logical_not", "clone", "flatten", "unsqueeze", "squeeze",
+              "where", "masked_select", "masked_fill", "masked_scatter", "nonzero", "sum", "mean", "any",
+              "all", "count_nonzero", "amax", "amin", "sort", "kthvalue", "gather", "scatter", "scatter_add",
+              "index_select", "fill_", "copy_", "masked_fill_", "masked_scatter_", "scatter_", "scatter_add_"):
+    setattr(Tensor, _name, _method(_name))
+Tensor.where = lambda self, condition, y: apply(OPS["where"], condition, self, y)
+Tensor.where.__doc__ = OPS["where"].doc
+T = Tensor
+T.__gt__, T.__ge__, T.__lt__, T.__le__ = T.gt, T.ge, T.lt, T.le
+T.__eq__, T.__ne__ = T.eq, T.ne
+T.__and__, T.__or__, T.__xor__ = T.logical_and, T.logical_or, T.logical_xor
+T.__rand__, T.__ror__, T.__rxor__ = (_binop(n, True) for n in ("logical_and", "logical_or", "logical_xor"))
+T.__add__, T.__sub__, T.__mul__, T.__truediv__ = T.add, T.sub, T.mul, T.div
+T.__radd__, T.__rsub__, T.__rmul__, T.__rtruediv__ = (_binop(n, True) for n in ("add", "sub", "mul", "div"))
+T.__iadd__, T.__isub__, T.__imul__, T.__itruediv__ = T.add_, T.sub_, T.mul_, T.div_
+T.__invert__ = T.logical_not
+T.__abs__ = T.abs
+del T
 
 
 def _nth_comma(s, k):

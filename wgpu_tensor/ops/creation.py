@@ -1,4 +1,4 @@
-"""Creating tensors: from host data (one upload) or on the GPU (fill, arange, random, tril/triu)."""
+"""Creating views: from host data (one upload) or on the GPU (fill, arange, random, tril/triu)."""
 from __future__ import annotations
 
 import math
@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import dtypes as D
 from ..runtime import get_device
-from ..tensor import Tensor, _as_shape
+from ..view import View
 from . import elementwise as E
 
 _I32 = (-(2 ** 31), 2 ** 31 - 1)
@@ -52,12 +52,6 @@ def _device(device):
                      "or a tensor's .device")
 
 
-def _grad(t, requires_grad):
-    if requires_grad:
-        t.requires_grad = True  # RuntimeError for non-float dtypes
-    return t
-
-
 def from_numpy(arr, dtype=None, device=None):
     """Upload a numpy array (copied). float64 becomes float32, other integer types int32
     (OverflowError when a value does not fit), unless ``dtype`` says otherwise."""
@@ -71,21 +65,25 @@ def from_numpy(arr, dtype=None, device=None):
     # not np.ascontiguousarray: it turns a 0-d array into shape (1,).
     host = np.asarray(arr.astype(target.np, copy=False), order="C")
     dev = _device(device)
-    t = Tensor._empty(host.shape, target, dev)
+    t = View.empty(host.shape, target, dev)
     if host.nbytes:
         dev.upload(t._buf, host.reshape(-1).view(np.uint8))
     return t
 
 
+def check_requires_grad(dtype):
+    """RuntimeError (before any GPU work) for requires_grad on a non-float dtype."""
+    if dtype.kind != "f":
+        raise RuntimeError(f"only tensors of floating point dtype can require gradients, got {dtype.name}")
+
+
 def tensor(data, dtype=None, device=None, requires_grad=False):
-    """A new tensor from a scalar, (nested) list, numpy array or Tensor (copied)."""
+    """A new view from a scalar, (nested) list, numpy array or View (copied)."""
     _device(device)
-    if requires_grad and dtype is not None and D.to_dtype(dtype).kind != "f":
-        raise RuntimeError(f"only tensors of floating point dtype can require gradients, got "
-                           f"{D.to_dtype(dtype).name}")
-    if isinstance(data, Tensor):
-        t = data.detach().to(dtype, copy=True) if dtype is not None else data.detach().clone()
-        return _grad(t, requires_grad)
+    if requires_grad and dtype is not None:
+        check_requires_grad(D.to_dtype(dtype))
+    if isinstance(data, View):
+        return E.cast(data, D.to_dtype(dtype)) if dtype is not None else E.copy(data)
     if isinstance(data, (bool, np.bool_)):
         arr = np.asarray(data, dtype=np.bool_)
     elif isinstance(data, (int, np.integer)) and not isinstance(data, bool):
@@ -107,46 +105,29 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
         arr = arr.astype(np.float32 if arr.dtype != np.float16 else np.float16)
     if requires_grad and (D.to_dtype(dtype) if dtype is not None else D.from_numpy_dtype(arr.dtype)).kind != "f":
         raise RuntimeError(f"only tensors of floating point dtype can require gradients, got {arr.dtype}")
-    return _grad(from_numpy(arr, dtype), requires_grad)
+    return from_numpy(arr, dtype)
 
 
 def _dt(dtype, default=D.float32):
     return default if dtype is None else D.to_dtype(dtype)
 
 
-def empty(*shape, dtype=None, device=None, requires_grad=False):
-    return _grad(Tensor._empty(_as_shape(shape), _dt(dtype), _device(device)), requires_grad)
+def empty(shape, dtype=None, device=None):
+    return View.empty(shape, _dt(dtype), _device(device))
 
 
-def full(shape, fill_value, dtype=None, device=None, requires_grad=False):
+def full(shape, fill_value, dtype=None, device=None):
     if dtype is None:
         dtype = D.scalar_dtype(fill_value)
-    return _grad(E.fill(_as_shape((shape,) if isinstance(shape, int) else shape), fill_value, D.to_dtype(dtype),
-                        device=_device(device)), requires_grad)
+    return E.fill(shape, fill_value, D.to_dtype(dtype), device=_device(device))
 
 
-def zeros(*shape, dtype=None, device=None, requires_grad=False):
-    return full(_as_shape(shape), 0, _dt(dtype), device, requires_grad)
+def zeros(shape, dtype=None, device=None):
+    return full(shape, 0, _dt(dtype), device)
 
 
-def ones(*shape, dtype=None, device=None, requires_grad=False):
-    return full(_as_shape(shape), 1, _dt(dtype), device, requires_grad)
-
-
-def empty_like(t, dtype=None, device=None):
-    return empty(t.shape, dtype=dtype or t.dtype, device=device)
-
-
-def zeros_like(t, dtype=None, device=None):
-    return zeros(t.shape, dtype=dtype or t.dtype, device=device)
-
-
-def ones_like(t, dtype=None, device=None):
-    return ones(t.shape, dtype=dtype or t.dtype, device=device)
-
-
-def full_like(t, fill_value, dtype=None, device=None):
-    return full(t.shape, fill_value, dtype=dtype or t.dtype, device=device)
+def ones(shape, dtype=None, device=None):
+    return full(shape, 1, _dt(dtype), device)
 
 
 def arange(start, end=None, step=1, dtype=None, device=None):
@@ -175,46 +156,32 @@ def _float_dt(dtype, what):
     return dt
 
 
-def rand(*shape, seed=None, dtype=None, device=None, requires_grad=False):
+def rand(shape, seed=None, dtype=None, device=None):
     """Uniform [0, 1) from a counter-based hash of (index, seed): same seed, same numbers."""
-    return _grad(E.random("rand", _as_shape(shape), _seed(seed), _float_dt(dtype, "rand"),
-                          device=_device(device)), requires_grad)
+    return E.random("rand", shape, _seed(seed), _float_dt(dtype, "rand"), device=_device(device))
 
 
-def randn(*shape, seed=None, dtype=None, device=None, requires_grad=False):
+def randn(shape, seed=None, dtype=None, device=None):
     """Standard normal (Box-Muller over the same hash)."""
-    return _grad(E.random("randn", _as_shape(shape), _seed(seed), _float_dt(dtype, "randn"),
-                          device=_device(device)), requires_grad)
+    return E.random("randn", shape, _seed(seed), _float_dt(dtype, "randn"), device=_device(device))
 
 
-def randint(low, high=None, size=None, seed=None, dtype=None, device=None):
-    """Integers in [low, high), torch.randint's argument order."""
-    if high is None:
-        low, high = 0, low
-    if size is None:
-        raise TypeError("randint() missing its size argument")
+def randint(low, high, size, seed=None, dtype=None, device=None):
+    """Integers in [low, high)."""
     if high <= low:
         raise ValueError(f"randint: high ({high}) must be greater than low ({low})")
     if high - low > 2 ** 32 or not -(2 ** 31) <= low or high > 2 ** 31:
         raise OverflowError("randint: bounds must fit int32")
-    t = E.random("randint", _as_shape((size,) if isinstance(size, int) else size), _seed(seed),
-                 low=int(low), high=int(high), device=_device(device))
-    return t if dtype is None else t.to(dtype)
+    t = E.random("randint", size, _seed(seed), low=int(low), high=int(high), device=_device(device))
+    return t if dtype is None else E.cast(t, D.to_dtype(dtype))
 
 
-def _tri(x, diagonal, lower):
+def tri(x, diagonal, lower):
+    """tril (lower) / triu of the last two dims of ``x``."""
     if x.ndim < 2:
         raise ValueError(f"{'tril' if lower else 'triu'} needs at least 2 dimensions, got shape {x.shape}")
     r, c = x.shape[-2:]
     # keep[i, j] = (j - i <= diagonal) for tril, (j - i >= diagonal) for triu.
-    d = arange(c).unsqueeze(0) - arange(r).unsqueeze(1)
-    keep = d <= diagonal if lower else d >= diagonal
+    d = E.binary("sub", arange(c).unsqueeze(0), arange(r).unsqueeze(1))
+    keep = E.binary("le" if lower else "ge", d, diagonal)
     return E.where(keep, x, False if x.dtype is D.bool_ else 0)
-
-
-def tril(x, diagonal=0):
-    return _tri(x, diagonal, True)
-
-
-def triu(x, diagonal=0):
-    return _tri(x, diagonal, False)

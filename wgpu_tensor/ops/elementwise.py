@@ -10,7 +10,11 @@ import math
 import struct
 from functools import lru_cache
 
+import numpy as np
+
 from .. import dtypes as D
+from ..runtime import get_device
+from ..view import View, device_of
 from .launch import (MAX_DIMS, broadcast_shapes, broadcast_strides, chunk_elems, chunk_granule, coalesce,
                      contiguous_strides, span, window)
 
@@ -60,24 +64,13 @@ def _decode_field(f, wgsl_type):
 _PACK = struct.Struct("<44I").pack
 _UNIT = (1, 0, 0, 0, 0, 0, 0, 0)
 _ZERO = (0,) * MAX_DIMS
-_Tensor = _device_of = None
-
-
-def _tensor_cls():
-    # tensor.py imports this package: bind its names on first use, once
-    global _Tensor, _device_of
-    if _Tensor is None:
-        from ..tensor import Tensor, _device_of
-        _Tensor = Tensor
-    return _Tensor
 
 
 def _kernel(dev, expr, out_dtype, operands, cts, rt, all_contig):
     """The elementwise pipeline for one op signature, cached on the device by a
     flat key (no params dict, no sorting) so a hit costs one dict lookup."""
-    T = _Tensor
     sig = ("elementwise", expr, out_dtype, rt, all_contig,
-           tuple([(o.dtype if isinstance(o, T) else None, ct) for o, ct in zip(operands, cts)]))
+           tuple([(o.dtype if isinstance(o, View) else None, ct) for o, ct in zip(operands, cts)]))
     k = dev.op_cache.get(sig)
     if k is not None:
         return k
@@ -88,8 +81,8 @@ def _kernel(dev, expr, out_dtype, operands, cts, rt, all_contig):
     access = ["rw", None, None, None]
     for slot, op, ct in zip(_SLOTS, operands, cts):
         params[f"CT_{slot}"] = ct
-        params[f"HAS_{slot}"] = isinstance(op, T)
-        if isinstance(op, T):
+        params[f"HAS_{slot}"] = isinstance(op, View)
+        if isinstance(op, View):
             params[f"VAL_{slot}"] = _load(op.dtype, slot)
             access[1 + _SLOTS.index(slot)] = "r"
         else:
@@ -118,10 +111,9 @@ def _flat(dev, expr, out_dtype, out_offset, out_size, operands, cts, rt, shape, 
     align = dev.storage_align
     if n * 4 + 2 * align > dev.max_binding or -(-n // (WG * 4)) > dev.max_groups ** 2:
         return None
-    T = _Tensor
     cs = contiguous_strides(shape)
     for v in operands:
-        if isinstance(v, T) and (v.shape != shape or v._strides != cs):
+        if isinstance(v, View) and (v.shape != shape or v._strides != cs):
             return None
     osz = out_dtype.itemsize
     o = out_offset
@@ -131,7 +123,7 @@ def _flat(dev, expr, out_dtype, out_offset, out_size, operands, cts, rt, shape, 
     ss = [_ZERO, _ZERO, _ZERO]
     unit = _UNIT if n > 1 else _ZERO
     for i, op in enumerate(operands):
-        if isinstance(op, T):
+        if isinstance(op, View):
             isz = op.dtype.itemsize
             o = op._offset
             ws = o * isz // align * align
@@ -145,17 +137,16 @@ def _flat(dev, expr, out_dtype, out_offset, out_size, operands, cts, rt, shape, 
 
 
 def launch(expr, out_dtype, operands, cts, shape=None, result_type=None, device=None, out=None):
-    """Run EXPR over the broadcast of ``operands`` (Tensors or Scalars), each
-    converted to the WGSL type in ``cts``; returns a new contiguous Tensor, or
+    """Run EXPR over the broadcast of ``operands`` (Views or Scalars), each
+    converted to the WGSL type in ``cts``; returns a new contiguous View, or
     writes into ``out`` (contiguous, of the broadcast shape and ``out_dtype``)."""
-    Tensor = _Tensor or _tensor_cls()
-    views = [o for o in operands if isinstance(o, Tensor)]
+    views = [o for o in operands if isinstance(o, View)]
     if views:
         dev = views[0].device
         if len(views) > 1:
-            dev = _device_of(views)
+            dev = device_of(views)
     else:
-        dev = device or _default_device()
+        dev = device or get_device()
     if shape is None:
         shape = views[0].shape if views else ()
         for v in views:
@@ -163,7 +154,7 @@ def launch(expr, out_dtype, operands, cts, shape=None, result_type=None, device=
                 shape = broadcast_shapes(*[v.shape for v in views])
                 break
     if out is None:
-        out = Tensor._empty(shape, out_dtype, dev)
+        out = View.empty(shape, out_dtype, dev)
     elif (out.shape != tuple(shape) or out.dtype is not out_dtype or not out.is_contiguous()
           or out._offset % (4 // min(out_dtype.itemsize, 4))):
         raise ValueError(f"cannot write a {out_dtype.name} result of shape {tuple(shape)} into a "
@@ -171,10 +162,10 @@ def launch(expr, out_dtype, operands, cts, shape=None, result_type=None, device=
     n = out.numel()
     if n == 0:
         return out
-    rt = result_type or ("bool" if out_dtype is D.bool_ else out_dtype.wgsl)
+    rt = result_type or out_dtype.wgsl
     scal = [0, 0, 0, 0]
     for i, op, ct in zip(range(3), operands, cts):
-        if not isinstance(op, Tensor):
+        if not isinstance(op, View):
             scal[i] = _bits(op.value, ct)
 
     # Fast path (most small ops): every tensor operand is a contiguous view of the
@@ -208,7 +199,7 @@ def launch(expr, out_dtype, operands, cts, shape=None, result_type=None, device=
         fits = True
         vi = 0
         for slot_i, op in enumerate(operands):
-            if not isinstance(op, Tensor):
+            if not isinstance(op, View):
                 continue
             st = strides[vi]
             vi += 1
@@ -254,11 +245,6 @@ def _load(dtype, slot):
     return "".join(out)
 
 
-def _default_device():
-    from ..runtime import get_device
-    return get_device()
-
-
 # ---------------------------------------------------------------- the op table
 # Binary ops: name -> (rule, expression). Rules: "cmp" (result bool, computed in
 # the promoted type), "arith" (promoted; bool with bool gives int32), "div"
@@ -290,8 +276,7 @@ def _int_kind(v, dt, is_tensor):
 
 
 def binary(name, x, y):
-    Tensor = _Tensor or _tensor_cls()
-    xt, yt = isinstance(x, Tensor), isinstance(y, Tensor)
+    xt, yt = isinstance(x, View), isinstance(y, View)
     if xt and yt:
         if x.shape != y.shape:
             broadcast_shapes(x.shape, y.shape)
@@ -306,7 +291,7 @@ def binary(name, x, y):
     if f16:
         # numpy and PyTorch round a Python float to the tensor's float16 first
         # (so a float16 tensor holding 0.1 == 0.1); the kernel computes in f32.
-        x, y = (v if isinstance(v, Tensor) else _round_f16(v) for v in (x, y))
+        x, y = (v if isinstance(v, View) else _round_f16(v) for v in (x, y))
     return launch(expr, out, [x if xt else Scalar(x), y if yt else Scalar(y)], cts)
 
 
@@ -316,7 +301,7 @@ class _Plan:
     allocation and a dispatch."""
 
     __slots__ = ("dev", "kernel", "params", "wins", "grid", "shape", "strides", "dtype", "nbytes",
-                 "grad", "fuse", "a_off")
+                 "fuse", "a_off")
 
 
 _PLANS = {}
@@ -329,9 +314,9 @@ def fast_binary(name, a, b):
     gradient and the op fits one flat dispatch; None otherwise (the caller then
     takes the general path, which also raises every error). The plan key is the
     whole operand signature (dtypes, shapes, strides, offsets, scalar value), so
-    a hit needs no checks beyond the device."""
-    T = _Tensor or _tensor_cls()
-    ta, tb = a.__class__ is T, b.__class__ is T
+    a hit needs no checks beyond the device. The caller (the Tensor) takes the
+    general path itself when an operand requires a gradient."""
+    ta, tb = a.__class__ is View, b.__class__ is View
     if ta and tb:
         key = (name, a.dtype, a.shape, a._strides, a._offset, b.dtype, b.shape, b._strides, b._offset)
     elif ta and b.__class__ in _NUMBERS:  # (-0.0 == 0.0: the key holds the sign too)
@@ -349,11 +334,9 @@ def fast_binary(name, a, b):
     if plan is False:
         return None
     dev = plan.dev
-    if ta and (a.device is not dev or (plan.grad and a._requires_grad)):
+    if (ta and a.device is not dev) or (tb and b.device is not dev):
         return None
-    if tb and (b.device is not dev or (plan.grad and b._requires_grad)):
-        return None
-    out = T._fresh(plan.shape, plan.strides, plan.dtype, dev, plan.nbytes)
+    out = View.fresh(plan.shape, plan.strides, plan.dtype, dev, plan.nbytes)
     if plan.fuse is None:
         dev.dispatch_plan(plan, out._buf, a._buf if ta else None, b._buf if tb else None)
     else:  # a compare that masked_select may compute itself (ops/select.py)
@@ -364,7 +347,6 @@ def fast_binary(name, a, b):
 def _make_plan(name, a, b, ta, tb):
     """The _Plan of ``a <name> b``, or False when the op does not qualify (the
     general path then runs it, or raises its error)."""
-    T = _Tensor
     dev = (a if ta else b).device
     if ta and tb and (b.device is not dev or a.shape != b.shape):
         return False
@@ -377,12 +359,12 @@ def _make_plan(name, a, b, ta, tb):
     except (TypeError, OverflowError):
         return False
     if f16:
-        a, b = (v if isinstance(v, T) else _round_f16(v) for v in (a, b))
+        a, b = (v if isinstance(v, View) else _round_f16(v) for v in (a, b))
     operands = [a if ta else Scalar(a), b if tb else Scalar(b)]
     scal = [0, 0, 0, 0]
     try:
         for i, op, ct in zip(range(2), operands, cts):
-            if not isinstance(op, T):
+            if not isinstance(op, View):
                 scal[i] = _bits(op.value, ct)
     except (OverflowError, ValueError):
         return False
@@ -391,7 +373,7 @@ def _make_plan(name, a, b, ta, tb):
         return False
     # A fresh result starts at element 0 of a buffer of at least its bytes
     # rounded up to 4, so its window is the same for every replay.
-    rt = "bool" if out_dtype is D.bool_ else out_dtype.wgsl
+    rt = out_dtype.wgsl
     flat = _flat(dev, expr, out_dtype, 0, 1 << 62, operands, cts, rt, shape, scal)
     if flat is None:
         return False
@@ -401,7 +383,6 @@ def _make_plan(name, a, b, ta, tb):
     plan.grid = dev.grid(groups)
     plan.shape, plan.strides, plan.dtype = shape, contiguous_strides(shape), out_dtype
     plan.nbytes = n * out_dtype.itemsize
-    plan.grad = out_dtype.kind == "f" and name in ("add", "sub", "mul", "div")
     # A 32-bit tensor compared with a scalar: masked_select(a, a OP s) can compute
     # the mask itself (select.py, shaders/select_pred.wgsl) instead of reading it.
     plan.fuse = None
@@ -455,7 +436,6 @@ _WIDE = {"gt": "cmp_wide(a, b) > 0", "ge": "cmp_wide(a, b) >= 0", "lt": "cmp_wid
 
 
 def _round_f16(v):
-    import numpy as np
     with np.errstate(over="ignore"):
         return float(np.float16(v))
 
@@ -470,6 +450,12 @@ def abs_(x):
     if x.dtype is D.bool_:
         raise TypeError("abs of a bool tensor is not supported")
     return launch("abs(a)", x.dtype, [x], [x.dtype.wgsl])
+
+
+def reciprocal(x):
+    """1 / x in x's float dtype; bool and integer tensors give float32."""
+    out = x.dtype if x.dtype.kind == "f" else D.float32
+    return launch("1.0 / a", out, [x], ["f32"])
 
 
 def logical_not(x):
@@ -490,11 +476,10 @@ def cast(x, dtype):
 
 
 def where(cond, x, y):
-    from ..tensor import Tensor
-    if not isinstance(cond, Tensor) or cond.dtype is not D.bool_:
+    if not isinstance(cond, View) or cond.dtype is not D.bool_:
         raise TypeError("where: condition must be a bool tensor, got "
-                        + (cond.dtype.name if isinstance(cond, Tensor) else type(cond).__name__))
-    xt, yt = isinstance(x, Tensor), isinstance(y, Tensor)
+                        + (cond.dtype.name if isinstance(cond, View) else type(cond).__name__))
+    xt, yt = isinstance(x, View), isinstance(y, View)
     if xt and yt:
         pd = D.promote(x.dtype, y.dtype)
     elif xt:
@@ -503,15 +488,28 @@ def where(cond, x, y):
         pd = D.promote_scalar(y.dtype, D.scalar_dtype(x))
     else:
         pd = D.promote(D.scalar_dtype(x), D.scalar_dtype(y))
-    broadcast_shapes(cond.shape, *[t.shape for t in (x, y) if isinstance(t, Tensor)])
+    broadcast_shapes(cond.shape, *[t.shape for t in (x, y) if isinstance(t, View)])
     ops = [cond, x if xt else Scalar(x), y if yt else Scalar(y)]
-    ct = pd.wgsl if pd is not D.bool_ else "bool"
-    return launch("select(c, b, a)", pd, ops, ["bool", ct, ct])
+    return launch("select(c, b, a)", pd, ops, ["bool", pd.wgsl, pd.wgsl])
 
 
 def fill(shape, value, dtype, device=None):
-    ct = "bool" if dtype is D.bool_ else dtype.wgsl
-    return launch("a", dtype, [Scalar(value)], [ct], shape=tuple(shape), device=device)
+    return launch("a", dtype, [Scalar(value)], [dtype.wgsl], shape=tuple(shape), device=device)
+
+
+def copy(x):
+    """A new contiguous copy of ``x`` (clone)."""
+    return launch("a", x.dtype, [x], [x.dtype.wgsl])
+
+
+def contiguous(x):
+    return x if x.is_contiguous() else copy(x)
+
+
+def reshape(x, shape):
+    """``x`` under ``shape`` (one -1 inferred): a view when x is contiguous, else a copy."""
+    shape = x.infer_shape(tuple(shape))
+    return contiguous(x).reshaped(shape)
 
 
 def arange(start, step, n, dtype, device=None):

@@ -24,7 +24,8 @@ import struct
 import numpy as np
 
 from .. import dtypes as D
-from ..tensor import Tensor, _norm_dim
+from ..view import View, norm_dim
+from . import creation as C
 from . import elementwise as E
 from .elementwise import _bits
 from .launch import (MAX_DIMS, broadcast_shapes, broadcast_strides, chunk_elems, chunk_granule, coalesce,
@@ -40,13 +41,13 @@ _OVERLAP = ("unsupported operation: more than one element of the written-to tens
 
 # ---------------------------------------------------------------- checks (no GPU work)
 def _check_tensor(x, what, name="input"):
-    if not isinstance(x, Tensor):
+    if not isinstance(x, View):
         raise TypeError(f"{what}(): {name} must be a wgpu_tensor.Tensor, got {type(x).__name__}")
 
 
 def _check_index(x, index, what):
     """An int32/uint32 index tensor on x's device (IndexError otherwise, as PyTorch)."""
-    if not isinstance(index, Tensor):
+    if not isinstance(index, View):
         raise TypeError(f"{what}(): index must be a wgpu_tensor.Tensor, got {type(index).__name__}")
     if index.dtype is not D.int32 and index.dtype is not D.uint32:
         if what == "index":
@@ -86,13 +87,12 @@ def _scalar_bits(value, dtype):
 
 def _as_value(value, x):
     """A value for x: a Tensor, or a Python scalar; lists and numpy arrays become tensors."""
-    if isinstance(value, Tensor):
+    if isinstance(value, View):
         if value.device is not x.device:
             raise ValueError("the value and the target live on two different devices")
         return value
     if isinstance(value, (list, tuple, np.ndarray)):
-        from .creation import tensor
-        return tensor(value)
+        return C.tensor(value)
     return value
 
 
@@ -102,7 +102,7 @@ def _fit_value(value, shape):
     k = 0
     while value.ndim - k > len(shape) and value.shape[k] == 1:
         k += 1
-    return value._derive(value.shape[k:], value._strides[k:], value._offset) if k else value
+    return value.derive(value.shape[k:], value._strides[k:], value._offset) if k else value
 
 
 def _check_value_shape(vshape, shape, what):
@@ -244,9 +244,9 @@ def _check_range(idx, size, dim, allow_negative):
     if n == 0:
         return
     dev = idx.device
-    t = idx if idx.is_contiguous() else idx.contiguous()
+    t = E.contiguous(idx)
     signed = idx.dtype is D.int32
-    res = Tensor._empty((4,), D.uint32, dev)
+    res = View.empty((4,), D.uint32, dev)
     k = dev.kernel("index_minmax", {"WG": WG_MINMAX, "PER": PER_MINMAX, "SIGNED": signed}, ["r", "rw"], 16)
     g = chunk_granule(dev)
     chunk = min(chunk_elems(dev, 4), max(g, dev.max_groups ** 2 * WG_MINMAX * PER_MINMAX // g * g))
@@ -274,7 +274,7 @@ def gather(x, dim, index):
     """torch.gather: out[i][j][k] = x[index[i][j][k]][j][k] (dim 0); out has index's shape."""
     _check_tensor(x, "gather")
     _check_index(x, index, "gather")
-    d = _norm_dim(dim, x.ndim)
+    d = norm_dim(dim, x.ndim)
     xs, xst = _nonempty(x)
     ish, ist = _nonempty(index)
     if len(ish) != len(xs):
@@ -284,7 +284,7 @@ def gather(x, dim, index):
             raise RuntimeError(f"Size does not match at dimension {k} expected index {list(index.shape)} to "
                                f"be smaller than self {list(x.shape)} apart from dimension {d}")
     dev = x.device
-    out = Tensor._empty(index.shape, x.dtype, dev)
+    out = View.empty(index.shape, x.dtype, dev)
     if out.numel() == 0:
         return out
     src_st = list(xst)
@@ -305,12 +305,12 @@ def _scatter_args(x, dim, index, src, value, what):
     if src is None and value is None:
         raise TypeError(f"{what}(): expected src (a tensor or a scalar) or value=")
     v = _as_value(src if src is not None else value, x)
-    d = _norm_dim(dim, x.ndim)
+    d = norm_dim(dim, x.ndim)
     xs, _ = _nonempty(x)
     ish, _ = _nonempty(index)
     if len(ish) != len(xs):
         raise RuntimeError(f"{what}(): Index tensor must have the same number of dimensions as self tensor")
-    if isinstance(v, Tensor):
+    if isinstance(v, View):
         if v.dtype is not x.dtype:
             raise TypeError(f"{what}(): Expected self.dtype to be equal to src.dtype "
                             f"(got {x.dtype.name} and {v.dtype.name})")
@@ -318,12 +318,12 @@ def _scatter_args(x, dim, index, src, value, what):
         if len(vs) != len(xs):
             raise RuntimeError(f"{what}(): Index tensor must have the same number of dimensions as src tensor")
     for k in range(len(xs)):
-        if (k != d and ish[k] > xs[k]) or (isinstance(v, Tensor) and ish[k] > vs[k]):
+        if (k != d and ish[k] > xs[k]) or (isinstance(v, View) and ish[k] > vs[k]):
             raise RuntimeError(f"Expected index {list(index.shape)} to be smaller than self {list(x.shape)} "
                                f"apart from dimension {d}"
-                               + (f" and to be smaller size than src {list(v.shape)}" if isinstance(v, Tensor)
+                               + (f" and to be smaller size than src {list(v.shape)}" if isinstance(v, View)
                                   else ""))
-    if not isinstance(v, Tensor):
+    if not isinstance(v, View):
         v = _scalar_bits(v, x.dtype)
     return d, v
 
@@ -337,14 +337,14 @@ def _scatter_into(x, d, index, v, accumulate=False, check=True):
         return x
     xs, xst = _nonempty(x)
     ish, ist = _nonempty(index)
-    if isinstance(v, Tensor) and _overlaps(v, x):
-        v = v.clone()
+    if isinstance(v, View) and _overlaps(v, x):
+        v = E.copy(v)
     if _overlaps(index, x):
-        index = index.clone()
+        index = E.copy(index)
         ist = _nonempty(index)[1]
     dst_st = list(xst)
     dst_st[d] = 0
-    if isinstance(v, Tensor):
+    if isinstance(v, View):
         src, src_st, scal = v, _nonempty(v)[1], 0
     else:
         src, src_st, scal = None, None, v
@@ -368,7 +368,7 @@ def scatter_(x, dim, index, src=None, *, value=None):
 def scatter(x, dim, index, src=None, *, value=None):
     """torch.scatter: a copy of x with scatter_ applied."""
     d, v = _scatter_args(x, dim, index, src, value, "scatter")
-    return _scatter_into(x.clone(), d, index, v)
+    return _scatter_into(E.copy(x), d, index, v)
 
 
 def scatter_add_(x, dim, index, src, *, check=True):
@@ -383,7 +383,7 @@ def scatter_add_(x, dim, index, src, *, check=True):
 def scatter_add(x, dim, index, src):
     """torch.scatter_add: a copy of x with scatter_add_ applied."""
     d, v = _scatter_args(x, dim, index, src, None, "scatter_add")
-    return _scatter_into(x.clone(), d, index, v, accumulate=True)
+    return _scatter_into(E.copy(x), d, index, v, accumulate=True)
 
 
 def index_select(x, dim, index):
@@ -392,7 +392,7 @@ def index_select(x, dim, index):
     _check_index(x, index, "index_select")
     if index.ndim > 1:
         raise IndexError("index_select(): Index is supposed to be a vector")
-    d = _norm_dim(dim, x.ndim)
+    d = norm_dim(dim, x.ndim)
     xs, xst = _nonempty(x)
     k = index.numel()
     if x.ndim:
@@ -400,7 +400,7 @@ def index_select(x, dim, index):
     else:
         shape = (k,) if index.ndim else ()
     dev = x.device
-    out = Tensor._empty(shape, x.dtype, dev)
+    out = View.empty(shape, x.dtype, dev)
     if out.numel() == 0:
         return out
     it = xs[:d] + (k,) + xs[d + 1:]
@@ -431,7 +431,7 @@ def index_get(x, idx):
     _check_tensor(x, "index")
     shape, idx_st, x_st = _index_geometry(x, idx)
     dev = x.device
-    out = Tensor._empty(shape, x.dtype, dev)
+    out = View.empty(shape, x.dtype, dev)
     if out.numel() == 0:
         return out
     plan = _plan(dev, shape, x.dtype.itemsize, out, contiguous_strides(shape), x, x_st, idx=idx, idx_st=idx_st,
@@ -449,7 +449,7 @@ def index_put_(x, idx, value, accumulate=False, *, check=True):
     shape, idx_st, x_st = _index_geometry(x, idx)
     _check_writable(x)
     value = _as_value(value, x)
-    if isinstance(value, Tensor):
+    if isinstance(value, View):
         value = _fit_value(value, shape)
         _check_value_shape(value.shape, shape, "index_put_")
     else:
@@ -458,13 +458,13 @@ def index_put_(x, idx, value, accumulate=False, *, check=True):
         return x
     dev = x.device
     src = src_st = None
-    if isinstance(value, Tensor):
+    if isinstance(value, View):
         src = value if value.dtype is x.dtype else E.cast(value, x.dtype)
         if _overlaps(src, x):
-            src = src.clone()
+            src = E.copy(src)
         src_st, scal = broadcast_strides(src.shape, src._strides, shape), 0
     if _overlaps(idx, x):
-        idx = idx.clone()
+        idx = E.copy(idx)
         idx_st = idx._strides + (0,) * (x.ndim - 1)
     plan = _plan(dev, shape, x.dtype.itemsize, x, x_st, src, src_st, scal, idx=idx, idx_st=idx_st,
                  side="dst", dim_stride=x._strides[0], dim_size=x.shape[0],
@@ -488,7 +488,7 @@ def assign_(view, value):
     _check_tensor(view, "assign_", "target")
     _check_writable(view)
     value = _as_value(value, view)
-    if isinstance(value, Tensor):
+    if isinstance(value, View):
         value = _fit_value(value, view.shape)
         try:
             ok = broadcast_shapes(value.shape, view.shape) == view.shape
@@ -504,10 +504,10 @@ def assign_(view, value):
         return view
     dev = view.device
     src = src_st = None
-    if isinstance(value, Tensor):
+    if isinstance(value, View):
         src = value if value.dtype is view.dtype else E.cast(value, view.dtype)
         if _overlaps(src, view):
-            src = src.clone()
+            src = E.copy(src)
         src_st = broadcast_strides(src.shape, src._strides, view.shape)
     _plan(dev, view.shape, view.dtype.itemsize, view, view._strides, src, src_st, scal).run(dev)
     return view
@@ -515,6 +515,6 @@ def assign_(view, value):
 
 def copy_(dst, src):
     """torch.Tensor.copy_: src (broadcastable to dst, any dtype) into dst in place; returns dst."""
-    if not isinstance(src, Tensor):
+    if not isinstance(src, View):
         raise TypeError(f"copy_(): argument 'src' must be Tensor, not {type(src).__name__}")
     return assign_(dst, src)

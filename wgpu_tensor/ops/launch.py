@@ -6,54 +6,9 @@ offset alignment) and addresses elements relative to the window start.
 """
 from __future__ import annotations
 
-from functools import lru_cache
+from ..view import broadcast_shapes, broadcast_strides, contiguous_strides  # noqa: F401 (re-exported)
 
 MAX_DIMS = 8
-
-
-def broadcast_shapes(*shapes):
-    nd = max((len(s) for s in shapes), default=0)
-    out = []
-    for i in range(nd):
-        size = 1
-        for s in shapes:
-            d = s[len(s) - nd + i] if len(s) - nd + i >= 0 else 1
-            if d == 1:
-                continue
-            if size != 1 and d != size:
-                raise ValueError(
-                    "shapes " + " and ".join(str(tuple(s)) for s in shapes)
-                    + " do not broadcast (dimension "
-                    f"{i - nd}: {size} vs {d})")
-            size = d
-        out.append(size)
-    return tuple(out)
-
-
-def broadcast_strides(shape, strides, out_shape):
-    """Strides of a view with ``shape``/``strides`` broadcast to ``out_shape``."""
-    pad = len(out_shape) - len(shape)
-    res = [0] * pad
-    for d, (s, st) in enumerate(zip(shape, strides)):
-        res.append(0 if (s == 1 and out_shape[pad + d] != 1) else st)
-    return tuple(res)
-
-
-def contiguous_strides(shape):
-    """Row-major strides (elements) of ``shape``; cached: every new tensor asks."""
-    try:
-        return _contiguous_strides(shape)
-    except TypeError:  # a list
-        return _contiguous_strides(tuple(shape))
-
-
-@lru_cache(maxsize=4096)
-def _contiguous_strides(shape):
-    st, acc = [], 1
-    for s in reversed(shape):
-        st.append(acc)
-        acc *= int(s)
-    return tuple(reversed(st))
 
 
 def coalesce(shape, strides_list):

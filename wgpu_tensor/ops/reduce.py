@@ -22,6 +22,7 @@ import operator
 import struct
 
 from .. import dtypes as D
+from ..view import View, norm_dim
 from . import elementwise as E
 from .launch import MAX_DIMS, span, window
 
@@ -38,10 +39,6 @@ _BITS = {"f32": "bitcast<u32>", "i32": "bitcast<u32>", "u32": "u32"}
 _NONZERO = {"f32": "!(v == 0.0)", "i32": "v != 0", "u32": "v != 0u", "bool": "v"}
 _LOWEST = {"f32": "bitcast<f32>(0xff800000u)", "i32": "bitcast<i32>(0x80000000u)", "u32": "0u"}
 _HIGHEST = {"f32": "bitcast<f32>(0x7f800000u)", "i32": "2147483647", "u32": "0xffffffffu"}
-
-
-def _vt(dtype):
-    return "bool" if dtype is D.bool_ else dtype.wgsl
 
 
 def _acc_of(dtype):
@@ -150,14 +147,12 @@ def amin(x, dim=None, keepdim=False):
 
 # ---------------------------------------------------------------- checks and geometry
 def _check_tensor(x, what):
-    from ..tensor import Tensor
-    if not isinstance(x, Tensor):
+    if not isinstance(x, View):
         raise TypeError(f"{what}(): expected a wgpu_tensor.Tensor, got {type(x).__name__}")
 
 
-def _dims(dim, ndim):
+def reduced_dims(dim, ndim):
     """Sorted reduced dims of a tensor of ``ndim`` dims (None or () = all of them)."""
-    from ..tensor import _norm_dim
     if dim is None:
         return tuple(range(ndim))
     if isinstance(dim, (tuple, list)):
@@ -174,7 +169,7 @@ def _dims(dim, ndim):
             d = operator.index(d)
         except TypeError:
             raise TypeError(f"dim must be an int or a tuple of ints, got {d!r}") from None
-        n = _norm_dim(d, ndim)
+        n = norm_dim(d, ndim)
         if n in seen:
             raise RuntimeError(f"dim {n} appears multiple times in the list of dims")
         seen.add(n)
@@ -195,11 +190,10 @@ def _merge(dims):
 
 
 def _reduce(op, x, dim, keepdim, out_dtype, name, cast_to=None):
-    from ..tensor import Tensor
     _check_tensor(x, name)
     if not isinstance(keepdim, (bool, int)):
         raise TypeError(f"{name}(): keepdim must be a bool, got {type(keepdim).__name__}")
-    dims = _dims(dim, x.ndim)
+    dims = reduced_dims(dim, x.ndim)
     if out_dtype is None:
         out_dtype = x.dtype
     if op in ("amax", "amin"):
@@ -226,10 +220,10 @@ def _reduce(op, x, dim, keepdim, out_dtype, name, cast_to=None):
         raise ValueError(f"{name}(): reductions of 2**32 or more elements per output, or outputs, "
                          "are not supported")
     dev = x.device
-    out = Tensor._empty(shape, out_dtype, dev)
+    out = View.empty(shape, out_dtype, dev)
     if M == 0:
         return out
-    src_vt = _vt(x.dtype)
+    src_vt = x.dtype.wgsl
     out_vt = _acc_of(out_dtype)
     acc, mp, comb, ident, final = OPS[op](src_vt, out_vt)
     if cast_to is D.float16 and x.dtype is not D.float16:
@@ -274,7 +268,6 @@ def _choose(dev, geo):
 def _pass(dev, geo, first, again, final, out, out_dtype, denom):
     """Record the passes reducing ``geo`` into ``out``: one if rows are not split, else
     a pass into partials and a recursive pass over them."""
-    from ..tensor import Tensor
     T, splits, chunk = _choose(dev, geo)
     while True:
         try:
@@ -282,7 +275,7 @@ def _pass(dev, geo, first, again, final, out, out_dtype, denom):
                 plan = _plan(dev, geo, T, 1, chunk, out._buf, out._offset, out_dtype.itemsize, geo.M,
                              4 // min(out_dtype.itemsize, 4))
             else:
-                part = Tensor._empty((geo.M * splits,), _ACC_DTYPE[first["ACC"]], dev)
+                part = View.empty((geo.M * splits,), _ACC_DTYPE[first["ACC"]], dev)
                 plan = _plan(dev, geo, T, splits, chunk, part._buf, 0, 4, geo.M * splits, 1)
             break
         except _NoFit:
@@ -292,8 +285,8 @@ def _pass(dev, geo, first, again, final, out, out_dtype, denom):
                 # Output elements far apart in memory (a thin view, 1 element per row):
                 # 4 bools / 2 halves of a word do not fit one window. Write 32-bit
                 # results and narrow them with one elementwise cast.
-                wide = D.uint32 if out_dtype is D.bool_ else D.float32
-                tmp = Tensor._empty(out.shape, wide, dev)
+                wide = out_dtype.wide32
+                tmp = View.empty(out.shape, wide, dev)
                 _pass(dev, geo, first, again, final, tmp, wide, denom)
                 E.launch(E.cast_expr(wide, out_dtype), out_dtype, [tmp], [wide.wgsl], out=out)
                 return
@@ -373,7 +366,7 @@ def _load4(dtype):
 
 
 def _record(dev, geo, tpl, final, out_dtype, plan, splits, chunk, denom):
-    rt = "bool" if out_dtype is D.bool_ else out_dtype.wgsl
+    rt = out_dtype.wgsl
     T = tpl["T"]
     contig = len(geo.red) == 1 and geo.red[0][1] == 1 and T > 1
     direct = T == 1 and out_dtype.itemsize == 4

@@ -34,8 +34,11 @@ import os
 import struct
 
 from .. import dtypes as D
+from ..view import View
 from .launch import MAX_DIMS, broadcast_shapes, chunk_elems, window
+from . import creation as C
 from . import elementwise as E
+from . import index as I
 from .elementwise import _bits
 
 BLOCK = 4096      # elements per block (1024 mask words)
@@ -112,10 +115,9 @@ def _params(n=0, blk0=0, g0=0, x_off=0, m_off=0, nblocks=0, ndim=0, out_off=0, o
 
 
 def _check_mask(x, mask, what):
-    from ..tensor import Tensor
-    if not isinstance(x, Tensor):
+    if not isinstance(x, View):
         raise TypeError(f"{what}: input must be a wgpu_tensor.Tensor, got {type(x).__name__}")
-    if not isinstance(mask, Tensor):
+    if not isinstance(mask, View):
         raise TypeError(f"{what}: mask must be a wgpu_tensor.Tensor, got {type(mask).__name__}")
     if mask.dtype is not D.bool_:
         raise TypeError(f"{what}: expected BoolTensor for mask, got {mask.dtype.name} "
@@ -130,7 +132,7 @@ def _flat_word_view(t, shape):
     aligned (vec4 loads), copying only when it is not already so."""
     if t.shape == tuple(shape) and t.is_contiguous() and (t._offset * t.dtype.itemsize) % 16 == 0:
         return t
-    return t.expand(shape).clone()
+    return E.copy(t.expand(shape))
 
 
 def _segment_elems(dev):
@@ -210,12 +212,11 @@ def _count_scan(dev, m, count):
     """Record count_blocks over each segment of the (non-empty) mask and scan_blocks
     into block offsets, the total into ``count``. Returns the offsets tensor and the
     segments as (start, end, mask window, mask word offset)."""
-    from ..tensor import Tensor
     n = m.numel()
     nblocks = math.ceil(n / BLOCK)
     seg = _segment_elems(dev)
-    counts = Tensor._empty((nblocks,), D.uint32, dev)
-    offsets = Tensor._empty((nblocks,), D.uint32, dev)
+    counts = View.empty((nblocks,), D.uint32, dev)
+    offsets = View.empty((nblocks,), D.uint32, dev)
     k_count, count_groups = _block_kernel(dev, "count_blocks", ["r", "rw"])
     k_scan = dev.kernel("scan_blocks", _flags(dev), ["r", "rw", "rw"], 80)
     cwin = (counts._buf, 0, counts._buf.size)
@@ -239,14 +240,13 @@ def _record_onepass(dev, x, m, shape, mode, out_buf, out_byte_start, out_nbytes,
     (select_onepass_sg.wgsl): a subgroup per TILE_SG. ``fuse`` (the template
     parameters of a compare of x with a scalar, see _held_compare): the kernel
     computes the mask from x and stores it into ``m`` instead of reading it."""
-    from ..tensor import Tensor
     n = m.numel()
     sg = onepass_kernel(dev) == "subgroup"
     values = mode == "values"
     tile = TILE_SG if sg else BLOCK
     ntiles = math.ceil(n / tile)
     seg = _segment_elems(dev)
-    flags = Tensor._empty((ntiles + 1,), D.uint32, dev)
+    flags = View.empty((ntiles + 1,), D.uint32, dev)
     dev.clear(flags._buf, 0, (ntiles + 1) * 4)
     outs, out_off, out_win = _out_windows(dev, out_buf, out_byte_start, out_nbytes)
     K = len(outs)
@@ -297,12 +297,11 @@ def _fill_bits(sel_dtype, fill_value):
 def masked_select(x, mask, *, out=None, fill_value=None):
     """[N] result (N = elements of the broadcast shape), selected elements first in
     row-major order, ``.count`` = how many (0-d int32 on the GPU). No CPU read."""
-    from ..tensor import Tensor
     shape = _check_mask(x, mask, "masked_select")
     dev = x.device
     n = math.prod(shape)
     if out is not None:
-        if not isinstance(out, Tensor):
+        if not isinstance(out, View):
             raise TypeError(f"masked_select: out must be a Tensor, got {type(out).__name__}")
         if out.dtype is not x.dtype:
             raise TypeError(f"masked_select: out has dtype {out.dtype.name}, expected {x.dtype.name}")
@@ -313,11 +312,11 @@ def masked_select(x, mask, *, out=None, fill_value=None):
     # 1- and 2-byte elements (bool, float16) cannot be stored one per invocation
     # without word races: they are selected widened to 32 bits (exactly: bool ->
     # int32, float16 -> float32), then narrowed.
-    sel_dtype = x.dtype if x.dtype.itemsize == 4 else D.int32 if x.dtype is D.bool_ else D.float32
+    sel_dtype = x.dtype.wide32
     fill = _fill_bits(sel_dtype, fill_value)
     dev.check_size(n * 4, f"masked_select over shape {shape}")
-    count = Tensor._empty((), D.int32, dev)
-    res = out if out is not None else Tensor._empty((n,), x.dtype, dev)
+    count = View.empty((), D.int32, dev)
+    res = out if out is not None else View.empty((n,), x.dtype, dev)
     if n == 0:
         dev.clear(count._buf, 0, 4)
         res.count = count
@@ -342,7 +341,7 @@ def masked_select(x, mask, *, out=None, fill_value=None):
         if sel_dtype is x.dtype:
             xx, dst = _flat_word_view(x, shape), res
         else:
-            xx, dst = E.cast(x.expand(shape), sel_dtype), Tensor._empty((n,), sel_dtype, dev)
+            xx, dst = E.cast(x.expand(shape), sel_dtype), View.empty((n,), sel_dtype, dev)
         _record(dev, xx, m, shape, "values", dst._buf, dst._offset * 4, n * 4, count)
         if fill is not None:
             _fill_tail(dev, dst, count, fill)
@@ -381,13 +380,12 @@ def _fill_tail(dev, res, count, fill):
                      [(count._buf, 0, 4), (res._buf, st, sz)], math.ceil((e - s) / WG))
 
 
-def _exact(res, k):
+def exact(res, k):
     """The first k elements of a fixed-size result as their own [k] tensor."""
-    from ..tensor import Tensor
     if k == res.shape[0]:
-        return res._derive(res.shape, res._strides, res._offset)
+        return res.derive(res.shape, res._strides, res._offset)
     rest = math.prod(res.shape[1:])
-    out = Tensor._empty((k,) + res.shape[1:], res.dtype, res.device)
+    out = View.empty((k,) + res.shape[1:], res.dtype, res.device)
     nbytes = k * rest * res.dtype.itemsize
     res.device.copy(res._buf, res._offset * res.dtype.itemsize, out._buf, 0, -(-nbytes // 4) * 4)
     return out
@@ -395,7 +393,6 @@ def _exact(res, k):
 
 def nonzero(x):
     """[N, ndim] int32 coordinates of the nonzero elements, packed first; ``.count``."""
-    from ..tensor import Tensor
     dev = x.device
     shape = x.shape
     n = x.numel()
@@ -403,15 +400,15 @@ def nonzero(x):
     if nd > MAX_DIMS:
         raise ValueError(f"nonzero supports at most {MAX_DIMS} dimensions")
     dev.check_size(n * max(nd, 1) * 4, f"nonzero over shape {shape}")
-    m = x if x.dtype is D.bool_ else x != 0
-    count = Tensor._empty((), D.int32, dev)
-    res = Tensor._empty((n, nd), D.int32, dev)
+    m = x if x.dtype is D.bool_ else E.binary("ne", x, 0)
+    count = View.empty((), D.int32, dev)
+    res = View.empty((n, nd), D.int32, dev)
     if n == 0 or nd == 0:
         if n == 0:
             dev.clear(count._buf, 0, 4)
         else:  # 0-d: one element, no coordinates
-            m1 = _flat_word_view(m.reshape(1), (1,))
-            tmp = Tensor._empty((1,), D.uint32, dev)
+            m1 = _flat_word_view(E.reshape(m, (1,)), (1,))
+            tmp = View.empty((1,), D.uint32, dev)
             with dev.lock:
                 _record(dev, None, m1, (1,), "indices", tmp._buf, 0, 4, count)
         res.count = count
@@ -425,22 +422,27 @@ def nonzero(x):
 
 async def nonzero_async(x, *, as_tuple=False):
     res = nonzero(x)
-    k = int((await res.count.numpy_async()).reshape(()))
-    out = _exact(res, k)
+    k = await read_count_async(res.count)
+    out = exact(res, k)
     if as_tuple:
         if x.ndim == 0:
-            from .creation import zeros
-            return (zeros(k, dtype=D.int32),)
-        return tuple(out[:, d] for d in range(out.shape[1]))
+            return (C.zeros((k,), D.int32),)
+        return tuple(out.basic_index((slice(None), d)) for d in range(out.shape[1]))
     return out
 
 
+def read_count(count, explicit=True):
+    """The value of a 0-d int32 count on the GPU (one 4-byte read)."""
+    return int(count.device.read(count._buf, count._offset * 4, 4, explicit=explicit).view("<i4")[0])
+
+
+async def read_count_async(count):
+    """read_count without blocking the event loop."""
+    return int((await count.device.read_async(count._buf, count._offset * 4, 4)).view("<i4")[0])
+
+
 # ---------------------------------------------------------------- writing through a mask
-def _wgsl_ct(dtype):
-    return "bool" if dtype is D.bool_ else dtype.wgsl
-
-
-def _store(x, res):
+def store(x, res):
     """Write ``res`` (a fresh contiguous tensor of x's shape and dtype) into x's elements."""
     nbytes = res.numel() * x.dtype.itemsize
     if nbytes == 0:
@@ -448,14 +450,12 @@ def _store(x, res):
     if x.is_contiguous() and (x._offset * x.dtype.itemsize) % 4 == 0 and nbytes % 4 == 0:
         x.device.copy(res._buf, res._offset * x.dtype.itemsize, x._buf, x._offset * x.dtype.itemsize, nbytes)
     else:
-        from . import index
-        index.assign_(x, res)
+        I.assign_(x, res)
 
 
 def _fill_value(x, value, what):
     """A masked_fill value as an operand of x's dtype: a Scalar, or a 0-d tensor."""
-    from ..tensor import Tensor
-    if isinstance(value, Tensor):
+    if isinstance(value, View):
         if value.ndim != 0:
             raise ValueError(f"{what} only supports a 0-dimensional value tensor, but got tensor with "
                              f"{value.ndim} dimension(s)")
@@ -467,13 +467,13 @@ def _fill_value(x, value, what):
         value = E._round_f16(value)
     elif x.dtype.kind in "iu":
         value = int(value)
-    _bits(value, _wgsl_ct(x.dtype))  # OverflowError before any GPU work
+    _bits(value, x.dtype.wgsl)  # OverflowError before any GPU work
     return E.Scalar(value)
 
 
 def _masked_fill(x, mask, value, shape, what):
     v = _fill_value(x, value, what)
-    ct = _wgsl_ct(x.dtype)
+    ct = x.dtype.wgsl
     return E.launch("select(a, b, c)", x.dtype, [x, v, mask], [ct, ct, "bool"], shape=shape)
 
 
@@ -493,13 +493,12 @@ def _check_inplace(x, mask, what):
 
 def masked_fill_(x, mask, value):
     shape = _check_inplace(x, mask, "masked_fill_")
-    _store(x, _masked_fill(x, mask, value, shape, "masked_fill_"))
+    store(x, _masked_fill(x, mask, value, shape, "masked_fill_"))
     return x
 
 
 def _check_source(x, source, what):
-    from ..tensor import Tensor
-    if not isinstance(source, Tensor):
+    if not isinstance(source, View):
         raise TypeError(f"{what}: source must be a Tensor, got {type(source).__name__}")
     if source.dtype is not x.dtype:
         raise TypeError(f"{what}: expected self and source to have same dtypes but got "
@@ -510,9 +509,8 @@ def _check_source(x, source, what):
 
 def _mask_count(m):
     """Number of true elements of a contiguous, word-aligned mask (0-d int32, on the GPU)."""
-    from ..tensor import Tensor
     dev = m.device
-    count = Tensor._empty((), D.int32, dev)
+    count = View.empty((), D.int32, dev)
     n = m.numel()
     if n == 0:
         dev.clear(count._buf, 0, 4)
@@ -526,27 +524,26 @@ def _masked_scatter(x, mask, source, shape, what, *, checked=False, explicit=Fal
     """A new contiguous tensor of ``shape``: x where mask is false, the source's
     elements in order where it is true. Checks the source is long enough first
     (reading the count back only when it has fewer elements than ``shape``)."""
-    from ..tensor import Tensor
     _check_source(x, source, what)
     dev = x.device
     n = math.prod(shape)
     m = _flat_word_view(mask, shape)
     if not checked and source.numel() < n:
-        k = int(dev.read(_mask_count(m)._buf, 0, 4, explicit=explicit).view("<i4")[0])
+        k = read_count(_mask_count(m), explicit)
         if k > source.numel():
             raise ValueError(f"{what}: expected source to have at least as many elements as ones in mask "
                              f"(mask has {k}, source has {source.numel()})")
-    sel_dtype = x.dtype if x.dtype.itemsize == 4 else D.int32 if x.dtype is D.bool_ else D.float32
+    sel_dtype = x.dtype.wide32
     dev.check_size(n * 4, f"{what} over shape {shape}")
     if n == 0:
-        return Tensor._empty(shape, x.dtype, dev)
+        return View.empty(shape, x.dtype, dev)
     work = E.launch("a", sel_dtype, [x], [sel_dtype.wgsl], shape=shape)  # widened copy, 32-bit words
-    src = source.reshape(-1)
+    src = E.reshape(source, (-1,))
     if sel_dtype is not x.dtype:
         src = E.cast(src, sel_dtype)
     elif not src.is_contiguous() or src._st is work._st:
-        src = src.clone()
-    count = Tensor._empty((), D.int32, dev)
+        src = E.copy(src)
+    count = View.empty((), D.int32, dev)
     with dev.lock:
         _record(dev, work, m, shape, "take", src._buf, src._offset * 4, max(4, src.numel() * 4), count)
     if sel_dtype is x.dtype:
@@ -563,25 +560,24 @@ def masked_scatter(x, mask, source):
 
 def masked_scatter_(x, mask, source):
     shape = _check_inplace(x, mask, "masked_scatter_")
-    _store(x, _masked_scatter(x, mask, source, shape, "masked_scatter_"))
+    store(x, _masked_scatter(x, mask, source, shape, "masked_scatter_"))
     return x
 
 
 def index_mask_put_(x, mask, value):
     """x[mask] = value: a scalar or one-element tensor fills; a tensor broadcast to
     the indexing result's shape [k, *rest] is scattered (reads k back: one sync)."""
-    from ..tensor import Tensor
-    full, rest = _mask_over(x, mask)
-    if not isinstance(value, Tensor) or value.numel() == 1:
-        if isinstance(value, Tensor):
-            value = value.reshape(())
+    full, rest = mask_over(x, mask)
+    if not isinstance(value, View) or value.numel() == 1:
+        if isinstance(value, View):
+            value = E.reshape(value, ())
         return masked_fill_(x, full, value)
     if value.device is not x.device:
         raise ValueError("x[mask] = value: value lives on another device")
     shape = _check_inplace(x, full, "x[mask] = value")
     m = _flat_word_view(full, shape)
     inner = math.prod(rest)
-    k = int(x.device.read(_mask_count(m)._buf, 0, 4).view("<i4")[0]) // max(inner, 1)
+    k = read_count(_mask_count(m)) // max(inner, 1)
     target = (k,) + rest
     try:
         ok = broadcast_shapes(value.shape, target) == target
@@ -591,12 +587,12 @@ def index_mask_put_(x, mask, value):
         raise ValueError(f"shape mismatch: value tensor of shape {list(value.shape)} cannot be broadcast "
                          f"to indexing result of shape {list(target)}")
     src = value.expand(target)
-    src = E.cast(src, x.dtype) if value.dtype is not x.dtype else src.contiguous()
-    _store(x, _masked_scatter(x, m, src, shape, "x[mask] = value", checked=True))
+    src = E.cast(src, x.dtype) if value.dtype is not x.dtype else E.contiguous(src)
+    store(x, _masked_scatter(x, m, src, shape, "x[mask] = value", checked=True))
     return x
 
 
-def _mask_over(x, mask):
+def mask_over(x, mask):
     """A mask indexing x's leading dims, broadcast to x's shape (checked as PyTorch does)."""
     if mask.device is not x.device:
         raise ValueError("the mask and the indexed tensor live on two different devices")
@@ -607,5 +603,5 @@ def _mask_over(x, mask):
             raise IndexError(f"The shape of the mask {list(mask.shape)} at index {i} does not match the "
                              f"shape of the indexed tensor {list(x.shape)} at index {i}")
     rest = x.shape[mask.ndim:]
-    full = mask.reshape(mask.shape + (1,) * len(rest)).expand(x.shape) if rest else mask
+    full = E.reshape(mask, mask.shape + (1,) * len(rest)).expand(x.shape) if rest else mask
     return full, rest

@@ -32,6 +32,8 @@ import struct
 from collections import namedtuple
 
 from .. import dtypes as D
+from ..view import View, norm_dim
+from . import creation as C
 from . import elementwise as E
 from .launch import chunk_elems, chunk_granule, window
 
@@ -159,10 +161,9 @@ def _tile(dev):
 def _sort_rows(dev, keys, groups, n, flt, descending):
     """Sort each row of ``keys`` (contiguous uint32 [rows, n]); returns the sorted
     (key, original column) pairs as a uint32 tensor [rows, n + n % 2, 2]."""
-    from ..tensor import Tensor
     rows = keys.numel() // n
     n2 = n + (n & 1)
-    work = Tensor._empty((rows, n2, 2), D.uint32, dev)
+    work = View.empty((rows, n2, 2), D.uint32, dev)
     p_log = _p_log(n)
     tile = _tile(dev)
     tile_log = tile.bit_length() - 1
@@ -272,12 +273,11 @@ def _move(dev, src, src_off, in_st, dst, dst_off, out_st, dims):
 
 def _row_keys(x, d, abn, descending):
     """x's keys as contiguous uint32 rows [A * B, n] (dim d last)."""
-    from ..tensor import Tensor
     a, n, b = abn
     kx = _keys(x, descending)
     if b == 1:
         return kx
-    rows = Tensor._empty((a * b, n), D.uint32, x.device)
+    rows = View.empty((a * b, n), D.uint32, x.device)
     _move(x.device, kx, kx._offset, (n * b, 1, b), rows, 0, (b * n, n, 1), (a, b, n))
     return rows
 
@@ -285,53 +285,48 @@ def _row_keys(x, d, abn, descending):
 def _from_rows(work, shape, abn, which, dtype):
     """Keys (which=0) or indices (1) of the sorted pairs in x's layout, as a new
     contiguous uint32/int32 tensor of ``shape``."""
-    from ..tensor import Tensor
     a, n, b = abn
     n2 = n + (n & 1)
-    out = Tensor._empty(shape, dtype, work.device)
+    out = View.empty(shape, dtype, work.device)
     _move(work.device, work, which, (2 * b * n2, 2 * n2, 2), out, 0, (n * b, 1, b), (a, b, n))
     return out
 
 
 def _pairs_view(work, rows, n, which, dtype):
     """[rows, n] view of the keys (which=0) or indices (1) of the sorted pairs."""
-    from ..tensor import Tensor
-    return Tensor._view(work._st, (rows, n), (2 * (n + (n & 1)), 2), which, dtype)
+    return View(work._st, (rows, n), (2 * (n + (n & 1)), 2), which, dtype)
 
 
 # ---------------------------------------------------------------- public ops
 def _check_tensor(x, what):
-    from ..tensor import Tensor
-    if not isinstance(x, Tensor):
+    if not isinstance(x, View):
         raise TypeError(f"{what}: expected a wgpu_tensor.Tensor, got {type(x).__name__}")
 
 
 def _empty_index(dev):
-    from ..tensor import Tensor
-    idx = Tensor._empty((), D.int32, dev)
+    idx = View.empty((), D.int32, dev)
     dev.clear(idx._buf, 0, 4)
     return idx
 
 
 def sort(x, dim=-1, descending=False):
     """(values, indices) of x sorted along dim; NaN is the largest value. Stable."""
-    from ..tensor import Tensor, _norm_dim
     _check_tensor(x, "sort")
-    d = _norm_dim(operator.index(dim), x.ndim)
+    d = norm_dim(operator.index(dim), x.ndim)
     descending = bool(descending)
     dev = x.device
     if x.ndim == 0:
-        return SortResult(x.clone(), _empty_index(dev))
+        return SortResult(E.copy(x), _empty_index(dev))
     if x.numel() == 0:
-        return SortResult(Tensor._empty(x.shape, x.dtype, dev), Tensor._empty(x.shape, D.int32, dev))
+        return SortResult(View.empty(x.shape, x.dtype, dev), View.empty(x.shape, D.int32, dev))
     abn, groups = _plan(dev, x.shape, d)
     a, n, b = abn
     work = _sort_rows(dev, _row_keys(x, d, abn, descending), groups, n, x.dtype.kind == "f",
                       descending)
     if b == 1:
         keys = _pairs_view(work, a, n, 0, D.uint32)
-        values = _decode(keys, x.dtype, descending).reshape(x.shape)
-        indices = _pairs_view(work, a, n, 1, D.int32).clone().reshape(x.shape)
+        values = E.reshape(_decode(keys, x.dtype, descending), x.shape)
+        indices = E.reshape(E.copy(_pairs_view(work, a, n, 1, D.int32)), x.shape)
     else:
         values = _decode(_from_rows(work, x.shape, abn, 0, D.uint32), x.dtype, descending)
         indices = _from_rows(work, x.shape, abn, 1, D.int32)
@@ -340,9 +335,8 @@ def sort(x, dim=-1, descending=False):
 
 def kthvalue(x, k, dim=-1, keepdim=False):
     """(values, indices) of the k-th smallest (1-based) element along dim (NaN largest)."""
-    from ..tensor import Tensor, _norm_dim
     _check_tensor(x, "kthvalue")
-    d = _norm_dim(operator.index(dim), x.ndim)
+    d = norm_dim(operator.index(dim), x.ndim)
     k = operator.index(k)
     size = x.shape[d] if x.ndim else 1
     if x.ndim and size == 0:
@@ -351,11 +345,11 @@ def kthvalue(x, k, dim=-1, keepdim=False):
         raise KOutOfRangeError(f"kthvalue(): selected number k out of range for dimension {d}")
     dev = x.device
     if x.ndim == 0:
-        return KthvalueResult(x.clone(), _empty_index(dev))
+        return KthvalueResult(E.copy(x), _empty_index(dev))
     out_shape = x.shape[:d] + ((1,) if keepdim else ()) + x.shape[d + 1:]
     if x.numel() == 0:
-        return KthvalueResult(Tensor._empty(out_shape, x.dtype, dev),
-                              Tensor._empty(out_shape, D.int32, dev))
+        return KthvalueResult(View.empty(out_shape, x.dtype, dev),
+                              View.empty(out_shape, D.int32, dev))
     abn, groups = _plan(dev, x.shape, d)
     a, n, b = abn
     work = _sort_rows(dev, _row_keys(x, d, abn, False), groups, n, x.dtype.kind == "f", False)
@@ -363,21 +357,22 @@ def kthvalue(x, k, dim=-1, keepdim=False):
     # one row group at a time: a column spans every row, so it fits one storage
     # binding only group by group.
     rows = a * b
-    kcol = Tensor._empty((rows,), D.uint32, dev)
-    indices = Tensor._empty((rows,), D.int32, dev)
+    kcol = View.empty((rows,), D.uint32, dev)
+    indices = View.empty((rows,), D.int32, dev)
     keys, idx = _pairs_view(work, rows, n, 0, D.uint32), _pairs_view(work, rows, n, 1, D.int32)
     for r0, r1 in groups:
-        E.launch("a", D.uint32, [keys[r0:r1, k - 1]], ["u32"], out=kcol[r0:r1])
-        E.launch("a", D.int32, [idx[r0:r1, k - 1]], ["i32"], out=indices[r0:r1])
+        E.launch("a", D.uint32, [keys.basic_index((slice(r0, r1), k - 1))], ["u32"],
+                 out=kcol.basic_index(slice(r0, r1)))
+        E.launch("a", D.int32, [idx.basic_index((slice(r0, r1), k - 1))], ["i32"],
+                 out=indices.basic_index(slice(r0, r1)))
     values = _decode(kcol, x.dtype, False)
-    return KthvalueResult(values.reshape(out_shape), indices.reshape(out_shape))
+    return KthvalueResult(E.reshape(values, out_shape), E.reshape(indices, out_shape))
 
 
 # ---------------------------------------------------------------- isin
 def _scalar_tensor(v, dev, dtype=None):
     """A Python scalar as a 1-element tensor: bool, int32 (uint32 when it only fits
     there), float32, or ``dtype`` when given."""
-    from .creation import tensor
     sd = D.scalar_dtype(v)
     if dtype is None:
         dtype = sd
@@ -388,7 +383,7 @@ def _scalar_tensor(v, dev, dtype=None):
             raise OverflowError(f"isin: Python int {v} does not fit int32 or uint32")
     if dtype is D.float16:
         v = E._round_f16(v)
-    return tensor([v], dtype=dtype)
+    return C.tensor([v], dtype=dtype)
 
 
 def _common(a_dt, b_dt, a_scalar, b_scalar):
@@ -406,12 +401,10 @@ def _common(a_dt, b_dt, a_scalar, b_scalar):
 def isin(elements, test_elements, *, invert=False):
     """Bool tensor of elements' shape: whether each element is in test_elements
     (torch.isin). Either may be a Python scalar; test_elements may be a list."""
-    from ..tensor import Tensor
-    from .creation import tensor
-    et, tt = isinstance(elements, Tensor), isinstance(test_elements, Tensor)
+    et, tt = isinstance(elements, View), isinstance(test_elements, View)
     if isinstance(test_elements, (list, tuple)):
-        test_elements, tt = tensor(list(test_elements)) if len(test_elements) else \
-            tensor([], dtype=elements.dtype if et else D.float32), True
+        test_elements, tt = C.tensor(list(test_elements)) if len(test_elements) else \
+            C.tensor([], dtype=elements.dtype if et else D.float32), True
     if not et and not tt:
         raise TypeError("isin: at least one of elements and test_elements must be a Tensor")
     for v, is_t, what in ((elements, et, "elements"), (test_elements, tt, "test_elements")):
@@ -440,7 +433,7 @@ def isin(elements, test_elements, *, invert=False):
     n = x.numel()
     if n == 0 or m == 0:  # nothing is in an empty set
         return E.fill(out_shape, bool(invert), D.bool_, device=dev)
-    out = Tensor._empty(out_shape, D.bool_, dev)
+    out = View.empty(out_shape, D.bool_, dev)
     if not mixed:
         if x.dtype is not cd:
             x = E.cast(x, cd)
@@ -449,11 +442,11 @@ def isin(elements, test_elements, *, invert=False):
     flt = not mixed and cd.kind == "f"
     if mixed:  # raw bits: no int32 value with the top bit set equals any uint32 value
         q = E.launch("bitcast<u32>(a)", D.uint32, [x], [x.dtype.wgsl])
-        tk = E.launch("bitcast<u32>(a)", D.uint32, [t.reshape(-1)], [t.dtype.wgsl])
+        tk = E.launch("bitcast<u32>(a)", D.uint32, [E.reshape(t, (-1,))], [t.dtype.wgsl])
         miss = "k >= 0x80000000u"
     else:
         q = _keys(x, False, canonical=True)
-        tk = _keys(t.reshape(-1), False, canonical=True)
+        tk = _keys(E.reshape(t, (-1,)), False, canonical=True)
         miss = "k == 0xffffffffu" if flt else "false"
     sorted_pairs = _sort_rows(dev, tk, groups, m, False, False)
     k = dev.kernel("isin_search", {"WG": SEARCH_WG, "INVERT": bool(invert), "MISS": miss},
