@@ -280,3 +280,50 @@ def test_float32_to_float16_cast_matches_numpy(values):
         expected = a.astype(np.float16)
     got = wt.tensor(a).half().numpy()
     np.testing.assert_array_equal(got, expected)
+
+
+# ---------------------------------------------------------------- reciprocal
+def reciprocal_np(a):
+    """torch.reciprocal's rule: floats keep their dtype (float16 computed in float32 and
+    rounded), bool and integers give float32."""
+    with np.errstate(divide="ignore"):
+        r = np.float32(1) / a.astype(np.float32)
+    return r.astype(np.float16) if a.dtype == np.float16 else r
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n", [0, 1, 3, 63, 64, 65, 255, 257, 4099])
+def test_reciprocal(rng, dtype, n):
+    a = rand_np(rng, (n,), dtype, special=dtype.is_floating_point)
+    x = wt.tensor(a)
+    for r in (x.reciprocal(), wt.reciprocal(x)):
+        assert_same(r, reciprocal_np(a))
+
+
+def test_reciprocal_views_and_edges(rng):
+    a = rand_np(rng, (6, 9), wt.float32, special=True)
+    x = wt.tensor(a)
+    assert_same(x[:, ::2].reciprocal(), reciprocal_np(a[:, ::2]))              # strided
+    assert_same(x[1:5, 3].reciprocal(), reciprocal_np(a[1:5, 3]))                # a column
+    assert_same(x[2:3].expand(4, 9).reciprocal(), reciprocal_np(np.broadcast_to(a[2:3], (4, 9))))
+    e = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 2.0, -0.5, 3e38], np.float32)
+    got = wt.tensor(e).reciprocal().numpy()
+    np.testing.assert_array_equal(got.view(np.uint32), reciprocal_np(e).view(np.uint32))  # signs of 0 and inf
+
+
+def test_reciprocal_gradient_matches_finite_differences(rng):
+    a = (rng.random(40) + 0.5).astype(np.float32) * np.where(rng.random(40) < 0.5, -1, 1).astype(np.float32)
+    w = rng.standard_normal(40).astype(np.float32)
+    x = wt.tensor(a, requires_grad=True)
+    y = x.reciprocal()
+    assert y.grad_fn is not None and "Reciprocal" in repr(y)
+    (y * wt.tensor(w)).sum().backward()
+    eps = 1e-4
+    a64 = a.astype(np.float64)
+    num = w * ((1 / (a64 + eps)) - (1 / (a64 - eps))) / (2 * eps)
+    np.testing.assert_allclose(x.grad.numpy(), num, rtol=1e-3)
+    np.testing.assert_allclose(x.grad.numpy(), -w / (a64 * a64), rtol=1e-5)
+    h = wt.tensor(a.astype(np.float16), requires_grad=True)
+    h.reciprocal().sum().backward()
+    assert h.grad.dtype is wt.float16
+    np.testing.assert_allclose(h.grad.numpy(), (-1 / a.astype(np.float16).astype(np.float64) ** 2), rtol=2e-3)

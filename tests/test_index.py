@@ -151,11 +151,11 @@ def test_scatter_add_and_index_add_accumulate_duplicates(rng, dtype):
     else:
         np.add.at(exp, idx, src)
     z = T(np.zeros(7, dtype.np))
-    assert I.scatter_add_(z, 0, T(idx), T(src)) is z
+    assert z.scatter_add_(0, T(idx), T(src)) is z
     assert_same(z, exp)
-    assert_same(I.scatter_add(T(np.zeros(7, dtype.np)), 0, T(idx), T(src)), exp)
+    assert_same(wt.scatter_add(T(np.zeros(7, dtype.np)), 0, T(idx), T(src)), exp)
     z2 = T(np.zeros((7, 2), dtype.np))
-    I.index_add_(z2, T(idx - 7), T(np.stack([src, src], 1)))    # negatives wrap
+    I.index_add_(z2._v, T(idx - 7)._v, T(np.stack([src, src], 1))._v)    # negatives wrap
     assert_same(z2, np.stack([exp, exp], 1))
 
 
@@ -221,7 +221,7 @@ def test_index_put_scalar_and_tensor(rng, dtype, n):
     tx[T(idx)] = T(v)
     exp[idx] = v
     assert_same(tx, exp)
-    assert I.index_put_(tx, T(pos.astype(np.uint32)), T(v[:1])) is tx    # broadcast value
+    assert I.index_put_(tx._v, T(pos.astype(np.uint32))._v, T(v[:1])._v) is tx._v    # broadcast value
     exp[pos] = v[:1]
     assert_same(tx, exp)
 
@@ -317,10 +317,10 @@ def test_assign_transposed_view_and_0d(rng):
         x = rand_np(rng, (5, 6), dtype)
         tx = T(x)
         v = rand_np(rng, (6, 5), dtype)
-        I.assign_(transpose(tx), T(v))
+        transpose(tx).copy_(T(v))
         assert_same(tx, v.T)
         z = T(rand_np(rng, (), dtype))
-        I.assign_(z, T(v[0, 0]))
+        z.copy_(T(v[0, 0]))
         assert_same(z, v[0, 0])
 
 
@@ -337,17 +337,17 @@ def test_assign_overlapping_value_is_copied_first(rng):
         assert_same(tx, exp)
         m = T(x.reshape(1, -1)[:, :4096].reshape(64, 64))
         mn = m.numpy()
-        I.assign_(m, transpose(m))                           # in-place transpose
+        m.copy_(transpose(m))                           # in-place transpose
         assert_same(m, mn.T)
 
 
 def test_copy_and_fill_casts():
     x = T(np.zeros((2, 3), np.float32))
     src = T(np.array([1, -2, 3], np.int32))
-    assert I.copy_(x, src) is x
+    assert x.copy_(src) is x
     assert_same(x, np.array([[1, -2, 3]] * 2, np.float32))
     b = T(np.zeros(5, bool))
-    I.copy_(b, T(np.array([0, 2.5, 0, -1, 0], np.float32)))
+    b.copy_(T(np.array([0, 2.5, 0, -1, 0], np.float32)))
     assert_same(b, np.array([0, 1, 0, 1, 0], bool))
     h = T(np.zeros(3, np.float16))
     h[:] = 65504.0 * 4                                           # overflows to inf, as numpy
@@ -439,7 +439,7 @@ def test_wrong_dtypes_and_shapes_raise_before_gpu_work(rng):
     with pytest.raises(TypeError):
         x[0] = "a"
     with pytest.raises(TypeError, match="must be Tensor"):
-        I.copy_(x, 1.0)
+        x.copy_(1.0)
     assert_same(x, xn)
 
 
@@ -448,7 +448,7 @@ def test_overlapping_target_is_refused():
     ex = row.unsqueeze(0).expand(4, 3)
     msg = "more than one element of the written-to tensor refers to a single memory location"
     with pytest.raises(RuntimeError, match=msg):
-        I.assign_(ex, 1.0)
+        ex.fill_(1.0)
     with pytest.raises(RuntimeError, match=msg):
         ex[T(np.array([0], np.int32))] = 1.0
     with pytest.raises(RuntimeError, match=msg):
@@ -474,7 +474,7 @@ def test_syncs_one_per_validated_index_none_for_assignment(rng):
     wt.set_sync_debug_mode("error")
     try:
         x[1:3] = 5.0
-        I.copy_(x[:, 0], x[:, 1])
+        x[:, 0].copy_(x[:, 1])
         x[0, 0] = T(np.array(2.0, np.float32))
         with pytest.raises(RuntimeError, match="implicit"):
             x[idx]                                              # the range check is an implicit read

@@ -147,7 +147,7 @@ def test_sort_bad_input_before_gpu_work():
     with pytest.raises(IndexError):
         t.sort(dim=-3)
     with pytest.raises(TypeError):
-        S.sort([3, 1, 2])
+        wt.sort([3, 1, 2])
     assert dev.dispatches == before
 
 

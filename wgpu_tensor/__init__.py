@@ -13,36 +13,16 @@ from .dtypes import bool_ as bool, int32, uint32, float16, float32, DType  # noq
 from .autograd import no_grad, enable_grad, is_grad_enabled
 from .ops.creation import manual_seed
 from .runtime import get_device as _get_device
-from .tensor import Tensor, function as _function
+from .tensor import Tensor, functions as _functions
 
 # PyTorch's short names for the same dtypes (wgpu_tensor has no 64-bit types).
 float, half, int = float32, float16, int32  # noqa: A001
 
 __version__ = "0.1.0"
 
-# Creation
-tensor, from_numpy, empty, zeros, ones, full = (_function(n) for n in (
-    "tensor", "from_numpy", "empty", "zeros", "ones", "full"))
-empty_like, zeros_like, ones_like, full_like = (_function(n) for n in (
-    "empty_like", "zeros_like", "ones_like", "full_like"))
-arange, rand, randn, randint, tril, triu = (_function(n) for n in (
-    "arange", "rand", "randn", "randint", "tril", "triu"))
-# Elementwise
-gt, ge, lt, le, eq, ne = (_function(n) for n in ("gt", "ge", "lt", "le", "eq", "ne"))
-logical_and, logical_or, logical_xor, logical_not = (_function(n) for n in (
-    "logical_and", "logical_or", "logical_xor", "logical_not"))
-add, sub, mul, div, neg, abs, reciprocal = (_function(n) for n in (  # noqa: A001
-    "add", "sub", "mul", "div", "neg", "abs", "reciprocal"))
-where = _function("where")
-# Masking and indexing
-masked_select, masked_fill, masked_scatter, nonzero, isin = (_function(n) for n in (
-    "masked_select", "masked_fill", "masked_scatter", "nonzero", "isin"))
-gather, scatter, scatter_add, index_select = (_function(n) for n in (
-    "gather", "scatter", "scatter_add", "index_select"))
-# Reductions and sorting
-sum, mean, any, all, count_nonzero, amax, amin = (_function(n) for n in (  # noqa: A001
-    "sum", "mean", "any", "all", "count_nonzero", "amax", "amin"))
-sort, kthvalue = _function("sort"), _function("kthvalue")
+# Every declared op with a public function (wgpu_tensor/opdefs.py): wt.tensor, wt.zeros,
+# wt.gt, wt.where, wt.masked_select, wt.sum, wt.sort, ...
+globals().update(_functions())
 
 
 async def masked_select_async(x, mask):

@@ -33,16 +33,19 @@ OPS = {}
 class Op:
     """A declared op: ``forward`` (checks, then the kernels), ``backward`` (the gradient
     rule, or None), the positional arguments whose contents the rule reads (an in-place
-    change of one before backward() raises), and whether it writes its first argument."""
+    change of one before backward() raises), whether it writes its first argument, and
+    whether it is a Tensor method and a ``wt.`` function of its name."""
 
-    __slots__ = ("name", "forward", "backward", "saves", "inplace", "doc")
+    __slots__ = ("name", "forward", "backward", "saves", "inplace", "method", "function", "doc")
 
-    def __init__(self, name, forward, saves=(), inplace=False):
+    def __init__(self, name, forward, saves=(), inplace=False, method=True, function=True):
         self.name = name
         self.forward = forward
         self.backward = None
         self.saves = saves
         self.inplace = inplace
+        self.method = method
+        self.function = function
         self.doc = forward.__doc__
 
     def grad(self, rule):
@@ -54,10 +57,10 @@ class Op:
         return f"<op {self.name}>"
 
 
-def op(name=None, *, saves=(), inplace=False):
+def op(name=None, *, saves=(), inplace=False, method=True, function=True):
     """Declare ``fn`` as the forward of op ``name`` (default: its own name)."""
     def deco(fn):
-        o = Op(name or fn.__name__, fn, saves, inplace)
+        o = Op(name or fn.__name__, fn, saves, inplace, method, function)
         OPS[o.name] = o
         return o
     return deco
@@ -156,7 +159,7 @@ def logical_not(x):
     return E.logical_not(x)
 
 
-@op("to")
+@op("to", method=False, function=False)
 def cast(x, dtype):
     """A copy of x as ``dtype`` (float -> int truncates toward zero; x -> bool is x != 0)."""
     return E.cast(x, D.to_dtype(dtype))
@@ -167,7 +170,7 @@ def _cast_grad(g, out, want, x, dtype):
     return (g,)
 
 
-@op(saves=(0,))
+@op(saves=(0,), method=False)
 def where(condition, x, y):
     """x where condition is true, else y (tensors or scalars, broadcast)."""
     return E.where(condition, x, y)
@@ -184,9 +187,9 @@ def _reshape_grad(g, out, want, x, *args):
     return (E.reshape(g, x.shape),)
 
 
-def _view_op(name, fn, doc):
+def _view_op(name, fn, doc, method=True, function=True):
     fn.__doc__ = doc
-    o = op(name)(fn)
+    o = op(name, method=method, function=function)(fn)
     o.grad(_reshape_grad)
     return o
 
@@ -225,15 +228,16 @@ def _clone(x):
 
 
 reshape = _view_op("reshape", _reshape, "x under a new shape (one -1 inferred): a view when x is contiguous, "
-                                        "else a copy.")
-view = _view_op("view", _view, "x under a new shape, sharing its storage (x must be contiguous).")
+                                        "else a copy.", method=False)
+view = _view_op("view", _view, "x under a new shape, sharing its storage (x must be contiguous).",
+                method=False, function=False)
 flatten = _view_op("flatten", _flatten, "Dims start_dim..end_dim merged into one.")
 unsqueeze = _view_op("unsqueeze", _unsqueeze, "A view with a new dim of size 1 at ``dim``.")
 squeeze = _view_op("squeeze", _squeeze, "A view without the dims of size 1 (or only ``dim``'s).")
 clone = _view_op("clone", _clone, "A new contiguous copy.")
 
 
-@op()
+@op(method=False, function=False)
 def expand(x, *sizes):
     """A view broadcast to ``sizes`` (-1 keeps a dim), without copying."""
     return x.expand(_as_sizes(sizes))
@@ -271,7 +275,7 @@ def _basic_key(key):
     return key
 
 
-@op()
+@op(method=False, function=False)
 def getitem(x, key):
     """Basic indexing (ints, slices, None, ...): a view."""
     return x.basic_index(_basic_key(key))
@@ -285,7 +289,7 @@ def _getitem_grad(g, out, want, x, key):
     return z, None
 
 
-@op("index", saves=(1,))
+@op("index", saves=(1,), method=False, function=False)
 def index_get(x, idx):
     """x[idx] for an integer tensor idx: shape idx.shape + x.shape[1:]; negatives wrap."""
     return I.index_get(x, idx)
@@ -344,7 +348,7 @@ def _masked_select_grad(g, out, want, x, mask, *args, **kwargs):
     return S.masked_scatter(zeros(shape, g.dtype, g.device), mask, g), None
 
 
-@op("narrow")
+@op("narrow", method=False, function=False)
 def narrow0(t, k):
     """The first k rows of ``t`` as their own tensor (masked_select_async, x[mask])."""
     return S.exact(t, k)
@@ -398,7 +402,7 @@ def nonzero(x, *, as_tuple=False):
     return S.nonzero(x)
 
 
-@op()
+@op(method=False)
 def isin(elements, test_elements, *, invert=False):
     """Bool tensor of elements' shape: whether each element is in test_elements."""
     return SO.isin(elements, test_elements, invert=invert)
@@ -465,9 +469,9 @@ def kthvalue(x, k, dim=-1, keepdim=False):
 
 
 # ---------------------------------------------------------------- in place
-def _inplace_op(name, fn, doc):
+def _inplace_op(name, fn, doc, method=True):
     fn.__doc__ = doc
-    return op(name, inplace=True)(fn)
+    return op(name, inplace=True, method=method, function=False)(fn)
 
 
 def _binary_(x, name, other):
@@ -500,7 +504,7 @@ def _setitem(x, key, value):
     I.assign_(x.basic_index(_basic_key(key)), value)
 
 
-binary_ = _inplace_op("binary_", _binary_, "x op= other, in place.")
+binary_ = _inplace_op("binary_", _binary_, "x op= other, in place.", method=False)
 fill_ = _inplace_op("fill_", lambda x, value: I.assign_(x, value), "Every element set to ``value``.")
 copy_ = _inplace_op("copy_", lambda x, src: I.copy_(x, src), "src (broadcast, any dtype) copied into x.")
 masked_fill_ = _inplace_op("masked_fill_", lambda x, mask, value: S.masked_fill_(x, mask, value),
@@ -511,12 +515,12 @@ scatter_ = _inplace_op("scatter_", lambda x, dim, index, src=None, *, value=None
                        I.scatter_(x, dim, index, src, value=value), "scatter in place.")
 scatter_add_ = _inplace_op("scatter_add_", lambda x, dim, index, src: I.scatter_add_(x, dim, index, src),
                            "scatter_add in place.")
-setitem = _inplace_op("x[...] = value", _setitem, "x[key] = value.")
+setitem = _inplace_op("x[...] = value", _setitem, "x[key] = value.", method=False)
 
 
 # ---------------------------------------------------------------- creation
 def _creation(name, fn):
-    return op(name)(fn)
+    return op(name, method=False)(fn)
 
 
 tensor = _creation("tensor", C.tensor)

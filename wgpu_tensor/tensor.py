@@ -73,6 +73,11 @@ def apply(op, *args, **kwargs):
     return res
 
 
+def functions():
+    """{name: the public ``wt.<name>`` function} of every declared op that has one."""
+    return {o.name: function(o.name) for o in OPS.values() if o.function}
+
+
 def function(name):
     """The public ``wt.<name>`` function of a declared op."""
     op = OPS[name]
@@ -130,7 +135,7 @@ _REPR_FULL = 1000
 
 
 class Tensor:
-    __slots__ = ("_v", "_node", "_requires_grad", "grad", "_count", "__weakref__")
+    __slots__ = ("_v", "_node", "_requires_grad", "grad", "_count", "__weakref__", "__dict__")  # PyTorch lets users add attributes
     __hash__ = object.__hash__
     __array_priority__ = 1000  # numpy defers to our reflected operators
 
@@ -408,11 +413,9 @@ for _name in E.BINARY:
     setattr(Tensor, _name, _binop(_name))
 for _name in ("add", "sub", "mul", "div"):
     setattr(Tensor, f"{_name}_", _inplace_binop(_name))
-for _name in ("neg", "abs", "reciprocal", "logical_not", "clone", "flatten", "unsqueeze", "squeeze",
-              "where", "masked_select", "masked_fill", "masked_scatter", "nonzero", "sum", "mean", "any",
-              "all", "count_nonzero", "amax", "amin", "sort", "kthvalue", "gather", "scatter", "scatter_add",
-              "index_select", "fill_", "copy_", "masked_fill_", "masked_scatter_", "scatter_", "scatter_add_"):
-    setattr(Tensor, _name, _method(_name))
+for _op in OPS.values():  # every other declared op is a method of its name
+    if _op.method and _op.name not in Tensor.__dict__:
+        setattr(Tensor, _op.name, _method(_op.name))
 Tensor.where = lambda self, condition, y: apply(OPS["where"], condition, self, y)
 Tensor.where.__doc__ = OPS["where"].doc
 T = Tensor
