@@ -11,6 +11,7 @@ import pytest
 import wgpu_tensor as wt
 from wgpu_tensor.ops import select as S
 from wgpu_tensor.runtime import get_device, override_limits
+from conftest import require_subgroups
 from test_select import _check_fixed, sel_path  # noqa: F401  (the fixture)
 
 OPS = {"gt": operator.gt, "ge": operator.ge, "lt": operator.lt, "le": operator.le, "eq": operator.eq,
@@ -58,7 +59,12 @@ def test_fused_sizes_and_mask(scan_path, sel_path, n):
 @pytest.mark.parametrize("kern", ["subgroup", "workgroup"])
 def test_fused_ops_dtypes_and_scalars(monkeypatch, kern, op, dtype, scalars):
     """Every compare, dtype and kind of scalar (each a kernel of its own) on both
-    one-pass kernels; the paths' other variants are the sizes test's."""
+    one-pass kernels, against numpy; the recorded commands show the kernel asked
+    for ran, fused (the subgroup kernel needs usable subgroups: without them the
+    runtime would quietly take the workgroup kernel). The paths' other variants
+    are the sizes test's."""
+    if kern == "subgroup":
+        require_subgroups("the fused subgroup one-pass kernel")
     monkeypatch.setattr(S, "ONEPASS_KERNEL", kern)
     monkeypatch.setattr(S, "PATH", "onepass")
     monkeypatch.setattr(S, "SPARSE", 0)
@@ -76,11 +82,25 @@ def test_fused_ops_dtypes_and_scalars(monkeypatch, kern, op, dtype, scalars):
         a = rng.integers(0, 9, n).astype(np.uint32)
         a[::13] = 2 ** 32 - 1
     x = wt.tensor(a, dtype=dtype)
+    dev = get_device()
     for t in scalars:
-        want_mask = (OPS[op](x, t)).numpy()  # the compare alone (its own kernel)
-        m, res = fused_select(x, op, t)
+        want_mask = np_compare(op, a, t)
+        with dev.record_commands() as log:
+            m, res = fused_select(x, op, t)
+        ran = [c for c in log if c.kind == "dispatch"]
+        assert [c.name for c in ran] == ["select_onepass_sg" if kern == "subgroup" else "select_onepass"] * len(ran)
+        assert ran and all(c.params["FUSED"] for c in ran), "the compare was not fused"
         np.testing.assert_array_equal(m.numpy(), want_mask)
         _check_fixed(res, a[want_mask], n, a[~want_mask])
+
+
+def np_compare(op, a, t):
+    """numpy's answer for ``a OP t`` under PyTorch's promotion: a float scalar or
+    float data compares in float32, ints exactly."""
+    if isinstance(t, float) or a.dtype.kind == "f":
+        with np.errstate(invalid="ignore"):
+            return OPS[op](a.astype(np.float32), np.float32(t))
+    return OPS[op](a.astype(np.int64), np.int64(t))
 
 
 def test_fused_with_fallback_over_many_tiles():
