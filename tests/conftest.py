@@ -4,6 +4,7 @@ helpers that make random numpy data of every wgpu_tensor dtype.
 With CI set (``.ci/run`` exports CI=true) the suite first asserts the adapter
 facts it relies on, so that a change of adapter, a failed subgroup probe or a
 smaller binding fails loudly instead of quietly dropping paths from the matrix."""
+import contextlib
 import os
 import tempfile
 import zlib
@@ -87,6 +88,25 @@ def require_subgroups(what="this test"):
         if IN_CI:
             pytest.fail(msg)
         pytest.skip(msg)
+
+
+@contextlib.contextmanager
+def no_gpu_work(allocs=0):
+    """Assert that the block records nothing at all on the device: no dispatch,
+    clear, copy, upload or read, and no buffer allocated (new or from the pool).
+    Work recorded before the block (a held compare) is flushed first. Yields the
+    command log. ``allocs``: exactly that many allocations and nothing else (a
+    known gap, stated where it is used, so that closing it shows here)."""
+    from wgpu_tensor.runtime import get_device
+    dev = get_device()
+    dev.flush()
+    before = dev.counters()
+    with dev.record_commands() as log:
+        yield log
+    after = dev.counters()
+    assert [c.kind for c in log] == ["alloc"] * allocs, f"GPU work was recorded: {log[:4]}"
+    assert after["alloc"] + after["pool_hit"] - before["alloc"] - before["pool_hit"] == allocs
+    assert dict(after, alloc=0, pool_hit=0) == dict(before, alloc=0, pool_hit=0), (before, after)
 
 
 @pytest.fixture
