@@ -7,6 +7,7 @@ from hypothesis import given, settings, strategies as st
 
 import wgpu_tensor as wt
 from wgpu_tensor.runtime import get_device, override_limits
+from conftest import no_gpu_work
 
 SIZES = [0, 1, 3, 4, 5, 63, 64, 65, 255, 256, 257, 4095, 4096, 4097, 12345]
 FRACS = [0.0, 0.01, 0.5, 0.99, 1.0]
@@ -281,29 +282,52 @@ def test_many_async_selections_in_flight():
 
 
 def test_masked_select_async_does_not_block_the_event_loop():
-    """Other tasks run while the GPU works: 4M elements keep lavapipe busy for
-    tens of ms after submission, and the ticker must tick during the await."""
-    x = wt.randn(4_000_000, seed=2)
+    """Other tasks run while the GPU works. A ticker task stamps the time at each
+    turn of the loop; against a blocking baseline (the same selection, then a
+    blocking read of its count: T, hundreds of ms on lavapipe), the await of
+    masked_select_async must hand the loop back at once (its synchronous part,
+    up to the first tick, under T / 4: a blocking map stalls right there, before
+    the await point) and never stall it for most of T. Up to three tries: the
+    machine is shared, and only a blocking read fails all of them."""
+    import time
+    x = wt.randn(2 ** 23, seed=2)
     m = x > 0
     wt.synchronize()
-    ticks = []
 
-    async def ticker():
-        while True:
-            ticks.append(1)
-            await asyncio.sleep(0)
+    def blocking():
+        t0 = time.perf_counter()
+        x.masked_select(m).count.item()
+        return time.perf_counter() - t0
 
     async def main():
+        ticks = []
+
+        async def ticker():
+            while True:
+                ticks.append(time.perf_counter())
+                await asyncio.sleep(0)
+
         t = asyncio.ensure_future(ticker())
         await asyncio.sleep(0)
-        start = len(ticks)
+        start = time.perf_counter()
         res = await x.masked_select_async(m)
-        during = len(ticks) - start
+        end = time.perf_counter()
         t.cancel()
-        return res, during
+        return res, np.diff([start] + [s for s in ticks if start < s < end] + [end])
 
-    res, during = asyncio.run(main())
-    assert during > 0, "the event loop was blocked while the selection ran"
+    blocking()  # warm-up: pipelines, pooled buffers
+    tries = []
+    for _ in range(3):
+        wt.synchronize()
+        base = blocking()
+        wt.synchronize()
+        res, gaps = asyncio.run(main())
+        tries.append((base, gaps[0], gaps.max(), len(gaps) - 1))
+        if gaps[0] < base / 4 and gaps.max() < base * 0.75 and len(gaps) > 10:
+            break
+    else:
+        pytest.fail("the event loop was blocked while the selection ran: (blocking baseline s, "
+                    f"first gap s, longest gap s, ticks) per try: {tries}")
     xs = x.numpy()
     np.testing.assert_array_equal(res.numpy(), xs[xs > 0])
 
@@ -601,17 +625,18 @@ def test_hypothesis_against_numpy(shape, frac, seed, bdims):
 
 
 def test_bad_input_raises_before_any_gpu_work():
-    dev = get_device()
     x9 = wt.zeros((1, 2) * 4 + (2,))          # 9 dims, none mergeable for nonzero
     x = wt.tensor([1.0, 2.0, 3.0])
-    before = dev.dispatches
-    with pytest.raises(ValueError, match="at most 8"):
-        x9.nonzero()
-    with pytest.raises(TypeError, match="BoolTensor"):
-        x.masked_select(x)
-    with pytest.raises(OverflowError):
-        wt.tensor([1, 2, 3]).masked_select(wt.tensor([True, False, True]), fill_value=2 ** 40)
-    assert dev.dispatches == before
+    xi, mi = wt.tensor([1, 2, 3]), wt.tensor([True, False, True])
+    with no_gpu_work():
+        with pytest.raises(ValueError, match="at most 8"):
+            x9.nonzero()
+        with pytest.raises(TypeError, match="BoolTensor"):
+            x.masked_select(x)
+        with pytest.raises(OverflowError, match="does not fit int32"):
+            xi.masked_select(mi, fill_value=2 ** 40)
+        with pytest.raises(ValueError, match=r"\(3,\).*\(2,\)"):
+            x.masked_select(mi[:2])
 
 
 def test_two_dimensional_grids_with_surplus_workgroups(scan_path, sel_path):
