@@ -12,7 +12,7 @@ import wgpu_tensor as wt
 from wgpu_tensor.ops import select as S
 from wgpu_tensor.runtime import get_device, override_limits
 from conftest import require_subgroups
-from test_select import _check_fixed, sel_path  # noqa: F401  (the fixture)
+from test_select import _check_fixed, onepass_name, sel_path  # noqa: F401  (the fixture)
 
 OPS = {"gt": operator.gt, "ge": operator.ge, "lt": operator.lt, "le": operator.le, "eq": operator.eq,
        "ne": operator.ne}
@@ -20,12 +20,28 @@ SIZES = [1, 2, 3, 5, 63, 255, 256, 257, 1023, 1024, 1025, 4095, 4096, 4097, 1234
 
 
 def fused_select(x, op, t):
-    """x.masked_select(x OP t), asserting the fused path ran (or not, on threepass)."""
+    """x.masked_select(x OP t), asserting the fused path ran (or not, on threepass):
+    on the one-pass path the only dispatches recorded are the fused one-pass
+    kernel's, and it is the kernel S.ONEPASS_KERNEL asks for (asking for the
+    subgroup kernel needs usable subgroups: else the runtime would quietly run
+    the workgroup kernel)."""
+    dev = x.device
+    if S.ONEPASS_KERNEL == "subgroup":
+        require_subgroups("the fused subgroup one-pass kernel")
     before = S.fused
-    m = OPS[op](x, t)
-    res = x.masked_select(m)
-    expect = S.select_path(x.device, x.numel()) == "onepass"
+    with dev.record_commands() as log:
+        m = OPS[op](x, t)
+        res = x.masked_select(m)
+    expect = S.select_path(dev, x.numel()) == "onepass"
     assert S.fused - before == (1 if expect else 0)
+    ran = [c for c in log if c.kind == "dispatch"]
+    if expect:
+        want = {"subgroup": "select_onepass_sg", "workgroup": "select_onepass"}.get(
+            S.ONEPASS_KERNEL) or onepass_name(dev, "default")
+        assert ran and [c.name for c in ran] == [want] * len(ran), [c.name for c in ran]
+        assert all(c.params["FUSED"] for c in ran), "the compare was not fused"
+    else:
+        assert "elementwise" in [c.name for c in ran], "the compare did not run"
     return m, res
 
 
@@ -63,8 +79,6 @@ def test_fused_ops_dtypes_and_scalars(monkeypatch, kern, op, dtype, scalars):
     for ran, fused (the subgroup kernel needs usable subgroups: without them the
     runtime would quietly take the workgroup kernel). The paths' other variants
     are the sizes test's."""
-    if kern == "subgroup":
-        require_subgroups("the fused subgroup one-pass kernel")
     monkeypatch.setattr(S, "ONEPASS_KERNEL", kern)
     monkeypatch.setattr(S, "PATH", "onepass")
     monkeypatch.setattr(S, "SPARSE", 0)
@@ -82,14 +96,9 @@ def test_fused_ops_dtypes_and_scalars(monkeypatch, kern, op, dtype, scalars):
         a = rng.integers(0, 9, n).astype(np.uint32)
         a[::13] = 2 ** 32 - 1
     x = wt.tensor(a, dtype=dtype)
-    dev = get_device()
     for t in scalars:
         want_mask = np_compare(op, a, t)
-        with dev.record_commands() as log:
-            m, res = fused_select(x, op, t)
-        ran = [c for c in log if c.kind == "dispatch"]
-        assert [c.name for c in ran] == ["select_onepass_sg" if kern == "subgroup" else "select_onepass"] * len(ran)
-        assert ran and all(c.params["FUSED"] for c in ran), "the compare was not fused"
+        m, res = fused_select(x, op, t)  # asserts the kernel asked for ran, fused
         np.testing.assert_array_equal(m.numpy(), want_mask)
         _check_fixed(res, a[want_mask], n, a[~want_mask])
 
