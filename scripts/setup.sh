@@ -48,6 +48,10 @@ have_vulkan_loader() {   # ldconfig lives in /sbin, outside a normal user's PATH
         || { PATH="$PATH:/sbin:/usr/sbin" ldconfig -p 2>/dev/null | grep -q 'libvulkan\.so\.1'; }
 }
 have_gpu_driver() { [ -e /proc/driver/nvidia/version ]; }
+have_mesa_gl() {
+    { compgen -G "/usr/lib*/libEGL_mesa.so.0" || compgen -G "/usr/lib*/*/libEGL_mesa.so.0"; } >/dev/null \
+        && { compgen -G "/usr/lib*/dri/swrast_dri.so" || compgen -G "/usr/lib*/*/dri/swrast_dri.so"; } >/dev/null
+}
 
 case "$(uname -s)" in
 Linux)
@@ -63,6 +67,12 @@ Linux)
     else
         say "no Vulkan driver and no GPU driver: installing mesa-vulkan-drivers (lavapipe)"
         apt_install mesa-vulkan-drivers
+    fi
+    # The second adapter the tests compare against: wgpu's OpenGL backend over Mesa's
+    # llvmpipe (WGPU_BACKEND_TYPE=OpenGL; no subgroups, the kernels a GPU takes).
+    if ! have_gpu_driver && ! have_mesa_gl; then
+        say "installing Mesa's GL driver (the OpenGL adapter the tests also use)"
+        apt_install libegl1 libegl-mesa0 libgles2 libgl1-mesa-dri
     fi ;;
 *)
     say "$(uname -s): using the system's own WebGPU backend (Metal / D3D12)" ;;

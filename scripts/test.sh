@@ -8,4 +8,5 @@ bash "$HERE/setup.sh"
 cd "$ROOT"
 "$VENV/bin/python" -c 'import wgpu_tensor as wt; i = wt.device_info(); print("[test] adapter:", i["name"], "(%s, %s)" % (i["backend"], i["type"]))' \
     || echo "[test] could not open a WebGPU adapter (the tests will say why)"
+[ -n "${CI:-}" ] && echo "[test] CI=$CI: the suite asserts the CI adapter facts first (tests/conftest.py)"
 exec "$VENV/bin/python" -m pytest -q "$@"

@@ -11,7 +11,8 @@ import pytest
 import wgpu_tensor as wt
 from wgpu_tensor.ops import select as S
 from wgpu_tensor.runtime import get_device, override_limits
-from test_select import _check_fixed, sel_path  # noqa: F401  (the fixture)
+from conftest import require_subgroups
+from test_select import _check_fixed, onepass_name, sel_path  # noqa: F401  (the fixture)
 
 OPS = {"gt": operator.gt, "ge": operator.ge, "lt": operator.lt, "le": operator.le, "eq": operator.eq,
        "ne": operator.ne}
@@ -19,12 +20,28 @@ SIZES = [1, 2, 3, 5, 63, 255, 256, 257, 1023, 1024, 1025, 4095, 4096, 4097, 1234
 
 
 def fused_select(x, op, t):
-    """x.masked_select(x OP t), asserting the fused path ran (or not, on threepass)."""
+    """x.masked_select(x OP t), asserting the fused path ran (or not, on threepass):
+    on the one-pass path the only dispatches recorded are the fused one-pass
+    kernel's, and it is the kernel S.ONEPASS_KERNEL asks for (asking for the
+    subgroup kernel needs usable subgroups: else the runtime would quietly run
+    the workgroup kernel)."""
+    dev = x.device
+    if S.ONEPASS_KERNEL == "subgroup":
+        require_subgroups("the fused subgroup one-pass kernel")
     before = S.fused
-    m = OPS[op](x, t)
-    res = x.masked_select(m)
-    expect = S.select_path(x.device, x.numel()) == "onepass"
+    with dev.record_commands() as log:
+        m = OPS[op](x, t)
+        res = x.masked_select(m)
+    expect = S.select_path(dev, x.numel()) == "onepass"
     assert S.fused - before == (1 if expect else 0)
+    ran = [c for c in log if c.kind == "dispatch"]
+    if expect:
+        want = {"subgroup": "select_onepass_sg", "workgroup": "select_onepass"}.get(
+            S.ONEPASS_KERNEL) or onepass_name(dev, "default")
+        assert ran and [c.name for c in ran] == [want] * len(ran), [c.name for c in ran]
+        assert all(c.params["FUSED"] for c in ran), "the compare was not fused"
+    else:
+        assert "elementwise" in [c.name for c in ran], "the compare did not run"
     return m, res
 
 
@@ -58,7 +75,10 @@ def test_fused_sizes_and_mask(scan_path, sel_path, n):
 @pytest.mark.parametrize("kern", ["subgroup", "workgroup"])
 def test_fused_ops_dtypes_and_scalars(monkeypatch, kern, op, dtype, scalars):
     """Every compare, dtype and kind of scalar (each a kernel of its own) on both
-    one-pass kernels; the paths' other variants are the sizes test's."""
+    one-pass kernels, against numpy; the recorded commands show the kernel asked
+    for ran, fused (the subgroup kernel needs usable subgroups: without them the
+    runtime would quietly take the workgroup kernel). The paths' other variants
+    are the sizes test's."""
     monkeypatch.setattr(S, "ONEPASS_KERNEL", kern)
     monkeypatch.setattr(S, "PATH", "onepass")
     monkeypatch.setattr(S, "SPARSE", 0)
@@ -77,10 +97,19 @@ def test_fused_ops_dtypes_and_scalars(monkeypatch, kern, op, dtype, scalars):
         a[::13] = 2 ** 32 - 1
     x = wt.tensor(a, dtype=dtype)
     for t in scalars:
-        want_mask = (OPS[op](x, t)).numpy()  # the compare alone (its own kernel)
-        m, res = fused_select(x, op, t)
+        want_mask = np_compare(op, a, t)
+        m, res = fused_select(x, op, t)  # asserts the kernel asked for ran, fused
         np.testing.assert_array_equal(m.numpy(), want_mask)
         _check_fixed(res, a[want_mask], n, a[~want_mask])
+
+
+def np_compare(op, a, t):
+    """numpy's answer for ``a OP t`` under PyTorch's promotion: a float scalar or
+    float data compares in float32, ints exactly."""
+    if isinstance(t, float) or a.dtype.kind == "f":
+        with np.errstate(invalid="ignore"):
+            return OPS[op](a.astype(np.float32), np.float32(t))
+    return OPS[op](a.astype(np.int64), np.int64(t))
 
 
 def test_fused_with_fallback_over_many_tiles():

@@ -6,7 +6,7 @@ from hypothesis import given, strategies as st
 import wgpu_tensor as wt
 from wgpu_tensor.runtime import get_device, override_limits
 
-from conftest import DTYPES, assert_same, rand_np
+from conftest import DTYPES, assert_same, no_gpu_work, rand_np
 
 SIZES = [0, 1, 3, 5, 63, 64, 65, 255, 256, 257, 4095, 4096, 4097, 12345]
 
@@ -82,18 +82,18 @@ def test_masked_fill_broadcasting_and_views(rng):
 
 
 def test_masked_fill_rejects_bad_masks_before_gpu_work():
-    dev = get_device()
     x = wt.tensor([1.0, 2.0, 3.0])
-    before, ver = dev.dispatches, x.numpy().copy()
-    with pytest.raises(TypeError, match="BoolTensor"):
-        x.masked_fill(x, 0.0)
-    with pytest.raises(TypeError, match="BoolTensor"):
-        x.masked_fill_(wt.tensor([1, 0, 1]), 0.0)
-    with pytest.raises(ValueError, match="broadcast"):
-        x.masked_fill(wt.tensor([True, False]), 0.0)
-    with pytest.raises(TypeError):
-        x.masked_fill([True, False, True], 0.0)
-    assert dev.dispatches == before
+    ver = x.numpy().copy()
+    mi, m2 = wt.tensor([1, 0, 1]), wt.tensor([True, False])
+    with no_gpu_work():
+        with pytest.raises(TypeError, match="BoolTensor"):
+            x.masked_fill(x, 0.0)
+        with pytest.raises(TypeError, match="BoolTensor"):
+            x.masked_fill_(mi, 0.0)
+        with pytest.raises(ValueError, match="broadcast"):
+            x.masked_fill(m2, 0.0)
+        with pytest.raises(TypeError, match="mask must be a wgpu_tensor.Tensor"):
+            x.masked_fill([True, False, True], 0.0)
     assert_same(x, ver)
 
 
@@ -253,10 +253,16 @@ def test_setitem_mask_errors_leave_target_untouched(rng):
 
 
 def test_setitem_scalar_mask_needs_no_sync(rng):
-    x = wt.tensor(rng.standard_normal(100).astype(np.float32))
+    a = rng.standard_normal(100).astype(np.float32)
+    x = wt.tensor(a)
     m = x > 0
+    one = wt.tensor(1.0)
     before = wt.sync_count()
     x[m] = 0.0
-    x[m] = wt.tensor(1.0)
     assert wt.sync_count() == before
-    assert not (x.numpy() > 1).any()
+    assert_same(x, np.where(a > 0, np.float32(0), a))
+    before = wt.sync_count()
+    x[m] = one
+    assert wt.sync_count() == before
+    assert_same(x, np.where(a > 0, np.float32(1), a))
+    assert 0 < (a > 0).sum() < a.size  # both sides of the mask are checked

@@ -11,7 +11,7 @@ import pytest
 
 import wgpu_tensor as wt
 from wgpu_tensor.runtime import shaders
-from conftest import assert_same, rand_np
+from conftest import assert_same, no_gpu_work, rand_np
 
 
 @pytest.fixture
@@ -237,14 +237,27 @@ def test_bool_of_many_elements_raises_without_reading():
     assert bool(wt.tensor([[True]])) is True and bool(wt.tensor(0.0)) is False
 
 
-def test_repr_of_a_big_tensor_reads_only_a_summary(dev):
-    t = wt.arange(100_000)
-    n, nbytes = wt.sync_count(), getattr(dev, "bytes_read", None)
-    text = repr(t)
-    assert "99999" in text and "..." in text
-    assert wt.sync_count() - n <= 2
-    if nbytes is not None:
-        assert dev.bytes_read - nbytes < 1000
+@pytest.mark.parametrize("make, head, tail", [
+    (lambda: wt.arange(100_000), "0,     1,     2", "99997, 99998, 99999"),
+    (lambda: wt.arange(100_000).reshape(100, 1000), "0,     1,     2", "99997, 99998, 99999"),
+    (lambda: wt.arange(300_000).float()[::3], "0.,      3.,      6.", "299991., 299994., 299997."),
+    (lambda: wt.arange(5000) > 2, "False, False, False", "True,  True,  True"),
+    (lambda: wt.arange(4, 5005).half(), "4.,    5.,    6.", "5000., 5004., 5004."),  # float16 rounding
+], ids=["int32", "2d", "strided-float32", "bool", "float16"])
+def test_repr_of_a_big_tensor_reads_only_a_summary(dev, make, head, tail):
+    """The README: a tensor of over 1,000 elements prints its first and last 3
+    elements, reading only those 6 from the GPU: two reads of 3 elements each."""
+    t = make()
+    dev.flush()
+    n, nbytes = wt.sync_count(), dev.bytes_read
+    with dev.record_commands() as log:
+        text = repr(t)
+    assert head in text and tail in text and "..." in text, text
+    assert wt.sync_count() - n == 2
+    assert dev.bytes_read - nbytes == 6 * t.dtype.itemsize
+    reads = [c for c in log if c.kind == "read"]
+    assert [c.params["nbytes"] for c in reads] == [3 * t.dtype.itemsize] * 2
+    assert all(c.bindings[0][2] <= 16 for c in reads), reads  # at most 16 bytes copied for each
 
 
 def test_set_sync_debug_mode_rejects_unknown():
@@ -254,18 +267,31 @@ def test_set_sync_debug_mode_rejects_unknown():
 
 
 def test_bad_input_does_no_gpu_work(dev):
+    """Each bad call raises its own exception type with its own message, and
+    records nothing at all: no command, no read, no allocation."""
     x = wt.tensor([1.0, 2.0, 3.0])
     m = x > 1
     z2, z4 = wt.zeros(2), wt.zeros(4)
-    n_disp, n_sync, used = dev.dispatches, wt.sync_count(), wt.memory_stats()["in_use_bytes"]
-    bad = [lambda: x + z2, lambda: m & x, lambda: -m, lambda: x < "s", lambda: wt.where(x, x, x),
-           lambda: wt.where(m, x, z4), lambda: wt.tensor(["a"]), lambda: wt.tensor([2 ** 40]),
-           lambda: wt.zeros(3, dtype="float64"), lambda: x.to("complex64"), lambda: wt.arange(3, dtype=wt.bool),
-           lambda: x.reshape(4), lambda: x[5], lambda: x.expand(2, 4)]
-    for f in bad:
-        with pytest.raises((TypeError, ValueError, OverflowError, RuntimeError, IndexError)):
+    n_sync, used = wt.sync_count(), wt.memory_stats()["in_use_bytes"]
+    bad = [(lambda: x + z2, ValueError, "do not broadcast"),
+           (lambda: m & x, TypeError, "needs bool tensors"),
+           (lambda: -m, TypeError, "negation of a bool"),
+           (lambda: x < "s", TypeError, "unsupported scalar"),
+           (lambda: wt.where(x, x, x), TypeError, "condition must be a bool"),
+           (lambda: wt.where(m, x, z4), ValueError, "do not broadcast"),
+           (lambda: wt.tensor(["a"]), TypeError, "unsupported"),
+           (lambda: wt.tensor([2 ** 40]), OverflowError, "does not fit int32"),
+           (lambda: wt.zeros(3, dtype="float64"), TypeError, "unsupported dtype"),
+           (lambda: x.to("complex64"), TypeError, "unsupported dtype"),
+           (lambda: wt.arange(3, dtype=wt.bool), TypeError, "bool is not a valid dtype"),
+           (lambda: x.reshape(4), RuntimeError, "invalid for input of size 3"),
+           (lambda: x[5], IndexError, "out of bounds for dimension 0 with size 3"),
+           (lambda: x.expand(2, 4), RuntimeError, "expanded size")]
+    for f, exc, pattern in bad:
+        with no_gpu_work(), pytest.raises(exc, match=pattern) as ei:
             f()
-    assert dev.dispatches == n_disp and wt.sync_count() == n_sync
+        assert type(ei.value) is exc, (type(ei.value), exc)
+    assert wt.sync_count() == n_sync
     assert wt.memory_stats()["in_use_bytes"] == used
     assert_same(x, np.array([1, 2, 3], np.float32))
     assert_same(m, np.array([False, True, True]))

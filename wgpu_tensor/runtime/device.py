@@ -7,12 +7,14 @@ encoder (one open compute pass) and submitted only at sync points.
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import tempfile
 import threading
 import warnings
 from collections import OrderedDict
+from typing import NamedTuple
 
 import numpy as np
 
@@ -59,6 +61,31 @@ class Kernel:
         self.access = access
         self.params_size = params_size
         self.key = key
+
+
+class Command(NamedTuple):
+    """One entry of Device.record_commands(): a command recorded, a read, or an
+    allocation.
+
+    kind: "dispatch", "clear", "copy", "upload", "read" or "alloc".
+    name: the shader of a dispatch (Kernel.key[0]); "new" or "pool" for an alloc.
+    params: a dispatch's template parameters as a dict; an alloc's {"nbytes": asked}.
+    groups: the workgroups a dispatch launched (grid x * y); 0 otherwise.
+    grid: a dispatch's (x, y) workgroup grid; () otherwise.
+    bindings: (buffer uid, byte offset, byte size) per binding 1..n of a dispatch
+        (None for an absent one); the range cleared / uploaded / read / allocated;
+        (source, destination) of a copy.
+    """
+    kind: str
+    name: str = ""
+    params: dict = {}
+    groups: int = 0
+    grid: tuple = ()
+    bindings: tuple = ()
+
+
+def _win(b):
+    return None if b is None else (b[0].uid, b[1], b[2])
 
 
 def _round_up(n, a):
@@ -144,6 +171,12 @@ class Device:
         self.bytes_read = 0  # bytes copied GPU -> host by read/read_async
         self.sync_mode = "default"
         self.dispatches = 0
+        # Every other recorded command and allocation is counted too (counters()),
+        # so a test can prove nothing at all happened; record_commands() logs them.
+        self.clears = self.copies = self.uploads = self.reads = 0
+        self.allocs = 0  # buffers created by alloc()
+        self.pool_hits = 0  # alloc() calls served from the pool
+        self._log = None  # the list record_commands() appends to, or None
         self._submitted = 0  # self.dispatches at the last flush
         self.subgroup_size = 0
         self.use_subgroups = self.has_subgroups and self._probe_subgroups()
@@ -165,6 +198,36 @@ class Device:
             return False
         self.subgroup_size = int(size)
         return bool(ok)
+
+    # ------------------------------------------------------------------ accounting
+    def counters(self):
+        """How many commands of each kind were recorded, reads made and buffers
+        allocated (new or from the pool) since the device was made."""
+        return {"dispatch": self.dispatches, "clear": self.clears, "copy": self.copies,
+                "upload": self.uploads, "read": self.reads, "alloc": self.allocs,
+                "pool_hit": self.pool_hits}
+
+    @contextlib.contextmanager
+    def record_commands(self):
+        """Log every command recorded inside the block (dispatches, clears, copies,
+        uploads, reads) and every allocation, in order, as Command entries of the
+        list it yields. For tests: it proves which kernels ran, over which windows,
+        and that nothing ran. Nested blocks: the outer list gets the inner entries
+        too. The log is the device's, so other threads' work lands in it too."""
+        log = []
+        with self.lock:
+            outer, self._log = self._log, log
+        try:
+            yield log
+        finally:
+            with self.lock:
+                self._log = outer
+                if outer is not None:
+                    outer.extend(log)
+
+    def _log_dispatch(self, kernel, bindings, gx, gy):
+        self._log.append(Command("dispatch", kernel.key[0], dict(kernel.key[1]), gx * gy, (gx, gy),
+                                 tuple(_win(b) for b in bindings)))
 
     # ------------------------------------------------------------------ info
     def info(self):
@@ -210,7 +273,12 @@ class Device:
             free = self._pool.get(size)
             if free:
                 self._pooled_bytes -= size
-                return free.pop()
+                self.pool_hits += 1
+                buf = free.pop()
+                if self._log is not None:
+                    self._log.append(Command("alloc", "pool", {"nbytes": nbytes},
+                                             bindings=((buf.uid, 0, size),)))
+                return buf
             usage = wgpu.BufferUsage.STORAGE | wgpu.BufferUsage.COPY_SRC | wgpu.BufferUsage.COPY_DST
             try:
                 gpu = self.device.create_buffer(size=size, usage=usage)
@@ -223,7 +291,11 @@ class Device:
                         raise errors.DeviceLostError(f"the WebGPU device was lost: {e2}") from e2
                     raise MemoryError(f"could not allocate a GPU buffer of {size} bytes: {e}") from None
             self._allocated_bytes += size
+            self.allocs += 1
             buf = Buffer(gpu, size)
+            if self._log is not None:
+                self._log.append(Command("alloc", "new", {"nbytes": nbytes},
+                                         bindings=((buf.uid, 0, size),)))
             # The device owns every buffer until it destroys it: a tensor dying in
             # a reference cycle must not let the collector finalize the wgpu object
             # of a buffer that goes back to the pool.
@@ -275,6 +347,9 @@ class Device:
                 padded[:n] = mv
                 mv = memoryview(padded)
             self.queue.write_buffer(buf.gpu, offset, mv)
+            self.uploads += 1
+            if self._log is not None:
+                self._log.append(Command("upload", bindings=((buf.uid, offset, n),)))
 
     # ------------------------------------------------------------------ kernels
     def kernel(self, name, params, access, params_size, entry="main"):
@@ -364,6 +439,8 @@ class Device:
             self._pending = True
             self.dispatches += 1
             self._record(kernel, bg, off, gx, gy)
+            if self._log is not None:
+                self._log_dispatch(kernel, bindings, gx, gy)
 
     def _params_offset(self, kernel, params):
         """Arena offset of ``params`` for this dispatch: the last block again when it
@@ -411,14 +488,23 @@ class Device:
             self._pending = True
             self.dispatches += 1
             if hold is not None:
-                self._held = (kernel, bg, off, plan.grid, hold)
+                # logged when (and if) it is recorded: see _emit_held
+                self._held = (kernel, bg, off, plan.grid, hold, (plan, out, a, b))
                 return
             self._record(kernel, bg, off, *plan.grid)
+            if self._log is not None:
+                self._log_plan(plan, out, a, b)
+
+    def _log_plan(self, plan, out, a, b):
+        w = plan.wins
+        self._log_dispatch(plan.kernel, [(out, *w[0]), a and (a, *w[1]), b and (b, *w[2])], *plan.grid)
 
     def _emit_held(self):
-        kernel, bg, off, grid, _ = self._held
+        kernel, bg, off, grid, _, operands = self._held
         self._held = None
         self._record(kernel, bg, off, *grid)
+        if self._log is not None:
+            self._log_plan(*operands)
 
     def held(self):
         """The tag of the dispatch held back by dispatch_plan(hold=...), if it is
@@ -481,6 +567,9 @@ class Device:
             self._end_pass()
             self._enc().clear_buffer(buf.gpu, offset, size)
             self._pending = True
+            self.clears += 1
+            if self._log is not None:
+                self._log.append(Command("clear", bindings=((buf.uid, offset, size),)))
 
     def copy(self, src: Buffer, src_off, dst: Buffer, dst_off, size):
         if size <= 0:
@@ -489,6 +578,9 @@ class Device:
             self._end_pass()
             self._enc().copy_buffer_to_buffer(src.gpu, src_off, dst.gpu, dst_off, size)
             self._pending = True
+            self.copies += 1
+            if self._log is not None:
+                self._log.append(Command("copy", bindings=((src.uid, src_off, size), (dst.uid, dst_off, size))))
 
     def flush(self):
         """Submit everything recorded so far (no wait)."""
@@ -532,6 +624,9 @@ class Device:
         st = self._staging_buffer(hi - lo)
         self._end_pass()
         self._enc().copy_buffer_to_buffer(buf.gpu, lo, st, 0, hi - lo)
+        self.reads += 1
+        if self._log is not None:
+            self._log.append(Command("read", params={"nbytes": nbytes}, bindings=((buf.uid, lo, hi - lo),)))
         self.flush()
         return st, offset - lo, hi - lo
 
