@@ -2,7 +2,7 @@
 // Bindings: 0 P, 1 M (mask as u32 words, 4 bools each), 2 COUNTS (u32, rw).
 // One invocation counts 4 mask words (16 elements) with countOneBits.
 
-@group(0) @binding(0) var<uniform> P: SelParams;
+@group(0) @binding(0) var<uniform> P: SelectParams;
 @group(0) @binding(1) var<storage, read> M: array<vec4<u32>>;
 @group(0) @binding(2) var<storage, read_write> COUNTS: array<u32>;
 

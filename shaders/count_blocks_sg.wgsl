@@ -3,7 +3,7 @@
 // One subgroup counts one block (BLOCK_WORDS words) with subgroupAdd: no
 // workgroup barriers; subgroups stride over the blocks, so any subgroup size works.
 
-@group(0) @binding(0) var<uniform> P: SelParams;
+@group(0) @binding(0) var<uniform> P: SelectParams;
 @group(0) @binding(1) var<storage, read> M: array<vec4<u32>>;
 @group(0) @binding(2) var<storage, read_write> COUNTS: array<u32>;
 

@@ -14,23 +14,9 @@
 // SRC_TENSOR / SRC_SCALAR, OUT_WORDS / OUT_SCATTER, WIDE / CAS, and with CAS one merge:
 // REPLACE, ACC_F32, ACC_F16, ACC_INT, ACC_BOOL.
 
-struct Params {
-    n: u32,          // elements in this launch
-    start: u32,      // global linear index of this launch's element 0
-    ndim: u32,
-    dim_size: u32,   // size of the indexed dimension (negative indices wrap by it)
-    off: vec4<u32>,  // element offsets of DST, SRC, IDX from their first window (mod 2^32),
-                     // and w: the stride of the indexed dimension on the indexed side
-    dims: array<vec4<u32>, 8>,   // per dimension, innermost last: (size, DST stride,
-                                 // SRC stride, IDX stride); one vec4 so that a dynamic
-                                 // index does not copy arrays (slow on lavapipe)
-    dst_win: u32,    // u32 words per DST window (several windows)
-    src_win: u32,    // u32 words per SRC window
-    scal: u32,       // the element bits of a scalar source (SRC_SCALAR)
-    out_off: u32,    // OUT_WORDS: element offset of this launch's element 0 in DST0 (multiple of 4)
-}
+//@uniform MoveParams
 
-@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(0) var<uniform> P: MoveParams;
 //@if HAS_IDX
 @group(0) @binding(1) var<storage, read> IDX: array<u32>;
 //@endif

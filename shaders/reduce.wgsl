@@ -16,26 +16,9 @@
 // DIRECT (T = 1 and a 32-bit output: each invocation writes its own word) or SHARED (tree
 // and writers), then one of OUT_W32 (with BITS), OUT_BOOL, OUT_F16.
 
-struct Params {
-    n_items: u32,    // items in this launch
-    item0: u32,      // global index of the launch's first item
-    splits: u32,     // items per row
-    chunk: u32,      // reduced elements per item (the last one of a row may have fewer)
-    nred: u32,       // reduced elements per row
-    x_off: u32,      // element offset of the view in X's window (mod 2^32)
-    out_off: u32,    // element offset of item0's result in OUT's window
-    kdim: u32,       // kept dims (rows), innermost last
-    rdim: u32,       // reduced dims, innermost last
-    denom: f32,      // mean: elements per row, as f32
-    _pad0: u32,
-    _pad1: u32,
-    kshape: array<vec4<u32>, 2>,
-    kstride: array<vec4<u32>, 2>,
-    rshape: array<vec4<u32>, 2>,
-    rstride: array<vec4<u32>, 2>,
-}
+//@uniform ReduceParams
 
-@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(0) var<uniform> P: ReduceParams;
 @group(0) @binding(1) var<storage, read> X: array<u32>;
 @group(0) @binding(2) var<storage, read_write> OUT: array<u32>;
 //@if VEC4

@@ -2,7 +2,7 @@
 // Bindings: 0 P, 1 COUNTS (u32), 2 OFFSETS (u32, rw), 3 COUNT (u32, rw: the result's .count).
 // One workgroup walks the block counts in tiles of 4 * WG, carrying the running total.
 
-@group(0) @binding(0) var<uniform> P: SelParams;
+@group(0) @binding(0) var<uniform> P: SelectParams;
 @group(0) @binding(1) var<storage, read> COUNTS: array<u32>;
 @group(0) @binding(2) var<storage, read_write> OFFSETS: array<u32>;
 @group(0) @binding(3) var<storage, read_write> COUNT: array<u32>;

@@ -8,7 +8,7 @@
 // TAKE (masked_scatter) reads source element `rank` into the element's own place.
 // VALUES writes every element branch-free (emit_all).
 
-@group(0) @binding(0) var<uniform> P: SelParams;
+@group(0) @binding(0) var<uniform> P: SelectParams;
 @group(0) @binding(1) var<storage, read> M: array<u32>;
 @group(0) @binding(2) var<storage, read> OFFSETS: array<u32>;
 //@if VALUES

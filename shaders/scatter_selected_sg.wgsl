@@ -6,7 +6,7 @@
 // subgroupAdd carries it to the next. VALUES writes every element branch-free
 // (emit_all: rejected ones from the end); INDICES/TAKE only the selected ones.
 
-@group(0) @binding(0) var<uniform> P: SelParams;
+@group(0) @binding(0) var<uniform> P: SelectParams;
 @group(0) @binding(1) var<storage, read> M: array<vec4<u32>>;
 @group(0) @binding(2) var<storage, read> OFFSETS: array<u32>;
 //@if VALUES

@@ -5,21 +5,7 @@
 // thread; on the subgroup path one subgroup walks it. Template: WG, BLOCK_WORDS,
 // SUBGROUPS / NO_SUBGROUPS.
 
-struct SelParams {
-    n: u32,          // elements in this segment
-    blk0: u32,       // index of the segment's first block in COUNTS/OFFSETS
-    g0: u32,         // global linear index of the segment's first element
-    x_off: u32,      // element offset of x in its window (multiple of 4)
-    m_off: u32,      // word offset of the mask in its window (multiple of 4)
-    nblocks: u32,    // scan: number of blocks
-    ndim: u32,       // nonzero: coordinates written per selected element
-    out_off: u32,    // element offset of the output in its first window
-    out_win: u32,    // elements per output window (several windows: output > one binding)
-    fill: u32,       // bits of fill_value
-    n_all: u32,      // elements of the whole selection (all segments)
-    scal: u32,       // fused predicate: bits of the compare's scalar
-    shape: array<vec4<u32>, 2>,   // nonzero: shape of the input, innermost last
-}
+//@uniform SelectParams
 
 const WG: u32 = {{WG}}u;
 const BLOCK_WORDS: u32 = {{BLOCK_WORDS}}u;

@@ -8,7 +8,7 @@
 // bits (AGG: the tile's own count is published; INCL: its inclusive prefix is) and
 // 30 value bits.
 
-@group(0) @binding(0) var<uniform> P: SelParams;
+@group(0) @binding(0) var<uniform> P: SelectParams;
 //@if NOT_FUSED
 @group(0) @binding(1) var<storage, read> M: array<vec4<u32>>;
 //@endif

@@ -9,6 +9,7 @@ Templates know two things:
                               with {{i}} replaced by 0, 1, ...
   //@include FILE             the text of shaders/FILE.wgsl, rendered with the same params
                               (it may include others, up to 4 levels deep)
+  //@uniform BLOCK            the WGSL struct of uniform block BLOCK (runtime/uniforms.py)
   //@if NAME ... //@endif     the lines between kept only when params[NAME] is true
                               (WGSL type-checks dead branches, so variants that
                               differ in types are chosen here, not with `if`)
@@ -18,6 +19,8 @@ from __future__ import annotations
 import functools
 import re
 from pathlib import Path
+
+from . import uniforms
 
 _PKG = Path(__file__).resolve().parent.parent
 
@@ -42,6 +45,7 @@ _VAR = re.compile(r"\{\{(\w+)\}\}")
 
 
 _INCLUDE = re.compile(r"^[ \t]*//@include (\w+)[ \t]*$", re.M)
+_UNIFORM = re.compile(r"^[ \t]*//@uniform (\w+)[ \t]*\n", re.M)
 
 
 def render(name: str, params: dict) -> str:
@@ -55,6 +59,7 @@ def render(name: str, params: dict) -> str:
         n = int(params[m.group(1)])
         return "".join(m.group(2).replace("{{i}}", str(i)) for i in range(n))
 
+    text = _UNIFORM.sub(lambda m: uniforms.BLOCKS[m.group(1)].wgsl, text)
     text = _REPEAT.sub(repeat, text)
     text = _IF.sub(lambda m: m.group(2) if params.get(m.group(1)) else "", text)
 
