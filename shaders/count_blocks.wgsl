@@ -8,18 +8,7 @@
 
 //@include select_common
 
-@compute @workgroup_size({{WG}})
-fn main(@builtin(workgroup_id) wid: vec3<u32>,
-        @builtin(num_workgroups) nwg: vec3<u32>,
-//@if SUBGROUPS
-        @builtin(subgroup_invocation_id) sid: u32,
-        @builtin(subgroup_size) ssz: u32,
-//@endif
-        @builtin(local_invocation_index) li: u32) {
-//@if NO_SUBGROUPS
-    let sid = 0u;
-    let ssz = 1u;
-//@endif
+//@include select_entry
     let b = wid.x + wid.y * nwg.x;
     if (b * BLOCK_WORDS * 4u >= P.n) {
         return;

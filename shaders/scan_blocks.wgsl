@@ -16,17 +16,7 @@ fn count_at(i: u32) -> u32 {
     return 0u;
 }
 
-@compute @workgroup_size({{WG}})
-fn main(
-//@if SUBGROUPS
-        @builtin(subgroup_invocation_id) sid: u32,
-        @builtin(subgroup_size) ssz: u32,
-//@endif
-        @builtin(local_invocation_index) li: u32) {
-//@if NO_SUBGROUPS
-    let sid = 0u;
-    let ssz = 1u;
-//@endif
+//@include select_entry
     var carry = 0u;
     let tiles = (P.nblocks + 4u * WG - 1u) / (4u * WG);
     for (var t = 0u; t < tiles; t = t + 1u) {

@@ -1,9 +1,10 @@
 // select_common.wgsl: parameters and workgroup scans shared by the selection kernels
-// (included by count_blocks, scan_blocks, scatter_selected, gather_selected).
+// (included by count_blocks*, scan_blocks, scatter_selected*, fill_tail and, through
+// select_onepass_common, the one-pass kernels).
 // A block is BLOCK_WORDS mask words (4 bool bytes each): on the workgroup-memory
 // path one workgroup of BLOCK_WORDS / 4 threads does 4 rounds of one word per
 // thread; on the subgroup path one subgroup walks it. Template: WG, BLOCK_WORDS,
-// SUBGROUPS / NO_SUBGROUPS.
+// SUBGROUPS (the adapter's subgroups are used).
 
 //@uniform SelectParams
 
@@ -54,8 +55,7 @@ fn wg_scan4(v: vec4<u32>, li: u32, sid: u32, ssz: u32) -> Scan4 {
     workgroupBarrier();
     return Scan4(before + incl - v, total);
 }
-//@endif
-//@if NO_SUBGROUPS
+//@else
 // Hillis-Steele scan in workgroup memory (adapters without subgroups).
 fn wg_scan4(v: vec4<u32>, li: u32, sid: u32, ssz: u32) -> Scan4 {
     sh[li] = v;

@@ -13,7 +13,7 @@
 // masked) and every memory access is a loop over the SIMD lanes: the network is
 // straight-line code whose steps are switched on and off with selects, and pairs
 // halve the accesses.
-// Template: S (3 or 4), G, R, WG, TILE, FLOAT / NOT_FLOAT, FLIP, LEVEL4 (S == 4).
+// Template: S (3 or 4), G, R, WG, TILE, FLOAT (float keys), FLIP, LEVEL4 (S == 4).
 
 //@uniform SortParams
 
@@ -35,8 +35,7 @@ fn ord(k: u32) -> u32 {
     var c = select(u, 0x80000000u, u == 0x7fffffffu);
     c = select(c, 0xffffffffu, u > 0xff800000u || u < 0x007fffffu);
     return c ^ FLIP;
-//@endif
-//@if NOT_FLOAT
+//@else
     return k;
 //@endif
 }

@@ -221,9 +221,7 @@ def _plan(dev, shape, isz, dst, dst_st, src=None, src_st=None, scal=0, idx=None,
         params = {"WG": WG, "ISZ": isz, "KS": ks, "KD": kd, "ONE_DIM": nd <= 1, "HAS_IDX": idx is not None,
                   "IDX_SIGNED": idx is not None and idx.dtype is D.int32,
                   "IDX_SRC": side == "src", "IDX_DST": side == "dst",
-                  "SRC_TENSOR": src is not None, "SRC_SCALAR": src is None,
-                  "OUT_WORDS": fresh, "OUT_SCATTER": not fresh, "CAS": cas,
-                  "WIDE": not fresh and not cas, "DST_T": "atomic<u32>" if cas else "u32",
+                  "SRC_TENSOR": src is not None, "OUT_WORDS": fresh, "CAS": cas,
                   "REPLACE": cas and acc is None, "ACC_F32": acc == "f32", "ACC_F16": acc == "f16",
                   "ACC_INT": acc == "int", "ACC_BOOL": acc == "bool"}
         access = ["r" if idx is not None else None] + ["r"] * ks + ["rw"] * kd

@@ -371,12 +371,9 @@ def _record(dev, geo, tpl, final, out_dtype, plan, splits, chunk, denom):
     contig = len(geo.red) == 1 and geo.red[0][1] == 1 and T > 1
     direct = T == 1 and out_dtype.itemsize == 4
     params = dict(tpl, RT=rt, FINAL=final, LOAD4=_load4(geo.dtype),
-                  SPLIT=splits > 1, NO_SPLIT=splits == 1,
-                  KEPT_1D=len(geo.kept) <= 1, KEPT_ND=len(geo.kept) > 1,
-                  RED_CONTIG=contig,
+                  SPLIT=splits > 1, KEPT_ND=len(geo.kept) > 1, RED_CONTIG=contig,
                   RED_1D=not contig and len(geo.red) <= 1, RED_ND=not contig and len(geo.red) > 1,
-                  DIRECT=direct, SHARED=not direct,
-                  OUT_W32=out_dtype.itemsize == 4 and not direct, OUT_BOOL=out_dtype is D.bool_,
+                  DIRECT=direct, OUT_W32=out_dtype.itemsize == 4, OUT_BOOL=out_dtype is D.bool_,
                   OUT_F16=out_dtype is D.float16, BITS=_BITS.get(rt, "u32"))
     vec4 = contig and geo.dtype.itemsize == 4
     params["VEC4"] = vec4

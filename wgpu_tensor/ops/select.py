@@ -91,8 +91,7 @@ def select_path(dev, n):
 
 
 def _flags(dev, wg=WG, **extra):
-    p = {"WG": wg, "BLOCK_WORDS": BLOCK // 4, "SUBGROUPS": dev.use_subgroups,
-         "NO_SUBGROUPS": not dev.use_subgroups}
+    p = {"WG": wg, "BLOCK_WORDS": BLOCK // 4, "SUBGROUPS": dev.use_subgroups}
     p.update(extra)
     return p
 
@@ -188,10 +187,7 @@ def _record(dev, x, m, shape, mode, out_buf, out_byte_start, out_nbytes, count):
     k_scatter, scatter_groups = _block_kernel(
         dev, "scatter_selected",
         ["r", "r", "r" if values else "rw" if take else None] + ["r" if take else "rw"] * K,
-        VALUES=values, NOT_VALUES=not values, INDICES=mode == "indices", TAKE=take, K=K,
-        OUT_ACCESS="read" if take else "read_write",
-        ONE_PUT=K == 1 and not take, MULTI_PUT=K > 1 and not take, ONE_GET=K == 1 and take,
-        MULTI_GET=K > 1 and take)
+        VALUES=values, TAKE=take, K=K, ONE_WINDOW=K == 1)
     ndim = len(shape) if mode == "indices" else 0
     owin = (offsets._buf, 0, offsets._buf.size)
     for s, e, mwin, m_off in msegs:
@@ -253,18 +249,16 @@ def _record_onepass(dev, x, m, shape, mode, out_buf, out_byte_start, out_nbytes,
 
     pred = {} if fuse is None else {k: v for k, v in fuse.items() if k != "scal"}
 
+    access = ["r" if fuse is None else "rw", "rw", "r" if values else None] + ["rw"] * K + ["rw"]
+    tpl = dict(VALUES=values, TAKE=False, K=K, ONE_WINDOW=K == 1, SPINS=SPINS, FUSED=fuse is not None, **pred)
+
     def kern(full):
-        return dev.kernel("select_onepass_sg" if sg else "select_onepass",
-                          _flags(dev, WG_SG if sg else WG, VALUES=values, INDICES=not values, K=K,
-                                 SPINS=SPINS, ONE_PUT=K == 1, MULTI_PUT=K > 1, TILE=tile, FULL=full,
-                                 PARTIAL=not full, DENSE_FULL=values and full and fuse is None,
-                                 DENSE_PARTIAL=values and not full and fuse is None,
-                                 SPARSE_LIM=sparse_lim, FUSED=fuse is not None, NOT_FUSED=fuse is None,
-                                 FUSED_FULL=fuse is not None and full,
-                                 FUSED_PARTIAL=fuse is not None and not full,
-                                 RUN=-(-tile // 16 // max(dev.subgroup_size, 1)), **pred),
-                          ["r" if fuse is None else "rw", "rw", "r" if values else None]
-                          + ["rw"] * K + ["rw"], SELECT.size)
+        if sg:
+            return dev.kernel("select_onepass_sg",
+                              _flags(dev, WG_SG, TILE=tile, FULL=full, SPARSE_LIM=sparse_lim,
+                                     RUN=-(-tile // 16 // max(dev.subgroup_size, 1)), **tpl),
+                              access, SELECT.size)
+        return dev.kernel("select_onepass", _flags(dev, WG, **tpl), access, SELECT.size)
 
     per_group = max(1, WG_SG // max(dev.subgroup_size, 1)) if sg else 1
     fwin = (flags._buf, 0, flags._buf.size)

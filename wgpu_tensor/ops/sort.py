@@ -167,12 +167,11 @@ def _sort_rows(dev, keys, groups, n, flt, descending):
     tile = _tile(dev)
     tile_log = tile.bit_length() - 1
     s = GROUP_LOG
-    common = {"S": s, "G": 2 << s, "R": 1 << s, "LEVEL4": s == 4, "WG": tile >> (s + 1),
-              "TILE": tile, "TILE_LOG": tile_log, "TILE_PAIRS": tile // 2,
-              "FLOAT": flt, "NOT_FLOAT": not flt,
+    common = {"S": s, "G": 2 << s, "R": 1 << s, "LEVEL4": s == 4, "TILE": tile, "FLOAT": flt,
               "FLIP": "0xffffffff" if (descending and flt) else "0"}
-    k_init = dev.kernel("sort_tile", common, ["r", "rw"], SORT.size, entry="init")
-    k_merge = dev.kernel("sort_tile", common, ["r", "rw"], SORT.size, entry="merge")
+    tiled = dict(common, WG=tile >> (s + 1), TILE_LOG=tile_log, TILE_PAIRS=tile // 2)
+    k_init = dev.kernel("sort_tile", tiled, ["r", "rw"], SORT.size, entry="init")
+    k_merge = dev.kernel("sort_tile", tiled, ["r", "rw"], SORT.size, entry="merge")
     k_step = dev.kernel("sort_step", dict(common, WG=STEP_WG), ["rw"], SORT.size)
     with dev.lock:
         for r0, r1 in groups:
