@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import struct
 import sys
 import time
 from pathlib import Path
@@ -22,6 +21,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import wgpu_tensor as wt  # noqa: E402
 from wgpu_tensor.runtime import get_device  # noqa: E402
+from wgpu_tensor.runtime.uniforms import COPY  # noqa: E402
 
 VARIANTS = {"VEC4": "vec4 stores (the copy kernel)", "SCALAR": "4 word stores, contiguous",
             "SCATTERED": "4 word stores, scattered as masked_select", "LOAD_ONLY": "loads only"}
@@ -38,8 +38,8 @@ def main(argv=None):
     x = wt.tensor(np.random.default_rng(0).integers(0, 2 ** 31, n).astype(np.uint32), dtype=wt.uint32)
     d1, d2 = wt.empty(n, dtype=wt.uint32), wt.empty(n, dtype=wt.uint32)
     kerns = {v: dev.kernel("copy_variants", {"WG": 256, **{w: w == v for w in VARIANTS}},
-                           ["r", "rw", "rw"], 16) for v in VARIANTS}
-    params = struct.pack("<4I", n4, 0, 0, 0)
+                           ["r", "rw", "rw"], COPY.size) for v in VARIANTS}
+    params = COPY.pack(n4)
     bindings = [(x._v._buf, 0, n * 4), (d1._v._buf, 0, n * 4), (d2._v._buf, 0, n * 4)]
     best = {v: math.inf for v in VARIANTS}
     for _ in range(args.repeat + 1):  # the first round warms up

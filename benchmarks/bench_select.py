@@ -32,7 +32,6 @@ import asyncio
 import json
 import math
 import statistics
-import struct
 import sys
 import time
 from pathlib import Path
@@ -43,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import wgpu_tensor as wt  # noqa: E402
 from wgpu_tensor.ops import select as S  # noqa: E402
 from wgpu_tensor.runtime import get_device  # noqa: E402
+from wgpu_tensor.runtime.uniforms import COPY, ELEMENTWISE  # noqa: E402
 
 GPU_OPS = ["copy_kernel", "masked_select", "masked_select_async", "x[mask]", "nonzero", "compare",
            "masked_select(x>t)"]
@@ -88,10 +88,10 @@ def measure_rounds(runs, repeat):
 
 
 def copy_kernel(dev, src, dst, n):
-    k = dev.kernel("copy_vec4", {"WG": 256}, ["r", "rw"], 16)
+    k = dev.kernel("copy_vec4", {"WG": 256}, ["r", "rw"], COPY.size)
     n4 = math.ceil(n / 4)
     size = n4 * 16
-    dev.dispatch(k, struct.pack("<4I", n4, 0, 0, 0), [(src._v._buf, 0, size), (dst._v._buf, 0, size)],
+    dev.dispatch(k, COPY.pack(n4), [(src._v._buf, 0, size), (dst._v._buf, 0, size)],
                  math.ceil(n4 / 256))
 
 
@@ -105,8 +105,8 @@ def small_op_cost(dev, n_ops=1000, n=1024, rounds=5):
     r = x > y
     kern = E._kernel(dev, "a > b", wt.bool, [x._v, y._v], ("f32", "f32"), "bool", True)
     bg = dev._bind_group(kern, [(r._v._buf, 0, n), (x._v._buf, 0, 4 * n), (y._v._buf, 0, 4 * n), None])
-    params = struct.pack("<44I", n, 0, 1, 0, n, *([1] * 7), 0, 0, 0, 0, *([1] + [0] * 7) * 2, *([0] * 8),
-                         0, 0, 0, 0)
+    params = ELEMENTWISE.pack(n, 0, 1, 0, n, *([1] * 7), 0, 0, 0, 0, *([1] + [0] * 7) * 2, *([0] * 8),
+                              0, 0, 0, 0)
     groups = math.ceil(n / (E.WG * 4))
     keep = []
 

@@ -6,7 +6,7 @@
 // (4 single-word stores to the places masked_select's branch-free writes would
 // choose with bit 0 of each word as the mask), LOAD_ONLY (no stores).
 
-struct CopyParams { n4: u32, _a: u32, _b: u32, _c: u32 }
+//@uniform CopyParams
 @group(0) @binding(0) var<uniform> P: CopyParams;
 @group(0) @binding(1) var<storage, read> SRC: array<vec4<u32>>;
 @group(0) @binding(2) var<storage, read_write> DST: array<u32>;

@@ -1,7 +1,7 @@
 // copy_vec4.wgsl: DST[i] = SRC[i], one vec4 (16 bytes) per invocation: the benchmark's floor.
 // Bindings: 0 P (n4 = vec4 count), 1 SRC (vec4<u32>), 2 DST (vec4<u32>, rw).
 
-struct CopyParams { n4: u32, _a: u32, _b: u32, _c: u32 }
+//@uniform CopyParams
 @group(0) @binding(0) var<uniform> P: CopyParams;
 @group(0) @binding(1) var<storage, read> SRC: array<vec4<u32>>;
 @group(0) @binding(2) var<storage, read_write> DST: array<vec4<u32>>;

@@ -2,24 +2,13 @@
 // Bindings: 0 P, 1 M (mask as u32 words, 4 bools each), 2 COUNTS (u32, rw).
 // One invocation counts 4 mask words (16 elements) with countOneBits.
 
-@group(0) @binding(0) var<uniform> P: SelParams;
+@group(0) @binding(0) var<uniform> P: SelectParams;
 @group(0) @binding(1) var<storage, read> M: array<vec4<u32>>;
 @group(0) @binding(2) var<storage, read_write> COUNTS: array<u32>;
 
 //@include select_common
 
-@compute @workgroup_size({{WG}})
-fn main(@builtin(workgroup_id) wid: vec3<u32>,
-        @builtin(num_workgroups) nwg: vec3<u32>,
-//@if SUBGROUPS
-        @builtin(subgroup_invocation_id) sid: u32,
-        @builtin(subgroup_size) ssz: u32,
-//@endif
-        @builtin(local_invocation_index) li: u32) {
-//@if NO_SUBGROUPS
-    let sid = 0u;
-    let ssz = 1u;
-//@endif
+//@include select_entry
     let b = wid.x + wid.y * nwg.x;
     if (b * BLOCK_WORDS * 4u >= P.n) {
         return;

@@ -3,18 +3,13 @@
 // One subgroup counts one block (BLOCK_WORDS words) with subgroupAdd: no
 // workgroup barriers; subgroups stride over the blocks, so any subgroup size works.
 
-@group(0) @binding(0) var<uniform> P: SelParams;
+@group(0) @binding(0) var<uniform> P: SelectParams;
 @group(0) @binding(1) var<storage, read> M: array<vec4<u32>>;
 @group(0) @binding(2) var<storage, read_write> COUNTS: array<u32>;
 
 //@include select_common
 
-@compute @workgroup_size({{WG}})
-fn main(@builtin(workgroup_id) wid: vec3<u32>,
-        @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(subgroup_invocation_id) sid: u32,
-        @builtin(subgroup_size) ssz: u32,
-        @builtin(local_invocation_index) li: u32) {
+//@include select_entry
     let n_sg = nwg.x * nwg.y * (WG / ssz);
     let nb = (P.n + BLOCK_WORDS * 4u - 1u) / (BLOCK_WORDS * 4u);
     for (var b = ((wid.x + wid.y * nwg.x) * WG + li) / ssz; b < nb; b = b + n_sg) {

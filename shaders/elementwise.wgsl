@@ -9,20 +9,9 @@
 // RT (WGSL type of EXPR), ALL_CONTIG, and one of OUT_W32 (with BITS), OUT_BOOL,
 // OUT_F16.
 
-struct Params {
-    n: u32,          // output elements in this launch
-    start: u32,      // global linear index of this launch's element 0
-    ndim: u32,
-    out_off: u32,    // element offset of the output in its window (multiple of 4)
-    shape: array<vec4<u32>, 2>,   // innermost dim last
-    off: vec4<u32>,  // element offsets of A, B, C in their windows (mod 2^32)
-    sa: array<vec4<u32>, 2>,
-    sb: array<vec4<u32>, 2>,
-    sc: array<vec4<u32>, 2>,
-    scal: vec4<u32>, // bits of scalar operands and op constants
-}
+//@uniform ElementwiseParams
 
-@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(0) var<uniform> P: ElementwiseParams;
 @group(0) @binding(1) var<storage, read_write> OUT: array<u32>;
 //@if HAS_A
 @group(0) @binding(2) var<storage, read> A: array<u32>;

@@ -1,7 +1,7 @@
 // fill_tail.wgsl: OUT[e] = fill for every output element e at or past the selected count.
 // Bindings: 0 P, 1 COUNT (u32), 2 OUT (u32 window, rw). One invocation per 32-bit element.
 
-@group(0) @binding(0) var<uniform> P: SelParams;
+@group(0) @binding(0) var<uniform> P: SelectParams;
 @group(0) @binding(1) var<storage, read> COUNT: array<u32>;
 @group(0) @binding(2) var<storage, read_write> OUT: array<u32>;
 

@@ -6,14 +6,9 @@
 // a workgroup reduces through workgroup atomics and adds one atomicMax per word to OUT.
 // Template: WG, PER, SIGNED.
 
-struct Params {
-    n: u32,     // index values in this launch
-    off: u32,   // word offset of the launch's first value in the IDX window
-    _pad0: u32,
-    _pad1: u32,
-}
+//@uniform MinmaxParams
 
-@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(0) var<uniform> P: MinmaxParams;
 @group(0) @binding(1) var<storage, read> IDX: array<u32>;
 @group(0) @binding(2) var<storage, read_write> OUT: array<atomic<u32>, 2>;
 

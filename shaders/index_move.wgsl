@@ -4,33 +4,19 @@
 // Bindings: 0 P, 1 IDX (int32/uint32 index words; HAS_IDX), 2.. SRC0..SRC{KS-1} (u32 windows
 // of the source; SRC_TENSOR), then DST0..DST{KD-1} (u32 windows of the destination, rw).
 // One invocation moves 4 consecutive elements. OUT_WORDS (a fresh contiguous output) packs
-// them into whole words; otherwise each element is stored on its own (OUT_SCATTER): a plain
-// store for 4-byte elements (WIDE), else a compare-exchange loop on its word (CAS) that
+// them into whole words; otherwise each element is stored on its own: a plain store for
+// 4-byte elements, else a compare-exchange loop on its word (CAS) that
 // changes only the element's bits, so neighbours in a word never race and a duplicate target
 // ends up holding one of the values. Accumulation (scatter_add_, index_add_) is CAS too, with
 // `merge` adding instead of replacing.
 //
-// Template: WG, ISZ (1, 2 or 4), KS, KD, ONE_DIM, DST_T, HAS_IDX, IDX_SIGNED, IDX_SRC, IDX_DST,
-// SRC_TENSOR / SRC_SCALAR, OUT_WORDS / OUT_SCATTER, WIDE / CAS, and with CAS one merge:
-// REPLACE, ACC_F32, ACC_F16, ACC_INT, ACC_BOOL.
+// Template: WG, ISZ (1, 2 or 4), KS, KD, ONE_DIM, HAS_IDX, IDX_SIGNED, IDX_SRC, IDX_DST,
+// SRC_TENSOR (else the scalar P.scal), OUT_WORDS, CAS, and with CAS one merge: REPLACE,
+// ACC_F32, ACC_F16, ACC_INT, ACC_BOOL.
 
-struct Params {
-    n: u32,          // elements in this launch
-    start: u32,      // global linear index of this launch's element 0
-    ndim: u32,
-    dim_size: u32,   // size of the indexed dimension (negative indices wrap by it)
-    off: vec4<u32>,  // element offsets of DST, SRC, IDX from their first window (mod 2^32),
-                     // and w: the stride of the indexed dimension on the indexed side
-    dims: array<vec4<u32>, 8>,   // per dimension, innermost last: (size, DST stride,
-                                 // SRC stride, IDX stride); one vec4 so that a dynamic
-                                 // index does not copy arrays (slow on lavapipe)
-    dst_win: u32,    // u32 words per DST window (several windows)
-    src_win: u32,    // u32 words per SRC window
-    scal: u32,       // the element bits of a scalar source (SRC_SCALAR)
-    out_off: u32,    // OUT_WORDS: element offset of this launch's element 0 in DST0 (multiple of 4)
-}
+//@uniform MoveParams
 
-@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(0) var<uniform> P: MoveParams;
 //@if HAS_IDX
 @group(0) @binding(1) var<storage, read> IDX: array<u32>;
 //@endif
@@ -38,7 +24,11 @@ struct Params {
 @group(0) @binding(2 + {{i}}) var<storage, read> SRC{{i}}: array<u32>;
 //@end
 //@repeat KD
-@group(0) @binding(2 + {{KS}} + {{i}}) var<storage, read_write> DST{{i}}: array<{{DST_T}}>;
+//@if CAS
+@group(0) @binding(2 + {{KS}} + {{i}}) var<storage, read_write> DST{{i}}: array<atomic<u32>>;
+//@else
+@group(0) @binding(2 + {{KS}} + {{i}}) var<storage, read_write> DST{{i}}: array<u32>;
+//@endif
 //@end
 
 const WG: u32 = {{WG}}u;
@@ -89,29 +79,10 @@ fn load(e: u32) -> u32 {
 //@if SRC_TENSOR
     let b = e * ISZ;
     return (src_word(b >> 2u) >> ((b & 3u) * 8u)) & EMASK;
-//@endif
-//@if SRC_SCALAR
+//@else
     return P.scal;
 //@endif
 }
-
-//@if WIDE
-// A whole-word store of destination element e (relative to DST0's start).
-fn store(e: u32, v: u32) {
-    if (KD == 1u) {
-        DST0[e] = v;
-        return;
-    }
-    let k = e / P.dst_win;
-    let o = e - k * P.dst_win;
-    switch k {
-//@repeat KD
-        case {{i}}u: { DST{{i}}[o] = v; }
-//@end
-        default: {}
-    }
-}
-//@endif
 
 //@if OUT_WORDS
 // A whole-word store of word w of a fresh contiguous output.
@@ -129,8 +100,8 @@ fn store_word(w: u32, v: u32) {
         default: {}
     }
 }
-//@endif
-
+//@else
+//@if CAS
 //@if REPLACE
 // The word `old` with the element at bit `sh` replaced by v.
 fn merge(old: u32, sh: u32, v: u32) -> u32 {
@@ -160,7 +131,6 @@ fn merge(old: u32, sh: u32, v: u32) -> u32 {
 }
 //@endif
 
-//@if CAS
 // Word o of window i becomes merge(itself, sh, v), atomically: the other elements of the
 // word (written by other invocations) are kept, and accumulations all land.
 //@repeat KD
@@ -193,6 +163,24 @@ fn store(e: u32, v: u32) {
         default: {}
     }
 }
+//@else
+// A whole-word store of destination element e (relative to DST0's start): 4-byte
+// elements share no word, so no other invocation races it.
+fn store(e: u32, v: u32) {
+    if (KD == 1u) {
+        DST0[e] = v;
+        return;
+    }
+    let k = e / P.dst_win;
+    let o = e - k * P.dst_win;
+    switch k {
+//@repeat KD
+        case {{i}}u: { DST{{i}}[o] = v; }
+//@end
+        default: {}
+    }
+}
+//@endif
 //@endif
 
 //@if HAS_IDX
@@ -251,8 +239,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
     } else {
         store_word(w0, v[0] | (v[1] << 8u) | (v[2] << 16u) | (v[3] << 24u));
     }
-//@endif
-//@if OUT_SCATTER
+//@else
     for (var k = 0u; k < 4u; k = k + 1u) {
         if (l0 + k < P.n) {
             let r = element(P.start + l0 + k);

@@ -4,12 +4,7 @@
 // as one word. MISS(k) marks keys that can never be in the set (NaN; an int32/uint32
 // value outside the other type's range).
 
-struct SearchParams {
-    n: u32,        // elements in this launch
-    q_off: u32,    // element offset of Q in its window
-    out_off: u32,  // element offset of OUT in its window (multiple of 4)
-    m: u32,        // number of sorted keys
-}
+//@uniform SearchParams
 
 @group(0) @binding(0) var<uniform> P: SearchParams;
 @group(0) @binding(1) var<storage, read_write> OUT: array<u32>;

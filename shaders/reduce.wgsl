@@ -10,32 +10,15 @@
 //
 // Template: WG, T (power of two, <= WG / 4), VT + LOAD (value of element e of X), LOAD4
 // (array of the 4 values from element e, a multiple of 4), ACC (accumulator type), IDENT,
-// MAP (v -> ACC), COMBINE (a, b -> ACC), RT + FINAL (a -> RT); SPLIT / NO_SPLIT (several
-// items per row or one); KEPT_1D / KEPT_ND; RED_1D / RED_ND (strided reduced dims, merged
-// into one or not) / RED_CONTIG (contiguous: read 4 at a time, VEC4 for 32-bit values);
-// DIRECT (T = 1 and a 32-bit output: each invocation writes its own word) or SHARED (tree
-// and writers), then one of OUT_W32 (with BITS), OUT_BOOL, OUT_F16.
+// MAP (v -> ACC), COMBINE (a, b -> ACC), RT + FINAL (a -> RT); SPLIT (several items per
+// row, else one); KEPT_ND (several kept dims, else at most one); RED_1D / RED_ND (strided
+// reduced dims, merged into one or not) / RED_CONTIG (contiguous: read 4 at a time, VEC4
+// for 32-bit values); DIRECT (T = 1 and a 32-bit output: each invocation writes its own
+// word, with BITS), else the tree and one of OUT_W32 (with BITS), OUT_BOOL, OUT_F16.
 
-struct Params {
-    n_items: u32,    // items in this launch
-    item0: u32,      // global index of the launch's first item
-    splits: u32,     // items per row
-    chunk: u32,      // reduced elements per item (the last one of a row may have fewer)
-    nred: u32,       // reduced elements per row
-    x_off: u32,      // element offset of the view in X's window (mod 2^32)
-    out_off: u32,    // element offset of item0's result in OUT's window
-    kdim: u32,       // kept dims (rows), innermost last
-    rdim: u32,       // reduced dims, innermost last
-    denom: f32,      // mean: elements per row, as f32
-    _pad0: u32,
-    _pad1: u32,
-    kshape: array<vec4<u32>, 2>,
-    kstride: array<vec4<u32>, 2>,
-    rshape: array<vec4<u32>, 2>,
-    rstride: array<vec4<u32>, 2>,
-}
+//@uniform ReduceParams
 
-@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(0) var<uniform> P: ReduceParams;
 @group(0) @binding(1) var<storage, read> X: array<u32>;
 @group(0) @binding(2) var<storage, read_write> OUT: array<u32>;
 //@if VEC4
@@ -97,9 +80,6 @@ fn final_value(a: {{ACC}}) -> {{RT}} {
 
 // Element offset (from the view's start) of row `row`'s first element.
 fn kept_offset(row: u32) -> u32 {
-//@if KEPT_1D
-    return row * P.kstride[0].x;
-//@endif
 //@if KEPT_ND
     var o = 0u;
     var rem = row;
@@ -109,6 +89,8 @@ fn kept_offset(row: u32) -> u32 {
         rem = rem / size;
     }
     return o + rem * P.kstride[0].x;
+//@else
+    return row * P.kstride[0].x;
 //@endif
 }
 
@@ -200,8 +182,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
         let row = item / P.splits;
         let r0 = (item % P.splits) * P.chunk;
         acc = fold(P.x_off + kept_offset(row), r0, min(P.nred, r0 + P.chunk), lane);
-//@endif
-//@if NO_SPLIT
+//@else
         acc = fold(P.x_off + kept_offset(item), 0u, P.nred, lane);
 //@endif
     }
@@ -210,8 +191,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
     if (it < P.n_items) {
         OUT[P.out_off + it] = {{BITS}}(final_value(acc));
     }
-//@endif
-//@if SHARED
+//@else
     SH[li] = acc;
     workgroupBarrier();
     for (var s = T / 2u; s > 0u; s = s >> 1u) {
@@ -220,7 +200,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
         }
         workgroupBarrier();
     }
-//@endif
     // Item k of this workgroup has its result in SH[k * T].
 //@if OUT_W32
     if (li < IPW && first + li < P.n_items) {
@@ -249,5 +228,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
         }
         OUT[(P.out_off + first) / 2u + li] = half_bits(final_value(SH[j * T])) | (half_bits(hi) << 16u);
     }
+//@endif
 //@endif
 }

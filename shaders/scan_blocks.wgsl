@@ -2,7 +2,7 @@
 // Bindings: 0 P, 1 COUNTS (u32), 2 OFFSETS (u32, rw), 3 COUNT (u32, rw: the result's .count).
 // One workgroup walks the block counts in tiles of 4 * WG, carrying the running total.
 
-@group(0) @binding(0) var<uniform> P: SelParams;
+@group(0) @binding(0) var<uniform> P: SelectParams;
 @group(0) @binding(1) var<storage, read> COUNTS: array<u32>;
 @group(0) @binding(2) var<storage, read_write> OFFSETS: array<u32>;
 @group(0) @binding(3) var<storage, read_write> COUNT: array<u32>;
@@ -16,17 +16,7 @@ fn count_at(i: u32) -> u32 {
     return 0u;
 }
 
-@compute @workgroup_size({{WG}})
-fn main(
-//@if SUBGROUPS
-        @builtin(subgroup_invocation_id) sid: u32,
-        @builtin(subgroup_size) ssz: u32,
-//@endif
-        @builtin(local_invocation_index) li: u32) {
-//@if NO_SUBGROUPS
-    let sid = 0u;
-    let ssz = 1u;
-//@endif
+//@include select_entry
     var carry = 0u;
     let tiles = (P.nblocks + 4u * WG - 1u) / (4u * WG);
     for (var t = 0u; t < tiles; t = t + 1u) {

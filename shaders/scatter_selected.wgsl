@@ -4,11 +4,11 @@
 // target's u32 words, rw), 4.. OUT0..OUT{K-1} (u32 windows of the output, rw; TAKE: of
 // the source, read). One invocation handles one mask
 // word (4 elements) in each of 4 rounds; one vec4 scan gives the ranks of all 4 rounds.
-// VALUES writes x's 32-bit words; INDICES writes the NDIM coordinates of each element;
+// VALUES writes x's 32-bit words; nonzero (no flag) writes the NDIM coordinates of each element;
 // TAKE (masked_scatter) reads source element `rank` into the element's own place.
 // VALUES writes every element branch-free (emit_all).
 
-@group(0) @binding(0) var<uniform> P: SelParams;
+@group(0) @binding(0) var<uniform> P: SelectParams;
 @group(0) @binding(1) var<storage, read> M: array<u32>;
 @group(0) @binding(2) var<storage, read> OFFSETS: array<u32>;
 //@if VALUES
@@ -18,25 +18,18 @@
 @group(0) @binding(3) var<storage, read_write> XW: array<u32>;
 //@endif
 //@repeat K
-@group(0) @binding({{i}} + 4) var<storage, {{OUT_ACCESS}}> OUT{{i}}: array<u32>;
+//@if TAKE
+@group(0) @binding({{i}} + 4) var<storage, read> OUT{{i}}: array<u32>;
+//@else
+@group(0) @binding({{i}} + 4) var<storage, read_write> OUT{{i}}: array<u32>;
+//@endif
 //@end
 
 //@include select_common
 
 //@include select_out
 
-@compute @workgroup_size({{WG}})
-fn main(@builtin(workgroup_id) wid: vec3<u32>,
-        @builtin(num_workgroups) nwg: vec3<u32>,
-//@if SUBGROUPS
-        @builtin(subgroup_invocation_id) sid: u32,
-        @builtin(subgroup_size) ssz: u32,
-//@endif
-        @builtin(local_invocation_index) li: u32) {
-//@if NO_SUBGROUPS
-    let sid = 0u;
-    let ssz = 1u;
-//@endif
+//@include select_entry
     let b = wid.x + wid.y * nwg.x;
     if (b * BLOCK_WORDS * 4u >= P.n) {
         return;
@@ -63,8 +56,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
             emit_all_tail(base + round_base[k] + s.excl[k], w, m[k]);
         }
     }
-//@endif
-//@if NOT_VALUES
+//@else
     for (var k = 0u; k < 4u; k = k + 1u) {
         let bits = m[k];
         if (bits == 0u) {

@@ -4,9 +4,9 @@
 // (output windows, rw; TAKE: source windows, read). One subgroup walks one block in rounds
 // of 4 mask words (16 elements) per lane; subgroupExclusiveAdd ranks a round,
 // subgroupAdd carries it to the next. VALUES writes every element branch-free
-// (emit_all: rejected ones from the end); INDICES/TAKE only the selected ones.
+// (emit_all: rejected ones from the end); nonzero and TAKE only the selected ones.
 
-@group(0) @binding(0) var<uniform> P: SelParams;
+@group(0) @binding(0) var<uniform> P: SelectParams;
 @group(0) @binding(1) var<storage, read> M: array<vec4<u32>>;
 @group(0) @binding(2) var<storage, read> OFFSETS: array<u32>;
 //@if VALUES
@@ -16,18 +16,17 @@
 @group(0) @binding(3) var<storage, read_write> XW: array<u32>;
 //@endif
 //@repeat K
-@group(0) @binding({{i}} + 4) var<storage, {{OUT_ACCESS}}> OUT{{i}}: array<u32>;
+//@if TAKE
+@group(0) @binding({{i}} + 4) var<storage, read> OUT{{i}}: array<u32>;
+//@else
+@group(0) @binding({{i}} + 4) var<storage, read_write> OUT{{i}}: array<u32>;
+//@endif
 //@end
 
 //@include select_common
 //@include select_out
 
-@compute @workgroup_size({{WG}})
-fn main(@builtin(workgroup_id) wid: vec3<u32>,
-        @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(subgroup_invocation_id) sid: u32,
-        @builtin(subgroup_size) ssz: u32,
-        @builtin(local_invocation_index) li: u32) {
+//@include select_entry
     let n_sg = nwg.x * nwg.y * (WG / ssz);
     let nb = (P.n + BLOCK_WORDS * 4u - 1u) / (BLOCK_WORDS * 4u);
     for (var b = ((wid.x + wid.y * nwg.x) * WG + li) / ssz; b < nb; b = b + n_sg) {
@@ -52,8 +51,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
                     emit_all_tail(pos, w + k, bits[k]);
                 }
             }
-//@endif
-//@if NOT_VALUES
+//@else
             if (c != 0u) {
                 var pos = base + rank;
                 for (var k = 0u; k < 4u; k = k + 1u) {

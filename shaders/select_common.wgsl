@@ -1,25 +1,12 @@
 // select_common.wgsl: parameters and workgroup scans shared by the selection kernels
-// (included by count_blocks, scan_blocks, scatter_selected, gather_selected).
+// (included by count_blocks*, scan_blocks, scatter_selected*, fill_tail and, through
+// select_onepass_common, the one-pass kernels).
 // A block is BLOCK_WORDS mask words (4 bool bytes each): on the workgroup-memory
 // path one workgroup of BLOCK_WORDS / 4 threads does 4 rounds of one word per
 // thread; on the subgroup path one subgroup walks it. Template: WG, BLOCK_WORDS,
-// SUBGROUPS / NO_SUBGROUPS.
+// SUBGROUPS (the adapter's subgroups are used).
 
-struct SelParams {
-    n: u32,          // elements in this segment
-    blk0: u32,       // index of the segment's first block in COUNTS/OFFSETS
-    g0: u32,         // global linear index of the segment's first element
-    x_off: u32,      // element offset of x in its window (multiple of 4)
-    m_off: u32,      // word offset of the mask in its window (multiple of 4)
-    nblocks: u32,    // scan: number of blocks
-    ndim: u32,       // nonzero: coordinates written per selected element
-    out_off: u32,    // element offset of the output in its first window
-    out_win: u32,    // elements per output window (several windows: output > one binding)
-    fill: u32,       // bits of fill_value
-    n_all: u32,      // elements of the whole selection (all segments)
-    scal: u32,       // fused predicate: bits of the compare's scalar
-    shape: array<vec4<u32>, 2>,   // nonzero: shape of the input, innermost last
-}
+//@uniform SelectParams
 
 const WG: u32 = {{WG}}u;
 const BLOCK_WORDS: u32 = {{BLOCK_WORDS}}u;
@@ -68,8 +55,7 @@ fn wg_scan4(v: vec4<u32>, li: u32, sid: u32, ssz: u32) -> Scan4 {
     workgroupBarrier();
     return Scan4(before + incl - v, total);
 }
-//@endif
-//@if NO_SUBGROUPS
+//@else
 // Hillis-Steele scan in workgroup memory (adapters without subgroups).
 fn wg_scan4(v: vec4<u32>, li: u32, sid: u32, ssz: u32) -> Scan4 {
     sh[li] = v;

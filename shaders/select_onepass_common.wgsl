@@ -8,12 +8,11 @@
 // bits (AGG: the tile's own count is published; INCL: its inclusive prefix is) and
 // 30 value bits.
 
-@group(0) @binding(0) var<uniform> P: SelParams;
-//@if NOT_FUSED
-@group(0) @binding(1) var<storage, read> M: array<vec4<u32>>;
-//@endif
+@group(0) @binding(0) var<uniform> P: SelectParams;
 //@if FUSED
 @group(0) @binding(1) var<storage, read_write> MW: array<u32>;
+//@else
+@group(0) @binding(1) var<storage, read> M: array<vec4<u32>>;
 //@endif
 @group(0) @binding(2) var<storage, read_write> FLAGS: array<atomic<u32>>;
 //@if VALUES

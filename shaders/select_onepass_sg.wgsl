@@ -6,19 +6,20 @@
 // A subgroup takes the next tile from the tile counter; each lane owns a contiguous
 // run of TILE / subgroup_size elements: it loads that run's mask words once (kept
 // in a private array), counts them, and one subgroupExclusiveAdd ranks the lanes.
-// The subgroup publishes the tile's count (AGG), looks back (lane 0 polls a
-// predecessor's state a few times, then the subgroup counts that tile from its mask
-// and publishes it with atomicMax: the fallback), publishes its inclusive prefix
-// (INCL), and each lane writes its elements branch-free (emit_all). VALUES writes
-// x's words (binding 3: X); INDICES (nonzero, no X) writes the NDIM coordinates of
+// The subgroup publishes the tile's count (AGG), looks back (select_lookback.wgsl:
+// lane 0 polls a predecessor's state a few times, then the subgroup counts that tile
+// from its mask and publishes it with atomicMax: the fallback), publishes its
+// inclusive prefix (INCL), and each lane writes its elements branch-free (emit_all). VALUES writes
+// x's words (binding 3: X); !VALUES (nonzero, no X) writes the NDIM coordinates of
 // the selected elements only (every tile takes the sparse path). Template: TILE
-// (a multiple of 16, dividing the segment length), SPINS, K, ONE_PUT / MULTI_PUT,
+// (a multiple of 16, dividing the segment length), SPINS, K, ONE_WINDOW,
 // FULL (every tile of the dispatch is whole: no bound checks; the runtime
-// launches a segment's partial last tile as its own PARTIAL dispatch after it),
+// launches a segment's partial last tile as its own !FULL dispatch after it),
 // SPARSE_LIM (a tile with fewer selected elements reads and writes only those:
 // at low selectivity most words are skipped; denser tiles write every element).
 
 //@include select_onepass_common
+//@include select_lookback
 const TILE: u32 = {{TILE}}u;
 const SPARSE_LIM: u32 = {{SPARSE_LIM}}u;  // tiles with fewer selected write only the selected elements
 const TILE_V: u32 = TILE / 16u;   // mask vec4s (16 elements each) per tile
@@ -27,18 +28,21 @@ const TILE_V: u32 = TILE / 16u;   // mask vec4s (16 elements each) per tile
 // (lavapipe) tens of seconds to compile.
 const RUN: u32 = {{RUN}}u;
 
+// v of the subgroup's first lane (the leader), in every lane.
+fn share(v: u32, lead: bool) -> u32 {
+    return subgroupBroadcastFirst(v);
+}
+
 // Mask bits of 4 words from w (segment-relative), 0 past the segment's end.
 fn word_bits(w: u32) -> vec4<u32> {
-//@if NOT_FUSED
-    let mv = M[(P.m_off + w) / 4u];
-//@endif
 //@if FUSED
     let mv = pred_words(w);
+//@else
+    let mv = M[(P.m_off + w) / 4u];
 //@endif
 //@if FULL
     return mv & vec4<u32>(0x01010101u);
-//@endif
-//@if PARTIAL
+//@else
     return vec4<u32>(mv.x & valid_bits(w), mv.y & valid_bits(w + 1u),
                      mv.z & valid_bits(w + 2u), mv.w & valid_bits(w + 3u));
 //@endif
@@ -48,8 +52,8 @@ fn sum4(c: vec4<u32>) -> u32 {
     return c.x + c.y + c.z + c.w;
 }
 
-// True elements of segment-relative tile t, summed over the subgroup (the fallback).
-fn tile_count(t: u32, sid: u32, ssz: u32) -> u32 {
+// True elements of segment-relative tile t, summed over the subgroup (look-back fallback).
+fn tile_total(t: u32, li: u32, sid: u32, ssz: u32) -> u32 {
     var c = 0u;
     for (var v = sid; v < TILE_V; v = v + ssz) {
         c = c + sum4(countOneBits(word_bits(t * (TILE / 4u) + v * 4u)));
@@ -57,23 +61,14 @@ fn tile_count(t: u32, sid: u32, ssz: u32) -> u32 {
     return subgroupAdd(c);
 }
 
-@compute @workgroup_size({{WG}})
-fn main(@builtin(workgroup_id) wid: vec3<u32>,
-        @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(subgroup_invocation_id) sid: u32,
-        @builtin(subgroup_size) ssz: u32,
-        @builtin(local_invocation_index) li: u32) {
+//@include select_entry
     // Surplus subgroups leave before taking a tile, so the counter ends each
     // segment at the next segment's first tile.
     let nt = (P.n + TILE - 1u) / TILE;
     if (((wid.x + wid.y * nwg.x) * WG + li) / ssz >= nt) {
         return;
     }
-    var t = 0u;
-    if (sid == 0u) {
-        t = atomicAdd(&FLAGS[0], 1u);
-    }
-    let tile = subgroupBroadcastFirst(t);       // global tile index
+    let tile = next_tile(sid == 0u);            // global tile index
     let b = tile - P.blk0;                      // tile in this segment
     // This lane's run: vec4s [v0, v0 + per) of the tile.
     let per = (TILE_V + ssz - 1u) / ssz;
@@ -82,12 +77,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
     let w0 = b * (TILE / 4u) + v0 * 4u;
     var bits: array<vec4<u32>, RUN>;
     var c = 0u;
-//@if NOT_FUSED
-    for (var v = 0u; v < v1 - v0; v = v + 1u) {
-        bits[v] = word_bits(w0 + v * 4u);
-        c = c + sum4(countOneBits(bits[v]));
-    }
-//@endif
 //@if FUSED
     // x's words of the run, loaded once: they give the mask and are written out.
     var xs: array<vec4<u32>, RUN * 4u>;
@@ -100,74 +89,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
             xs[v * 4u + k] = xv;
             bv[k] = pred_word(xv);
         }
-//@endif
-//@if FUSED_PARTIAL
+//@if !FULL
         bv = bv & vec4<u32>(valid_bits(w), valid_bits(w + 1u), valid_bits(w + 2u), valid_bits(w + 3u));
 //@endif
-//@if FUSED
         bits[v] = bv;
         store_words(w, bv);
         c = c + sum4(countOneBits(bv));
     }
+//@else
+    for (var v = 0u; v < v1 - v0; v = v + 1u) {
+        bits[v] = word_bits(w0 + v * 4u);
+        c = c + sum4(countOneBits(bits[v]));
+    }
 //@endif
     let excl = subgroupExclusiveAdd(c);
     let total = subgroupAdd(c);
-    if (sid == 0u) {
-        atomicMax(&FLAGS[1u + tile], select(AGG, INCL, tile == 0u) | total);
-    }
-    var prefix = 0u;
-    if (tile != 0u) {
-        var lb = tile - 1u;
-        loop {
-            var f = 0u;
-            if (sid == 0u) {
-                // An earlier segment's tile is complete: one poll finds it. SPINS = 0
-                // (tests) falls back on every in-segment predecessor.
-                let polls = select(SPINS, 1u, lb < P.blk0);
-                for (var i = 0u; i < polls; i = i + 1u) {
-                    f = atomicLoad(&FLAGS[1u + lb]);
-                    if (f != 0u) {
-                        break;
-                    }
-                }
-            }
-            f = subgroupBroadcastFirst(f);
-            if ((f & INCL) != 0u) {
-                prefix = prefix + (f & VALUE);
-                break;
-            }
-            if (f != 0u) {
-                prefix = prefix + (f & VALUE);
-                lb = lb - 1u;
-                continue;
-            }
-            if (lb < P.blk0) {
-                continue;   // an earlier segment's tile (complete): poll again
-            }
-            // Fallback: count tile lb ourselves and publish it.
-            let fc = tile_count(lb - P.blk0, sid, ssz);
-            var old = 0u;
-            if (sid == 0u) {
-                old = atomicMax(&FLAGS[1u + lb], select(AGG, INCL, lb == 0u) | fc);
-            }
-            old = subgroupBroadcastFirst(old);
-            if ((old & INCL) != 0u) {
-                prefix = prefix + (old & VALUE);
-                break;
-            }
-            prefix = prefix + fc;
-            if (lb == 0u) {
-                break;
-            }
-            lb = lb - 1u;
-        }
-        if (sid == 0u) {
-            atomicMax(&FLAGS[1u + tile], INCL | (prefix + total));
-        }
-    }
-    if (sid == 0u && tile == P.nblocks - 1u) {
-        COUNT[0] = prefix + total;
-    }
+    let prefix = look_back(tile, total, sid == 0u, li, sid, ssz);
     var pos = prefix + excl;
     if (total < SPARSE_LIM) {
         // A sparse tile: only the selected elements are read and written (a
@@ -195,20 +132,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
         let cnt = countOneBits(bv);
         let w = w0 + v * 4u;
         for (var k = 0u; k < 4u; k = k + 1u) {
-//@endif
-//@if DENSE_FULL
-            emit_all(pos, w + k, bv[k]);
-//@endif
-//@if DENSE_PARTIAL
-            emit_all_tail(pos, w + k, bv[k]);
-//@endif
-//@if FUSED_FULL
+//@if FUSED
+//@if FULL
             emit_xv(pos, w + k, bv[k], xs[v * 4u + k]);
-//@endif
-//@if FUSED_PARTIAL
+//@else
             emit_xv_tail(pos, w + k, bv[k], xs[v * 4u + k]);
 //@endif
-//@if VALUES
+//@else
+//@if FULL
+            emit_all(pos, w + k, bv[k]);
+//@else
+            emit_all_tail(pos, w + k, bv[k]);
+//@endif
+//@endif
             pos = pos + cnt[k];
         }
     }

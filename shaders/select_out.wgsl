@@ -1,33 +1,15 @@
-// select_out.wgsl: put(i, v) writes element i of the packed output, source_at(i) reads
-// element i of the packed source (masked_scatter). Either lives in one of K windows
-// of its buffer when it is bigger than one binding (included by the scatter
-// kernels, which declare OUT0..OUT{K-1}). Template: ONE_PUT / MULTI_PUT (values,
-// nonzero) or ONE_GET / MULTI_GET (take), K, and VALUES / INDICES / TAKE.
+// select_out.wgsl: put(i, v) writes element i of the packed output (VALUES; nonzero's
+// coordinates: neither VALUES nor TAKE), source_at(i) reads element i of the packed
+// source (TAKE: masked_scatter). Either lives in one of K windows of its buffer when it
+// is bigger than one binding (included by the scatter kernels, which declare
+// OUT0..OUT{K-1}). Template: K, ONE_WINDOW (K == 1: no window arithmetic), VALUES, TAKE.
 
-//@if ONE_PUT
-fn put(i: u32, v: u32) {
-    OUT0[P.out_off + i] = v;
-}
-//@endif
-//@if MULTI_PUT
-fn put(i: u32, v: u32) {
-    let e = P.out_off + i;
-    let w = e / P.out_win;
-    let o = e - w * P.out_win;
-    switch w {
-//@repeat K
-        case {{i}}u: { OUT{{i}}[o] = v; }
-//@end
-        default: {}
-    }
-}
-//@endif
-//@if ONE_GET
+//@if TAKE
+//@if ONE_WINDOW
 fn source_at(i: u32) -> u32 {
     return OUT0[P.out_off + i];
 }
-//@endif
-//@if MULTI_GET
+//@else
 fn source_at(i: u32) -> u32 {
     let e = P.out_off + i;
     let w = e / P.out_win;
@@ -42,11 +24,30 @@ fn source_at(i: u32) -> u32 {
     return v;
 }
 //@endif
+//@else
+//@if ONE_WINDOW
+fn put(i: u32, v: u32) {
+    OUT0[P.out_off + i] = v;
+}
+//@else
+fn put(i: u32, v: u32) {
+    let e = P.out_off + i;
+    let w = e / P.out_win;
+    let o = e - w * P.out_win;
+    switch w {
+//@repeat K
+        case {{i}}u: { OUT{{i}}[o] = v; }
+//@end
+        default: {}
+    }
+}
+//@endif
+//@endif
 
 // The selected elements of mask word w (segment-relative), set bits in `bits`,
 // have ranks pos0, pos0+1, ...: VALUES writes x's words at those output
-// positions, INDICES each element's NDIM coordinates, TAKE writes source
-// element `rank` into the element's own place in XW (masked_scatter).
+// positions, TAKE writes source element `rank` into the element's own place in
+// XW (masked_scatter), nonzero (neither) each element's NDIM coordinates.
 fn emit_word(pos0: u32, w: u32, bits: u32) {
     var pos = pos0;
 //@if VALUES
@@ -56,11 +57,10 @@ fn emit_word(pos0: u32, w: u32, bits: u32) {
         if (((bits >> (8u * j)) & 1u) != 0u) {
 //@if VALUES
             put(pos, xv[j]);
-//@endif
+//@else
 //@if TAKE
             XW[P.x_off + w * 4u + j] = source_at(pos);
-//@endif
-//@if INDICES
+//@else
             var g = P.g0 + w * 4u + j;
             for (var d = i32(P.ndim) - 1; d >= 0; d = d - 1) {
                 let ud = u32(d);
@@ -68,6 +68,7 @@ fn emit_word(pos0: u32, w: u32, bits: u32) {
                 put(pos * P.ndim + ud, g % size);
                 g = g / size;
             }
+//@endif
 //@endif
             pos = pos + 1u;
         }

@@ -13,26 +13,9 @@
 // masked) and every memory access is a loop over the SIMD lanes: the network is
 // straight-line code whose steps are switched on and off with selects, and pairs
 // halve the accesses.
-// Template: S (3 or 4), G, R, WG, TILE, FLOAT / NOT_FLOAT, FLIP, LEVEL4 (S == 4).
+// Template: S (3 or 4), G, R, WG, TILE, FLOAT (float keys), FLIP, LEVEL4 (S == 4).
 
-struct SortParams {
-    n: u32,          // row length (real slots per row)
-    p_log: u32,      // log2 of the padded row length P (>= 1)
-    rows: u32,       // rows bound in this dispatch
-    base: u32,       // first tile (sort_tile) or group (sort_step) of this dispatch
-    count: u32,      // tiles or groups in the whole group of rows
-    k_off: u32,      // element offset of the group's first key in the K window
-    w_off: u32,      // vec4 offset of the group's first pair in the W window
-    w_row: u32,      // vec4s per row of W (rows are padded to an even length)
-    blo: u32,        // sort_tile merge and sort_step: the stage (log2 of its block size)
-    bhi: u32,        // sort_tile init: the last stage
-    dlog: u32,       // sort_step: log2 of the distance of the pass's first step
-    bot: u32,        // sort_step: log2 of the distance of its last step
-    real: u32,       // tiles (or groups) per row that hold any element: only those run
-    per_row: u32,    // tiles (or groups) per row in all (sort_tile: 1 when rows share tiles)
-    _pad0: u32,
-    _pad1: u32,
-}
+//@uniform SortParams
 
 const S: u32 = {{S}}u;
 const G: u32 = {{G}}u;
@@ -52,8 +35,7 @@ fn ord(k: u32) -> u32 {
     var c = select(u, 0x80000000u, u == 0x7fffffffu);
     c = select(c, 0xffffffffu, u > 0xff800000u || u < 0x007fffffu);
     return c ^ FLIP;
-//@endif
-//@if NOT_FLOAT
+//@else
     return k;
 //@endif
 }

@@ -4,22 +4,9 @@
 // (relative to the bound windows), so the box moves words between x's layout and the
 // sort's row layout (dim last) in both directions, one window-sized box per dispatch.
 
-struct Params {
-    ns: u32,
-    ni: u32,
-    nj: u32,
-    base: u32,       // first linear index of this dispatch
-    in_off: u32,
-    in_s: u32,
-    in_i: u32,
-    in_j: u32,
-    out_off: u32,
-    out_s: u32,
-    out_i: u32,
-    out_j: u32,
-}
+//@uniform TransposeParams
 
-@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(0) var<uniform> P: TransposeParams;
 @group(0) @binding(1) var<storage, read_write> OUT: array<u32>;
 @group(0) @binding(2) var<storage, read> IN: array<u32>;
 

@@ -182,6 +182,9 @@ def _where_grad(g, out, want, condition, x, y):
             E.where(condition, 0.0, g) if want[2] else None)
 
 
+# ---------------------------------------------------------------- elementwise math (exp, log, pow, clamp, isnan, bitwise, ...)
+
+
 # ---------------------------------------------------------------- views and copies
 def _reshape_grad(g, out, want, x, *args):
     return (E.reshape(g, x.shape),)
@@ -252,6 +255,9 @@ def _as_sizes(sizes):
     if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
         sizes = tuple(sizes[0])
     return tuple(operator.index(s) for s in sizes)
+
+
+# ---------------------------------------------------------------- shape (cat, stack, split, transpose, permute, flip, roll, diagonal, ...)
 
 
 # ---------------------------------------------------------------- indexing
@@ -468,6 +474,9 @@ def kthvalue(x, k, dim=-1, keepdim=False):
     return SO.kthvalue(x, k, dim, keepdim)
 
 
+# ---------------------------------------------------------------- reductions with dim (max, min, argmax, prod, var, std, logsumexp, norm, ...)
+
+
 # ---------------------------------------------------------------- in place
 def _inplace_op(name, fn, doc, method=True):
     fn.__doc__ = doc
@@ -518,6 +527,9 @@ scatter_add_ = _inplace_op("scatter_add_", lambda x, dim, index, src: I.scatter_
 setitem = _inplace_op("x[...] = value", _setitem, "x[key] = value.", method=False)
 
 
+# ---------------------------------------------------------------- scans, topk, unique
+
+
 # ---------------------------------------------------------------- creation
 def _creation(name, fn):
     return op(name, method=False)(fn)
@@ -559,3 +571,6 @@ def _randint(low, high=None, size=None, seed=None, dtype=None, device=None):
 randint = _creation("randint", _randint)
 tril = _creation("tril", lambda x, diagonal=0: C.tri(x, diagonal, True))
 triu = _creation("triu", lambda x, diagonal=0: C.tri(x, diagonal, False))
+
+
+# ---------------------------------------------------------------- linear algebra and attention (matmul, softmax, scaled_dot_product_attention)

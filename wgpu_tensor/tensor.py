@@ -428,6 +428,15 @@ T.__radd__, T.__rsub__, T.__rmul__, T.__rtruediv__ = (_binop(n, True) for n in (
 T.__iadd__, T.__isub__, T.__imul__, T.__itruediv__ = T.add_, T.sub_, T.mul_, T.div_
 T.__invert__ = T.logical_not
 T.__abs__ = T.abs
+# ---------------------------------------------------------------- operators of elementwise math (** % // & | ^ ~ << >>)
+
+
+# ---------------------------------------------------------------- operators and properties of shape ops (.T, .mT)
+
+
+# ---------------------------------------------------------------- operators of linear algebra (@)
+
+
 del T
 
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from .. import dtypes as D
 from ..runtime import get_device
+from ..runtime.uniforms import ELEMENTWISE
 from ..view import View, device_of
 from .launch import (MAX_DIMS, broadcast_shapes, broadcast_strides, chunk_elems, chunk_granule, coalesce,
                      contiguous_strides, span, window)
@@ -61,7 +62,7 @@ def _decode_field(f, wgsl_type):
             "bool": f"({f} != 0u)"}[wgsl_type.replace("wide_", "")]
 
 
-_PACK = struct.Struct("<44I").pack
+_PACK = ELEMENTWISE.pack
 _UNIT = (1, 0, 0, 0, 0, 0, 0, 0)
 _ZERO = (0,) * MAX_DIMS
 
@@ -89,7 +90,7 @@ def _kernel(dev, expr, out_dtype, operands, cts, rt, all_contig):
             params[f"VAL_{slot}"] = _decode(_SCAL[_SLOTS.index(slot)], ct)
     for slot in _SLOTS[len(operands):]:
         params.update({f"CT_{slot}": "u32", f"VAL_{slot}": "0u", f"HAS_{slot}": False})
-    k = dev.op_cache[sig] = dev.kernel("elementwise", params, access, 176)
+    k = dev.op_cache[sig] = dev.kernel("elementwise", params, access, ELEMENTWISE.size)
     return k
 
 

@@ -19,11 +19,11 @@ sync per validated index tensor. assign_ and copy_ read nothing.
 from __future__ import annotations
 
 import math
-import struct
 
 import numpy as np
 
 from .. import dtypes as D
+from ..runtime.uniforms import MINMAX, MOVE
 from ..view import View, norm_dim
 from . import creation as C
 from . import elementwise as E
@@ -221,15 +221,13 @@ def _plan(dev, shape, isz, dst, dst_st, src=None, src_st=None, scal=0, idx=None,
         params = {"WG": WG, "ISZ": isz, "KS": ks, "KD": kd, "ONE_DIM": nd <= 1, "HAS_IDX": idx is not None,
                   "IDX_SIGNED": idx is not None and idx.dtype is D.int32,
                   "IDX_SRC": side == "src", "IDX_DST": side == "dst",
-                  "SRC_TENSOR": src is not None, "SRC_SCALAR": src is None,
-                  "OUT_WORDS": fresh, "OUT_SCATTER": not fresh, "CAS": cas,
-                  "WIDE": not fresh and not cas, "DST_T": "atomic<u32>" if cas else "u32",
+                  "SRC_TENSOR": src is not None, "OUT_WORDS": fresh, "CAS": cas,
                   "REPLACE": cas and acc is None, "ACC_F32": acc == "f32", "ACC_F16": acc == "f16",
                   "ACC_INT": acc == "int", "ACC_BOOL": acc == "bool"}
         access = ["r" if idx is not None else None] + ["r"] * ks + ["rw"] * kd
-        kernel = dev.kernel("index_move", params, access, 176)
+        kernel = dev.kernel("index_move", params, access, MOVE.size)
         out_off = (dst._offset + s - dbase // isz) & 0xFFFFFFFF
-        p = struct.pack("<44I", e - s, s, nd, dim_size, doff, soff, ioff, dim_stride, *dims,
+        p = MOVE.pack(e - s, s, nd, dim_size, doff, soff, ioff, dim_stride, *dims,
                         dper, sper, scal, out_off)
         launches.append((kernel, p, [iwin] + swins + dwins, math.ceil((e - s) / (WG * 4))))
         s = e
@@ -247,7 +245,8 @@ def _check_range(idx, size, dim, allow_negative):
     t = E.contiguous(idx)
     signed = idx.dtype is D.int32
     res = View.empty((4,), D.uint32, dev)
-    k = dev.kernel("index_minmax", {"WG": WG_MINMAX, "PER": PER_MINMAX, "SIGNED": signed}, ["r", "rw"], 16)
+    k = dev.kernel("index_minmax", {"WG": WG_MINMAX, "PER": PER_MINMAX, "SIGNED": signed}, ["r", "rw"],
+                   MINMAX.size)
     g = chunk_granule(dev)
     chunk = min(chunk_elems(dev, 4), max(g, dev.max_groups ** 2 * WG_MINMAX * PER_MINMAX // g * g))
     with dev.lock:
@@ -255,7 +254,7 @@ def _check_range(idx, size, dim, allow_negative):
         for s in range(0, n, chunk):
             e = min(n, s + chunk)
             st, sz = window(dev, t._buf, 4, t._offset + s, t._offset + e - 1)
-            dev.dispatch(k, struct.pack("<4I", e - s, t._offset + s - st // 4, 0, 0),
+            dev.dispatch(k, MINMAX.pack(e - s, t._offset + s - st // 4),
                          [(t._buf, st, sz), (res._buf, 0, 16)], math.ceil((e - s) / (WG_MINMAX * PER_MINMAX)))
         hi_key, lo_key = (int(v) for v in dev.read(res._buf, 0, 8, explicit=False).view(np.uint32))
     lo_key ^= 0xFFFFFFFF

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import math
 import operator
-import struct
 
 from .. import dtypes as D
+from ..runtime.uniforms import REDUCE
 from ..view import View, norm_dim
 from . import elementwise as E
 from .launch import MAX_DIMS, span, window
@@ -232,7 +232,7 @@ def _reduce(op, x, dim, keepdim, out_dtype, name, cast_to=None):
     tpl = {"WG": WG, "ACC": acc, "IDENT": ident, "COMBINE": comb}
     first = dict(tpl, VT=src_vt, LOAD=x.dtype.load.replace("W[", "X["), MAP=mp)
     again = dict(tpl, VT=acc, LOAD=_ACC_LOAD[acc], MAP="v")
-    denom = struct.unpack("<I", struct.pack("<f", float(N)))[0]
+    denom = float(N)
     with dev.lock:
         _pass(dev, geo, first, again, final, out, out_dtype, denom)
     return out
@@ -371,21 +371,18 @@ def _record(dev, geo, tpl, final, out_dtype, plan, splits, chunk, denom):
     contig = len(geo.red) == 1 and geo.red[0][1] == 1 and T > 1
     direct = T == 1 and out_dtype.itemsize == 4
     params = dict(tpl, RT=rt, FINAL=final, LOAD4=_load4(geo.dtype),
-                  SPLIT=splits > 1, NO_SPLIT=splits == 1,
-                  KEPT_1D=len(geo.kept) <= 1, KEPT_ND=len(geo.kept) > 1,
-                  RED_CONTIG=contig,
+                  SPLIT=splits > 1, KEPT_ND=len(geo.kept) > 1, RED_CONTIG=contig,
                   RED_1D=not contig and len(geo.red) <= 1, RED_ND=not contig and len(geo.red) > 1,
-                  DIRECT=direct, SHARED=not direct,
-                  OUT_W32=out_dtype.itemsize == 4 and not direct, OUT_BOOL=out_dtype is D.bool_,
+                  DIRECT=direct, OUT_W32=out_dtype.itemsize == 4, OUT_BOOL=out_dtype is D.bool_,
                   OUT_F16=out_dtype is D.float16, BITS=_BITS.get(rt, "u32"))
     vec4 = contig and geo.dtype.itemsize == 4
     params["VEC4"] = vec4
-    kernel = dev.kernel("reduce", params, ["r", "rw", "r" if vec4 else None], 176)
+    kernel = dev.kernel("reduce", params, ["r", "rw", "r" if vec4 else None], REDUCE.size)
     pad = [(1, 0)] * MAX_DIMS
     kept, red = (geo.kept + pad)[:MAX_DIMS], (geo.red + pad)[:MAX_DIMS]
     dims = [s for s, _ in kept] + [st for _, st in kept] + [s for s, _ in red] + [st for _, st in red]
     ipw = WG // T
     for item0, cnt, xwin, xoff, owin, ooff in plan:
-        p = struct.pack("<12I32I", cnt, item0, splits, chunk, geo.N, xoff, ooff, len(geo.kept),
-                        len(geo.red), denom, 0, 0, *dims)
+        p = REDUCE.pack(cnt, item0, splits, chunk, geo.N, xoff, ooff, len(geo.kept), len(geo.red), denom,
+                        *dims)
         dev.dispatch(kernel, p, [xwin, owin, xwin if vec4 else None], -(-cnt // ipw))

@@ -31,9 +31,9 @@ from __future__ import annotations
 
 import math
 import os
-import struct
 
 from .. import dtypes as D
+from ..runtime.uniforms import SELECT
 from ..view import View
 from .launch import MAX_DIMS, broadcast_shapes, chunk_elems, window
 from . import creation as C
@@ -91,8 +91,7 @@ def select_path(dev, n):
 
 
 def _flags(dev, wg=WG, **extra):
-    p = {"WG": wg, "BLOCK_WORDS": BLOCK // 4, "SUBGROUPS": dev.use_subgroups,
-         "NO_SUBGROUPS": not dev.use_subgroups}
+    p = {"WG": wg, "BLOCK_WORDS": BLOCK // 4, "SUBGROUPS": dev.use_subgroups}
     p.update(extra)
     return p
 
@@ -101,17 +100,16 @@ def _block_kernel(dev, name, access, **extra):
     """The count or scatter kernel of the adapter's path, and a function giving
     the workgroups to launch for a number of blocks."""
     if dev.use_subgroups:
-        k = dev.kernel(name + "_sg", _flags(dev, WG_SG, **extra), access, 80)
+        k = dev.kernel(name + "_sg", _flags(dev, WG_SG, **extra), access, SELECT.size)
         per_group = max(1, WG_SG // max(dev.subgroup_size, 1))
         return k, lambda nb: min(math.ceil(nb / per_group), dev.max_groups ** 2)
-    return dev.kernel(name, _flags(dev, **extra), access, 80), lambda nb: nb
+    return dev.kernel(name, _flags(dev, **extra), access, SELECT.size), lambda nb: nb
 
 
 def _params(n=0, blk0=0, g0=0, x_off=0, m_off=0, nblocks=0, ndim=0, out_off=0, out_win=0, fill=0,
             shape=(), n_all=0, scal=0):
     shape8 = list(shape) + [1] * (MAX_DIMS - len(shape))
-    return struct.pack("<20I", n, blk0, g0, x_off, m_off, nblocks, ndim, out_off, out_win, fill, n_all, scal,
-                       *shape8)
+    return SELECT.pack(n, blk0, g0, x_off, m_off, nblocks, ndim, out_off, out_win, fill, n_all, scal, *shape8)
 
 
 def _check_mask(x, mask, what):
@@ -189,10 +187,7 @@ def _record(dev, x, m, shape, mode, out_buf, out_byte_start, out_nbytes, count):
     k_scatter, scatter_groups = _block_kernel(
         dev, "scatter_selected",
         ["r", "r", "r" if values else "rw" if take else None] + ["r" if take else "rw"] * K,
-        VALUES=values, NOT_VALUES=not values, INDICES=mode == "indices", TAKE=take, K=K,
-        OUT_ACCESS="read" if take else "read_write",
-        ONE_PUT=K == 1 and not take, MULTI_PUT=K > 1 and not take, ONE_GET=K == 1 and take,
-        MULTI_GET=K > 1 and take)
+        VALUES=values, TAKE=take, K=K, ONE_WINDOW=K == 1)
     ndim = len(shape) if mode == "indices" else 0
     owin = (offsets._buf, 0, offsets._buf.size)
     for s, e, mwin, m_off in msegs:
@@ -218,7 +213,7 @@ def _count_scan(dev, m, count):
     counts = View.empty((nblocks,), D.uint32, dev)
     offsets = View.empty((nblocks,), D.uint32, dev)
     k_count, count_groups = _block_kernel(dev, "count_blocks", ["r", "rw"])
-    k_scan = dev.kernel("scan_blocks", _flags(dev), ["r", "rw", "rw"], 80)
+    k_scan = dev.kernel("scan_blocks", _flags(dev), ["r", "rw", "rw"], SELECT.size)
     cwin = (counts._buf, 0, counts._buf.size)
     msegs = []
     for s in range(0, n, seg):
@@ -254,18 +249,16 @@ def _record_onepass(dev, x, m, shape, mode, out_buf, out_byte_start, out_nbytes,
 
     pred = {} if fuse is None else {k: v for k, v in fuse.items() if k != "scal"}
 
+    access = ["r" if fuse is None else "rw", "rw", "r" if values else None] + ["rw"] * K + ["rw"]
+    tpl = dict(VALUES=values, TAKE=False, K=K, ONE_WINDOW=K == 1, SPINS=SPINS, FUSED=fuse is not None, **pred)
+
     def kern(full):
-        return dev.kernel("select_onepass_sg" if sg else "select_onepass",
-                          _flags(dev, WG_SG if sg else WG, VALUES=values, INDICES=not values, K=K,
-                                 SPINS=SPINS, ONE_PUT=K == 1, MULTI_PUT=K > 1, TILE=tile, FULL=full,
-                                 PARTIAL=not full, DENSE_FULL=values and full and fuse is None,
-                                 DENSE_PARTIAL=values and not full and fuse is None,
-                                 SPARSE_LIM=sparse_lim, FUSED=fuse is not None, NOT_FUSED=fuse is None,
-                                 FUSED_FULL=fuse is not None and full,
-                                 FUSED_PARTIAL=fuse is not None and not full,
-                                 RUN=-(-tile // 16 // max(dev.subgroup_size, 1)), **pred),
-                          ["r" if fuse is None else "rw", "rw", "r" if values else None]
-                          + ["rw"] * K + ["rw"], 80)
+        if sg:
+            return dev.kernel("select_onepass_sg",
+                              _flags(dev, WG_SG, TILE=tile, FULL=full, SPARSE_LIM=sparse_lim,
+                                     RUN=-(-tile // 16 // max(dev.subgroup_size, 1)), **tpl),
+                              access, SELECT.size)
+        return dev.kernel("select_onepass", _flags(dev, WG, **tpl), access, SELECT.size)
 
     per_group = max(1, WG_SG // max(dev.subgroup_size, 1)) if sg else 1
     fwin = (flags._buf, 0, flags._buf.size)
@@ -370,7 +363,7 @@ def _held_compare(dev, x, mask, shape, n):
 
 
 def _fill_tail(dev, res, count, fill):
-    k = dev.kernel("fill_tail", _flags(dev), ["r", "rw"], 80)
+    k = dev.kernel("fill_tail", _flags(dev), ["r", "rw"], SELECT.size)
     n = res.numel()
     chunk = chunk_elems(dev, 4)
     for s in range(0, n, chunk):

@@ -28,10 +28,10 @@ from __future__ import annotations
 
 import math
 import operator
-import struct
 from collections import namedtuple
 
 from .. import dtypes as D
+from ..runtime.uniforms import SEARCH, SORT, TRANSPOSE
 from ..view import View, norm_dim
 from . import creation as C
 from . import elementwise as E
@@ -99,8 +99,7 @@ def _p_log(n):
 
 def _sort_params(n=0, p_log=0, rows=0, base=0, count=0, k_off=0, w_off=0, w_row=0, blo=0,
                  bhi=0, dlog=0, bot=0, real=1, per_row=1):
-    return struct.pack("<16I", n, p_log, rows, base, count, k_off, w_off, w_row, blo, bhi,
-                       dlog, bot, real, per_row, 0, 0)
+    return SORT.pack(n, p_log, rows, base, count, k_off, w_off, w_row, blo, bhi, dlog, bot, real, per_row)
 
 
 def _real_groups(n, sh, s, groups):
@@ -168,13 +167,12 @@ def _sort_rows(dev, keys, groups, n, flt, descending):
     tile = _tile(dev)
     tile_log = tile.bit_length() - 1
     s = GROUP_LOG
-    common = {"S": s, "G": 2 << s, "R": 1 << s, "LEVEL4": s == 4, "WG": tile >> (s + 1),
-              "TILE": tile, "TILE_LOG": tile_log, "TILE_PAIRS": tile // 2,
-              "FLOAT": flt, "NOT_FLOAT": not flt,
+    common = {"S": s, "G": 2 << s, "R": 1 << s, "LEVEL4": s == 4, "TILE": tile, "FLOAT": flt,
               "FLIP": "0xffffffff" if (descending and flt) else "0"}
-    k_init = dev.kernel("sort_tile", common, ["r", "rw"], 64, entry="init")
-    k_merge = dev.kernel("sort_tile", common, ["r", "rw"], 64, entry="merge")
-    k_step = dev.kernel("sort_step", dict(common, WG=STEP_WG), ["rw"], 64)
+    tiled = dict(common, WG=tile >> (s + 1), TILE_LOG=tile_log, TILE_PAIRS=tile // 2)
+    k_init = dev.kernel("sort_tile", tiled, ["r", "rw"], SORT.size, entry="init")
+    k_merge = dev.kernel("sort_tile", tiled, ["r", "rw"], SORT.size, entry="merge")
+    k_step = dev.kernel("sort_step", dict(common, WG=STEP_WG), ["rw"], SORT.size)
     with dev.lock:
         for r0, r1 in groups:
             g = r1 - r0
@@ -255,7 +253,7 @@ def _boxes(dev, dims, in_st, out_st):
 def _move(dev, src, src_off, in_st, dst, dst_off, out_st, dims):
     """dst[dst_off + o(s, i, j)] = src[src_off + in(s, i, j)] for 32-bit words, box by
     box (sort_transpose.wgsl)."""
-    k = dev.kernel("sort_transpose", {"WG": MOVE_WG}, ["rw", "r"], 48)
+    k = dev.kernel("sort_transpose", {"WG": MOVE_WG}, ["rw", "r"], TRANSPOSE.size)
     with dev.lock:
         for s0, s1, i0, i1, j0, j1 in _boxes(dev, dims, in_st, out_st):
             ks, ki, kj = s1 - s0, i1 - i0, j1 - j0
@@ -266,8 +264,8 @@ def _move(dev, src, src_off, in_st, dst, dst_off, out_st, dims):
             ist, isz = window(dev, src._buf, 4, lo_in, hi_in)
             ost, osz = window(dev, dst._buf, 4, lo_out, hi_out)
             total = ks * ki * kj
-            _dispatch_split(dev, k, lambda base: struct.pack(
-                "<12I", ks, ki, kj, base, lo_in - ist // 4, *in_st, lo_out - ost // 4, *out_st),
+            _dispatch_split(dev, k, lambda base: TRANSPOSE.pack(
+                ks, ki, kj, base, lo_in - ist // 4, *in_st, lo_out - ost // 4, *out_st),
                 [(dst._buf, ost, osz), (src._buf, ist, isz)], total, MOVE_WG)
 
 
@@ -450,7 +448,7 @@ def isin(elements, test_elements, *, invert=False):
         miss = "k == 0xffffffffu" if flt else "false"
     sorted_pairs = _sort_rows(dev, tk, groups, m, False, False)
     k = dev.kernel("isin_search", {"WG": SEARCH_WG, "INVERT": bool(invert), "MISS": miss},
-                   ["rw", "r", "r"], 16)
+                   ["rw", "r", "r"], SEARCH.size)
     g = chunk_granule(dev)
     chunk = min(chunk_elems(dev, 4), dev.max_groups ** 2 * SEARCH_WG * 4 // g * g)
     tb = (sorted_pairs._buf, 0, m * 8)
@@ -459,7 +457,7 @@ def isin(elements, test_elements, *, invert=False):
             e = min(n, s + chunk)
             qst, qsz = window(dev, q._buf, 4, s, e - 1)
             ost, osz = window(dev, out._buf, 1, s, e - 1)
-            p = struct.pack("<4I", e - s, s - qst // 4, s - ost, m)
+            p = SEARCH.pack(e - s, s - qst // 4, s - ost, m)
             dev.dispatch(k, p, [(out._buf, ost, osz), (q._buf, qst, qsz), tb],
                          math.ceil((e - s) / (SEARCH_WG * 4)))
     return out
