@@ -18,7 +18,9 @@ def main():
     print(f"mask = x.gt(3):\n{mask}")
 
     # Fixed size, never syncs: shape [N] (N = 6 elements), the selected ones packed first;
-    # .count is a 0-d int32 tensor on the GPU. Elements past the count are unspecified.
+    # .count is a 0-d int32 tensor on the GPU. The result is counted: reductions, ops and
+    # host reads use the first .count elements only (.uncounted() gives the raw buffer,
+    # whose elements past the count are unspecified).
     syncs = wt.sync_count()
     sel = x.masked_select(mask)
     assert wt.sync_count() == syncs, "masked_select must not read from the GPU"
@@ -26,10 +28,10 @@ def main():
           f"{wt.sync_count() - syncs}")
     k = sel.count.item()                       # an explicit read of 4 bytes
     print(f"  .count:                {sel.count} -> {k}")
-    print(f"  first .count elements: {sel[:k].tolist()}")
-    print(f"  all {sel.numel()} (tail unspecified): {sel.tolist()}")
+    print(f"  as a counted result:   {sel}")
+    print(f"  sel.sum(), sel.mean(): {sel.sum().item()}, {sel.float().mean().item()} (no read until .item())")
     filled = wt.masked_select(x, mask, fill_value=0)
-    print(f"  with fill_value=0:     {filled.tolist()}")
+    print(f"  raw buffer, fill_value=0: {filled.uncounted().tolist()}")
 
     # Exact size: x[mask] blocks once for the count.
     print(f"x[mask]:                 {x[mask]}")
@@ -41,8 +43,9 @@ def main():
     exact = asyncio.run(select_async())
     print(f"await x.masked_select_async(mask): {exact}")
 
-    assert exact.tolist() == x[mask].tolist() == sel[:k].tolist() == [4, 5, 6]
-    assert filled.tolist() == [4, 5, 6, 0, 0, 0]
+    assert exact.tolist() == x[mask].tolist() == sel.tolist() == [4, 5, 6] and k == 3
+    assert sel.sum().item() == 15
+    assert filled.uncounted().tolist() == [4, 5, 6, 0, 0, 0]
 
 
 if __name__ == "__main__":

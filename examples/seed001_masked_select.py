@@ -22,8 +22,10 @@ def main():
     show("mask = x.gt(3)", mask.tolist())
     show("x.masked_select(mask) shape", list(selected.shape))
     show("  .count", k)
-    show("  packed first (the seed's [4, 5, 6, ?, ?, ?])",
-         selected.numpy()[:k].tolist() + ["?"] * (selected.numel() - k))
+    raw = selected.uncounted().numpy()            # the whole fixed-size buffer
+    show("  packed first (the seed's [4, 5, 6, ?, ?, ?])", raw[:k].tolist() + ["?"] * (raw.size - k))
+    show("  the counted result", selected)
+    show("  selected.sum() (valid elements only)", selected.sum().item())
 
     # The exact shape, awaiting only the 4-byte count.
     exact = asyncio.run(x.masked_select_async(mask))
@@ -32,7 +34,7 @@ def main():
     # Extract non-zero elements, and their indices.
     y = wt.tensor([[0, 7, 0], [3, 0, 9]])
     nz = y.masked_select(y.ne(0))
-    show("y.masked_select(y.ne(0)) first .count", nz.numpy()[:nz.count.item()].tolist())
+    show("y.masked_select(y.ne(0)) first .count", nz.tolist())
     idx = asyncio.run(y.nonzero_async())
     show("await y.nonzero_async()", idx.tolist())
 

@@ -25,6 +25,24 @@
 // The same window as X, as 16-byte words: 4 contiguous 32-bit elements in one load.
 @group(0) @binding(3) var<storage, read> X4: array<vec4<u32>>;
 //@endif
+//@if COUNTED
+// A counted source: only its first count rows of the (outermost reduced) leading dim
+// take part. LIMIT (the pass that reads the source) stops each row there; a mean's
+// final pass divides by the valid elements instead of all of them.
+@group(0) @binding(4) var<storage, read> CNT: array<u32>;
+
+fn valid_red() -> u32 {
+    return u32(max(bitcast<i32>(CNT[P.cnt_off]), 0)) * P.cnt_inner;
+}
+
+fn denom() -> f32 {
+    return min(P.denom, f32(valid_red()));
+}
+//@else
+fn denom() -> f32 {
+    return P.denom;
+}
+//@endif
 
 const WG: u32 = {{WG}}u;
 const T: u32 = {{T}}u;
@@ -176,14 +194,23 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
     let it = first + li / T;
     let lane = li % T;
     var acc: {{ACC}} = {{IDENT}};
+//@if COUNTED
+//@if LIMIT
+    let nred = min(P.nred, valid_red());
+//@else
+    let nred = P.nred;
+//@endif
+//@else
+    let nred = P.nred;
+//@endif
     if (it < P.n_items) {
         let item = P.item0 + it;
 //@if SPLIT
         let row = item / P.splits;
-        let r0 = (item % P.splits) * P.chunk;
-        acc = fold(P.x_off + kept_offset(row), r0, min(P.nred, r0 + P.chunk), lane);
+        let r1 = min(nred, (item % P.splits) * P.chunk + P.chunk);
+        acc = fold(P.x_off + kept_offset(row), min((item % P.splits) * P.chunk, r1), r1, lane);
 //@else
-        acc = fold(P.x_off + kept_offset(item), 0u, P.nred, lane);
+        acc = fold(P.x_off + kept_offset(item), 0u, nred, lane);
 //@endif
     }
 //@if DIRECT

@@ -29,6 +29,8 @@ def test_seed001_example():
     assert line(out, "x.masked_select(mask) shape") == "[6]"
     assert line(out, "  .count") == "3"
     assert line(out, "  packed first") .endswith("[4, 5, 6, '?', '?', '?']")
+    assert line(out, "  the counted result") == "tensor([4, 5, 6], count=3 of 6)"
+    assert line(out, "  selected.sum() (valid elements only)") == "15"
     assert line(out, "await x.masked_select_async(mask)") == "[4, 5, 6]"
     assert line(out, "y.masked_select(y.ne(0)) first .count") == "[7, 3, 9]"
     assert line(out, "await y.nonzero_async()") == "[[0, 1], [1, 0], [1, 2]]"
@@ -95,3 +97,18 @@ def test_autograd_example_loss_goes_down():
 @pytest.mark.parametrize("name", sorted(p.name for p in (ROOT / "examples").glob("*.py")))
 def test_every_example_runs(name):
     assert run(name).strip()
+
+
+def test_fixed_size_pipeline_example():
+    """Counted results: statistics and a masked loss with zero reads, equal to x[mask]'s."""
+    out = run("fixed_size_pipeline.py")
+    assert line(out, "fixed-size result shape") == "[100000]"
+    assert line(out, "reads while computing (fixed-size)") == "0"
+    assert line(out, "reads while computing (x[mask])") == "1"
+    fixed, exact = line(out, "mean, fixed-size / exact").split(" / ")
+    assert fixed == exact
+    fixed, exact = line(out, "max, fixed-size / exact").split(" / ")
+    assert fixed == exact
+    assert line(out, "masked loss, reads before printing") == "0"
+    grad = eval(line(out, "gradient (zero where not valid)"))  # noqa: S307 (our own printed list)
+    assert [g == 0.0 for g in grad] == [i % 3 == 0 for i in range(12)]

@@ -185,6 +185,79 @@ def _where_grad(g, out, want, condition, x, y):
 # ---------------------------------------------------------------- elementwise math (exp, log, pow, clamp, isnan, bitwise, ...)
 
 
+# ---------------------------------------------------------------- counts through views
+# A counted tensor's count (masked_select, nonzero) belongs to its leading dim. A view
+# that keeps that dim leading keeps the count; one that merges it with the dims after
+# it scales the count; one that would move it raises (its count would silently stop
+# meaning anything): .uncounted() first makes all rows data.
+def _moves_count(x, what):
+    return ValueError(f"{what} would move the counted leading dim of a counted tensor of shape {x.shape}; "
+                      "call .uncounted() first to treat all its rows as data")
+
+
+def _reshape_count(x, out, what="reshape"):
+    _bounds(x, out)
+    if x.count is None:
+        return out
+    if out.ndim and out.shape[0] == x.shape[0]:
+        out.count = x.count
+        return out
+    if out.ndim and x.ndim and x.shape[0]:
+        for k in range(2, x.ndim + 1):  # the new leading dim = dims 0..k-1 merged
+            if math.prod(x.shape[:k]) == out.shape[0]:
+                out.count = E.binary("mul", x.count, math.prod(x.shape[1:k]))
+                return out
+    raise _moves_count(x, f"{what} to {out.shape}")
+
+
+def _bounds(x, out, column=None):
+    """A view of nonzero's coordinates keeps what is known of their range: a column's
+    bound when it picks one column, else the largest."""
+    if x.bounds is not None:
+        out.bounds = (x.bounds[column],) if column is not None else (max(x.bounds),)
+    return out
+
+
+def _index_count(x, key, out):
+    """The count (and bounds) of ``x[key]`` (basic indexing) for a counted x."""
+    if x.bounds is not None:
+        keys = key if isinstance(key, tuple) else (key,)
+        col = keys[1] if (len(keys) == 2 and x.ndim == 2 and keys[0] == slice(None)
+                          and isinstance(keys[1], int)) else None
+        _bounds(x, out, None if col is None else col % x.shape[1])
+    if x.count is None:
+        return out
+    keys = key if isinstance(key, tuple) else (key,)
+    consumed = sum(1 for k in keys if k is not None and k is not Ellipsis)
+    for k in keys:
+        if k is None:
+            raise _moves_count(x, "a new dim (None) before the leading dim")
+        if k is not Ellipsis:
+            break
+        if x.ndim > consumed:  # the ellipsis covers the leading dim
+            out.count = x.count
+            return out
+    else:
+        out.count = x.count
+        return out
+    if isinstance(k, slice):
+        start, stop = k.start or 0, k.stop
+        if k.step not in (None, 1) or start < 0 or (stop is not None and stop < 0):
+            raise ValueError("a counted tensor's leading dim takes slices with non-negative bounds and "
+                             f"step 1 (got {k}): its valid rows are only known on the GPU; call "
+                             ".uncounted() first to slice all its rows")
+        if start == 0 and (stop is None or stop >= x.shape[0]):
+            out.count = x.count
+        else:
+            out.count = E.launch("clamp(a - b, 0, c)", D.int32, [x.count, E.Scalar(start), E.Scalar(out.shape[0])],
+                                 ["i32", "i32", "i32"])
+        return out
+    if operator.index(k) < 0:
+        raise IndexError(f"index {k} of a counted tensor: negative indices count from the capacity "
+                         f"({x.shape[0]}), not from the valid rows; call .uncounted() first")
+    return out  # one row: data, no count (past the count its values are unspecified)
+
+
 # ---------------------------------------------------------------- views and copies
 def _reshape_grad(g, out, want, x, *args):
     return (E.reshape(g, x.shape),)
@@ -198,7 +271,7 @@ def _view_op(name, fn, doc, method=True, function=True):
 
 
 def _reshape(x, shape):
-    return E.reshape(x, shape)
+    return _reshape_count(x, E.reshape(x, shape))
 
 
 def _view(x, shape):
@@ -206,7 +279,7 @@ def _view(x, shape):
     if not x.is_contiguous():
         raise RuntimeError("view size is not compatible with input tensor's size and stride; "
                            "use .reshape(...) instead")
-    return x.reshaped(shape)
+    return _reshape_count(x, x.reshaped(shape), "view")
 
 
 def _flatten(x, start_dim=0, end_dim=-1):
@@ -215,15 +288,39 @@ def _flatten(x, start_dim=0, end_dim=-1):
     s, e = norm_dim(start_dim, x.ndim), norm_dim(end_dim, x.ndim)
     if s > e:
         raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
-    return E.reshape(x, x.shape[:s] + (math.prod(x.shape[s:e + 1]),) + x.shape[e + 1:])
+    return _reshape_count(x, E.reshape(x, x.shape[:s] + (math.prod(x.shape[s:e + 1]),) + x.shape[e + 1:]),
+                          "flatten")
 
 
 def _unsqueeze(x, dim):
-    return x.unsqueeze(dim)
+    out = _bounds(x, x.unsqueeze(dim))
+    if x.count is not None:
+        if norm_dim(dim, x.ndim, 1) == 0:
+            raise _moves_count(x, "unsqueeze(0)")
+        out.count = x.count
+    return out
 
 
 def _squeeze(x, dim=None):
-    return x.squeeze(dim)
+    out = _bounds(x, x.squeeze(dim))
+    if x.count is not None and x.ndim:
+        dims = range(x.ndim) if dim is None else [norm_dim(d, x.ndim) for d in
+                                                  (dim if isinstance(dim, (tuple, list)) else (dim,))]
+        if not (x.shape[0] == 1 and 0 in dims):  # the leading dim stays (a squeezed one is data)
+            out.count = x.count
+    return out
+
+
+@op(method=True, function=False)
+def uncounted(x):
+    """The same data without its count: all rows of a fixed-size result count as data
+    (the raw capacity-sized buffer, as the seed page's fixed-size semantics describe)."""
+    return x.derive(x.shape, x._strides, x._offset)
+
+
+@uncounted.grad
+def _uncounted_grad(g, out, want, x):
+    return (g,)
 
 
 def _clone(x):
@@ -243,7 +340,12 @@ clone = _view_op("clone", _clone, "A new contiguous copy.")
 @op(method=False, function=False)
 def expand(x, *sizes):
     """A view broadcast to ``sizes`` (-1 keeps a dim), without copying."""
-    return x.expand(_as_sizes(sizes))
+    out = x.expand(_as_sizes(sizes))
+    if x.count is not None:
+        if out.ndim != x.ndim or out.shape[0] != x.shape[0]:
+            raise _moves_count(x, f"expand to {out.shape}")
+        out.count = x.count
+    return out
 
 
 @expand.grad
@@ -284,7 +386,7 @@ def _basic_key(key):
 @op(method=False, function=False)
 def getitem(x, key):
     """Basic indexing (ints, slices, None, ...): a view."""
-    return x.basic_index(_basic_key(key))
+    return _index_count(x, key, x.basic_index(_basic_key(key)))
 
 
 @getitem.grad
@@ -415,11 +517,22 @@ def isin(elements, test_elements, *, invert=False):
 
 
 # ---------------------------------------------------------------- reductions
-def _expand_back(g, x, dim, keepdim):
+def _expand_back(g, x, dim, keepdim, mean=False):
+    """A reduction's gradient broadcast back over x; a mean's divided by the elements it
+    averaged; a counted x's zero past its count (those rows took no part)."""
     dims = R.reduced_dims(dim, x.ndim)
     if not keepdim and x.ndim:
         g = E.reshape(g, tuple(1 if i in dims else s for i, s in enumerate(x.shape)))
-    return g.expand(x.shape)
+    g = g.expand(x.shape)
+    counted = x.count is not None and 0 in dims
+    n = math.prod(x.shape[d] for d in dims)
+    if mean and counted:  # averaged over count * (n / rows) elements, known on the GPU
+        inner = n // x.shape[0] if x.shape[0] else 0
+        g = E.launch("a / f32(u32(max(b, 0)) * c)", g.dtype, [g, x.count, E.Scalar(inner)],
+                     [g.dtype.wgsl, "i32", "u32"], shape=x.shape)
+    elif mean:
+        g = _mul(g, 1.0 / max(n, 1))
+    return E.valid_rows(g, x.count) if counted else g
 
 
 @op("sum")
@@ -441,8 +554,7 @@ def mean(x, dim=None, keepdim=False, *, dtype=None):
 
 @mean.grad
 def _mean_grad(g, out, want, x, dim=None, keepdim=False, **kwargs):
-    count = math.prod(x.shape[d] for d in R.reduced_dims(dim, x.ndim))
-    return (_mul(_expand_back(g, x, dim, keepdim), 1.0 / max(count, 1)),)
+    return (_expand_back(g, x, dim, keepdim, mean=True),)
 
 
 def _reduction(name, fn, doc):

@@ -202,7 +202,8 @@ class Tensor:
     def __iter__(self):
         if not self.shape:
             raise TypeError("iteration over a 0-d tensor")
-        for i in range(self.shape[0]):
+        rows = self.shape[0] if self._v.count is None else S.read_count(self._v.count)
+        for i in range(min(rows, self.shape[0])):
             yield self[i]
 
     # ---------------------------------------------------------------- autograd (autograd.py)
@@ -234,7 +235,9 @@ class Tensor:
     def detach(self):
         """The same data, cut from the tape."""
         v = self._v
-        return Tensor._wrap(v.derive(v.shape, v._strides, v._offset))
+        d = v.derive(v.shape, v._strides, v._offset)
+        d.count = v.count
+        return Tensor._wrap(d)
 
     def backward(self, gradient=None):
         A.backward(self, gradient)
@@ -245,28 +248,49 @@ class Tensor:
         return t, t._offset * t.dtype.itemsize, t.numel() * t.dtype.itemsize
 
     def _from_bytes(self, raw):
+        if isinstance(raw, tuple):  # (count, bytes) of a counted tensor: its valid rows
+            k, raw = raw
+            a = np.frombuffer(raw.data, dtype=self.dtype.np).reshape(self.shape) if raw.size else \
+                np.zeros(self.shape, dtype=self.dtype.np)
+            return a[:max(0, min(k, self.shape[0]))]
         return np.frombuffer(raw.data, dtype=self.dtype.np).reshape(self.shape) if raw.size else \
             np.zeros(self.shape, dtype=self.dtype.np)
 
+    def _count_src(self):
+        c = self._v.count
+        return None if c is None else (c._buf, c._offset * 4)
+
     def numpy(self, *, _explicit=True) -> np.ndarray:
-        """Copy to the host (one GPU-to-CPU read)."""
+        """Copy to the host (one GPU-to-CPU read). A counted tensor gives its valid rows
+        only: the count is read in the same round trip."""
         t, off, nbytes = self._read_plan()
-        return self._from_bytes(self.device.read(t._buf, off, nbytes, explicit=_explicit))
+        return self._from_bytes(self.device.read(t._buf, off, nbytes, explicit=_explicit,
+                                                 count=self._count_src()))
 
     async def numpy_async(self) -> np.ndarray:
         """Copy to the host without blocking the event loop."""
         t, off, nbytes = self._read_plan()
-        return self._from_bytes(await self.device.read_async(t._buf, off, nbytes))
+        return self._from_bytes(await self.device.read_async(t._buf, off, nbytes, count=self._count_src()))
 
     def tolist(self):
         return self.numpy().tolist()
 
     def item(self):
+        if self._v.count is not None:
+            a = self.numpy()
+            if a.size != 1:
+                raise RuntimeError(f"a Tensor with {a.size} valid elements cannot be converted to Scalar")
+            return a.reshape(()).item()
         if self.numel() != 1:
             raise RuntimeError(f"a Tensor with {self.numel()} elements cannot be converted to Scalar")
         return self.numpy().reshape(()).item()
 
     def _implicit_scalar(self, what):
+        if self._v.count is not None:
+            a = self.numpy(_explicit=False)
+            if a.size != 1:
+                raise RuntimeError(f"{what} of a Tensor with {a.size} valid values is ambiguous")
+            return a.reshape(()).item()
         if self.numel() != 1:
             raise RuntimeError(f"{what} of a Tensor with {self.numel()} values is ambiguous")
         return self.numpy(_explicit=False).reshape(()).item()
@@ -299,6 +323,8 @@ class Tensor:
         return text
 
     def _repr_body(self):
+        if self._v.count is not None:
+            return self._repr_counted()
         n = self.numel()
         if n <= _REPR_FULL:
             return _format(self.numpy(_explicit=False), self.dtype)
@@ -314,6 +340,18 @@ class Tensor:
         return f"{body[:i]},  ...{body[i:-1]}{size})"
 
     __str__ = __repr__
+
+    def _repr_counted(self):
+        """``tensor([4, 5, 6], count=3 of 6)``: the valid rows (past 1000 elements a
+        summary of them, after reading the count), and how many of the capacity."""
+        v, cap = self._v, self._v.shape[0]
+        if self.numel() <= _REPR_FULL:
+            a = self.numpy(_explicit=False)  # the valid rows and the count in one read
+            body, k = _format(a, self.dtype), a.shape[0]
+        else:
+            k = min(cap, max(0, S.read_count(v.count, explicit=False)))
+            body = Tensor._wrap(v.derive(v.shape, v._strides, v._offset).basic_index(slice(0, k)))._repr_body()
+        return f"{body[:-1]}, count={k} of {cap})"
 
     # ---------------------------------------------------------------- views and shape
     def view(self, *shape):

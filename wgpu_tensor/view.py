@@ -31,7 +31,7 @@ class Storage:
 
 
 class View:
-    __slots__ = ("_st", "_buf", "shape", "_strides", "_offset", "dtype", "device", "count")
+    __slots__ = ("_st", "_buf", "shape", "_strides", "_offset", "dtype", "device", "count", "bounds")
 
     def __init__(self, storage, shape, strides, offset, dtype):
         self._st = storage
@@ -42,6 +42,10 @@ class View:
         self.dtype = dtype
         self.device = storage.dev
         self.count = None
+        # Known exclusive upper bounds of the values, per column of the last dim (one
+        # entry: all values): nonzero's coordinates are below its input's shape, so
+        # indexing with them needs no range check (and no read).
+        self.bounds = None
 
     @staticmethod
     def empty(shape, dtype, dev):

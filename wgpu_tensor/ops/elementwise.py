@@ -154,12 +154,19 @@ def launch(expr, out_dtype, operands, cts, shape=None, result_type=None, device=
             if v.shape != shape:
                 shape = broadcast_shapes(*[v.shape for v in views])
                 break
+    count = None
+    for v in views:
+        if v.count is not None:
+            count = result_count(views, shape)
+            break
     if out is None:
         out = View.empty(shape, out_dtype, dev)
     elif (out.shape != tuple(shape) or out.dtype is not out_dtype or not out.is_contiguous()
           or out._offset % (4 // min(out_dtype.itemsize, 4))):
         raise ValueError(f"cannot write a {out_dtype.name} result of shape {tuple(shape)} into a "
                          f"{out.dtype.name} tensor of shape {out.shape}")
+    if count is not None:
+        out.count = count
     n = out.numel()
     if n == 0:
         return out
@@ -223,6 +230,42 @@ def launch(expr, out_dtype, operands, cts, shape=None, result_type=None, device=
         dev.dispatch(kernel, p, bindings, math.ceil((e - s) / (WG * 4)))
         s = e
     return out
+
+
+_ZERO_OF = {"bool": "false", "i32": "0", "u32": "0u", "f32": "0.0"}
+
+
+def valid_rows(x, count, fill=None):
+    """``x`` with the rows of its leading dim at or past ``count`` (a 0-d int32 View)
+    replaced by ``fill`` (a WGSL literal; zero of x's type by default): one pass, no read."""
+    inner = math.prod(x.shape[1:])
+    ct = x.dtype.wgsl
+    fill = _ZERO_OF[ct] if fill is None else fill
+    out = launch(f"select({fill}, a, gi < u32(max(b, 0)) * c)", x.dtype, [x, count, Scalar(inner)],
+                 [ct, "i32", "u32"], shape=x.shape)
+    out.count = None
+    return out
+
+
+def result_count(views, shape):
+    """The count of an elementwise result over ``views`` (some counted): their count,
+    or the smaller of two different ones (computed on the GPU). A counted operand
+    whose leading dim would not be the result's leading dim raises: its count would
+    silently stop meaning anything."""
+    counts = []
+    for v in views:
+        if v.count is None:
+            continue
+        if v.ndim != len(shape) or not shape:
+            raise ValueError(f"a counted tensor of shape {v.shape} broadcast to {tuple(shape)}: its "
+                             "counted (leading) dim would not stay leading; call .uncounted() first "
+                             "to use all its rows")
+        if not any(c is v.count for c in counts):
+            counts.append(v.count)
+    count = counts[0]
+    for c in counts[1:]:
+        count = launch("min(a, b)", D.int32, [count, c], ["i32", "i32"])
+    return count
 
 
 @lru_cache(maxsize=None)
@@ -337,7 +380,13 @@ def fast_binary(name, a, b):
     dev = plan.dev
     if (ta and a.device is not dev) or (tb and b.device is not dev):
         return None
+    count = a.count if ta else None
+    if tb and b.count is not None:
+        if count is not None and count is not b.count:
+            return None  # two counts: the general path takes the smaller on the GPU
+        count = b.count
     out = View.fresh(plan.shape, plan.strides, plan.dtype, dev, plan.nbytes)
+    out.count = count
     if plan.fuse is None:
         dev.dispatch_plan(plan, out._buf, a._buf if ta else None, b._buf if tb else None)
     else:  # a compare that masked_select may compute itself (ops/select.py)

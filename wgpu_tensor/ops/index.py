@@ -269,11 +269,29 @@ def _check_range(idx, size, dim, allow_negative):
 
 
 # ---------------------------------------------------------------- gather / scatter / index_select
-def gather(x, dim, index):
-    """torch.gather: out[i][j][k] = x[index[i][j][k]][j][k] (dim 0); out has index's shape."""
+def counted_index(x, dim, index):
+    """For an index with a count (a fixed-size nonzero result, or derived from one):
+    (the index with its rows past the count set to 0 on the GPU, so they are never
+    range-checked nor read from elsewhere, whether the range check can be skipped).
+    The check is skipped when the index's ``bounds`` (known from nonzero's shape) fit
+    the indexed dim: then no value can be out of range and nothing is read back."""
+    if index.count is None:
+        return index, True
+    size = x.shape[dim] if x.ndim else 1
+    safe = index.bounds is not None and max(index.bounds) <= size
+    return E.valid_rows(index, index.count), not safe
+
+
+def gather(x, dim, index, *, check=True):
+    """torch.gather: out[i][j][k] = x[index[i][j][k]][j][k] (dim 0); out has index's shape.
+    An index with a count gives a result with that count (see counted_index).
+    check=False skips the range check (and its read) for indices known in range."""
     _check_tensor(x, "gather")
     _check_index(x, index, "gather")
     d = norm_dim(dim, x.ndim)
+    count = index.count
+    if count is not None and d == 0:
+        index, check = counted_index(x, d, index)
     xs, xst = _nonempty(x)
     ish, ist = _nonempty(index)
     if len(ish) != len(xs):
@@ -284,13 +302,16 @@ def gather(x, dim, index):
                                f"be smaller than self {list(x.shape)} apart from dimension {d}")
     dev = x.device
     out = View.empty(index.shape, x.dtype, dev)
-    if out.numel() == 0:
+    out.count = count
+    if out.numel() == 0 or (count is not None and x.numel() == 0):
         return out
+    ist = _nonempty(index)[1]
     src_st = list(xst)
     src_st[d] = 0
     plan = _plan(dev, ish, x.dtype.itemsize, out, contiguous_strides(ish), x, src_st, idx=index, idx_st=ist,
                  side="src", dim_stride=xst[d], dim_size=xs[d], fresh=True)
-    _check_range(index, xs[d], d, allow_negative=False)
+    if check:
+        _check_range(index, xs[d], d, allow_negative=False)
     plan.run(dev)
     return out
 
@@ -400,6 +421,14 @@ def index_select(x, dim, index):
         shape = (k,) if index.ndim else ()
     dev = x.device
     out = View.empty(shape, x.dtype, dev)
+    check = True
+    if d == 0 and index.count is not None and x.ndim:
+        out.count = index.count
+        index, check = counted_index(x, 0, index)
+        if x.numel() == 0:
+            return out
+    elif d != 0 and x.count is not None:
+        out.count = x.count  # the counted leading dim is kept
     if out.numel() == 0:
         return out
     it = xs[:d] + (k,) + xs[d + 1:]
@@ -409,7 +438,8 @@ def index_select(x, dim, index):
     idx_st[d] = index._strides[0] if index.ndim else 0
     plan = _plan(dev, it, x.dtype.itemsize, out, contiguous_strides(it), x, src_st, idx=index, idx_st=idx_st,
                  side="src", dim_stride=xst[d], dim_size=xs[d], fresh=True)
-    _check_range(index, xs[d], d, allow_negative=False)
+    if check:
+        _check_range(index, xs[d], d, allow_negative=False)
     plan.run(dev)
     return out
 
@@ -426,16 +456,25 @@ def _index_geometry(x, idx):
 
 
 def index_get(x, idx):
-    """x[idx] for an integer tensor idx: shape idx.shape + x.shape[1:]; negatives wrap."""
+    """x[idx] for an integer tensor idx: shape idx.shape + x.shape[1:]; negatives wrap.
+    An index with a count gives a result with that count (see counted_index)."""
     _check_tensor(x, "index")
     shape, idx_st, x_st = _index_geometry(x, idx)
     dev = x.device
     out = View.empty(shape, x.dtype, dev)
+    check = True
+    if idx.count is not None and idx.ndim:
+        out.count = idx.count
+        idx, check = counted_index(x, 0, idx)
+        idx_st = idx._strides + (0,) * (x.ndim - 1)
+        if x.numel() == 0:
+            return out
     if out.numel() == 0:
         return out
     plan = _plan(dev, shape, x.dtype.itemsize, out, contiguous_strides(shape), x, x_st, idx=idx, idx_st=idx_st,
                  side="src", dim_stride=x._strides[0], dim_size=x.shape[0], fresh=True)
-    _check_range(idx, x.shape[0], 0, allow_negative=True)
+    if check:
+        _check_range(idx, x.shape[0], 0, allow_negative=True)
     plan.run(dev)
     return out
 

@@ -55,7 +55,7 @@ def _row_sum(vt, at):
 
 
 def _row_mean(vt, at):
-    return "f32", "f32(v)", "a + b", "0.0", f"select(a / P.denom, {_NAN}, P.denom == 0.0)"
+    return "f32", "f32(v)", "a + b", "0.0", f"select(a / denom(), {_NAN}, denom() == 0.0)"
 
 
 def _row_count(vt, at):
@@ -196,6 +196,9 @@ def _reduce(op, x, dim, keepdim, out_dtype, name, cast_to=None):
     dims = reduced_dims(dim, x.ndim)
     if out_dtype is None:
         out_dtype = x.dtype
+    counted = x.count is not None and 0 in dims
+    if counted and x.shape[0] > 1 and [d for d in dims if d and x.shape[d] > 1 and x._strides[d] >= x._strides[0]]:
+        x = E.copy(x)  # the kernel needs the counted dim outermost among the reduced (a copy keeps the count)
     if op in ("amax", "amin"):
         if (dim is None or (isinstance(dim, (tuple, list)) and not dim)) and x.numel() == 0:
             raise RuntimeError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0. "
@@ -221,6 +224,8 @@ def _reduce(op, x, dim, keepdim, out_dtype, name, cast_to=None):
                          "are not supported")
     dev = x.device
     out = View.empty(shape, out_dtype, dev)
+    if x.count is not None and not counted:
+        out.count = x.count  # the counted dim is kept, and stays leading
     if M == 0:
         return out
     src_vt = x.dtype.wgsl
@@ -229,6 +234,10 @@ def _reduce(op, x, dim, keepdim, out_dtype, name, cast_to=None):
     if cast_to is D.float16 and x.dtype is not D.float16:
         mp = f"round_f16({mp})" if mp != "v" else "round_f16(v)"
     geo = _Geometry(x, kept, red, M, N)
+    if counted:
+        # Only the first count rows of dim 0 take part: with dim 0 outermost among the
+        # reduced dims, they are the first count * (N / shape[0]) reduced elements of a row.
+        geo.cnt, geo.cnt_inner, geo.limit = x.count, N // x.shape[0] if x.shape[0] else 0, True
     tpl = {"WG": WG, "ACC": acc, "IDENT": ident, "COMBINE": comb}
     first = dict(tpl, VT=src_vt, LOAD=x.dtype.load.replace("W[", "X["), MAP=mp)
     again = dict(tpl, VT=acc, LOAD=_ACC_LOAD[acc], MAP="v")
@@ -247,6 +256,9 @@ class _Geometry:
         self.offset = t._offset if t is not None else offset
         self.dtype = t.dtype if t is not None else dtype
         self.kept, self.red, self.M, self.N = kept, red, M, N
+        # A counted source (see _reduce): the count View, reduced elements per counted
+        # row, and whether this pass limits the rows (the first) or only divides by them.
+        self.cnt, self.cnt_inner, self.limit = None, 0, False
 
 
 def _choose(dev, geo):
@@ -299,6 +311,7 @@ def _pass(dev, geo, first, again, final, out, out_dtype, denom):
     _record(dev, geo, dict(first, T=T), "a", _ACC_DTYPE[acc], plan, splits, chunk, denom)
     nxt = _Geometry(None, [(geo.M, splits)] if geo.M > 1 else [], [(splits, 1)], geo.M, splits,
                     buf=part._buf, offset=0, dtype=_ACC_DTYPE[acc])
+    nxt.cnt, nxt.cnt_inner = geo.cnt, geo.cnt_inner  # a mean's final pass divides by the count
     _pass(dev, nxt, again, again, final, out, out_dtype, denom)
 
 
@@ -377,12 +390,22 @@ def _record(dev, geo, tpl, final, out_dtype, plan, splits, chunk, denom):
                   OUT_F16=out_dtype is D.float16, BITS=_BITS.get(rt, "u32"))
     vec4 = contig and geo.dtype.itemsize == 4
     params["VEC4"] = vec4
-    kernel = dev.kernel("reduce", params, ["r", "rw", "r" if vec4 else None], REDUCE.size)
+    params["COUNTED"] = geo.cnt is not None
+    access = ["r", "rw", "r" if vec4 else None]
+    cwin, coff = None, 0
+    if geo.cnt is not None:
+        params["LIMIT"] = geo.limit
+        c = geo.cnt
+        start, size = window(dev, c._buf, 4, c._offset, c._offset)
+        cwin, coff = (c._buf, start, size), c._offset - start // 4
+        access.append("r")
+    kernel = dev.kernel("reduce", params, access, REDUCE.size)
     pad = [(1, 0)] * MAX_DIMS
     kept, red = (geo.kept + pad)[:MAX_DIMS], (geo.red + pad)[:MAX_DIMS]
     dims = [s for s, _ in kept] + [st for _, st in kept] + [s for s, _ in red] + [st for _, st in red]
     ipw = WG // T
     for item0, cnt, xwin, xoff, owin, ooff in plan:
         p = REDUCE.pack(cnt, item0, splits, chunk, geo.N, xoff, ooff, len(geo.kept), len(geo.red), denom,
-                        *dims)
-        dev.dispatch(kernel, p, [xwin, owin, xwin if vec4 else None], -(-cnt // ipw))
+                        geo.cnt_inner, coff, *dims)
+        bindings = [xwin, owin, xwin if vec4 else None] + ([cwin] if cwin else [])
+        dev.dispatch(kernel, p, bindings, -(-cnt // ipw))

@@ -302,6 +302,12 @@ def masked_select(x, mask, *, out=None, fill_value=None):
             raise ValueError(f"masked_select: out has shape {out.shape}, expected ({n},)")
         if not out.is_contiguous() or out.device is not dev:
             raise ValueError("masked_select: out must be a contiguous tensor on the input's device")
+    if x.count is not None or mask.count is not None:
+        # Counted operands: only their valid rows can be selected (a mask that is false
+        # past the count, one pass); the result counts only those.
+        count = E.result_count([x, mask], shape)
+        mask = E.valid_rows(mask.expand(shape), count)
+        x = x.derive(x.shape, x._strides, x._offset)
     # 1- and 2-byte elements (bool, float16) cannot be stored one per invocation
     # without word races: they are selected widened to 32 bits (exactly: bool ->
     # int32, float16 -> float32), then narrowed.
@@ -394,6 +400,8 @@ def nonzero(x):
         raise ValueError(f"nonzero supports at most {MAX_DIMS} dimensions")
     dev.check_size(n * max(nd, 1) * 4, f"nonzero over shape {shape}")
     m = x if x.dtype is D.bool_ else E.binary("ne", x, 0)
+    if x.count is not None and nd:
+        m = E.valid_rows(m, x.count)  # a counted input: only its valid rows are nonzero
     count = View.empty((), D.int32, dev)
     res = View.empty((n, nd), D.int32, dev)
     if n == 0 or nd == 0:
@@ -410,6 +418,7 @@ def nonzero(x):
     with dev.lock:
         _record(dev, None, mm, shape, "indices", res._buf, 0, n * nd * 4, count)
     res.count = count
+    res.bounds = tuple(shape)
     return res
 
 
@@ -521,6 +530,8 @@ def _masked_scatter(x, mask, source, shape, what, *, checked=False, explicit=Fal
     dev = x.device
     n = math.prod(shape)
     m = _flat_word_view(mask, shape)
+    if source.count is not None and n:
+        source, checked = _counted_source(x, m, source, shape), True
     if not checked and source.numel() < n:
         k = read_count(_mask_count(m), explicit)
         if k > source.numel():
@@ -542,6 +553,24 @@ def _masked_scatter(x, mask, source, shape, what, *, checked=False, explicit=Fal
     if sel_dtype is x.dtype:
         return work
     return E.cast(work, x.dtype)
+
+
+def _counted_source(x, m, source, shape):
+    """A counted source fills only the first count selected positions; the others keep
+    x's values: its element j (j >= count) becomes the j-th selected element of x. No
+    read: the source is extended to all n positions on the GPU."""
+    n = math.prod(shape)
+    x_sel = masked_select(x.derive(x.shape, x._strides, x._offset).expand(shape), m)
+    src = E.reshape(source.derive(source.shape, source._strides, source._offset), (-1,))
+    if src.numel() >= n:
+        src = src.basic_index(slice(0, n))
+    else:
+        full = View.empty((n,), src.dtype, x.device)
+        I.assign_(full.basic_index(slice(0, src.numel())), src)
+        src = full
+    x_sel.count = None
+    return E.launch("select(b, a, gi < u32(max(c, 0)))", x.dtype, [src, x_sel, source.count],
+                    [x.dtype.wgsl, x.dtype.wgsl, "i32"])
 
 
 def masked_scatter(x, mask, source):

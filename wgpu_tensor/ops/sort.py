@@ -35,6 +35,7 @@ from ..runtime.uniforms import SEARCH, SORT, TRANSPOSE
 from ..view import View, norm_dim
 from . import creation as C
 from . import elementwise as E
+from . import index as I
 from .launch import chunk_elems, chunk_granule, window
 
 SortResult = namedtuple("sort", ["values", "indices"])
@@ -273,6 +274,10 @@ def _row_keys(x, d, abn, descending):
     """x's keys as contiguous uint32 rows [A * B, n] (dim d last)."""
     a, n, b = abn
     kx = _keys(x, descending)
+    if x.count is not None and d == 0:
+        # A counted input sorts its valid rows only: the others get the largest key,
+        # so (the sort being stable) they stay after every valid element.
+        kx = E.valid_rows(kx, x.count, "0xffffffffu")
     if b == 1:
         return kx
     rows = View.empty((a * b, n), D.uint32, x.device)
@@ -317,6 +322,16 @@ def sort(x, dim=-1, descending=False):
         return SortResult(E.copy(x), _empty_index(dev))
     if x.numel() == 0:
         return SortResult(View.empty(x.shape, x.dtype, dev), View.empty(x.shape, D.int32, dev))
+    if x.count is not None and d == 0 and descending and x.dtype.kind == "f":
+        # Float keys cannot rank padding after every value in descending order (NaN,
+        # which comes first, takes the key space): sort the valid rows ascending and
+        # reverse them. Equal values then come in reverse order (not stable).
+        up = sort(x, d, False)
+        rev = E.launch("select(i32(gi / b), a - 1 - i32(gi / b), i32(gi / b) < a)", D.int32,
+                       [x.count, E.Scalar(math.prod(x.shape[1:]))], ["i32", "u32"], shape=x.shape)
+        values, indices = I.gather(up.values, 0, rev, check=False), I.gather(up.indices, 0, rev, check=False)
+        values.count = indices.count = x.count
+        return SortResult(values, indices)
     abn, groups = _plan(dev, x.shape, d)
     a, n, b = abn
     work = _sort_rows(dev, _row_keys(x, d, abn, descending), groups, n, x.dtype.kind == "f",
@@ -328,6 +343,7 @@ def sort(x, dim=-1, descending=False):
     else:
         values = _decode(_from_rows(work, x.shape, abn, 0, D.uint32), x.dtype, descending)
         indices = _from_rows(work, x.shape, abn, 1, D.int32)
+    values.count = indices.count = x.count  # the leading dim keeps its valid length
     return SortResult(values, indices)
 
 
@@ -363,8 +379,10 @@ def kthvalue(x, k, dim=-1, keepdim=False):
                  out=kcol.basic_index(slice(r0, r1)))
         E.launch("a", D.int32, [idx.basic_index((slice(r0, r1), k - 1))], ["i32"],
                  out=indices.basic_index(slice(r0, r1)))
-    values = _decode(kcol, x.dtype, False)
-    return KthvalueResult(E.reshape(values, out_shape), E.reshape(indices, out_shape))
+    values, indices = E.reshape(_decode(kcol, x.dtype, False), out_shape), E.reshape(indices, out_shape)
+    if x.count is not None and d != 0:
+        values.count = indices.count = x.count  # the counted leading dim is kept
+    return KthvalueResult(values, indices)
 
 
 # ---------------------------------------------------------------- isin

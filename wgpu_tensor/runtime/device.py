@@ -616,45 +616,58 @@ class Device:
             return lst.pop()
         return self.device.create_buffer(size=size, usage=wgpu.BufferUsage.MAP_READ | wgpu.BufferUsage.COPY_DST)
 
-    def _record_read(self, buf, offset, nbytes, explicit):
+    def _record_read(self, buf, offset, nbytes, explicit, count=None):
+        """Copy the bytes (and, with ``count`` = (buffer, byte offset), 4 bytes of a
+        count, into the first 16 bytes) to a staging buffer and submit: one round trip."""
         self._note_sync(explicit)
-        self.bytes_read += nbytes
+        self.bytes_read += nbytes + (4 if count else 0)
         lo = offset // 4 * 4
         hi = _round_up(offset + nbytes, 4)
-        st = self._staging_buffer(hi - lo)
+        head = 16 if count else 0
+        st = self._staging_buffer(head + hi - lo)
         self._end_pass()
-        self._enc().copy_buffer_to_buffer(buf.gpu, lo, st, 0, hi - lo)
+        enc = self._enc()
+        if count:
+            enc.copy_buffer_to_buffer(count[0].gpu, count[1], st, 0, 4)
+        if hi > lo:
+            enc.copy_buffer_to_buffer(buf.gpu, lo, st, head, hi - lo)
         self.reads += 1
         if self._log is not None:
-            self._log.append(Command("read", params={"nbytes": nbytes}, bindings=((buf.uid, lo, hi - lo),)))
+            self._log.append(Command("read", params={"nbytes": nbytes + (4 if count else 0)},
+                                     bindings=((buf.uid, lo, hi - lo),)))
         self.flush()
-        return st, offset - lo, hi - lo
+        return st, head + offset - lo, head + hi - lo
 
-    def _finish_read(self, st, skip, span, nbytes):
+    def _finish_read(self, st, skip, span, nbytes, count=None):
         try:
-            out = np.array(np.frombuffer(st.read_mapped(0, span, copy=False), dtype=np.uint8)[skip:skip + nbytes])
+            raw = np.frombuffer(st.read_mapped(0, span, copy=False), dtype=np.uint8)
+            out = np.array(raw[skip:skip + nbytes])
+            if count:
+                out = (int(raw[:4].view("<i4")[0]), out)
         finally:
             st.unmap()
             with self.lock:
                 self._staging.setdefault(st.size, []).append(st)
         return out
 
-    def read(self, buf: Buffer, offset, nbytes, explicit=True) -> np.ndarray:
-        """Bytes ``[offset, offset+nbytes)`` of ``buf`` after all recorded work, as uint8."""
-        if nbytes == 0:
+    def read(self, buf: Buffer, offset, nbytes, explicit=True, count=None):
+        """Bytes ``[offset, offset+nbytes)`` of ``buf`` after all recorded work, as uint8.
+        With ``count`` = (buffer, byte offset) of an int32: (its value, the bytes), read
+        in the same round trip."""
+        if nbytes == 0 and not count:
             self._note_sync(explicit)
             return np.zeros(0, np.uint8)
         with self.lock:
-            st, skip, span = self._record_read(buf, offset, nbytes, explicit)
+            st, skip, span = self._record_read(buf, offset, nbytes, explicit, count)
             st.map_sync(wgpu.MapMode.READ, 0, span)
-            return self._finish_read(st, skip, span, nbytes)
+            return self._finish_read(st, skip, span, nbytes, count)
 
-    async def read_async(self, buf: Buffer, offset, nbytes, explicit=True) -> np.ndarray:
-        if nbytes == 0:
+    async def read_async(self, buf: Buffer, offset, nbytes, explicit=True, count=None):
+        if nbytes == 0 and not count:
             self._note_sync(explicit)
             return np.zeros(0, np.uint8)
         with self.lock:
-            st, skip, span = self._record_read(buf, offset, nbytes, explicit)
+            st, skip, span = self._record_read(buf, offset, nbytes, explicit, count)
             # wgpu-py 0.32's map_async(READ) first submits an empty command buffer
             # (a workaround for reads without a prior submit), and that submit
             # blocks until the GPU is idle: the event loop would stall for the
@@ -665,7 +678,7 @@ class Device:
             except (ValueError, KeyError, TypeError):  # a wgpu-py without that mode
                 promise = st.map_async(wgpu.MapMode.READ, 0, span)
         await promise
-        return self._finish_read(st, skip, span, nbytes)
+        return self._finish_read(st, skip, span, nbytes, count)
 
     def _note_sync(self, explicit):
         if not explicit and self.sync_mode != "default":
