@@ -66,7 +66,13 @@ def main():
         "amax()": (lambda: x.amax(), lambda: a.max()),
         "bool any() (n bytes)": (lambda: m.any(), lambda: mn.any()),
         "bool count_nonzero()": (lambda: m.count_nonzero(), lambda: np.count_nonzero(mn)),
+        # Counted results (masked_select's fixed-size [n] with its count on the GPU):
+        # the same reduction, stopped at the count inside the kernel.
+        "counted sum(), count = n": (lambda: full.sum(), lambda: a.sum()),
+        "counted mean(), count = n": (lambda: full.mean(), lambda: a.mean()),
+        "counted sum(), count ~ n/2": (lambda: half.sum(), lambda: a[mn].sum()),
     }
+    full, half = x.masked_select(x >= 0), x.masked_select(m)
     cases = {"copy kernel": (lambda: copy_kernel(dev, x, dst, n), None)}
     for k, (f, g) in ours.items():
         cases[k] = (f, None)
@@ -83,6 +89,7 @@ def main():
     for k in ours:
         t, tn = best[k], best["numpy " + k]
         print(f"  {k:28s} {t * 1e3:8.2f} ms  {t / t_copy:5.2f}x copy kernel  {t / tn:6.2f}x numpy")
+    print(f"counted sum() / sum() over the same n: {best['counted sum(), count = n'] / best['sum()']:.3f}")
 
 
 if __name__ == "__main__":
