@@ -468,12 +468,13 @@ def repeat_interleave(x, repeats, dim=None, *, output_size=None):
     if isinstance(repeats, View):
         raise NotImplementedError("repeat_interleave with a tensor of repeats is not implemented yet; "
                                   "give an int")
-    out = SH.repeat_interleave(x, repeats, dim)
-    d = 0 if dim is None else norm_dim(dim, max(x.ndim, 1))
-    if output_size is not None and output_size != out.shape[d]:
-        raise RuntimeError(f"repeat_interleave: output_size {output_size} does not match the result's "
-                           f"size {out.shape[d]}")
-    return out
+    if output_size is not None:
+        r = operator.index(repeats)
+        size = x.numel() if dim is None else (x.shape[norm_dim(dim, max(x.ndim, 1))] if x.ndim else 1)
+        if output_size != size * r:
+            raise RuntimeError(f"repeat_interleave: output_size {output_size} does not match the result's "
+                               f"size {size * r}")
+    return SH.repeat_interleave(x, repeats, dim)
 
 
 @repeat_interleave.grad

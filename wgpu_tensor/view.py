@@ -203,7 +203,7 @@ class View:
         """A view with dim i taken from ``dims[i]`` (a permutation, negatives allowed)."""
         dims = tuple(dims)
         if len(dims) != self.ndim:
-            raise RuntimeError(f"permute(sparse_coo): number of dimensions in the tensor input does not "
+            raise RuntimeError(f"permute(): number of dimensions in the tensor input does not "
                                f"match the length of the desired ordering of dimensions i.e. input.dim() = "
                                f"{self.ndim} is not equal to len(dims) = {len(dims)}")
         nd = [norm_dim(d, self.ndim) for d in dims]

@@ -100,19 +100,30 @@ def flip_dims(x, dims, what="flip"):
 
 def _reverse_along(x, d):
     """A new contiguous copy of x with dim d reversed: a gather through the index
-    n-1, ..., 0 (made on the GPU)."""
+    n-1, ..., 0 (made on the GPU). The gathered side of one move spans its whole
+    reversed dim, so a dim of big slabs is reversed in pieces of at most about half a
+    storage binding each (a piece of one slab is a plain move)."""
     n = x.shape[d]
     dev = x.device
     out = View.empty(x.shape, x.dtype, dev)
     if out.numel() == 0:
         return out
-    rev = E.arange(n - 1, -1, n, D.int32, device=dev)
-    src_st = list(x._strides)
-    src_st[d] = 0
-    idx_st = [0] * x.ndim
-    idx_st[d] = 1
-    I._plan(dev, x.shape, x.dtype.itemsize, out, contiguous_strides(x.shape), x, src_st, idx=rev,
-            idx_st=idx_st, side="src", dim_stride=x._strides[d], dim_size=n, fresh=True).run(dev)
+    isz = x.dtype.itemsize
+    slab = abs(x._strides[d]) * isz
+    p = n if slab == 0 else max(1, min(n, dev.max_binding // 2 // slab))
+    rev = E.arange(p - 1, -1, p, D.int32, device=dev) if p > 1 else None
+    for s in range(0, n, p):
+        k = min(p, n - s)
+        src, dst = x.narrow(d, s, k), out.narrow(d, n - s - k, k)
+        if k == 1:
+            I.assign_(dst, src)
+            continue
+        src_st = list(src._strides)
+        src_st[d] = 0
+        idx_st = [0] * x.ndim
+        idx_st[d] = 1
+        I._plan(dev, src.shape, isz, dst, dst._strides, src, src_st, idx=rev.narrow(0, p - k, k),
+                idx_st=idx_st, side="src", dim_stride=src._strides[d], dim_size=k, fresh=(k == n)).run(dev)
     return out
 
 
