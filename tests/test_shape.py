@@ -533,3 +533,94 @@ def test_bad_input_before_gpu_work():
         with no_gpu_work():
             with pytest.raises(exc, match=msg):
                 f()
+
+
+# ---------------------------------------------------------------- repeat_interleave with a tensor of repeats
+def ri_ref(a, reps, dim):
+    return np.repeat(a, reps.astype(np.int64), axis=dim)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n", [0, 1, 3, 63, 64, 65, 255, 256, 257, 1025, 3001])
+def test_repeat_interleave_tensor_1d(rng, dtype, n):
+    a = rand_np(rng, (n,), dtype)
+    reps = rng.integers(0, 4, n).astype(np.int32)
+    if n > 3:
+        reps[:2] = 0                                           # runs that start together
+        reps[-1] = 0                                           # a trailing empty run
+    exp = ri_ref(a, reps, 0)
+    x, r = T(a), T(reps)
+    before = wt.sync_count()
+    res = x.repeat_interleave(r)                               # reads the output size
+    assert wt.sync_count() == before + (1 if n else 0)
+    assert_same(res, exp)
+    wt.set_sync_debug_mode("error")
+    try:
+        got = wt.repeat_interleave(x, T(reps.astype(np.uint32)), 0, output_size=len(exp))
+        idx = wt.repeat_interleave(r, output_size=len(exp))
+    finally:
+        wt.set_sync_debug_mode("default")
+    assert_same(got, exp)
+    assert_same(idx, np.repeat(np.arange(n, dtype=np.int32), reps))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_repeat_interleave_tensor_nd_strided(rng, dtype):
+    for a, x in variants(rng, (4, 5, 3), dtype):
+        for dim in (0, 1, -1):
+            n = a.shape[dim]
+            reps = rng.integers(0, 5, n).astype(np.int32)
+            exp = ri_ref(a, reps, dim)
+            wide = np.zeros(2 * n, np.int32)
+            wide[::2] = reps
+            assert_same(x.repeat_interleave(T(wide)[::2], dim, output_size=exp.shape[dim]), exp)
+        reps = rng.integers(0, 3, a.size).astype(np.int32)
+        assert_same(x.repeat_interleave(T(reps), output_size=int(reps.sum())), ri_ref(a.reshape(-1), reps, 0))
+        one = T(np.array([3], np.int32))                       # a one-element repeats broadcasts
+        assert_same(x.repeat_interleave(one, 1), np.repeat(a, 3, 1))
+        assert_same(x.repeat_interleave(T(np.int32(2)), 0, output_size=8), np.repeat(a, 2, 0))
+        big = T(np.array([7], np.int32)).expand(5)           # an expanded repeats tensor
+        assert_same(x.repeat_interleave(big, 1), np.repeat(a, 7, 1))
+
+
+def test_repeat_interleave_tensor_big_and_grid(rng):
+    n = 5000
+    a = rand_np(rng, (n,), wt.float16)
+    reps = rng.integers(0, 7, n).astype(np.int32)
+    exp = ri_ref(a, reps, 0)
+    with override_limits(max_binding=65536, max_groups=3):
+        assert_same(T(a).repeat_interleave(T(reps), output_size=len(exp)), exp)
+    m = rand_np(rng, (70, 300), wt.bool)
+    r2 = rng.integers(0, 9, 70).astype(np.int32)
+    with override_limits(max_binding=8192, max_groups=2):
+        assert_same(T(m).repeat_interleave(T(r2), 0), ri_ref(m, r2, 0))
+
+
+def test_repeat_interleave_tensor_gradient(rng):
+    reps = np.array([2, 0, 3, 1], np.int32)
+    check_grad(rng, lambda x: x.repeat_interleave(T(reps), 1, output_size=6), lambda x: ri_ref(x, reps, 1), [(3, 4)])
+    check_grad(rng, lambda x: x.T.repeat_interleave(T(reps), 0), lambda x: ri_ref(x.T, reps, 0), [(3, 4)])
+    r2 = np.array([1, 0, 2, 2, 0, 1], np.int32)
+    check_grad(rng, lambda x: x.repeat_interleave(T(r2)), lambda x: ri_ref(x.reshape(-1), r2, 0), [(2, 3)])
+
+
+def test_repeat_interleave_tensor_bad_input():
+    x = T(np.zeros((2, 3), np.float32))
+    rf = T(np.ones(3, np.float32))
+    r2 = T(np.ones((3, 1), np.int32))
+    r4 = T(np.ones(4, np.int32))
+    bad = [
+        (lambda: x.repeat_interleave(rf, 1), TypeError, "int32 or uint32"),
+        (lambda: x.repeat_interleave(r2, 1), RuntimeError, "0-dim or 1-dim"),
+        (lambda: x.repeat_interleave(r4, 1, output_size=4), RuntimeError, "same size as input along dim"),
+        (lambda: x.repeat_interleave(r4, 2, output_size=4), IndexError, "Dimension out of range"),
+        (lambda: x.repeat_interleave(r4, 0, output_size=-1), RuntimeError, "same size"),
+        (lambda: x.repeat_interleave(r4[:2], 0, output_size=-1),
+         RuntimeError, "non-negative"),
+    ]
+    for f, exc, msg in bad:
+        with no_gpu_work():
+            with pytest.raises(exc, match=msg):
+                f()
+    with pytest.raises(RuntimeError, match="can not be negative"):   # a data check: after the read
+        x.repeat_interleave(T(np.array([1, -1, 2], np.int32)), 1)

@@ -461,30 +461,46 @@ def _roll_grad(g, out, want, x, shifts, dims=None):
     return (SH.roll(g, neg, dims),)
 
 
-@op()
-def repeat_interleave(x, repeats, dim=None, *, output_size=None):
+@op(saves=(1,))
+def repeat_interleave(x, repeats=None, dim=None, *, output_size=None):
     """Each element (dim=None: of the flattened x) or each slice along ``dim`` repeated
-    ``repeats`` (an int) times in a row."""
-    if isinstance(repeats, View):
-        raise NotImplementedError("repeat_interleave with a tensor of repeats is not implemented yet; "
-                                  "give an int")
-    if output_size is not None:
-        r = operator.index(repeats)
-        size = x.numel() if dim is None else (x.shape[norm_dim(dim, max(x.ndim, 1))] if x.ndim else 1)
-        if output_size != size * r:
-            raise RuntimeError(f"repeat_interleave: output_size {output_size} does not match the result's "
-                               f"size {size * r}")
-    return SH.repeat_interleave(x, repeats, dim)
+    ``repeats`` times in a row: an int, or an int32/uint32 tensor of one count per slice.
+    With a tensor, the output size comes from the data: give ``output_size`` (the sum of
+    repeats) to avoid the read of it (as PyTorch). repeat_interleave(repeats) alone
+    repeats arange(len(repeats))."""
+    if repeats is None:
+        if not isinstance(x, View):
+            raise TypeError("repeat_interleave(): repeats must be given")
+        if x.ndim > 1:
+            raise RuntimeError("repeat_interleave: repeats must be 0-dim or 1-dim tensor")
+        return repeat_interleave.forward(C.arange(x.numel() if x.ndim else 1, device=x.device), x, 0,
+                                         output_size=output_size)
+    if not isinstance(repeats, View):
+        size = None
+        if output_size is not None:
+            r = operator.index(repeats)
+            size = x.numel() if dim is None else (x.shape[norm_dim(dim, max(x.ndim, 1))] if x.ndim else 1)
+            if output_size != size * r:
+                raise RuntimeError(f"repeat_interleave: output_size {output_size} does not match the result's "
+                                   f"size {size * r}")
+        return SH.repeat_interleave(x, repeats, dim)
+    xr, d, rep = SH.check_repeats(x, repeats, dim)
+    if output_size is None:
+        output_size = SH.read_output_size(rep)
+    elif isinstance(output_size, bool) or operator.index(output_size) < 0:
+        raise RuntimeError(f"repeat_interleave: output_size must be a non-negative int, got {output_size!r}")
+    return SH.repeat_interleave_tensor(xr, rep, d, operator.index(output_size))
 
 
 @repeat_interleave.grad
-def _repeat_interleave_grad(g, out, want, x, repeats, dim=None, **kwargs):
+def _repeat_interleave_grad(g, out, want, x, repeats=None, dim=None, **kwargs):
     xs = (x.numel(),) if dim is None else (x.shape or (1,))
     d = 0 if dim is None else norm_dim(dim, len(xs))
+    if isinstance(repeats, View):
+        _, _, rep = SH.check_repeats(x, repeats, dim)
+        return (E.reshape(SH.repeat_interleave_grad(g, rep, d, xs[d]), x.shape),)
     gr = E.reshape(g, xs[:d + 1] + (repeats,) + xs[d + 1:])
     return (E.reshape(R.sum(gr, d + 1), x.shape),)
-
-
 
 
 # ---------------------------------------------------------------- indexing

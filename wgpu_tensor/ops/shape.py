@@ -9,9 +9,12 @@ big views as several windows and splits big grids over launches:
              its dtype differs from the promoted result dtype)
     flip     per flipped dim, a gather through a reversed index (arange, on the GPU)
     roll     per rolled dim, two slice moves
-    repeat_interleave (int repeats)  an expanded view copied by the elementwise kernel
+    repeat_interleave  int repeats: an expanded view copied by the elementwise kernel;
+             a tensor of repeats: a gather through a source index built on the GPU
+             from two exclusive scans (select's scan_blocks) and a scatter-add
 
-Every check runs before any GPU work; nothing is read back.
+Every check runs before any GPU work; nothing is read back, except the output
+size of repeat_interleave with a tensor of repeats and no output_size (as PyTorch).
 """
 from __future__ import annotations
 
@@ -19,8 +22,11 @@ import operator
 
 from .. import dtypes as D
 from ..view import View, contiguous_strides, device_of, norm_dim
+from ..runtime.uniforms import SELECT
 from . import elementwise as E
 from . import index as I
+from . import reduce as R
+from . import select as S
 
 
 def _check_view(x, what, name="input"):
@@ -198,12 +204,117 @@ def repeat_interleave(x, repeats, dim=None):
     r = _int(repeats, "repeat_interleave", "repeats")
     if r < 0:
         raise RuntimeError("repeat_interleave: repeats can not be negative")
-    if dim is None:
-        x = E.reshape(x, (x.numel(),))
-        d = 0
-    else:
-        d = norm_dim(_int(dim, "repeat_interleave", "dim"), x.ndim)
-        if x.ndim == 0:
-            x = x.unsqueeze(0)
+    x, d = _ri_input(x, dim)
     big = x.unsqueeze(d + 1).expand(x.shape[:d + 1] + (r,) + x.shape[d + 1:])
     return E.copy(big).reshaped(x.shape[:d] + (x.shape[d] * r,) + x.shape[d + 1:])
+
+
+def _ri_input(x, dim):
+    """x (flattened for dim=None, 1-d for a 0-d x) and the normalised dim."""
+    if dim is None:
+        return E.reshape(x, (x.numel(),)), 0
+    d = norm_dim(_int(dim, "repeat_interleave", "dim"), x.ndim)
+    return (x.unsqueeze(0) if x.ndim == 0 else x), d
+
+
+def check_repeats(x, repeats, dim):
+    """PyTorch's static checks of a tensor of repeats; returns (x as repeated, dim,
+    the repeats as a 1-d View of x.shape[dim] entries)."""
+    _check_view(x, "repeat_interleave")
+    if repeats.dtype is not D.int32 and repeats.dtype is not D.uint32:
+        raise TypeError(f"repeat_interleave: repeats must be an int32 or uint32 tensor, got {repeats.dtype.name}")
+    if repeats.ndim > 1:
+        raise RuntimeError("repeat_interleave: repeats must be 0-dim or 1-dim tensor")
+    device_of([x, repeats])
+    x, d = _ri_input(x, dim)
+    n = x.shape[d]
+    rep = repeats.reshaped((1,)) if repeats.ndim == 0 else repeats
+    if rep.shape[0] == 1 and n != 1:
+        rep = rep.expand((n,))
+    if rep.shape[0] != n:
+        raise RuntimeError(f"repeats must have the same size as input along dim, but got repeats.size(0) = "
+                           f"{rep.shape[0]} and input.size({d}) = {n}")
+    dev = x.device
+    if (n + 2) * 4 > dev.max_binding:
+        raise ValueError(f"repeat_interleave with a tensor of repeats supports at most "
+                         f"{dev.max_binding // 4 - 2} slices ({n} given)")
+    return x, d, rep
+
+
+def _exclusive_scan(t):
+    """(offsets, total): the exclusive prefix sums of u32 View ``t`` (1-d) and their
+    total (a 0-d uint32 View), by select's scan_blocks (one workgroup walking tiles)."""
+    dev = t.device
+    n = t.shape[0]
+    if t.dtype is not D.uint32 or not t.is_contiguous() or t._offset:
+        t = E.cast(t, D.uint32)
+    off = View.empty((n,), D.uint32, dev)
+    total = View.empty((), D.uint32, dev)
+    k = dev.kernel("scan_blocks", S._flags(dev), ["r", "rw", "rw"], SELECT.size)
+    size = max(4, n * 4)
+    dev.dispatch(k, S._params(nblocks=n), [(t._buf, 0, size), (off._buf, 0, size), (total._buf, 0, 4)], 1)
+    return off, total
+
+
+def source_index(rep, n_out):
+    """uint32 [n_out]: for output position j, the slice i whose run [O[i], O[i] + r[i])
+    holds j (O the exclusive scan of the repeats): the number of runs starting at or
+    before j, less one. Runs past n_out are clamped to n_out, so the index never leaves
+    [0, len(rep)) whatever the repeats; with a wrong output_size the tail is unspecified."""
+    dev = rep.device
+    offsets, _ = _exclusive_scan(rep)
+    starts = E.where(E.binary("lt", offsets, n_out), offsets, n_out)
+    marks = E.fill((n_out + 1,), 0, D.uint32, device=dev)
+    I.index_add_(marks, starts, 1, check=False)      # in range: clamped above
+    before, _ = _exclusive_scan(marks)                 # before[j + 1] = runs starting at <= j
+    return E.binary("sub", before.narrow(0, 1, n_out), 1)
+
+
+def read_output_size(rep):
+    """sum(repeats), read from the GPU (one implicit 8-byte read, as PyTorch's own sync
+    here), checking that no repeat is negative."""
+    dev = rep.device
+    if rep.shape[0] == 0:
+        return 0
+    _, total = _exclusive_scan(rep)
+    lo = R.amin(E.cast(rep, D.int32)) if rep.dtype is D.int32 else E.fill((), 0, D.int32, device=dev)
+    both = cat([E.cast(total, D.int32).reshaped((1,)), lo.reshaped((1,))])
+    t, mn = (int(v) for v in dev.read(both._buf, both._offset * 4, 8, explicit=False).view("<u4"))
+    if mn >= 2 ** 31:
+        raise RuntimeError("repeat_interleave: repeats can not be negative")
+    return t
+
+
+def repeat_interleave_tensor(x, rep, d, n_out):
+    """x's slices along d, slice i repeated rep[i] times: a gather through source_index."""
+    dev = x.device
+    if (n_out + 2) * 4 > dev.max_binding:
+        raise ValueError(f"repeat_interleave with a tensor of repeats supports outputs of at most "
+                         f"{dev.max_binding // 4 - 2} slices along dim ({n_out} asked)")
+    shape = x.shape[:d] + (n_out,) + x.shape[d + 1:]
+    out = View.empty(shape, x.dtype, dev)
+    if out.numel() == 0:
+        return out
+    idx = source_index(rep, n_out)
+    src_st = list(x._strides)
+    src_st[d] = 0
+    idx_st = [0] * len(shape)
+    idx_st[d] = 1
+    I._plan(dev, shape, x.dtype.itemsize, out, contiguous_strides(shape), x, src_st, idx=idx, idx_st=idx_st,
+            side="src", dim_stride=x._strides[d], dim_size=x.shape[d], fresh=True).run(dev)
+    return out
+
+
+def repeat_interleave_grad(g, rep, d, n_in):
+    """The gradient of repeat_interleave_tensor: each output slice added back into the
+    slice it came from."""
+    dev = g.device
+    shape = g.shape[:d] + (n_in,) + g.shape[d + 1:]
+    z = E.fill(shape, 0, g.dtype, device=dev)
+    if g.numel() == 0:
+        return z
+    idx = source_index(rep, g.shape[d])
+    view = [1] * g.ndim
+    view[d] = g.shape[d]
+    idx = idx.reshaped(tuple(view)).expand(g.shape)
+    return I.scatter_add_(z, d, idx, g, check=False)
