@@ -434,13 +434,18 @@ def test_over_one_binding_and_grid(rng, dtype):
         assert_same(wt.cat([x, x.T.T], 0), np.concatenate([a, a], 0))
         assert_same(x.flip(0), a[::-1])
         assert_same(x.flip(1), a[:, ::-1])
-        assert_same(x.T.flip(0, 1), a.T[::-1, ::-1])
         assert_same(z.flip(0), v[::-1])
         assert_same(x.roll((100, -7), (0, 1)), np.roll(a, (100, -7), (0, 1)))
         assert_same(z.roll(9999), np.roll(v, 9999))
         assert_same(wt.stack([z, z]), np.stack([v, v]))
         assert_same(y.repeat_interleave(3, 0), np.repeat(b, 3, 0))
     assert sum(c.kind == "dispatch" for c in log) > 60         # the plans really split
+    with override_limits(max_binding=1 << 17, max_groups=3):
+        # A transposed view over more than half a binding: gathered from a contiguous copy.
+        assert_same(x.T.flip(0, 1), a.T[::-1, ::-1])
+        assert_same(x.T.flip(1), a.T[:, ::-1])
+        assert_same(wt.cat([x.T, x.T], 1), np.concatenate([a.T, a.T], 1))
+        assert_same(x.T.roll(5, 1), np.roll(a.T, 5, 1))
 
 
 def test_real_cat_flip_over_one_binding():
@@ -526,7 +531,7 @@ def test_bad_input_before_gpu_work():
         (lambda: x.repeat_interleave(-1), RuntimeError, "negative"),
         (lambda: x.repeat_interleave(2, 2), IndexError, "Dimension out of range"),
         (lambda: x.repeat_interleave(2, 0, output_size=5), RuntimeError, "output_size"),
-        (lambda: x.repeat_interleave(reps, 0), NotImplementedError, "tensor of repeats"),
+        (lambda: x.repeat_interleave(reps, 1), RuntimeError, "same size as input along dim"),
         (lambda: v3.tril(), ValueError, "at least 2 dimensions"),
     ]
     for f, exc, msg in bad:

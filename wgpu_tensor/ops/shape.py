@@ -141,6 +141,10 @@ def flip(x, dims):
     if not nd:
         return E.copy(x)
     out = x
+    if not x.is_contiguous() and I._byte_range(x)[1] - I._byte_range(x)[0] > x.device.max_binding // 2:
+        # A strided view whose other dims spread over many bindings (a transposed view):
+        # the gathered side of a move spans them all, so gather from a contiguous copy.
+        out = E.copy(x)
     for d in nd:
         out = _reverse_along(out, d)
     return out
