@@ -253,6 +253,7 @@ def test_cat_dims_strided_expanded(rng, dtype, dim):
     assert_same(wt.cat(parts, dim=dim), exp)
     assert_same(wt.concatenate(parts, axis=dim), exp)
     assert_same(wt.concat(parts, dim=dim), exp)
+    assert_same(wt.cat(parts, axis=dim), exp)
     sexp = np.stack([a, b, c, d], axis=dim)
     assert_same(wt.stack([x, y, z, w], dim), sexp)
     st = wt.stack((x, y), dim=3)
@@ -315,6 +316,10 @@ def test_flip_roll_nd_strided_expanded(rng, dtype):
             assert_same(x.flip(dims), np.flip(a, dims))
         assert_same(x.flip(0, 1), np.flip(a, (0, 1)))
         assert_same(x.flip([-1]), np.flip(a, -1))
+        assert_same(wt.flip(x, dims=(0, -1)), np.flip(a, (0, -1)))
+        assert_same(wt.permute(x, dims=(2, 0, 1)), a.transpose(2, 0, 1))
+        assert_same(x.swapaxes(axis0=0, axis1=2), np.swapaxes(a, 0, 2))
+        assert_same(x.transpose(dim0=1, dim1=0), np.swapaxes(a, 1, 0))
         for shifts, dims in [(2, 0), (-3, 1), (7, -1), ((1, 2), (0, 2)), ((3, -1, 1), (2, 0, 1)), (5, None),
                              (-13, None), ((1, 1), (1, 1))]:
             assert_same(x.roll(shifts, dims), np.roll(a, shifts, dims))
@@ -503,6 +508,7 @@ def test_bad_input_before_gpu_work():
         (lambda: x.permute(0), RuntimeError, "number of dimensions"),
         (lambda: x.permute(0, 0), RuntimeError, "duplicate"),
         (lambda: x.permute(0, 1.0), TypeError, "ints"),
+        (lambda: x.permute(0, dims=(1, 0)), TypeError, "positionally or as dims="),
         (lambda: cube.t(), RuntimeError, "<= 2 dimensions"),
         (lambda: v3.mT, RuntimeError, "matrices"),
         (lambda: x.movedim((0, 1), 0), RuntimeError, "same number of dims"),

@@ -347,8 +347,12 @@ def _transpose_grad(g, out, want, x, dim0, dim1):
     return (g.transpose(dim0, dim1),) if x.ndim >= 2 else (E.reshape(g, x.shape),)
 
 
-for _name in ("transpose", "swapaxes", "swapdims"):
-    op(_name)(_transpose).grad(_transpose_grad)
+def _swapaxes(x, axis0, axis1):
+    return x.transpose(operator.index(axis0), operator.index(axis1))
+
+
+for _name, _fn in (("transpose", _transpose), ("swapdims", _transpose), ("swapaxes", _swapaxes)):
+    op(_name)(_fn).grad(_transpose_grad)
 OPS["transpose"].doc = "A view with dims dim0 and dim1 swapped (swapaxes and swapdims are aliases)."
 
 
@@ -366,14 +370,24 @@ def _t_grad(g, out, want, x):
 
 
 @op()
-def permute(x, *dims):
-    """A view with dim i taken from dims[i] (x.permute(2, 0, 1) or wt.permute(x, (2, 0, 1)))."""
-    return x.permute(_dims_arg(dims, "permute"))
+def permute(x, *dims, **kwargs):
+    """A view with dim i taken from dims[i] (x.permute(2, 0, 1) or wt.permute(x, dims=(2, 0, 1)))."""
+    return x.permute(_dims_arg(_dims_kw(dims, kwargs, "permute"), "permute"))
+
+
+def _dims_kw(dims, kwargs, what):
+    """The dims given positionally or as ``dims=`` (not both)."""
+    if kwargs:
+        if set(kwargs) != {"dims"} or dims:
+            raise TypeError(f"{what}() takes its dims positionally or as dims=, got "
+                            f"{list(kwargs)} and {len(dims)} positional")
+        return (kwargs["dims"],)
+    return dims
 
 
 @permute.grad
-def _permute_grad(g, out, want, x, *dims):
-    nd = [norm_dim(d, x.ndim) for d in _dims_arg(dims, "permute")]
+def _permute_grad(g, out, want, x, *dims, **kwargs):
+    nd = [norm_dim(d, x.ndim) for d in _dims_arg(_dims_kw(dims, kwargs, "permute"), "permute")]
     inv = [0] * len(nd)
     for i, d in enumerate(nd):
         inv[d] = i
@@ -438,14 +452,14 @@ def _diagonal_grad(g, out, want, x, offset=0, dim1=0, dim2=1):
 
 
 @op()
-def flip(x, *dims):
-    """A copy of x with the order of ``dims`` reversed (x.flip(0, 1) or wt.flip(x, (0, 1)))."""
-    return SH.flip(x, _dims_arg(dims, "flip"))
+def flip(x, *dims, **kwargs):
+    """A copy of x with the order of ``dims`` reversed (x.flip(0, 1) or wt.flip(x, dims=(0, 1)))."""
+    return SH.flip(x, _dims_arg(_dims_kw(dims, kwargs, "flip"), "flip"))
 
 
 @flip.grad
-def _flip_grad(g, out, want, x, *dims):
-    return (SH.flip(g, _dims_arg(dims, "flip")),)
+def _flip_grad(g, out, want, x, *dims, **kwargs):
+    return (SH.flip(g, _dims_arg(_dims_kw(dims, kwargs, "flip"), "flip")),)
 
 
 @op()

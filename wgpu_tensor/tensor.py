@@ -446,10 +446,10 @@ def _tensor_list(tensors, what):
     return tuple(tensors)
 
 
-def cat(tensors, dim=0):
-    """torch.cat: the tensors joined along ``dim``, promoted to one dtype (as torch.cat);
-    a 1-d empty tensor is skipped."""
-    return apply(OPS["cat"], *_tensor_list(tensors, "cat"), dim=dim)
+def cat(tensors, dim=0, *, axis=None):
+    """torch.cat: the tensors joined along ``dim`` (or ``axis``), promoted to one dtype
+    (as torch.cat); a 1-d empty tensor is skipped."""
+    return apply(OPS["cat"], *_tensor_list(tensors, "cat"), dim=dim if axis is None else axis)
 
 
 def concatenate(tensors, axis=0, *, dim=None):
