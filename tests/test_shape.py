@@ -6,6 +6,7 @@ differences of the numpy reference, bindings and grids too small for one launch,
 input before any GPU work, and no host read."""
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 import wgpu_tensor as wt
 from wgpu_tensor.runtime import get_device, override_limits
@@ -635,3 +636,31 @@ def test_repeat_interleave_tensor_bad_input():
                 f()
     with pytest.raises(RuntimeError, match="can not be negative"):   # a data check: after the read
         x.repeat_interleave(T(np.array([1, -1, 2], np.int32)), 1)
+
+
+# ---------------------------------------------------------------- random chains of shape ops
+@settings(max_examples=25)
+@given(st.lists(st.integers(0, 5), min_size=1, max_size=3), st.lists(st.integers(0, 10 ** 6), min_size=6,
+                                                                   max_size=6))
+def test_random_chains_match_numpy(shape, seeds):
+    rng = np.random.default_rng(seeds[0])
+    a = rand_np(rng, tuple(shape), wt.int32)
+    x = T(a)
+    nd = len(shape)
+    for s in seeds[1:]:
+        k, d = s % 5, (s // 5) % nd
+        if k == 0:
+            perm = list(np.random.default_rng(s).permutation(nd))
+            a, x = a.transpose(perm), x.permute(*perm)
+        elif k == 1:
+            a, x = np.flip(a, d), x.flip(d)
+        elif k == 2:
+            sh = s % 7 - 3
+            a, x = np.roll(a, sh, d), x.roll(sh, d)
+        elif k == 3 and a.shape[d]:
+            start = s % a.shape[d]
+            n = (s // 7) % (a.shape[d] - start + 1)
+            a, x = np.take(a, range(start, start + n), d), x.narrow(d, start, n)
+        else:
+            a, x = np.concatenate([a, a[..., ::-1]], d), wt.cat([x, x.flip(-1)], d)
+        assert_same(x, a)
