@@ -242,10 +242,9 @@ def test_cat_1d_sizes(rng, dtype, n):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("dim", [0, 1, 2, -1])
 def test_cat_dims_strided_expanded(rng, dtype, dim):
-    shp = [(2, 3, 5), (2, 3, 5)]
     (a, x), (b, y), (c, z), (d, w) = variants(rng, (2, 3, 5), dtype)
     k = [3, 1, 2, 3][dim]
-    shape2 = list(shp[0])
+    shape2 = [2, 3, 5]
     shape2[dim] = k
     e2 = rand_np(rng, tuple(shape2), dtype)
     parts = [x, y, z, w, T(e2)]
@@ -257,8 +256,7 @@ def test_cat_dims_strided_expanded(rng, dtype, dim):
     assert_same(wt.cat(parts, axis=dim), exp)
     sexp = np.stack([a, b, c, d], axis=dim)
     assert_same(wt.stack([x, y, z, w], dim), sexp)
-    st = wt.stack((x, y), dim=3)
-    assert_same(st, np.stack([a, b], axis=3))
+    assert_same(wt.stack((x, y), dim=3), np.stack([a, b], axis=3))
 
 
 @pytest.mark.parametrize("da", DTYPES)
@@ -421,8 +419,13 @@ def test_gradient_only_for_inputs_that_want_it(rng):
     wt.cat([y, x, y]).sum().backward()
     assert_same(x.grad, np.ones((2, 2), np.float32))
     assert y.grad is None
-    r = wt.cat([T(np.zeros(0, np.float32)).requires_grad_(), x], 1)
+    e = T(np.zeros(0, np.float32)).requires_grad_()
+    x.grad = None
+    r = wt.cat([e, x, e], 1)                                   # the 1-d empties are skipped
     assert r.grad_fn is not None
+    (r * T(a)).sum().backward()
+    assert_same(x.grad, a)
+    assert e.grad is None or e.grad.shape == (0,)
     assert repr(x.T).endswith("grad_fn=<PermuteBackward0>)")
     assert repr(x.narrow(0, 0, 1)).endswith("grad_fn=<SliceBackward0>)")
 
