@@ -308,7 +308,7 @@ def stack(*tensors, dim=0):
     """torch.stack of the tensors (given one by one here; wt.stack takes a list): all of
     one shape, joined along a new dim ``dim``."""
     if not tensors:
-        raise ValueError("stack(): expected a non-empty list of Tensors")
+        raise RuntimeError("stack(): expected a non-empty list of Tensors")
     for i, t in enumerate(tensors):
         if not isinstance(t, View):
             raise TypeError(f"stack(): tensors[{i}] must be a wgpu_tensor.Tensor, got {type(t).__name__}")

@@ -46,7 +46,7 @@ def cat_shape(tensors, dim, what="cat"):
     torch.cat; PyTorch's errors. A 1-d empty tensor is skipped (legacy PyTorch rule)
     but still takes part in the dtype promotion."""
     if not tensors:
-        raise ValueError(f"{what}(): expected a non-empty list of Tensors")
+        raise RuntimeError(f"{what}(): expected a non-empty list of Tensors")
     for i, t in enumerate(tensors):
         _check_view(t, what, f"tensors[{i}]")
     dim = _int(dim, what, "dim")
