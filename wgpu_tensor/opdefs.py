@@ -24,6 +24,7 @@ from .ops import elementwise as E
 from .ops import index as I
 from .ops import reduce as R
 from .ops import select as S
+from .ops import shape as SH
 from .ops import sort as SO
 from .view import View, as_shape, broadcast_shapes, norm_dim
 
@@ -360,6 +361,331 @@ def _as_sizes(sizes):
 
 
 # ---------------------------------------------------------------- shape (cat, stack, split, transpose, permute, flip, roll, diagonal, ...)
+# Views (transpose, permute, movedim, t, unflatten, diagonal, the narrow behind
+# narrow/split/chunk) share x's storage; cat, stack, flip, roll and repeat_interleave
+# copy (wgpu_tensor.ops.shape). All are linear: each gradient is the adjoint move of g.
+# cat and stack take their tensors as positional arguments, so that the tape sees each
+# one (wt.cat(list) unpacks it: wgpu_tensor.tensor); split and chunk are several narrows.
+def _dims_arg(dims, what):
+    """``f(x, 1, 0)``, ``f(x, (1, 0))`` or ``f(x, [1, 0])`` -> (1, 0); ints only."""
+    if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
+        dims = tuple(dims[0])
+    for d in dims:
+        if isinstance(d, bool) or not hasattr(d, "__index__") or isinstance(d, View):
+            raise TypeError(f"{what}(): dims must be ints, got {d!r}")
+    return tuple(operator.index(d) for d in dims)
+
+
+def _zeros_with(x, g, where):
+    """A zero tensor of x's shape with ``g`` written into ``where(zeros)`` (a view)."""
+    z = zeros(x.shape, g.dtype, g.device)
+    if g.numel():
+        I.assign_(where(z), g)
+    return z
+
+
+@op(method=False, function=False)
+def cat(*tensors, dim=0):
+    """torch.cat of the tensors (given one by one here; wt.cat takes a list): joined
+    along ``dim``, promoted to one dtype; a 1-d empty tensor is skipped."""
+    return SH.cat(tensors, dim)
+
+
+@cat.grad
+def _cat_grad(g, out, want, *tensors, dim=0):
+    d = norm_dim(dim, g.ndim)
+    res, s = [], 0
+    for t, w in zip(tensors, want):
+        if t.shape == (0,) and g.shape != (0,):
+            res.append(None)  # skipped by the forward pass
+            continue
+        n = t.shape[d]
+        res.append(g.narrow(d, s, n) if w else None)
+        s += n
+    return res
+
+
+@op(method=False, function=False)
+def stack(*tensors, dim=0):
+    """torch.stack of the tensors (given one by one here; wt.stack takes a list): all of
+    one shape, joined along a new dim ``dim``."""
+    if not tensors:
+        raise RuntimeError("stack(): expected a non-empty list of Tensors")
+    for i, t in enumerate(tensors):
+        if not isinstance(t, View):
+            raise TypeError(f"stack(): tensors[{i}] must be a wgpu_tensor.Tensor, got {type(t).__name__}")
+        if t.shape != tensors[0].shape:
+            raise RuntimeError(f"stack expects each tensor to be equal size, but got {list(tensors[0].shape)} "
+                               f"at entry 0 and {list(t.shape)} at entry {i}")
+    d = norm_dim(dim, tensors[0].ndim, 1)
+    return SH.cat([t.unsqueeze(d) for t in tensors], d)
+
+
+@stack.grad
+def _stack_grad(g, out, want, *tensors, dim=0):
+    d = norm_dim(dim, g.ndim)
+    return [g.narrow(d, i, 1).squeeze(d) if w else None for i, w in enumerate(want)]
+
+
+@op("slice", method=False, function=False)
+def narrow_(x, dim, start, length):
+    """torch.narrow: ``length`` entries of ``dim`` from ``start``, a view (the op behind
+    Tensor.narrow, split and chunk)."""
+    if not isinstance(x, View):
+        raise TypeError(f"narrow(): input must be a wgpu_tensor.Tensor, got {type(x).__name__}")
+    return x.narrow(operator.index(dim), operator.index(start), operator.index(length))
+
+
+@narrow_.grad
+def _narrow_grad(g, out, want, x, dim, start, length):
+    return (_zeros_with(x, g, lambda z: z.narrow(dim, start, length)),)
+
+
+def _transpose(x, dim0, dim1):
+    return x.transpose(operator.index(dim0), operator.index(dim1))
+
+
+def _transpose_grad(g, out, want, x, dim0, dim1):
+    return (g.transpose(dim0, dim1),) if x.ndim >= 2 else (E.reshape(g, x.shape),)
+
+
+def _swapaxes(x, axis0, axis1):
+    return x.transpose(operator.index(axis0), operator.index(axis1))
+
+
+for _name, _fn in (("transpose", _transpose), ("swapdims", _transpose), ("swapaxes", _swapaxes)):
+    op(_name)(_fn).grad(_transpose_grad)
+OPS["transpose"].doc = "A view with dims dim0 and dim1 swapped (swapaxes and swapdims are aliases)."
+
+
+@op()
+def t(x):
+    """The transpose of a matrix, a view; 0-d and 1-d tensors come back as they are."""
+    if x.ndim > 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {x.ndim}D")
+    return x.transpose(0, -1) if x.ndim == 2 else x.derive(x.shape, x._strides, x._offset)
+
+
+@t.grad
+def _t_grad(g, out, want, x):
+    return (g.transpose(0, -1) if x.ndim == 2 else g,)
+
+
+@op()
+def permute(x, *dims, **kwargs):
+    """A view with dim i taken from dims[i] (x.permute(2, 0, 1) or wt.permute(x, dims=(2, 0, 1)))."""
+    return x.permute(_dims_arg(_dims_kw(dims, kwargs, "permute"), "permute"))
+
+
+def _dims_kw(dims, kwargs, what):
+    """The dims given positionally or as ``dims=`` (not both)."""
+    if kwargs:
+        if set(kwargs) != {"dims"} or dims:
+            raise TypeError(f"{what}() takes its dims positionally or as dims=, got "
+                            f"{list(kwargs)} and {len(dims)} positional")
+        return (kwargs["dims"],)
+    return dims
+
+
+@permute.grad
+def _permute_grad(g, out, want, x, *dims, **kwargs):
+    nd = [norm_dim(d, x.ndim) for d in _dims_arg(_dims_kw(dims, kwargs, "permute"), "permute")]
+    inv = [0] * len(nd)
+    for i, d in enumerate(nd):
+        inv[d] = i
+    return (g.permute(inv),)
+
+
+def _movedim_perm(ndim, source, destination):
+    src = (source,) if not isinstance(source, (tuple, list)) else tuple(source)
+    dst = (destination,) if not isinstance(destination, (tuple, list)) else tuple(destination)
+    if len(src) != len(dst):
+        raise RuntimeError(f"movedim: Invalid source or destination dims: source ({list(src)} dims) should "
+                           f"contain the same number of dims as destination ({list(dst)} dims)")
+    src = [norm_dim(operator.index(d), ndim) for d in src]
+    dst = [norm_dim(operator.index(d), ndim) for d in dst]
+    if len(set(src)) != len(src):
+        raise RuntimeError(f"movedim: repeated dim in `source` ({list(src)})")
+    if len(set(dst)) != len(dst):
+        raise RuntimeError(f"movedim: repeated dim in `destination` ({list(dst)})")
+    perm = [-1] * ndim
+    for s_, d_ in zip(src, dst):
+        perm[d_] = s_
+    rest = iter(d for d in range(ndim) if d not in src)
+    return [p if p >= 0 else next(rest) for p in perm]
+
+
+def _movedim(x, source, destination):
+    return x.permute(_movedim_perm(x.ndim, source, destination))
+
+
+def _movedim_grad(g, out, want, x, source, destination):
+    perm = _movedim_perm(x.ndim, source, destination)
+    inv = [0] * len(perm)
+    for i, d in enumerate(perm):
+        inv[d] = i
+    return (g.permute(inv),)
+
+
+for _name in ("movedim", "moveaxis"):
+    op(_name)(_movedim).grad(_movedim_grad)
+OPS["movedim"].doc = "A view with the dims at ``source`` moved to ``destination`` (moveaxis: alias)."
+
+
+@op()
+def unflatten(x, dim, sizes):
+    """A view with dim ``dim`` split into ``sizes`` (one -1 inferred)."""
+    return x.unflatten(operator.index(dim), as_shape((sizes,) if isinstance(sizes, int) else sizes))
+
+
+unflatten.grad(_reshape_grad)
+
+
+@op()
+def diagonal(x, offset=0, dim1=0, dim2=1):
+    """The diagonal of dims dim1 and dim2 (``offset`` above the main one when positive)
+    as the last dim, a view."""
+    return x.diagonal(operator.index(offset), operator.index(dim1), operator.index(dim2))
+
+
+@diagonal.grad
+def _diagonal_grad(g, out, want, x, offset=0, dim1=0, dim2=1):
+    return (_zeros_with(x, g, lambda z: z.diagonal(offset, dim1, dim2)),)
+
+
+@op()
+def flip(x, *dims, **kwargs):
+    """A copy of x with the order of ``dims`` reversed (x.flip(0, 1) or wt.flip(x, dims=(0, 1)))."""
+    return SH.flip(x, _dims_arg(_dims_kw(dims, kwargs, "flip"), "flip"))
+
+
+@flip.grad
+def _flip_grad(g, out, want, x, *dims, **kwargs):
+    return (SH.flip(g, _dims_arg(_dims_kw(dims, kwargs, "flip"), "flip")),)
+
+
+@op()
+def roll(x, shifts, dims=None):
+    """A copy of x with elements shifted by ``shifts`` along ``dims``, wrapping around;
+    dims=None: over the flattened tensor, shape kept."""
+    return SH.roll(x, shifts, dims)
+
+
+@roll.grad
+def _roll_grad(g, out, want, x, shifts, dims=None):
+    neg = [-s for s in shifts] if isinstance(shifts, (tuple, list)) else -shifts
+    return (SH.roll(g, neg, dims),)
+
+
+@op(saves=(1,))
+def repeat_interleave(x, repeats=None, dim=None, *, output_size=None):
+    """Each element (dim=None: of the flattened x) or each slice along ``dim`` repeated
+    ``repeats`` times in a row: an int, or an int32/uint32 tensor of one count per slice.
+    With a tensor, the output size comes from the data: give ``output_size`` (the sum of
+    repeats) to avoid the read of it (as PyTorch). repeat_interleave(repeats) alone
+    repeats arange(len(repeats))."""
+    if repeats is None:
+        if not isinstance(x, View):
+            raise TypeError("repeat_interleave(): repeats must be given")
+        if x.ndim > 1:
+            raise RuntimeError("repeat_interleave: repeats must be 0-dim or 1-dim tensor")
+        return repeat_interleave.forward(C.arange(x.numel() if x.ndim else 1, device=x.device), x, 0,
+                                         output_size=output_size)
+    if not isinstance(repeats, View):
+        size = None
+        if output_size is not None:
+            r = operator.index(repeats)
+            size = x.numel() if dim is None else (x.shape[norm_dim(dim, max(x.ndim, 1))] if x.ndim else 1)
+            if output_size != size * r:
+                raise RuntimeError(f"repeat_interleave: output_size {output_size} does not match the result's "
+                                   f"size {size * r}")
+        return SH.repeat_interleave(x, repeats, dim)
+    xr, d, rep = SH.check_repeats(x, repeats, dim)
+    if output_size is None:
+        output_size = SH.read_output_size(rep)
+    elif isinstance(output_size, bool) or operator.index(output_size) < 0:
+        raise RuntimeError(f"repeat_interleave: output_size must be a non-negative int, got {output_size!r}")
+    return SH.repeat_interleave_tensor(xr, rep, d, operator.index(output_size))
+
+
+@repeat_interleave.grad
+def _repeat_interleave_grad(g, out, want, x, repeats=None, dim=None, **kwargs):
+    xs = (x.numel(),) if dim is None else (x.shape or (1,))
+    d = 0 if dim is None else norm_dim(dim, len(xs))
+    if isinstance(repeats, View):
+        _, _, rep = SH.check_repeats(x, repeats, dim)
+        return (E.reshape(SH.repeat_interleave_grad(g, rep, d, xs[d]), x.shape),)
+    gr = E.reshape(g, xs[:d + 1] + (repeats,) + xs[d + 1:])
+    return (E.reshape(R.sum(gr, d + 1), x.shape),)
+
+
+def _count_rule(name, touched):
+    """A counted input (see "counts through views") of shape op ``name``: the count stays
+    when the op leaves dim 0 where it is (``touched(x, *args, **kwargs)``: the dims it
+    moves, reverses or reshapes), else the op raises before any GPU work."""
+    o = OPS[name]
+    fwd = o.forward
+
+    def forward(x, *args, **kwargs):
+        if not (isinstance(x, View) and x.count is not None):
+            return fwd(x, *args, **kwargs)
+        if 0 in touched(x, *args, **kwargs):
+            raise _moves_count(x, name)
+        out = fwd(x, *args, **kwargs)
+        out.count = x.count
+        return out
+    forward.__name__, forward.__doc__ = fwd.__name__, fwd.__doc__
+    o.forward = forward
+
+
+def _dims_of(x, dims):
+    return {norm_dim(d, max(x.ndim, 1)) for d in dims} if x.ndim else set()
+
+
+def _moved(x, perm):
+    return {i for i, p in enumerate(perm) if norm_dim(p, x.ndim) != i}
+
+
+_count_rule("transpose", lambda x, d0, d1: set() if not x.ndim or norm_dim(d0, x.ndim) == norm_dim(d1, x.ndim)
+            else _dims_of(x, (d0, d1)))
+_count_rule("t", lambda x: {0, 1} if x.ndim == 2 else set())
+_count_rule("permute", lambda x, *dims, **kw: _moved(x, _dims_arg(_dims_kw(dims, kw, "permute"), "permute")))
+_count_rule("movedim", lambda x, source, destination: _moved(x, _movedim_perm(x.ndim, source, destination)))
+_count_rule("unflatten", lambda x, dim, sizes: _dims_of(x, (dim,)))
+_count_rule("diagonal", lambda x, offset=0, dim1=0, dim2=1: _dims_of(x, (dim1, dim2)))
+_count_rule("flip", lambda x, *dims, **kw: _dims_of(x, _dims_arg(_dims_kw(dims, kw, "flip"), "flip")))
+_count_rule("roll", lambda x, shifts, dims=None: {0} if dims is None else
+            _dims_of(x, dims if isinstance(dims, (tuple, list)) else (dims,)))
+_count_rule("repeat_interleave", lambda x, repeats=None, dim=None, **kw: {0} if dim is None else _dims_of(x, (dim,)))
+_narrow_forward = OPS["slice"].forward
+
+
+def _counted_narrow(x, dim, start, length):
+    """narrow along a counted dim 0 is a slice of it: the count clamps, on the GPU."""
+    out = _narrow_forward(x, dim, start, length)
+    if isinstance(x, View) and x.count is not None:
+        if norm_dim(dim, x.ndim) == 0:
+            return _index_count(x, slice(operator.index(start), operator.index(start) + operator.index(length)), out)
+        out.count = x.count
+    return out
+
+
+OPS["slice"].forward = _counted_narrow
+for _name in ("cat", "stack"):
+    _fwd = OPS[_name].forward
+
+    def _joined(*tensors, dim=0, _fwd=_fwd, _name=_name):
+        counted = [t for t in tensors if isinstance(t, View) and t.count is not None]
+        if not counted:
+            return _fwd(*tensors, dim=dim)
+        d = norm_dim(dim, tensors[0].ndim + (_name == "stack"))
+        if d == 0 or len(counted) != len(tensors) or any(t.count is not counted[0].count for t in counted):
+            raise _moves_count(counted[0], f"{_name} along dim {d} (or with tensors of other counts)")
+        out = _fwd(*tensors, dim=dim)
+        out.count = counted[0].count
+        return out
+    _joined.__doc__ = _fwd.__doc__
+    OPS[_name].forward = _joined
 
 
 # ---------------------------------------------------------------- indexing
@@ -683,6 +1009,8 @@ def _randint(low, high=None, size=None, seed=None, dtype=None, device=None):
 randint = _creation("randint", _randint)
 tril = _creation("tril", lambda x, diagonal=0: C.tri(x, diagonal, True))
 triu = _creation("triu", lambda x, diagonal=0: C.tri(x, diagonal, False))
+tril.grad(lambda g, out, want, x, diagonal=0: (C.tri(g, diagonal, True), None))
+triu.grad(lambda g, out, want, x, diagonal=0: (C.tri(g, diagonal, False), None))
 
 
 # ---------------------------------------------------------------- linear algebra and attention (matmul, softmax, scaled_dot_product_attention)

@@ -73,9 +73,19 @@ def apply(op, *args, **kwargs):
     return res
 
 
+COMPOSITES = {}  # public wt. functions composed here of declared ops (cat, split, ...)
+
+
+def composite(f):
+    """Make ``f`` (composed of declared ops) a public ``wt.`` function too."""
+    COMPOSITES[f.__name__] = f
+    return f
+
+
 def functions():
-    """{name: the public ``wt.<name>`` function} of every declared op that has one."""
-    return {o.name: function(o.name) for o in OPS.values() if o.function}
+    """{name: the public ``wt.<name>`` function} of every declared op that has one, and
+    the composites."""
+    return {**{o.name: function(o.name) for o in OPS.values() if o.function}, **COMPOSITES}
 
 
 def function(name):
@@ -470,6 +480,130 @@ T.__abs__ = T.abs
 
 
 # ---------------------------------------------------------------- operators and properties of shape ops (.T, .mT)
+# cat/stack take a list (the declared ops take the tensors one by one, so that the
+# tape sees each); narrow, split and chunk are narrows (the declared op "slice"), one
+# per piece, so each piece carries its own gradient. They join the wt. functions below.
+def _tensor_list(tensors, what):
+    if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)):
+        raise TypeError(f"{what}(): argument 'tensors' must be a tuple or list of Tensors, "
+                        f"not {type(tensors).__name__}")
+    for i, t in enumerate(tensors):
+        if t.__class__ is not Tensor:
+            raise TypeError(f"{what}(): expected Tensor as element {i} in argument 0, "
+                            f"but got {type(t).__name__}")
+    return tuple(tensors)
+
+
+def cat(tensors, dim=0, *, axis=None):
+    """torch.cat: the tensors joined along ``dim`` (or ``axis``), promoted to one dtype
+    (as torch.cat); a 1-d empty tensor is skipped."""
+    return apply(OPS["cat"], *_tensor_list(tensors, "cat"), dim=dim if axis is None else axis)
+
+
+def concatenate(tensors, axis=0, *, dim=None):
+    """torch.concatenate: cat with numpy's ``axis``."""
+    return apply(OPS["cat"], *_tensor_list(tensors, "concatenate"), dim=axis if dim is None else dim)
+
+
+def concat(tensors, dim=0):
+    """torch.concat: an alias of cat."""
+    return apply(OPS["cat"], *_tensor_list(tensors, "concat"), dim=dim)
+
+
+def stack(tensors, dim=0):
+    """torch.stack: tensors of one shape joined along a new dim ``dim``."""
+    return apply(OPS["stack"], *_tensor_list(tensors, "stack"), dim=dim)
+
+
+def narrow(x, dim, start, length):
+    """torch.narrow: ``length`` entries of ``dim`` from ``start``, a view of x."""
+    if x.__class__ is not Tensor:
+        raise TypeError(f"narrow(): input must be a wgpu_tensor.Tensor, got {type(x).__name__}")
+    return apply(OPS["slice"], x, dim, start, length)
+
+
+def split(x, split_size_or_sections, dim=0):
+    """torch.split: a tuple of views of x along ``dim``: pieces of ``split_size`` (the
+    last one shorter), or of the sizes in a list."""
+    if x.__class__ is not Tensor:
+        raise TypeError(f"split(): input must be a wgpu_tensor.Tensor, got {type(x).__name__}")
+    if x.ndim == 0:
+        raise RuntimeError("split expects at least a 1-dimensional tensor")
+    d = norm_dim(dim, x.ndim)
+    size = x.shape[d]
+    if isinstance(split_size_or_sections, (list, tuple)):
+        sizes = [int(s) for s in as_shape((split_size_or_sections,))]
+        if any(s < 0 for s in sizes):
+            raise RuntimeError(f"split_with_sizes expects split_sizes have only non-negative entries, "
+                               f"but got split_sizes={sizes}")
+        if sum(sizes) != size:
+            raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {size} (input tensor's "
+                               f"size at dimension {d}), but got split_sizes={sizes}")
+    else:
+        if isinstance(split_size_or_sections, bool) or not hasattr(split_size_or_sections, "__index__") \
+                or split_size_or_sections.__class__ is Tensor:
+            raise TypeError("split(): split_size_or_sections must be an int or a list of ints, got "
+                            f"{type(split_size_or_sections).__name__}")
+        k = split_size_or_sections.__index__()
+        if k < 0:
+            raise RuntimeError(f"split expects split_size be non-negative, but got split_size={k}")
+        if k == 0 and size:
+            raise RuntimeError(f"split_size can only be 0 if dimension size is 0, but got dimension size of {size}")
+        sizes = [min(k, size - s) for s in range(0, size, k)] if size else [0]
+    out, s = [], 0
+    for n in sizes:
+        out.append(apply(OPS["slice"], x, d, s, n))
+        s += n
+    return tuple(out)
+
+
+def chunk(x, chunks, dim=0):
+    """torch.chunk: at most ``chunks`` views of x along ``dim``, of ceil(size / chunks)
+    entries each (the last one shorter; fewer pieces when they run out)."""
+    if x.__class__ is not Tensor:
+        raise TypeError(f"chunk(): input must be a wgpu_tensor.Tensor, got {type(x).__name__}")
+    if isinstance(chunks, bool) or not hasattr(chunks, "__index__") or chunks.__class__ is Tensor:
+        raise TypeError(f"chunk(): chunks must be an int, got {type(chunks).__name__}")
+    chunks = chunks.__index__()
+    if chunks <= 0:
+        raise RuntimeError("chunk expects `chunks` to be greater than 0, got: %d" % chunks)
+    if x.ndim == 0:
+        raise RuntimeError("chunk expects at least a 1-dimensional tensor")
+    d = norm_dim(dim, x.ndim)
+    size = x.shape[d]
+    if size == 0:
+        return tuple(apply(OPS["slice"], x, d, 0, 0) for _ in range(chunks))
+    return split(x, -(-size // chunks), d)
+
+
+def _tril(self, diagonal=0):
+    return apply(OPS["tril"], self, diagonal)
+
+
+def _triu(self, diagonal=0):
+    return apply(OPS["triu"], self, diagonal)
+
+
+def _T(self):
+    """All dims reversed, a view (PyTorch deprecates .T for other than 2-d, but allows it)."""
+    return apply(OPS["permute"], self, tuple(range(self.ndim - 1, -1, -1)))
+
+
+def _mT(self):
+    """The last two dims swapped, a view (a batch of matrices transposed)."""
+    if self.ndim < 2:
+        raise RuntimeError(f"tensor.mT is only supported on matrices or batches of matrices. "
+                           f"Got {self.ndim}-D tensor.")
+    return apply(OPS["transpose"], self, -2, -1)
+
+
+T.narrow, T.split, T.chunk = narrow, split, chunk
+T.tril, T.triu = _tril, _triu
+T.tril.__doc__, T.triu.__doc__ = OPS["tril"].doc, OPS["triu"].doc
+T.T, T.mT = property(_T), property(_mT)
+for _f in (cat, concatenate, concat, stack, narrow, split, chunk):
+    composite(_f)
+
 
 
 # ---------------------------------------------------------------- operators of linear algebra (@)

@@ -193,6 +193,90 @@ class View:
         strides += self._strides[d:]
         return self.derive(shape, strides, off)
 
+    # ---------------------------------------------------------------- shape views (transpose, narrow, ...)
+    def transpose(self, dim0, dim1):
+        """A view with dims ``dim0`` and ``dim1`` swapped (a 0-d or 1-d view accepts 0/-1)."""
+        a, b = norm_dim(dim0, self.ndim), norm_dim(dim1, self.ndim)
+        if self.ndim < 2 or a == b:
+            return self.derive(self.shape, self._strides, self._offset)
+        perm = list(range(self.ndim))
+        perm[a], perm[b] = b, a
+        return self.permute(perm)
+
+    def permute(self, dims):
+        """A view with dim i taken from ``dims[i]`` (a permutation, negatives allowed)."""
+        dims = tuple(dims)
+        if len(dims) != self.ndim:
+            raise RuntimeError(f"permute(): number of dimensions in the tensor input does not "
+                               f"match the length of the desired ordering of dimensions i.e. input.dim() = "
+                               f"{self.ndim} is not equal to len(dims) = {len(dims)}")
+        nd = [norm_dim(d, self.ndim) for d in dims]
+        if len(set(nd)) != len(nd):
+            raise RuntimeError("permute(): duplicate dims are not allowed.")
+        return self.derive(tuple(self.shape[d] for d in nd), tuple(self._strides[d] for d in nd), self._offset)
+
+    def narrow(self, dim, start, length):
+        """A view of ``length`` entries of ``dim`` from ``start`` (a negative start counts
+        from the end), PyTorch's checks."""
+        if self.ndim == 0:
+            raise RuntimeError("narrow() cannot be applied to a 0-dim tensor.")
+        d = norm_dim(dim, self.ndim)
+        size = self.shape[d]
+        if length < 0:
+            raise RuntimeError("narrow(): length must be non-negative.")
+        if not -size <= start <= size:
+            raise IndexError(f"start out of range (expected to be in range of [{-size}, {size}], "
+                             f"but got {start})")
+        if start < 0:
+            start += size
+        if start > size - length:
+            raise RuntimeError(f"start ({start}) + length ({length}) exceeds dimension size ({size}).")
+        off = self._offset + start * self._strides[d] if length else self._offset
+        return self.derive(self.shape[:d] + (length,) + self.shape[d + 1:], self._strides, off)
+
+    def diagonal(self, offset=0, dim1=0, dim2=1):
+        """The view of the diagonal of dims ``dim1``/``dim2`` (``offset`` above the main
+        one when positive), appended as the last dim; PyTorch's torch.diagonal."""
+        a, b = norm_dim(dim1, self.ndim), norm_dim(dim2, self.ndim)
+        if a == b:
+            raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+        if offset >= 0:
+            n = max(0, min(self.shape[a], self.shape[b] - offset))
+            off = self._offset + offset * self._strides[b]
+        else:
+            n = max(0, min(self.shape[a] + offset, self.shape[b]))
+            off = self._offset - offset * self._strides[a]
+        if n == 0:
+            off = self._offset
+        keep = [i for i in range(self.ndim) if i not in (a, b)]
+        return self.derive(tuple(self.shape[i] for i in keep) + (n,),
+                           tuple(self._strides[i] for i in keep) + (self._strides[a] + self._strides[b],), off)
+
+    def unflatten(self, dim, sizes):
+        """A view with dim ``dim`` split into ``sizes`` (one -1 inferred); always a view."""
+        if self.ndim == 0:
+            raise IndexError("Dimension specified as 0 but tensor has no dimensions")
+        d = norm_dim(dim, self.ndim)
+        sizes = tuple(sizes)
+        if not sizes:
+            raise RuntimeError("unflatten: sizes must be non-empty")
+        size = self.shape[d]
+        if sizes.count(-1) > 1:
+            raise RuntimeError("only one dimension can be inferred")
+        if -1 in sizes:
+            rest = math.prod(s for s in sizes if s != -1)
+            if rest == 0 or size % rest:
+                raise RuntimeError(f"unflatten: Provided sizes {list(sizes)} don't multiply up to the size of "
+                                   f"dim {dim} ({size}) in the input tensor")
+            sizes = tuple(size // rest if s == -1 else s for s in sizes)
+        if any(s < 0 for s in sizes) or math.prod(sizes) != size:
+            raise RuntimeError(f"unflatten: Provided sizes {list(sizes)} don't multiply up to the size of "
+                               f"dim {dim} ({size}) in the input tensor")
+        st = self._strides[d]
+        inner = tuple(st * c for c in contiguous_strides(sizes))
+        return self.derive(self.shape[:d] + sizes + self.shape[d + 1:],
+                           self._strides[:d] + inner + self._strides[d + 1:], self._offset)
+
 
 # ---------------------------------------------------------------- shape maths
 def norm_dim(dim, ndim, extra=0):
