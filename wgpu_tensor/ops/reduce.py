@@ -138,7 +138,11 @@ def norm_row(p):
     elif p == 0:  # the number of nonzero elements (NaN is nonzero)
         row = ("f32", "select(1.0, 0.0, f32(v) == 0.0)", "a + b", "0.0", "a")
     else:
-        row = ("f32", f"pow({ab}, {f32_literal(p)})", "a + b", "0.0", f"pow(a, {f32_literal(1.0 / p)})")
+        # pow(0, p) and pow(inf, p) spelled out: lavapipe's pow(0, negative) is not inf.
+        inf, lo, hi = _HIGHEST["f32"], ("0.0", _HIGHEST["f32"])[p < 0], (_HIGHEST["f32"], "0.0")[p < 0]
+        mp = f"select(select(pow({ab}, {f32_literal(p)}), {lo}, {ab} == 0.0), {hi}, {ab} == {inf})"
+        fin = f"select(select(pow(a, {f32_literal(1.0 / p)}), {lo}, a == 0.0), {hi}, a == {inf})"
+        row = ("f32", mp, "a + b", "0.0", fin)
     OPS[name] = lambda vt, at: row
     return name
 

@@ -136,13 +136,14 @@ def spread_grad(g, out, x, dim, keepdim, name):
     return E.launch("a * b / c", g.dtype, [gk, mask, cnt], ["f32", "f32", "f32"])
 
 
-def index_grad(g, x, idx, dim, keepdim):
-    """The gradient of max(dim) / min(dim): g at the selected index along dim, 0 elsewhere."""
+def index_grad(g, x, ik, dim, keepdim):
+    """The gradient of max(dim) / min(dim): g at the selected index along dim, 0 elsewhere
+    (``ik``: the keepdim indices)."""
     if x.ndim == 0:
         return g
     d = norm_dim(dim, x.ndim)
     gk = unsqueeze_dims(g, x, (d,), keepdim)
-    ik = unsqueeze_dims(idx, x, (d,), keepdim)
+    assert ik.shape == gk.shape
     n = x.shape[d]
     ar = E.arange(0, 1, n, D.int32, device=x.device).reshaped((n,) + (1,) * (x.ndim - 1 - d))
     return E.launch("select(0.0, a, b == c)", g.dtype, [gk, ik, ar], ["f32", "i32", "i32"],
@@ -150,7 +151,9 @@ def index_grad(g, x, idx, dim, keepdim):
 
 
 def max_dim_indices(x, out, dim, keepdim, name):
-    """The indices of max(dim) / min(dim) again, from x and the values ``out``."""
+    """The keepdim indices of max(dim) / min(dim) again, from x and the values ``out``."""
+    if x.ndim == 0:
+        return None
     d = norm_dim(dim, x.ndim)
     return first_index(x, unsqueeze_dims(out, x, (d,), keepdim), d, name)
 
