@@ -607,3 +607,27 @@ def test_on_the_opengl_adapter():
     if r.returncode and "adapter" in r.stderr.lower() and "OpenGL" not in r.stderr:
         pytest.skip("no OpenGL adapter here (Mesa's GL driver: libegl-mesa0 libgl1-mesa-dri)")
     assert r.returncode == 0 and r.stdout.strip().endswith("ok"), r.stderr[-3000:]
+
+
+# ---------------------------------------------------------------- random shapes, dims and views
+from hypothesis import given, strategies as st  # noqa: E402
+
+
+@given(shape=st.lists(st.integers(1, 7), min_size=1, max_size=4), data=st.data(),
+       dtype=st.sampled_from(DTYPES))
+def test_random_shapes_dims_views(shape, data, dtype):
+    """max/min/argmax/argmin/prod (every dtype) and var/logsumexp/norm (floats) over a
+    stepped view of a bigger tensor, a random dim and keepdim."""
+    rng = np.random.default_rng(len(shape) * 1000 + sum(shape))
+    nd = len(shape)
+    a = rand_np(rng, [s * 2 for s in shape], dtype)
+    sl = tuple(slice(1, None, 2) for _ in shape)
+    x, a = wt.tensor(a, dtype=dtype)[sl], np.ascontiguousarray(a[sl])
+    dim = data.draw(st.integers(-nd, nd - 1))
+    keepdim = data.draw(st.booleans())
+    check_max(x, a, dim, keepdim, data.draw(st.booleans()))
+    close(x.prod(dim, keepdim), ref_prod(a, dim, keepdim), tol=1e-5 if dtype is wt.float32 else None)
+    if dtype.is_floating_point:
+        close(x.var(dim, keepdim=keepdim), ref_var(a, dim, keepdim, 1))
+        close(x.logsumexp(dim, keepdim), ref_logsumexp(a, dim, keepdim), atol=2e-3 if dtype is wt.float16 else 1e-6)
+        close(x.norm(3, dim, keepdim), ref_norm(a, 3, dim, keepdim))
