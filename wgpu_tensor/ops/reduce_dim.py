@@ -65,21 +65,30 @@ def _one_dim(dim, name):
 
 
 # ---------------------------------------------------------------- max / min / argmax / argmin
-def _match_expr(dtype, n):
-    """int32 WGSL expression: index c along the dim where element a equals the extreme
-    b (both NaN counts as equal), else n (past every index)."""
+def _index_along(shape, dim):
+    """WGSL expression of an element's index along ``dim`` from gi, its row-major index
+    in a result of ``shape`` (the elementwise template's global index)."""
+    inner = math.prod(shape[dim + 1:])
+    return f"i32((gi / {inner}u) % {shape[dim]}u)" if inner > 1 else f"i32(gi % {shape[dim]}u)"
+
+
+def _match_expr(dtype, shape, dim):
+    """int32 WGSL expression: the index along dim where element a equals the extreme b
+    (both NaN counts as equal), else the dim's size (past every index)."""
+    n, i = shape[dim], _index_along(shape, dim)
     if dtype.kind == "f":
-        return f"select({n}, c, a == b || (is_nan(a) && is_nan(b)))", "f32"
-    return f"select({n}, c, a == b)", ("u32" if dtype is D.bool_ else dtype.wgsl)
+        return f"select({n}, {i}, a == b || (is_nan(a) && is_nan(b)))", "f32"
+    return f"select({n}, {i}, a == b)", ("u32" if dtype is D.bool_ else dtype.wgsl)
 
 
 def first_index(x, ext, dim, name):
     """keepdim int32 index of the first element along ``dim`` equal to ``ext`` (the
-    keepdim extreme along dim). x has at least one dim and dim is normalized."""
-    n = x.shape[dim]
-    ar = E.arange(0, 1, n, D.int32, device=x.device).reshaped((n,) + (1,) * (x.ndim - 1 - dim))
-    expr, ct = _match_expr(x.dtype, n)
-    hit = E.launch(expr, D.int32, [x, ext, ar], [ct, ct, "i32"])
+    keepdim extreme along dim). x has at least one dim and dim is normalized.
+    (Count-awareness: for a counted x the extreme ``ext`` comes from a count-aware
+    ``_reduce``; the match below is where a bound ``index < count`` would go if an
+    all-invalid row must give no index, and ``hit`` would carry x's count.)"""
+    expr, ct = _match_expr(x.dtype, x.shape, dim)
+    hit = E.launch(expr, D.int32, [x, ext], [ct, ct])
     return R._reduce("amin", hit, dim, True, D.int32, name)
 
 
@@ -144,9 +153,7 @@ def index_grad(g, x, ik, dim, keepdim):
     d = norm_dim(dim, x.ndim)
     gk = unsqueeze_dims(g, x, (d,), keepdim)
     assert ik.shape == gk.shape
-    n = x.shape[d]
-    ar = E.arange(0, 1, n, D.int32, device=x.device).reshaped((n,) + (1,) * (x.ndim - 1 - d))
-    return E.launch("select(0.0, a, b == c)", g.dtype, [gk, ik, ar], ["f32", "i32", "i32"],
+    return E.launch(f"select(0.0, a, b == {_index_along(x.shape, d)})", g.dtype, [gk, ik], ["f32", "i32"],
                     shape=x.shape)
 
 
