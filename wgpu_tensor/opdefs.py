@@ -23,6 +23,7 @@ from .ops import creation as C
 from .ops import elementwise as E
 from .ops import index as I
 from .ops import reduce as R
+from .ops import reduce_dim as RD
 from .ops import select as S
 from .ops import shape as SH
 from .ops import sort as SO
@@ -913,6 +914,142 @@ def kthvalue(x, k, dim=-1, keepdim=False):
 
 
 # ---------------------------------------------------------------- reductions with dim (max, min, argmax, prod, var, std, logsumexp, norm, ...)
+
+@OPS["amax"].grad
+def _amax_grad(g, out, want, x, dim=None, keepdim=False):
+    return (RD.spread_grad(g, out, x, dim, keepdim, "amax"),)  # ties share g evenly, as PyTorch
+
+
+@OPS["amin"].grad
+def _amin_grad(g, out, want, x, dim=None, keepdim=False):
+    return (RD.spread_grad(g, out, x, dim, keepdim, "amin"),)
+
+
+def _extreme(largest):
+    name = "max" if largest else "min"
+
+    def forward(x, dim=None, keepdim=False):
+        if isinstance(dim, View):
+            raise TypeError(f"{name}(input, other): the elementwise {name}imum of two tensors is "
+                            f"wt.{name}imum(a, b)")
+        if dim is None:
+            if keepdim:
+                raise TypeError(f"{name}(): keepdim needs a dim")
+            return RD.full_extreme(x, largest, name)
+        return RD.max_dim(x, dim, keepdim, largest, name)
+    forward.__name__ = name
+    forward.__doc__ = (f"{name}(x): the {'largest' if largest else 'smallest'} element (0-d; NaN if any "
+                       f"is NaN). {name}(x, dim, keepdim=False): the named tuple (values, indices) "
+                       "along dim, indices int32, the first occurrence (NaN counts as the extreme).")
+    o = op(name, saves=(0,))(forward)
+
+    @o.grad
+    def _grad(g, out, want, x, dim=None, keepdim=False):
+        if dim is None:  # ties share g evenly, as PyTorch's max() / min()
+            return (RD.spread_grad(g, out, x, None, False, name),)
+        return (RD.index_grad(g, x, RD.max_dim_indices(x, out, dim, keepdim, name), dim, keepdim),)
+    return o
+
+
+max_ = _extreme(True)
+min_ = _extreme(False)
+
+
+@op()
+def argmax(x, dim=None, keepdim=False):
+    """int32 index of the first largest element along dim (of the flattened tensor when
+    dim is None); NaN counts as the largest."""
+    return RD.arg_extreme(x, dim, keepdim, True, "argmax")
+
+
+@op()
+def argmin(x, dim=None, keepdim=False):
+    """int32 index of the first smallest element along dim (of the flattened tensor when
+    dim is None); NaN counts as the smallest."""
+    return RD.arg_extreme(x, dim, keepdim, False, "argmin")
+
+
+@op(saves=(0,))
+def prod(x, dim=None, keepdim=False, *, dtype=None):
+    """Product over dim: bool/int32 -> int32 (wraps), uint32 -> uint32, floats keep their dtype."""
+    return RD.prod(x, dim, keepdim, dtype)
+
+
+@prod.grad
+def _prod_grad(g, out, want, x, dim=None, keepdim=False, **kwargs):
+    return (RD.prod_grad(g, out, x, dim, keepdim),)
+
+
+def _var_args(dim, unbiased, keepdim):
+    if isinstance(dim, bool):  # var(x, unbiased) (PyTorch's older overload)
+        return None, dim, keepdim
+    return dim, unbiased, keepdim
+
+
+def _var_like(name, take_sqrt):
+    def forward(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
+        dim, unbiased, keepdim = _var_args(dim, unbiased, keepdim)
+        return RD.var(x, dim, unbiased, keepdim, correction, take_sqrt=take_sqrt, name=name)
+    forward.__name__ = name
+    forward.__doc__ = (f"{'Standard deviation' if take_sqrt else 'Variance'} over dim of a float tensor, "
+                       "dividing by N - correction (correction=1 by default; unbiased=False is 0).")
+    o = op(name, saves=(0,))(forward)
+
+    @o.grad
+    def _grad(g, out, want, x, dim=None, unbiased=None, keepdim=False, *, correction=None):
+        dim, unbiased, keepdim = _var_args(dim, unbiased, keepdim)
+        return (RD.var_grad(g, out, x, dim, keepdim, unbiased, correction, take_sqrt),)
+    return o
+
+
+var = _var_like("var", False)
+std = _var_like("std", True)
+
+
+@op(saves=(0,))
+def nansum(x, dim=None, keepdim=False, *, dtype=None):
+    """Sum over dim, NaN counted as zero."""
+    return RD.nansum(x, dim, keepdim, dtype)
+
+
+@nansum.grad
+def _nansum_grad(g, out, want, x, dim=None, keepdim=False, **kwargs):
+    return (RD.nansum_grad(g, x, dim, keepdim),)
+
+
+@op(saves=(0,))
+def nanmean(x, dim=None, keepdim=False, *, dtype=None):
+    """Mean over dim of the non-NaN elements (NaN where all are NaN)."""
+    return RD.nanmean(x, dim, keepdim, dtype)
+
+
+@nanmean.grad
+def _nanmean_grad(g, out, want, x, dim=None, keepdim=False, **kwargs):
+    return (RD.nanmean_grad(g, x, dim, keepdim),)
+
+
+@op(saves=(0,))
+def logsumexp(x, dim, keepdim=False):
+    """log(sum(exp(x))) over dim, computed stably; int and bool inputs give float32."""
+    return RD.logsumexp(x, dim, keepdim)
+
+
+@logsumexp.grad
+def _logsumexp_grad(g, out, want, x, dim, keepdim=False):
+    return (RD.logsumexp_grad(g, out, x, dim, keepdim),)
+
+
+@op(saves=(0,))
+def norm(x, p="fro", dim=None, keepdim=False, dtype=None):
+    """Vector p-norm over dim (all elements when None): p = 'fro' (2), 1, 2, inf, -inf, 0,
+    or any other float."""
+    return RD.norm(x, p, dim, keepdim, dtype)
+
+
+@norm.grad
+def _norm_grad(g, out, want, x, p="fro", dim=None, keepdim=False, dtype=None):
+    return (RD.norm_grad(g, out, x, p, dim, keepdim),)
+
 
 
 # ---------------------------------------------------------------- in place

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import operator
+import struct
 
 from .. import dtypes as D
 from ..runtime.uniforms import REDUCE
@@ -88,6 +89,71 @@ OPS = {
     "amax": _row_extreme("max", _LOWEST),
     "amin": _row_extreme("min", _HIGHEST),
 }
+
+
+# ---------------------------------------------------------------- rows of the reductions with dim
+# (prod, nansum, the counts the gradients and nanmean need, vector norms; used by
+# ops/reduce_dim.py). The counts are float32 results (FINAL converts the u32 count).
+def _row_prod(vt, at):
+    conv = f"{at}(v)" if vt != at else "v"
+    return at, conv, "a * b", f"{at}(1)", "a"
+
+
+def _row_prod_nonzero(vt, at):  # the product of the nonzero elements (prod's gradient)
+    return "f32", "select(f32(v), 1.0, f32(v) == 0.0)", "a * b", "1.0", "a"
+
+
+def _row_count_zero(vt, at):
+    return "u32", f"select(1u, 0u, {_NONZERO[vt]})", "a + b", "0u", "f32(a)"
+
+
+def _row_nansum(vt, at):
+    return "f32", "select(v, 0.0, is_nan(v))", "a + b", "0.0", "a"
+
+
+def _row_count_not_nan(vt, at):
+    return "u32", "select(1u, 0u, is_nan(v))", "a + b", "0u", "f32(a)"
+
+
+def f32_literal(p):
+    """An exact WGSL f32 literal of float ``p`` (its float32 bits)."""
+    return f"bitcast<f32>({int.from_bytes(struct.pack('<f', p), 'little')}u)"
+
+
+def norm_row(p):
+    """The op name of the vector p-norm reduction of float inputs, its table row added
+    on first use (a general p is a literal of the kernel: one kernel per p)."""
+    name = f"norm:{p!r}"
+    if name in OPS:
+        return name
+    ab = "abs(f32(v))"
+    if p == 2:
+        row = ("f32", "f32(v) * f32(v)", "a + b", "0.0", "sqrt(a)")
+    elif p == 1:
+        row = ("f32", ab, "a + b", "0.0", "a")
+    elif p == math.inf:
+        row = ("f32", ab, "max_nan(a, b)", "0.0", "a")
+    elif p == -math.inf:
+        row = ("f32", ab, "min_nan(a, b)", _HIGHEST["f32"], "a")
+    elif p == 0:  # the number of nonzero elements (NaN is nonzero)
+        row = ("f32", "select(1.0, 0.0, f32(v) == 0.0)", "a + b", "0.0", "a")
+    else:
+        # pow(0, p) and pow(inf, p) spelled out: lavapipe's pow(0, negative) is not inf.
+        inf, lo, hi = _HIGHEST["f32"], ("0.0", _HIGHEST["f32"])[p < 0], (_HIGHEST["f32"], "0.0")[p < 0]
+        mp = f"select(select(pow({ab}, {f32_literal(p)}), {lo}, {ab} == 0.0), {hi}, {ab} == {inf})"
+        fin = f"select(select(pow(a, {f32_literal(1.0 / p)}), {lo}, a == 0.0), {hi}, a == {inf})"
+        row = ("f32", mp, "a + b", "0.0", fin)
+    OPS[name] = lambda vt, at: row
+    return name
+
+
+OPS.update({
+    "prod": _row_prod,
+    "prod_nonzero": _row_prod_nonzero,
+    "count_zero": _row_count_zero,
+    "nansum": _row_nansum,
+    "count_not_nan": _row_count_not_nan,
+})
 
 _TORCH_NAME = {D.bool_: "Bool", D.int32: "Int", D.uint32: "UInt32", D.float16: "Half",
                D.float32: "Float"}
