@@ -435,6 +435,8 @@ T.__abs__ = T.abs
 
 
 # ---------------------------------------------------------------- operators of linear algebra (@)
+T.__matmul__ = T.matmul
+T.__rmatmul__ = lambda self, other: apply(OPS["matmul"], other, self)
 
 
 del T
