@@ -87,17 +87,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             BS[bk][bc] = bv;
         }
         workgroupBarrier();
-//@repeat TK
-        {
-            let a = vec4<{{ACC}}>(AS[{{i}}][ar0], AS[{{i}}][ar0 + 1u], AS[{{i}}][ar0 + 2u], AS[{{i}}][ar0 + 3u]);
-            let b = vec4<{{ACC}}>(BS[{{i}}][lid.x], BS[{{i}}][lid.x + 16u], BS[{{i}}][lid.x + 32u],
-                                  BS[{{i}}][lid.x + 48u]);
+        for (var kk = 0u; kk < TK; kk = kk + 1u) {
+            let a = vec4<{{ACC}}>(AS[kk][ar0], AS[kk][ar0 + 1u], AS[kk][ar0 + 2u], AS[kk][ar0 + 3u]);
+            let b = vec4<{{ACC}}>(BS[kk][lid.x], BS[kk][lid.x + 16u], BS[kk][lid.x + 32u],
+                                  BS[kk][lid.x + 48u]);
             acc0 = acc0 + a.x * b;
             acc1 = acc1 + a.y * b;
             acc2 = acc2 + a.z * b;
             acc3 = acc3 + a.w * b;
         }
-//@end
         workgroupBarrier();
     }
     var acc = array<vec4<{{ACC}}>, 4>(acc0, acc1, acc2, acc3);
