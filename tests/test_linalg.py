@@ -405,3 +405,29 @@ def test_softmax_gradient_of_a_broadcast_incoming_gradient(rng):
     t = T(x.astype(np.float32), requires_grad=True)
     wt.softmax(t, 0).sum().backward()   # g is ones expanded (stride 0): the gradient is 0
     np.testing.assert_allclose(t.grad.numpy(), np.zeros((4, 6)), atol=1e-6)
+
+
+@pytest.mark.parametrize("use_subgroups", [True, False])
+def test_softmax_subgroup_and_workgroup_memory_paths(rng, use_subgroups):
+    # lavapipe takes the subgroup path (one 8-lane subgroup per row); the OpenGL adapter
+    # has no subgroups and reduces in workgroup memory: both, on vec4 and scalar rows.
+    dev = get_device()
+    if use_subgroups and not dev.use_subgroups:
+        pytest.skip("the adapter has no usable subgroups")
+    x = (rng.standard_normal((7, 36)) * 4).astype(np.float32)
+    x[2, 5] = np.nan
+    x[4] = -np.inf
+    old = dev.use_subgroups
+    dev.use_subgroups = use_subgroups
+    try:
+        with dev.record_commands() as log:
+            outs = [wt.softmax(T(x), -1), wt.log_softmax(T(x), -1), wt.softmax(T(x)[:, 1:34], -1),
+                    wt.softmax(T(x), 0)]
+    finally:
+        dev.use_subgroups = old
+    flags = [(c.params["SUBGROUPS"], c.params["VEC4"]) for c in log if c.name == "softmax"]
+    assert flags == [(use_subgroups, True), (use_subgroups, True), (use_subgroups, False),
+                     (use_subgroups, False)]
+    for got, ref in zip(outs, [softmax_ref(x, -1), log_softmax_ref(x, -1), softmax_ref(x[:, 1:34], -1),
+                               softmax_ref(x, 0)]):
+        np.testing.assert_allclose(got.numpy(), ref, rtol=1e-5, atol=1e-5)

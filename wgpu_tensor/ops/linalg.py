@@ -302,12 +302,17 @@ def _softmax_run(x, y, d, out_dt, flags):
     dims = _row_geometry(shape, d, [v._strides for v in views])
     if len(dims) > MAX_DIMS:
         raise ValueError(f"softmax(): tensors of more than {MAX_DIMS} (non-mergeable) dims are not supported")
-    WG = 64 if L <= 64 * 256 else 256
+    ssz = dev.subgroup_size if dev.use_subgroups else 0
+    sub = 4 <= ssz <= 128 and -(-L // ssz) <= SOFTMAX_MAX_ITERS
+    WG = ssz if sub else 64 if L <= 64 * 256 else 256
     if -(-L // WG) > SOFTMAX_MAX_ITERS:
         raise ValueError(f"softmax(): rows of {L} elements are longer than this kernel's limit of "
                          f"{WG * SOFTMAX_MAX_ITERS}")
     rows = out.numel() // L
-    params = dict(flags, WG=WG, LOAD_X=x.dtype.load.replace("W[", "X["),
+    # Forward over contiguous float32 rows whose starts are multiples of 4: vec4 loads.
+    vec4 = (y is None and x.dtype is D.float32 and x._strides[d] == 1 and out._strides[d] == 1
+            and L % 4 == 0 and all(st % 4 == 0 for _, sts in dims for st in sts[::2]))
+    params = dict(flags, WG=WG, SUBGROUPS=sub, VEC4=vec4, LOAD_X=x.dtype.load.replace("W[", "X["),
                   LOAD_Y=(y.dtype.load.replace("W[", "Y[") if y is not None else "0.0"))
     kernel = dev.kernel("softmax", params, ["r", "r" if y is not None else None, "rw"], SOFTMAX.size)
     pad = dims + [(1, [0, 0, 0])] * (MAX_DIMS - len(dims))
@@ -323,6 +328,10 @@ def _softmax_run(x, y, d, out_dt, flags):
             cnt = min(per, rows - r0)
             while True:
                 wins = [_win(dev, v, sh, st, r0 * L, (r0 + cnt) * L) for v, (sh, st) in zip(views, geo)]
+                if vec4 and (wins[0][2] % 4 or wins[2][2] % 4):  # a view offset not on a vec4
+                    vec4 = False
+                    params["VEC4"] = False
+                    kernel = dev.kernel("softmax", params, ["r", None, "rw"], SOFTMAX.size)
                 if max(w[1] for w in wins) <= dev.max_binding:
                     break
                 if cnt == 1:
