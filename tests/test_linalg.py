@@ -431,3 +431,48 @@ def test_softmax_subgroup_and_workgroup_memory_paths(rng, use_subgroups):
     for got, ref in zip(outs, [softmax_ref(x, -1), log_softmax_ref(x, -1), softmax_ref(x[:, 1:34], -1),
                                softmax_ref(x, 0)]):
         np.testing.assert_allclose(got.numpy(), ref, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("sa,sb", [((17, 68), (68, 4)), ((3, 65, 8), (8, 132)), ((2, 1, 33, 16), (3, 16, 64)),
+                                   ((1, 4), (4, 4)), ((257, 36), (36, 260))])
+def test_matmul_vec4_kernel_on_aligned_float32(rng, sa, sb):
+    # Contiguous float32 operands with K and N multiples of 4 take matmul_vec4 (reads
+    # vec4 straight from the buffers); anything else the tiled kernel (tested above).
+    a = rng.standard_normal(sa).astype(np.float32)
+    b = rng.standard_normal(sb).astype(np.float32)
+    ta, tb = T(a), T(b)
+    dev = get_device()
+    with dev.record_commands() as log:
+        got = ta @ tb
+    assert {c.name for c in log if c.kind == "dispatch"} == {"matmul_vec4"}
+    check_matmul(got, a, b)
+
+
+def test_matmul_vec4_fallbacks_chunks_and_windows(rng):
+    dev = get_device()
+    a = rng.standard_normal((40, 12)).astype(np.float32)
+    b = rng.standard_normal((12, 8)).astype(np.float32)
+    ta, tb = T(a), T(b)
+    # A view starting off a vec4 boundary (offset 1 element) and a transposed B: tiled.
+    a5 = rng.standard_normal((40, 13)).astype(np.float32)
+    with dev.record_commands() as log:
+        got = T(a5)[:, 1:] @ tb
+        got_t = ta @ transposed(T(np.ascontiguousarray(b.T)))
+    assert [c.name for c in log if c.kind == "dispatch" and c.name.startswith("matmul")] == ["matmul", "matmul"]
+    check_matmul(got, a5[:, 1:], b)
+    check_matmul(got_t, a, b)
+    # K past a chunk, and windows of 4 KiB (batches one at a time, rows in bands).
+    k = L.K_CHUNK + 4
+    a2 = rng.standard_normal((3, k)).astype(np.float32)
+    b2 = rng.standard_normal((k, 4)).astype(np.float32)
+    with dev.record_commands() as log:
+        got = T(a2) @ T(b2)
+    assert [c.name for c in log if c.kind == "dispatch"] == ["matmul_vec4"] * 2
+    check_matmul(got, a2, b2)
+    big = rng.standard_normal((3, 100, 12)).astype(np.float32)   # 4800 bytes per batch
+    tbig = T(big)
+    with override_limits(max_binding=4096, max_groups=3), dev.record_commands() as log:
+        got = tbig @ tb
+    launches = [c for c in log if c.name == "matmul_vec4"]
+    assert len(launches) >= 6 and all(bd[2] <= 4096 for c in launches for bd in c.bindings)
+    check_matmul(got, big, b)

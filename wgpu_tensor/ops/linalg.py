@@ -22,6 +22,7 @@ from .launch import MAX_DIMS, span, window
 K_CHUNK = 16384       # inner-dim elements per launch (a multiple of the 16-element k tile)
 TILE = 64             # output rows and columns per workgroup
 TK = 16               # inner-dim elements per step through workgroup memory
+VEC4_TM, VEC4_TN = 16, 64  # the vec4 kernel's output tile
 MAX_BATCH_DIMS = 4    # coalesced batch dims the kernel unravels
 SOFTMAX_MAX_ITERS = 60000  # row elements per invocation, at most (llvmpipe's loop limit)
 
@@ -160,23 +161,33 @@ def bmm_broadcast(a, b, batch, M, K, N):
     a_str = [x for _, x, _ in dims] + [a._strides[-2], a._strides[-1]]
     b_shape = [s for s, _, _ in dims] + [K, N]
     b_str = [y for _, _, y in dims] + [b._strides[-2], b._strides[-1]]
-    tiles_n = -(-N // TILE)
+    # float32 with contiguous rows of A and B on 4-element boundaries: the vec4 kernel.
+    vec4 = (dt is D.float32 and a._strides[-1] == 1 and b._strides[-1] == 1 and K % 4 == 0
+            and N % 4 == 0 and a._strides[-2] % 4 == 0 and b._strides[-2] % 4 == 0
+            and all(x % 4 == 0 and y % 4 == 0 for _, x, y in dims))
+    kernel4 = dev.kernel("matmul_vec4", {}, ["r", "r", "rw"], MATMUL.size) if vec4 else None
+    tm, tn = (VEC4_TM, VEC4_TN) if vec4 else (TILE, TILE)
+    tiles_n = -(-N // tn)
     with dev.lock:
-        for b0, cnt, m0, m1 in _matmul_launches(dev, a, b, c, a_shape, a_str, b_shape, b_str, nb, M, K, N):
+        for b0, cnt, m0, m1 in _matmul_launches(dev, a, b, c, a_shape, a_str, b_shape, b_str, nb, M, K, N,
+                                                tm, tn):
             aw = _win(dev, a, a_shape, a_str, (b0 * M + m0) * K, ((b0 + cnt - 1) * M + m1) * K)
             bw = _win(dev, b, b_shape, b_str, b0 * K * N, (b0 + cnt) * K * N)
+            use4 = vec4 and aw[2] % 4 == 0 and bw[2] % 4 == 0
             lo = (b0 * M + m0) * N
             hi = ((b0 + cnt - 1) * M + m1) * N - 1
             cs, csz = window(dev, c._buf, 4, lo, hi)
-            tiles_m = -(-(m1 - m0) // TILE)
+            tiles_m = -(-(m1 - m0) // tm)
             groups = cnt * tiles_m * tiles_n
+            if vec4 and not use4:  # a view offset off a vec4 boundary: the tiled kernel
+                tiles_m, groups = -(-(m1 - m0) // TILE), cnt * -(-(m1 - m0) // TILE) * -(-N // TILE)
             for k0 in range(0, K, K_CHUNK):
                 p = MATMUL.pack(M, N, min(K_CHUNK, K - k0), k0, m0, tiles_m, groups,
                                 aw[2], bw[2], lo - cs // 4,
                                 a._strides[-2], a._strides[-1], b._strides[-2], b._strides[-1],
                                 len(dims), b0, 1 if k0 else 0,
                                 *[s for s, _, _ in pad4], *[x for _, x, _ in pad4], *[y for _, _, y in pad4])
-                dev.dispatch(kernel, p, [(a._buf, aw[0], aw[1]), (b._buf, bw[0], bw[1]),
+                dev.dispatch(kernel4 if use4 else kernel, p, [(a._buf, aw[0], aw[1]), (b._buf, bw[0], bw[1]),
                                          (c._buf, cs, csz)], groups)
     if wide is not dt:
         c = E.cast(c, dt)
@@ -191,14 +202,14 @@ def _win(dev, v, shape, strides, s, e):
     return start, size, (v._offset - start // v.dtype.itemsize) & 0xFFFFFFFF
 
 
-def _matmul_launches(dev, a, b, c, a_shape, a_str, b_shape, b_str, nb, M, K, N):
+def _matmul_launches(dev, a, b, c, a_shape, a_str, b_shape, b_str, nb, M, K, N, tm, tn):
     """(first batch, batches, first row, end row) of each launch: its windows of A, B and
     C fit one storage binding and its workgroups one grid (rows are split only within one
     batch)."""
-    tiles_n = -(-N // TILE)
+    tiles_n = -(-N // min(tm, tn))
 
     def fits(b0, cnt, m0, m1):
-        if cnt * -(-(m1 - m0) // TILE) * tiles_n > dev.max_groups ** 2:
+        if cnt * -(-(m1 - m0) // min(tm, tn)) * tiles_n > dev.max_groups ** 2:
             return False
         aw = _win(dev, a, a_shape, a_str, (b0 * M + m0) * K, ((b0 + cnt - 1) * M + m1) * K)
         bw = _win(dev, b, b_shape, b_str, b0 * K * N, (b0 + cnt) * K * N)
