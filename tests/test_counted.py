@@ -359,3 +359,23 @@ def test_reductions_with_dim_use_the_valid_prefix(rng, which, n, no_reads):
             "var": v.var(ddof=1) if v.size > 1 else np.nan, "std": v.std()}
     for k, t in got.items():
         np.testing.assert_allclose(t.item(), want[k], rtol=1e-4, atol=1e-4, err_msg=k)
+
+
+def test_matmul_and_softmax_through_counts(rng, no_reads):
+    a = rng.standard_normal((40, 5)).astype(np.float32)
+    w = rng.standard_normal((5, 3)).astype(np.float32)
+    rows = a[:, 0] > 0
+    x = wt.tensor(a)
+    g = x[wt.tensor(rows).nonzero()[:, 0]]                     # counted rows [40, 5]
+    v = wt.tensor(a[:, 1]).masked_select(wt.tensor(rows))      # counted vector [40]
+    res = [g @ wt.tensor(w), wt.softmax(g, 1), wt.softmax(g, 0), v @ v, wt.ones(2, 40) @ v]
+    no_reads()
+    k = a[rows]
+    np.testing.assert_allclose(res[0].numpy(), k @ w, rtol=1e-5, atol=1e-5)
+    assert res[0].count is not None and res[1].count is not None and res[2].count is not None
+    e1 = np.exp(k - k.max(1, keepdims=True))
+    np.testing.assert_allclose(res[1].numpy(), e1 / e1.sum(1, keepdims=True), rtol=1e-5, atol=1e-6)
+    e0 = np.exp(k - k.max(0))
+    np.testing.assert_allclose(res[2].numpy(), e0 / e0.sum(0), rtol=1e-5, atol=1e-6)   # over valid rows only
+    np.testing.assert_allclose(res[3].item(), (a[rows, 1] ** 2).sum(), rtol=1e-5)       # contracted: zeros past the count
+    np.testing.assert_allclose(res[4].numpy(), np.full(2, a[rows, 1].sum()), rtol=1e-5, atol=1e-5)

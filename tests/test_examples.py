@@ -112,3 +112,21 @@ def test_fixed_size_pipeline_example():
     assert line(out, "masked loss, reads before printing") == "0"
     grad = eval(line(out, "gradient (zero where not valid)"))  # noqa: S307 (our own printed list)
     assert [g == 0.0 for g in grad] == [i % 3 == 0 for i in range(12)]
+
+
+def test_attention_masking_example():
+    out = run("attention_masking.py")
+    assert line(out, "padding mask (lengths 5, 3, 4)") == (
+        "[[True, True, True, True, True], [True, True, True, False, False], [True, True, True, True, False]]")
+    assert line(out, "causal mask row 2") == "[True, True, True, False, False]"
+    assert line(out, "combined mask of sequence 1") == (
+        "[[True, False, False, False, False], [True, True, False, False, False], "
+        "[True, True, True, False, False], [True, True, True, False, False], [True, True, True, False, False]]")
+    w = eval(line(out, "attention weights, sequence 1, query 4"))   # numbers: tests/test_attention.py
+    assert len(w) == 5 and w[3:] == [0.0, 0.0] and abs(sum(w) - 1) < 1e-3
+    assert line(out, "sdpa output shape") == "[3, 5, 4]"
+    assert line(out, "sdpa matches masked_fill + softmax") == "True"
+    assert line(out, "weight on padded keys (padding mask only)") == "0.0"
+    assert line(out, "is_causal equals the tril mask") == "True"
+    assert line(out, "masked mean pooling shape") == "[3, 4]"
+    assert len(eval(line(out, "pooled (mean of the real tokens)"))) == 3

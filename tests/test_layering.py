@@ -14,7 +14,7 @@ PKG = Path(__file__).resolve().parent.parent / "wgpu_tensor"
 
 RANK = {"wgpu_tensor": 0, "wgpu_tensor.tensor": 1, "wgpu_tensor.opdefs": 2, "wgpu_tensor.autograd": 2,
         "wgpu_tensor.ops": 3, "wgpu_tensor.view": 4, "wgpu_tensor.runtime": 5, "wgpu_tensor.dtypes": 5,
-        "wgpu_tensor.shaders": 5}
+        "wgpu_tensor.shaders": 5, "wgpu_tensor.nn": 0}
 
 
 def rank(mod):

@@ -71,3 +71,4 @@ def memory_stats():
 def empty_cache():
     """Free the pooled (unused) GPU buffers."""
     _get_device().empty_cache()
+from . import nn  # noqa: E402  (wgpu_tensor.nn.functional: softmax, scaled_dot_product_attention)

@@ -22,6 +22,7 @@ from . import dtypes as D
 from .ops import creation as C
 from .ops import elementwise as E
 from .ops import index as I
+from .ops import linalg as L
 from .ops import reduce as R
 from .ops import reduce_dim as RD
 from .ops import select as S
@@ -1151,3 +1152,228 @@ triu.grad(lambda g, out, want, x, diagonal=0: (C.tri(g, diagonal, False), None))
 
 
 # ---------------------------------------------------------------- linear algebra and attention (matmul, softmax, scaled_dot_product_attention)
+
+
+def _matmul_grad(g, out, want, a, b):
+    batch, M, K, N, _ = L.matmul_shapes(a.shape, b.shape)
+    a2, b2 = L.as_matrices(a, b)
+    if g.dtype is not a.dtype:
+        g = E.cast(g, a.dtype)
+    g2 = E.reshape(g, batch + (M, N))
+    ga = gb = None
+    if want[0]:  # dA = g @ B^T, batch dims summed by the tape
+        ga = L.matmul(g2, L.transpose_last(b2))
+        if a.ndim == 1:
+            ga = E.reshape(ga, batch + (K,))
+    if want[1]:  # dB = A^T @ g
+        gb = L.matmul(L.transpose_last(a2), g2)
+        if b.ndim == 1:
+            gb = E.reshape(gb, batch + (K,))
+    return ga, gb
+
+
+@op(saves=(0, 1))
+def matmul(a, b):
+    """torch.matmul: dot (1-D @ 1-D), matrix-vector, vector-matrix, matrix products and
+    batches of them with broadcast batch dims; float32, float16 (accumulated in f32), int32."""
+    return L.matmul(a, b)
+
+
+@op(saves=(0, 1))
+def mm(a, b):
+    """torch.mm: the product of two matrices (no broadcasting)."""
+    return L.mm(a, b)
+
+
+@op(saves=(0, 1))
+def bmm(a, b):
+    """torch.bmm: products of two [B, n, m] and [B, m, p] batches (no broadcasting)."""
+    return L.bmm(a, b)
+
+
+matmul.grad(_matmul_grad)
+mm.grad(_matmul_grad)
+bmm.grad(_matmul_grad)
+
+
+@op()
+def softmax(x, dim=None, dtype=None):
+    """exp(x) / sum(exp(x)) along ``dim`` (the row max subtracted first); a row whose max is
+    NaN, +inf or -inf (all -inf) gives NaN, as PyTorch; ``dtype=`` casts the input first."""
+    return L.softmax(x, dim, dtype)
+
+
+@softmax.grad
+def _softmax_grad(g, out, want, x, dim=None, dtype=None):
+    return (L.softmax_backward(g, out, dim),)
+
+
+@op()
+def log_softmax(x, dim=None, dtype=None):
+    """x - max - log(sum(exp(x - max))) along ``dim``; NaN rows as softmax; ``dtype=``."""
+    return L.softmax(x, dim, dtype, log=True)
+
+
+@log_softmax.grad
+def _log_softmax_grad(g, out, want, x, dim=None, dtype=None):
+    return (L.softmax_backward(g, out, dim, log=True),)
+
+
+def _sdpa_checks(q, k, v, attn_mask, dropout_p, is_causal, scale, enable_gqa):
+    for name, t in (("query", q), ("key", k), ("value", v)):
+        if not isinstance(t, View):
+            raise TypeError(f"scaled_dot_product_attention(): {name} must be a tensor, got "
+                            f"{type(t).__name__}")
+        if t.dtype.kind != "f":
+            raise TypeError(f"scaled_dot_product_attention(): {name} must be float32 or float16, "
+                            f"got {t.dtype.name}")
+        if t.ndim < 2:
+            raise RuntimeError(f"scaled_dot_product_attention(): {name} must have at least 2 dims, "
+                               f"got shape {t.shape}")
+    if not (q.dtype is k.dtype is v.dtype):
+        raise TypeError("scaled_dot_product_attention(): expected query, key and value to have the "
+                        f"same dtype, got {q.dtype.name}, {k.dtype.name} and {v.dtype.name}")
+    if dropout_p != 0.0:
+        raise NotImplementedError(f"scaled_dot_product_attention(): dropout_p={dropout_p} is not "
+                                  "supported (only 0.0): wgpu_tensor has no dropout")
+    if enable_gqa:
+        raise NotImplementedError("scaled_dot_product_attention(): enable_gqa=True is not supported")
+    if q.shape[-1] != k.shape[-1]:
+        raise RuntimeError(f"scaled_dot_product_attention(): query's last dim {q.shape[-1]} must "
+                           f"equal key's {k.shape[-1]} (shapes {q.shape} and {k.shape})")
+    if k.shape[-2] != v.shape[-2]:
+        raise RuntimeError(f"scaled_dot_product_attention(): key and value must have the same "
+                           f"sequence length (shapes {k.shape} and {v.shape})")
+    batch = broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
+    scores = batch + (q.shape[-2], k.shape[-2])
+    if attn_mask is not None:
+        if is_causal:
+            raise RuntimeError("scaled_dot_product_attention(): explicit attn_mask should not be "
+                               "set when is_causal=True")
+        if not isinstance(attn_mask, View):
+            raise TypeError("scaled_dot_product_attention(): attn_mask must be a tensor, got "
+                            f"{type(attn_mask).__name__}")
+        if attn_mask.dtype is not D.bool_ and attn_mask.dtype is not q.dtype:
+            raise TypeError("scaled_dot_product_attention(): attn_mask must be bool or the query's "
+                            f"dtype {q.dtype.name}, got {attn_mask.dtype.name}")
+        if broadcast_shapes(attn_mask.shape, scores) != scores:
+            raise ValueError(f"scaled_dot_product_attention(): attn_mask of shape {attn_mask.shape} "
+                             f"does not broadcast to the scores' shape {scores}")
+    if scale is not None and not isinstance(scale, (int, float)):
+        raise TypeError(f"scaled_dot_product_attention(): scale must be a float, got {type(scale).__name__}")
+    return 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
+
+
+def _sdpa_probs(q, k, attn_mask, is_causal, scale):
+    """softmax(q @ k^T * scale + mask) with PyTorch's _safe_softmax (rows of only -inf: 0)."""
+    s = E.binary("mul", L.matmul(q, L.transpose_last(k)), scale)
+    if is_causal:
+        n_q, n_k = q.shape[-2], k.shape[-2]
+        attn_mask = C.tri(C.ones((n_q, n_k), D.bool_, q.device), 0, True)
+    if attn_mask is not None:
+        if attn_mask.dtype is D.bool_:
+            s = E.where(attn_mask, s, float("-inf"))
+        else:
+            s = E.binary("add", s, attn_mask)
+    return L.softmax(s, -1, safe=True)
+
+
+@op("scaled_dot_product_attention", saves=(0, 1, 2, 3), method=False, function=False)
+def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False,
+                                 scale=None, enable_gqa=False):
+    """softmax(query @ key^T * scale + mask) @ value (torch.nn.functional's): a bool mask keeps
+    True, a float mask is added, both broadcast; is_causal keeps the lower triangle; rows with
+    every key masked give 0 (PyTorch's _safe_softmax); dropout_p must be 0."""
+    sc = _sdpa_checks(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa)
+    return L.matmul(_sdpa_probs(query, key, attn_mask, is_causal, sc), value)
+
+
+@scaled_dot_product_attention.grad
+def _sdpa_grad(g, out, want, query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False,
+               scale=None, enable_gqa=False):
+    sc = 1.0 / math.sqrt(query.shape[-1]) if scale is None else float(scale)
+    p = _sdpa_probs(query, key, attn_mask, is_causal, sc)  # recomputed, not kept from the forward
+    if g.dtype is not p.dtype:
+        g = E.cast(g, p.dtype)
+    gv = L.matmul(L.transpose_last(p), g) if want[2] else None
+    gq = gk = gm = None
+    if want[0] or want[1] or (len(want) > 3 and want[3]):
+        ds = L.softmax_backward(L.matmul(g, L.transpose_last(value)), p, -1)
+        if ds.dtype is not p.dtype:
+            ds = E.cast(ds, p.dtype)
+        dss = E.binary("mul", ds, sc)
+        if want[0]:
+            gq = L.matmul(dss, key)
+        if want[1]:
+            gk = L.matmul(L.transpose_last(dss), query)
+        if len(want) > 3 and want[3] and attn_mask is not None and attn_mask.dtype.kind == "f":
+            gm = ds
+    grads = (gq, gk, gv, gm)[:len(want)]
+    return grads + (None,) * (len(want) - len(grads))
+
+
+def _counted_product(name):
+    """Counts through matmul: a counted operand's leading dim that is contracted (a 1-D
+    operand, or b's rows) takes zeros past its count, so only valid rows add up; one that
+    stays the result's leading dim (a's rows, a batch dim) keeps its count."""
+    o = OPS[name]
+    fwd = o.forward
+
+    def forward(a, b):
+        ca = a.count if isinstance(a, View) else None
+        cb = b.count if isinstance(b, View) else None
+        if ca is None and cb is None:
+            return fwd(a, b)
+        nd = max(a.ndim, b.ndim)
+        keep = []
+        if ca is not None:
+            if a.ndim == 1:
+                a = E.valid_rows(a, ca)
+            elif a.ndim == nd:
+                keep.append(ca)
+            else:
+                raise _moves_count(a, f"{name} with a {b.ndim}-d operand")
+        if cb is not None:
+            if b.ndim <= 2:
+                b = E.valid_rows(b, cb)
+            elif b.ndim == nd:
+                keep.append(cb)
+            else:
+                raise _moves_count(b, f"{name} with a {a.ndim}-d operand")
+        out = fwd(a.derive(a.shape, a._strides, a._offset), b.derive(b.shape, b._strides, b._offset))
+        if keep:
+            out.count = keep[0] if len(keep) == 1 or keep[1] is keep[0] else \
+                E.launch("min(a, b)", D.int32, keep, ["i32", "i32"])
+        return out
+    forward.__name__, forward.__doc__ = fwd.__name__, fwd.__doc__
+    o.forward = forward
+
+
+def _counted_softmax(name):
+    """Counts through softmax: along the counted dim only valid rows take part (the others
+    enter as -inf, so they get probability 0); along other dims rows are independent. The
+    count stays."""
+    o = OPS[name]
+    fwd = o.forward
+
+    def forward(x, dim=None, dtype=None):
+        if not (isinstance(x, View) and x.count is not None and x.ndim):
+            return fwd(x, dim, dtype)
+        count = x.count
+        if dim is not None and norm_dim(dim, x.ndim) == 0:
+            if x.dtype.kind != "f":
+                x = E.cast(x, D.float32)
+            x = E.valid_rows(x, count, "bitcast<f32>(0xff800000u)")
+        else:
+            x = x.derive(x.shape, x._strides, x._offset)
+        out = fwd(x, dim, dtype)
+        out.count = count
+        return out
+    forward.__name__, forward.__doc__ = fwd.__name__, fwd.__doc__
+    o.forward = forward
+
+
+for _name in ("matmul", "mm", "bmm"):
+    _counted_product(_name)
+for _name in ("softmax", "log_softmax"):
+    _counted_softmax(_name)

@@ -607,6 +607,8 @@ for _f in (cat, concatenate, concat, stack, narrow, split, chunk):
 
 
 # ---------------------------------------------------------------- operators of linear algebra (@)
+T.__matmul__ = T.matmul
+T.__rmatmul__ = lambda self, other: apply(OPS["matmul"], other, self)
 
 
 del T

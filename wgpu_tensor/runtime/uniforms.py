@@ -219,6 +219,50 @@ COPY = Block("CopyParams", [
 
 
 # ---------------------------------------------------------------- blocks of linear algebra and attention
+MATMUL = Block("MatmulParams", [
+    u32("m", "rows of each product (A's rows, C's rows)"),
+    u32("n", "columns of each product"),
+    u32("kc", "inner-dim elements of this launch's chunk of K"),
+    u32("k0", "first inner-dim index of the chunk"),
+    u32("m0", "first row of this launch"),
+    u32("tiles_m", "row tiles in this launch"),
+    u32("groups", "workgroups in this launch (the grid may have more)"),
+    u32("a_off", "element offset of A's (batch0, 0, 0) in its window (mod 2^32)"),
+    u32("b_off", "the same for B"),
+    u32("c_off", "element offset of C's (batch0, m0, 0) in its window"),
+    u32("sam", "A's element strides along rows and the inner dim"),
+    u32("sak"),
+    u32("sbk", "B's element strides along the inner dim and columns"),
+    u32("sbn"),
+    u32("nbd", "batch dims (coalesced, <= 4)"),
+    u32("batch0", "first batch of this launch"),
+    u32("accum", "1: add to C (a later chunk of K), 0: write C"),
+    pad("_pad0"),
+    pad("_pad1"),
+    pad("_pad2"),
+    vec4u("bshape", "batch dims' sizes, innermost last"),
+    vec4u("abst", "A's batch strides (0 where broadcast)"),
+    vec4u("bbst", "B's batch strides"),
+])
+
+SOFTMAX = Block("SoftmaxParams", [
+    u32("rows", "rows in this launch"),
+    u32("row0", "global index of the launch's first row"),
+    u32("len", "elements per row (the softmax dim)"),
+    u32("kdim", "kept dims (coalesced), innermost last"),
+    u32("x_off", "element offsets of X, Y, OUT in their windows (mod 2^32)"),
+    u32("y_off"),
+    u32("o_off"),
+    u32("x_st", "strides of X, Y, OUT along the softmax dim"),
+    u32("y_st"),
+    u32("o_st"),
+    pad("_pad0"),
+    pad("_pad1"),
+    vec4u_array("kshape", 2, "kept dims' sizes"),
+    vec4u_array("xk", 2, "X's strides over the kept dims"),
+    vec4u_array("yk", 2, "Y's strides over the kept dims"),
+    vec4u_array("ok", 2, "OUT's strides over the kept dims"),
+])
 
 
 # ---------------------------------------------------------------- blocks of shape ops

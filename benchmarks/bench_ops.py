@@ -1,0 +1,161 @@
+"""Benchmark: ops beside numpy and the plain vec4 copy kernel, one row per op.
+
+    python benchmarks/bench_ops.py [--rows matmul,softmax] [--matmul-n 1024]
+                                   [--softmax-shape 4096,1024] [--repeat 5]
+
+Rows (each times ours and its reference in interleaved rounds, best of --repeat,
+GPU cases ending in a sync, and checks what it timed against numpy):
+  matmul   n x n float32 @: GFLOP/s (2 n^3 / time), beside numpy's on the same machine
+           (numpy's BLAS and its kernel are printed, via threadpoolctl if installed).
+  softmax  softmax(x, -1) of a float32 [rows, cols]: time as a ratio to the copy kernel
+           (shaders/copy_vec4.wgsl) moving the same bytes (one read, one write).
+More rows: add a function ``row_NAME(args, dev)`` returning a Row and list it in ROWS
+(cumsum, unique, topk are expected from the scans/top-k area).
+If OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE are set, run with them unset only here:
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_ops.py
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Callable, NamedTuple, Optional
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import wgpu_tensor as wt  # noqa: E402
+from wgpu_tensor.runtime import get_device  # noqa: E402
+from bench_select import copy_kernel  # noqa: E402
+
+
+class Row(NamedTuple):
+    """One benchmark row: ``ours`` (GPU, synced by the caller), ``ref`` (host, or the
+    copy kernel with ``ref_is_gpu``), ``check`` (asserts the result of ``ours``),
+    ``report(t_ours, t_ref) -> (text, figures dict)``."""
+    name: str
+    ours: Callable
+    ref: Callable
+    ref_is_gpu: bool
+    check: Callable
+    report: Callable
+
+
+def best_of(cases, repeat, sync):
+    """Minimum wall time of each case over ``repeat`` interleaved rounds (after a warm-up)."""
+    for f, gpu in cases.values():
+        f()
+    sync()
+    best = {k: float("inf") for k in cases}
+    for _ in range(repeat):
+        for k, (f, gpu) in cases.items():
+            t0 = time.perf_counter()
+            f()
+            if gpu:
+                sync()
+            best[k] = min(best[k], time.perf_counter() - t0)
+    return best
+
+
+def blas_info():
+    """numpy's BLAS: library, kernel (architecture), threads; from threadpoolctl if installed."""
+    env = {k: os.environ[k] for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS",
+                                     "OMP_NUM_THREADS") if k in os.environ}
+    try:
+        import threadpoolctl
+    except ImportError:
+        return {"threadpoolctl": "not installed", "env": env}
+    pools = [{k: d.get(k) for k in ("internal_api", "version", "architecture", "num_threads")}
+             for d in threadpoolctl.threadpool_info() if d.get("user_api") == "blas"]
+    return {"blas": pools, "env": env}
+
+
+def row_matmul(args, dev):
+    n = args.matmul_n
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((n, n), dtype=np.float32), rng.standard_normal((n, n), dtype=np.float32)
+    ta, tb = wt.tensor(a), wt.tensor(b)
+    out = {}
+
+    def ours():
+        out["c"] = ta @ tb
+
+    def check():
+        ref = a.astype(np.float64) @ b
+        bound = np.abs(a).astype(np.float64) @ np.abs(b)
+        assert (np.abs(out["c"].numpy() - ref) <= 4 * n * 2.0 ** -24 * bound + 1e-30).all()
+
+    def report(t, tn):
+        flop = 2.0 * n ** 3
+        g, gn = flop / t / 1e9, flop / tn / 1e9
+        return (f"matmul {n}x{n} float32: {g:.2f} GFLOP/s ({t * 1e3:.1f} ms); numpy {gn:.2f} GFLOP/s "
+                f"({tn * 1e3:.1f} ms); ours / numpy = {g / gn:.3f}",
+                {"gflops": g, "numpy_gflops": gn, "ratio_to_numpy": g / gn})
+    return Row("matmul", ours, lambda: a @ b, False, check, report)
+
+
+def row_softmax(args, dev):
+    rows, cols = args.softmax_shape
+    x_np = np.random.default_rng(1).standard_normal((rows, cols), dtype=np.float32)
+    x = wt.tensor(x_np)
+    dst = wt.empty(rows, cols)
+    out = {}
+
+    def ours():
+        out["y"] = x.softmax(-1)
+
+    def check():
+        e = np.exp(x_np - x_np.max(-1, keepdims=True))
+        np.testing.assert_allclose(out["y"].numpy(), e / e.sum(-1, keepdims=True), rtol=1e-5, atol=1e-6)
+
+    def report(t, tc):
+        return (f"softmax [{rows}, {cols}] float32 along -1: {t * 1e3:.2f} ms; copy kernel of the same "
+                f"bytes {tc * 1e3:.2f} ms; ratio {t / tc:.2f}x copy",
+                {"ms": t * 1e3, "copy_ms": tc * 1e3, "ratio_to_copy": t / tc})
+    return Row("softmax", ours, lambda: copy_kernel(dev, x, dst, rows * cols), True, check, report)
+
+
+ROWS = {"matmul": row_matmul, "softmax": row_softmax}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", default=",".join(ROWS))
+    ap.add_argument("--matmul-n", type=int, default=1024)
+    ap.add_argument("--softmax-shape", type=lambda s: tuple(int(v) for v in s.split(",")), default=(4096, 1024))
+    ap.add_argument("--repeat", type=int, default=5)
+    args = ap.parse_args(argv)
+    dev = get_device()
+    info = wt.device_info()
+    print(f"adapter: {info['name']} ({info['backend']}, {info['type']}); CPU: {_cpu()}; "
+          f"{os.cpu_count()} CPUs; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    blas = blas_info()
+    print(f"numpy {np.__version__} BLAS: {blas}")
+    results = {"adapter": info["name"], "blas": blas, "rows": {}}
+    for name in args.rows.split(","):
+        row = ROWS[name](args, dev)
+        best = best_of({"ours": (row.ours, True), "ref": (row.ref, row.ref_is_gpu)}, args.repeat,
+                       dev.synchronize)
+        row.check()
+        text, figures = row.report(best["ours"], best["ref"])
+        print("  " + text)
+        results["rows"][name] = figures
+    return results
+
+
+def _cpu():
+    try:
+        for ln in Path("/proc/cpuinfo").read_text().splitlines():
+            if ln.startswith("model name"):
+                return ln.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+if __name__ == "__main__":
+    main()
