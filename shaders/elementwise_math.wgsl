@@ -48,7 +48,8 @@ fn m_exp(x: f32) -> f32 {
 }
 
 // log: frexp reduction to [sqrt(1/2), sqrt(2)), Cephes' logf polynomial (about 1 ulp
-// where lavapipe's log is off by up to 2^-24 absolute near 1).
+// where lavapipe's log is off by up to 2^-24 absolute near 1). Subnormals are
+// scaled up first (frexp flushes them on some drivers).
 fn m_log(x: f32) -> f32 {
     if (is_nan(x) || x < 0.0) {
         return m_nan();
@@ -59,15 +60,21 @@ fn m_log(x: f32) -> f32 {
     if (m_is_inf(x)) {
         return x;
     }
-    let fr = frexp(x);
+    let tiny = x < 1.17549435e-38;
+    let fr = frexp(select(x, x * 8388608.0, tiny));
     var m = fr.fract;
-    var e = f32(fr.exp);
+    var e = f32(fr.exp) - select(0.0, 23.0, tiny);
     if (m < 0.707106781186547524) {
         e = e - 1.0;
         m = m + m - 1.0;
     } else {
         m = m - 1.0;
     }
+    return m_log_core(m, e);
+}
+
+// log(1 + m) + e ln 2 for m in [sqrt(1/2) - 1, sqrt(2) - 1).
+fn m_log_core(m: f32, e: f32) -> f32 {
     let z = m * m;
     var y = ((((((((7.0376836292e-2 * m - 1.1514610310e-1) * m + 1.1676998740e-1) * m
         - 1.2420140846e-1) * m + 1.4249322787e-1) * m - 1.6668057665e-1) * m
@@ -77,7 +84,7 @@ fn m_log(x: f32) -> f32 {
     return (m + y) + 0.693359375 * e;
 }
 
-// log1p and expm1: Goldberg's and Kahan's corrections, exact to a few ulp near 0.
+// log1p and expm1, accurate to a few ulp near 0.
 fn m_log1p(x: f32) -> f32 {
     if (is_nan(x) || x < -1.0) {
         return m_nan();
@@ -88,11 +95,12 @@ fn m_log1p(x: f32) -> f32 {
     if (m_is_inf(x)) {
         return x;
     }
-    let u = 1.0 + x;
-    if (u == 1.0) {
-        return x;
+    // Near 0 the polynomial of log(1 + m) takes x itself (1 + x would round);
+    // Goldberg's log(u) * x / (u - 1) correction is folded away by the compiler.
+    if (x >= -0.2928932 && x < 0.4142135) {
+        return m_log_core(x, 0.0);
     }
-    return m_log(u) * (x / (u - 1.0));
+    return m_log(1.0 + x);
 }
 
 fn m_expm1(x: f32) -> f32 {
@@ -139,28 +147,43 @@ fn m_sqrt(x: f32) -> f32 {
     return sqrt(x);
 }
 
-// erfc (Numerical Recipes' erfcc: relative error under 1.2e-7 in exact arithmetic)
-fn m_erfc(x: f32) -> f32 {
+// erfc(x + xl) (Numerical Recipes' erfcc: relative error under 1.2e-7 in exact
+// arithmetic; xl is a small correction to x). exp(-z^2) is taken as exp(-zh^2) times
+// exp((zh - z)(zh + z) - 2 z zl) with zh = z cut to 12 bits, so that z^2 does not round:
+// erfc's relative error is 2 z^2 times its argument's, so each rounding costs z^2 ulps.
+fn m_erfc2(x: f32, xl: f32) -> f32 {
     let z = abs(x);
+    let zl = select(-xl, xl, x >= 0.0);
     let t = 1.0 / (1.0 + 0.5 * z);
-    let r = t * m_exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418
+    let zh = bitcast<f32>(bitcast<u32>(z) & 0xfffff000u);
+    let p = -1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418
         + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587
-        + t * (-0.82215223 + t * 0.17087277)))))))));
+        + t * (-0.82215223 + t * 0.17087277))))))));
+    let r = t * m_exp(-zh * zh) * m_exp((zh - z) * (zh + z) - 2.0 * z * zl + p);
     return select(2.0 - r, r, x >= 0.0);
 }
 
+// Phi(x) * 2 = erfc(-x / sqrt 2), with -x / sqrt 2 carried to about 48 bits (fma).
+fn m_erfc_gelu(x: f32) -> f32 {
+    let c = 0.70710677;
+    let z = -x * c;
+    let zl = fma(-x, c, -z) - x * 1.2101617e-08;
+    return m_erfc2(z, zl);
+}
+
 fn m_gelu(x: f32) -> f32 {
-    if (is_nan(x)) {
+    // +inf gives inf, -inf NaN (-inf * 0), as PyTorch's 0.5 x (1 + erf(x / sqrt 2))
+    if (is_nan(x) || x == m_inf()) {
         return x;
     }
-    return 0.5 * x * m_erfc(-x * 0.707106781186547524);
+    return 0.5 * x * m_erfc_gelu(x);
 }
 
 fn m_gelu_grad(x: f32) -> f32 {
     if (is_nan(x)) {
         return x;
     }
-    return 0.5 * m_erfc(-x * 0.707106781186547524) + x * m_exp(-0.5 * x * x) * 0.398942280401432678;
+    return 0.5 * m_erfc_gelu(x) + x * m_exp(-0.5 * x * x) * 0.398942280401432678;
 }
 
 fn m_gelu_tanh(x: f32) -> f32 {

@@ -545,8 +545,8 @@ def unary(name, x):
     if name == "square" and x.dtype is D.bool_:
         return launch("a * a", D.int32, [x], ["i32"])  # torch: bool ** 2 is an integer
     if ct not in expr:
-        kinds = {"bitwise_not": "bool or integer", "relu": "a numeric", "square": "a numeric"}
-        raise TypeError(f"{name} needs {kinds.get(name, 'a numeric (non-bool)')} tensor, got {x.dtype.name}"
+        kind = "a bool or integer" if name == "bitwise_not" else "a numeric (non-bool)"
+        raise TypeError(f"{name} needs {kind} tensor, got {x.dtype.name}"
                         + (" (for a float tensor, use logical_not)" if name == "bitwise_not" else ""))
     return launch(expr[ct], D.bool_ if rule == "pred" else x.dtype, [x], [ct])
 
@@ -585,7 +585,7 @@ def clamp(x, lo=None, hi=None):
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
     bounds = [b for b in (lo, hi) if b is not None]
     rd = result_type(x, *bounds)
-    if rd is D.bool_:
+    if x.dtype is D.bool_ or rd is D.bool_:
         raise TypeError("clamp is not supported for bool tensors")
     shapes = [b.shape for b in bounds if isinstance(b, View)]
     if shapes:
