@@ -199,6 +199,9 @@ fn m_gelu_tanh_grad(x: f32) -> f32 {
 
 // sign as PyTorch computes it, (0 < x) - (x < 0): NaN and -0.0 give 0.0.
 fn m_sign(x: f32) -> f32 {
+    if (is_nan(x)) {
+        return 0.0;
+    }
     return select(0.0, 1.0, x > 0.0) - select(0.0, 1.0, x < 0.0);
 }
 
@@ -320,6 +323,15 @@ fn m_floordiv_f32(a: f32, b: f32) -> f32 {
 
 // Integer division and remainder; x // 0, x % 0 and fmod(x, 0) give 0 (numpy's
 // choice; PyTorch raises on the CPU, which a GPU kernel cannot do without a read).
+// Computed on magnitudes in u32: GLSL (the GL backend) leaves signed / and % of
+// negative operands undefined.
+fn m_tdiv_i32(a: i32, b: i32) -> i32 {
+    let ua = select(bitcast<u32>(a), 0u - bitcast<u32>(a), a < 0);
+    let ub = select(bitcast<u32>(b), 0u - bitcast<u32>(b), b < 0);
+    let q = bitcast<i32>(ua / ub);
+    return select(q, 0 - q, (a < 0) != (b < 0));
+}
+
 fn m_floordiv_i32(a: i32, b: i32) -> i32 {
     if (b == 0) {
         return 0;
@@ -327,23 +339,20 @@ fn m_floordiv_i32(a: i32, b: i32) -> i32 {
     if (b == -1) {
         return 0 - a;
     }
-    let q = a / b;
+    let q = m_tdiv_i32(a, b);
     return select(q, q - 1, (a - q * b) != 0 && ((a < 0) != (b < 0)));
-}
-
-fn m_rem_i32(a: i32, b: i32) -> i32 {
-    if (b == 0 || b == -1) {
-        return 0;
-    }
-    let r = a % b;
-    return select(r, r + b, r != 0 && ((r < 0) != (b < 0)));
 }
 
 fn m_fmod_i32(a: i32, b: i32) -> i32 {
     if (b == 0 || b == -1) {
         return 0;
     }
-    return a % b;
+    return a - m_tdiv_i32(a, b) * b;
+}
+
+fn m_rem_i32(a: i32, b: i32) -> i32 {
+    let r = m_fmod_i32(a, b);
+    return select(r, r + b, r != 0 && ((r < 0) != (b < 0)));
 }
 
 fn m_floordiv_u32(a: u32, b: u32) -> u32 {
@@ -474,6 +483,11 @@ fn m_nan_to_num(x: f32, nan: f32, posinf: f32, neginf: f32) -> f32 {
         return select(neginf, posinf, x > 0.0);
     }
     return x;
+}
+
+// relu: NaN stays NaN (the GL backend's a < 0.0 is not IEEE for NaN).
+fn m_relu(x: f32) -> f32 {
+    return select(x, 0.0, x < 0.0 && !is_nan(x));
 }
 
 // lerp as PyTorch: weight < 0.5 ? start + w (end - start) : end - (end - start)(1 - w).

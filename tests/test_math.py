@@ -80,7 +80,12 @@ def assert_ulps(t, ref, ulps, dtype=F):
             err = np.abs(got.astype(np.float64) - ref)
         assert np.all((err[ok] <= sp[ok]) | (got[ok] == r16[ok])), "float16 result off by more than 1 ulp"
         return
-    e = ulp_error(got, ref)[ok]
+    e = ulp_error(got, ref)
+    # WGSL lets an adapter flush subnormals (the GL backend does): below the smallest
+    # normal float32 the result only needs to be within that much of the reference.
+    with np.errstate(invalid="ignore"):
+        e[np.abs(got.astype(np.float64) - ref) <= 1.1754944e-38] = 0.0
+    e = e[ok]
     assert e.size == 0 or e.max() <= ulps, f"max error {e.max():.2f} ulps > {ulps}"
 
 

@@ -521,7 +521,7 @@ UNARY = {
     "sin": ("float", "sin(a)"), "cos": ("float", "cos(a)"), "tanh": ("float", "m_tanh(a)"),
     "sigmoid": ("float", "m_sigmoid(a)"), "silu": ("float", "a / (1.0 + m_exp(-a))"),
     "gelu": ("float", "m_gelu(a)"), "gelu_tanh": ("float", "m_gelu_tanh(a)"),
-    "relu": ("same", {"f32": "select(a, 0.0, a < 0.0)", "i32": "max(a, 0)", "u32": "a"}),
+    "relu": ("same", {"f32": "m_relu(a)", "i32": "max(a, 0)", "u32": "a"}),
     "floor": ("same", {"f32": "floor(a)", "i32": "a", "u32": "a"}),
     "ceil": ("same", {"f32": "ceil(a)", "i32": "a", "u32": "a"}),
     "round": ("same", {"f32": "round(a)", "i32": "a", "u32": "a"}),  # WGSL round: half to even
