@@ -677,3 +677,46 @@ def test_bad_input_raises_before_gpu_work(call, exc, pattern):
     BAD_Z4[:] = [wt.zeros(4)]
     with no_gpu_work(), pytest.raises(exc, match=pattern):
         call(x, i, m)
+
+
+# ---------------------------------------------------------------- properties (hypothesis)
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+_I32 = st.integers(-2 ** 31, 2 ** 31 - 1)
+_EDGE = st.sampled_from([-2 ** 31, -2 ** 31 + 1, -1, 0, 1, 2 ** 31 - 1, 7, -7])
+
+
+def _wrap32(v):
+    return (v + 2 ** 31) % 2 ** 32 - 2 ** 31
+
+
+@settings(max_examples=15)
+@given(st.lists(st.one_of(_I32, _EDGE), min_size=1, max_size=40),
+       st.lists(st.one_of(_I32, _EDGE), min_size=1, max_size=40))
+def test_int32_division_matches_python_rules(xs, ys):
+    n = min(len(xs), len(ys))
+    a, b = np.array(xs[:n], np.int32), np.array(ys[:n], np.int32)
+    x, y = wt.tensor(a), wt.tensor(b)
+    fd = [0 if q == 0 else _wrap32(p // q) for p, q in zip(a.tolist(), b.tolist())]
+    rm = [0 if q == 0 else p % q for p, q in zip(a.tolist(), b.tolist())]
+    fm = [0 if q == 0 else int(math.fmod(p, q)) for p, q in zip(a.tolist(), b.tolist())]
+    assert_same(x // y, np.array(fd, np.int64).astype(np.int32))
+    assert_same(x % y, np.array(rm, np.int64).astype(np.int32))
+    assert_same(wt.fmod(x, y), np.array(fm, np.int64).astype(np.int32))
+    assert_same(x & y, a & b)
+    assert_same(~(x | y), ~a & ~b)  # de Morgan, bit for bit
+
+
+@settings(max_examples=15)
+@given(st.lists(st.floats(width=32, allow_nan=True, allow_infinity=True), min_size=1, max_size=40),
+       st.lists(st.floats(width=32, allow_nan=True, allow_infinity=True), min_size=1, max_size=40))
+def test_float_division_family_matches_numpy(xs, ys):
+    n = min(len(xs), len(ys))
+    a, b = np.array(xs[:n], np.float32), np.array(ys[:n], np.float32)
+    x, y = wt.tensor(a), wt.tensor(b)
+    with np.errstate(all="ignore"):
+        assert_same(wt.fmod(x, y), np.fmod(a, b))
+        assert_same(x % y, np.remainder(a, b))
+        assert_same(x // y, np.floor_divide(a, b))
+        assert_same(wt.maximum(x, y), np.maximum(a, b))
+        assert_same(wt.clamp(x, y), np.maximum(a, b))
