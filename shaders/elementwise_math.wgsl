@@ -495,3 +495,111 @@ fn m_lerp(s: f32, e: f32, w: f32) -> f32 {
     let d = e - s;
     return select(e - d * (1.0 - w), s + w * d, abs(w) < 0.5);
 }
+
+// sin and cos: the driver's builtins are accurate on [-pi, pi] only (14 ulp at 1e3,
+// +-1 for anything past 1e8 on lavapipe), so from |x| >= 4 on the argument is reduced
+// exactly (Payne-Hanek): x (2/pi) mod 4 from 96 bits of 2/pi at x's exponent, in u32
+// arithmetic (24 x 32-bit products built from 12 x 16-bit ones), then the builtin on
+// |r| <= pi/4. Straight-line code, no loop.
+// Word i of 2/pi in binary (word 0: the bits before the point, all 0); a select chain
+// rather than an indexed constant array, which drivers spill to scratch memory.
+fn m_two_over_pi(i: u32) -> u32 {
+    var w = 0xB7246E3Au;
+    w = select(w, 0xDEBBC561u, i == 8u);
+    w = select(w, 0xFE5163ABu, i == 7u);
+    w = select(w, 0x3C439041u, i == 6u);
+    w = select(w, 0xDB629599u, i == 5u);
+    w = select(w, 0xF534DDC0u, i == 4u);
+    w = select(w, 0xFC2757D1u, i == 3u);
+    w = select(w, 0x4E441529u, i == 2u);
+    w = select(w, 0xA2F9836Eu, i == 1u);
+    return select(w, 0u, i == 0u);
+}
+
+// (hi, lo) of the 64-bit sum of (h, l) and v << sh, v < 2^28, sh < 32.
+fn m_acc(acc: vec2<u32>, v: u32, sh: u32) -> vec2<u32> {
+    let vl = v << sh;
+    let vh = select(v >> (32u - sh), 0u, sh == 0u);
+    let lo = acc.y + vl;
+    return vec2<u32>(acc.x + vh + select(0u, 1u, lo < vl), lo);
+}
+
+// (hi, lo) of m * w for m < 2^24.
+fn m_mul24x32(m: u32, w: u32) -> vec2<u32> {
+    let a = m & 0xfffu;
+    let b = m >> 12u;
+    let wl = w & 0xffffu;
+    let wh = w >> 16u;
+    var acc = vec2<u32>(0u, a * wl);
+    acc = m_acc(acc, a * wh, 16u);
+    acc = m_acc(acc, b * wl, 12u);
+    acc = m_acc(acc, b * wh, 28u);
+    return acc;
+}
+
+fn m_window(g: u32, k: u32) -> u32 {
+    let q = g / 32u + k;
+    let r = g % 32u;
+    let hi = m_two_over_pi(q);
+    return select((hi << r) | (m_two_over_pi(q + 1u) >> (32u - r)), hi, r == 0u);
+}
+
+// (quadrant, r) with |x| = quadrant * pi/2 + r, |r| <= pi/4, for finite |x| >= 2^-7.
+fn m_reduce_big(ax: f32) -> vec2<f32> {
+    let bits = bitcast<u32>(ax);
+    let m = (bits & 0x7fffffu) | 0x800000u;
+    let e = i32(bits >> 23u) - 150;  // ax = m 2^e, e >= -30 here
+    let g = u32(e - 1 + 31);  // table bit of 2/pi's bit e - 1 (bits <= 0 of 2/pi: word 0)
+    let w0 = m_window(g, 0u);
+    let w1 = m_window(g, 1u);
+    let w2 = m_window(g, 2u);
+    let p2w = m_mul24x32(m, w2);
+    let p1w = m_mul24x32(m, w1);
+    let p0w = m_mul24x32(m, w0);
+    let p0 = p2w.y;
+    let p1 = p2w.x + p1w.y;
+    let c1 = select(0u, 1u, p1 < p1w.y);
+    var p2 = p1w.x + p0w.y + c1;  // P mod 2^96 = (p2, p1, p0); x (2/pi) mod 4 = P / 2^94
+    var quad = p2 >> 30u;
+    var f2 = p2 & 0x3fffffffu;
+    var f1 = p1;
+    var f0 = p0;
+    var sgn = 1.0;
+    if ((f2 & 0x20000000u) != 0u) {
+        // fraction >= 1/2: take 1 - fraction (a 94-bit negation) and the next quadrant
+        f0 = ~f0 + 1u;
+        let b0 = select(0u, 1u, f0 == 0u);
+        f1 = ~f1 + b0;
+        let b1 = select(0u, 1u, b0 == 1u && f1 == 0u);
+        f2 = (~f2 + b1) & 0x3fffffffu;
+        quad = quad + 1u;
+        sgn = -1.0;
+    }
+    let f = (f32(f2) * 9.313225746154785e-10 + f32(f1) * 2.168404344971009e-19)
+        + f32(f0) * 5.048709793414476e-29;
+    let r = sgn * (f * 1.5707963705062866 - f * 4.371139000186241e-08);
+    return vec2<f32>(f32(quad & 3u), r);
+}
+
+fn m_sin(x: f32) -> f32 {
+    let ax = abs(x);
+    if (!(ax >= 4.0) || !m_is_finite(x)) {
+        return sin(x);
+    }
+    let qr = m_reduce_big(ax);
+    let q = u32(qr.x);
+    var v = select(sin(qr.y), cos(qr.y), (q & 1u) == 1u);
+    v = select(v, -v, q >= 2u);
+    return select(v, -v, x < 0.0);
+}
+
+fn m_cos(x: f32) -> f32 {
+    let ax = abs(x);
+    if (!(ax >= 4.0) || !m_is_finite(x)) {
+        return cos(x);
+    }
+    let qr = m_reduce_big(ax);
+    let q = u32(qr.x);
+    var v = select(cos(qr.y), -sin(qr.y), (q & 1u) == 1u);
+    return select(v, -v, q == 2u || q == 3u);
+}

@@ -518,7 +518,7 @@ def logical_not(x):
 UNARY = {
     "exp": ("float", "m_exp(a)"), "log": ("float", "m_log(a)"), "log1p": ("float", "m_log1p(a)"),
     "expm1": ("float", "m_expm1(a)"), "sqrt": ("float", "m_sqrt(a)"), "rsqrt": ("float", "1.0 / m_sqrt(a)"),
-    "sin": ("float", "sin(a)"), "cos": ("float", "cos(a)"), "tanh": ("float", "m_tanh(a)"),
+    "sin": ("float", "m_sin(a)"), "cos": ("float", "m_cos(a)"), "tanh": ("float", "m_tanh(a)"),
     "sigmoid": ("float", "m_sigmoid(a)"), "silu": ("float", "a / (1.0 + m_exp(-a))"),
     "gelu": ("float", "m_gelu(a)"), "gelu_tanh": ("float", "m_gelu_tanh(a)"),
     "relu": ("same", {"f32": "m_relu(a)", "i32": "max(a, 0)", "u32": "a"}),
