@@ -431,9 +431,10 @@ fn m_pow_u32(a: u32, b: u32) -> u32 {
 }
 
 // Float powers with C's special cases (pow(x, 0) = 1, pow(1, y) = 1, negative
-// bases with integer exponents, zeros and infinities); exponents 1, 2, -1 and 0.5
-// are exact (x, x*x, 1/x, sqrt(x)) as PyTorch computes them; others are
-// exp(y log|x|), relative error about (|y log x| + 2) * 2^-23.
+// bases with integer exponents, zeros and infinities); exponents 1, 2, 3, -1, -2,
+// 0.5 and -0.5 are computed as PyTorch's scalar-exponent kernel does (x, x*x, x*x*x,
+// 1/x, 1/(x*x), sqrt(x), 1/sqrt(x)); others are exp(y log|x|), relative error about
+// (|y log x| + 2) * 2^-23.
 fn m_pow(x: f32, y: f32) -> f32 {
     if (y == 0.0 || x == 1.0) {
         return 1.0;
@@ -469,6 +470,12 @@ fn m_pow(x: f32, y: f32) -> f32 {
         r = 1.0 / ax;
     } else if (y == 0.5) {
         r = sqrt(ax);
+    } else if (y == 3.0) {
+        r = ax * ax * ax;
+    } else if (y == -2.0) {
+        r = 1.0 / (ax * ax);
+    } else if (y == -0.5) {
+        r = 1.0 / sqrt(ax);
     } else {
         r = m_exp(y * m_log(ax));
     }

@@ -396,13 +396,17 @@ def test_float_pow_accuracy(rng):
     # exp(y log|x|): error grows with |y log x| (README: up to (|y ln x| + 2) * 2 ulps)
     bound = 2 * (np.abs(y * np.log(np.abs(x.astype(np.float64)))) + 2)
     assert np.all(ulp_error(got[ok], ref[ok]) <= bound[ok])
-    # exponents PyTorch computes exactly: 2 (x*x), 0.5 (sqrt), -1 (1/x), 1
+    # exponents PyTorch's scalar kernel special-cases: 2 (x*x), 3 (x*x*x), 0.5 (sqrt),
+    # -0.5 (1/sqrt), -1 (1/x), -2 (1/(x*x)), 1
     a = rng.standard_normal(1000).astype(np.float32)
     t = wt.tensor(a)
     assert_same(t ** 2, a * a)
     assert_same(t.abs() ** 0.5, np.sqrt(np.abs(a)))
     assert_same(t ** -1, np.float32(1) / a)
     assert_same(t ** 1, a)
+    assert_same(t ** 3, a * a * a)
+    assert_same(t ** -2, np.float32(1) / (a * a))
+    assert_same(t.abs() ** -0.5, np.float32(1) / np.sqrt(np.abs(a)))
     assert_same(wt.pow(t, wt.full((1000,), 2.0)), a * a)
 
 
