@@ -6,7 +6,9 @@
 // Template: WG; CT_A/B/C (WGSL type an operand is converted to), VAL_A/B/C
 // (its loaded value: a load from the word array with element index ea/eb/ec,
 // or a scalar decoded from P.scal), EXPR (in a, b, c, gi = global index),
-// RT (WGSL type of EXPR), ALL_CONTIG, and one of OUT_W32 (with BITS), OUT_BOOL,
+// RT (WGSL type of EXPR), ALL_CONTIG, MATH (EXPR calls an m_ helper of
+// elementwise_math.wgsl; P.scal.w holds a fourth scalar for those that need
+// one), and one of OUT_W32 (with BITS), OUT_BOOL,
 // OUT_F16.
 
 //@uniform ElementwiseParams
@@ -72,6 +74,10 @@ fn cmp_wide(a: vec2<u32>, b: vec2<u32>) -> i32 {
     }
     return 0;
 }
+
+//@if MATH
+//@include elementwise_math
+//@endif
 
 // Element offsets of A, B, C for global linear index g.
 fn offsets(g: u32) -> vec3<u32> {

@@ -317,7 +317,7 @@ BAD = [
     ("mask_not_tensor", lambda c: c["x"].masked_select([True]), TypeError, "mask must be", True),
     ("where_cond_not_bool", lambda c: wt.where(c["x"], c["x"], 0), TypeError, "condition must be a bool", True),
     ("logical_on_float", lambda c: c["x"] & c["m"], TypeError, "needs bool tensors", True),
-    ("logical_not_float", lambda c: ~c["x"], TypeError, "logical_not needs a bool", True),
+    ("logical_not_float", lambda c: ~c["x"], TypeError, "bitwise_not needs a bool or integer", True),
     ("neg_bool", lambda c: -c["m"], TypeError, "negation of a bool", True),
     ("abs_bool", lambda c: c["m"].abs(), TypeError, "abs of a bool", True),
     ("masked_fill_int_mask", lambda c: c["x"].masked_fill(c["xi"], 1.0), TypeError, "BoolTensor", True),

@@ -363,9 +363,9 @@ def test_binary_plan_cache_keeps_value_dependent_choices():
     h = wt.tensor([0.1, 0.2], dtype=wt.float16)
     assert_same(h == 0.1, np.array([0.1, 0.2], np.float16) == np.float16(0.1))
     with pytest.raises(TypeError):
-        x & x
+        h & h
     with pytest.raises(TypeError):  # raised again: errors are not cached
-        x & x
+        h & h
 
 
 # ---------------------------------------------------------------- device timing

@@ -186,6 +186,184 @@ def _where_grad(g, out, want, condition, x, y):
 
 
 # ---------------------------------------------------------------- elementwise math (exp, log, pow, clamp, isnan, bitwise, ...)
+def _unary_op(name, grad=None, doc=""):
+    """Declare UNARY op ``name``; ``grad``: its gradient as one elementwise
+    expression over a = g, b = x, c = the result (None: not differentiable)."""
+    def forward(x):
+        return E.unary(name, x)
+    forward.__name__ = name
+    forward.__doc__ = doc
+    o = op(name, saves=(0,))(forward)
+    if grad == "zero":
+        o.grad(lambda g, out, want, x: (zeros(x.shape, g.dtype, g.device),))
+    elif grad is not None:
+        o.grad(lambda g, out, want, x: (E.grad_expr(grad, g.dtype, [g, x, out]),))
+    return o
+
+
+_F = " (integer and bool inputs give float32)"
+exp = _unary_op("exp", "a * c", "e^x" + _F + ".")
+log = _unary_op("log", "a / b", "Natural log; log(0) = -inf, log(x < 0) = nan" + _F + ".")
+log1p = _unary_op("log1p", "a / (1.0 + b)", "log(1 + x), accurate near 0" + _F + ".")
+expm1 = _unary_op("expm1", "a * (c + 1.0)", "e^x - 1, accurate near 0" + _F + ".")
+sqrt = _unary_op("sqrt", "a / (2.0 * c)", "Square root; nan below 0" + _F + ".")
+rsqrt = _unary_op("rsqrt", "-0.5 * a * c * c * c", "1 / sqrt(x)" + _F + ".")
+sin = _unary_op("sin", "a * cos(b)", "Sine" + _F + ".")
+cos = _unary_op("cos", "-a * sin(b)", "Cosine" + _F + ".")
+tanh = _unary_op("tanh", "a * (1.0 - c * c)", "Hyperbolic tangent" + _F + ".")
+sigmoid = _unary_op("sigmoid", "a * c * (1.0 - c)", "1 / (1 + e^-x)" + _F + ".")
+silu = _unary_op("silu", "a * m_sigmoid(b) * (1.0 + b * (1.0 - m_sigmoid(b)))", "x * sigmoid(x)" + _F + ".")
+relu = _unary_op("relu", "select(a, 0.0, c <= 0.0)", "max(x, 0); keeps the dtype (NaN stays NaN).")
+floor = _unary_op("floor", "zero", "Largest integer <= x; integer tensors are copied.")
+ceil = _unary_op("ceil", "zero", "Smallest integer >= x; integer tensors are copied.")
+trunc = _unary_op("trunc", "zero", "x rounded toward zero; integer tensors are copied.")
+sign = _unary_op("sign", "zero", "-1, 0 or 1 (PyTorch: sign(nan) = 0, sign(-0.0) = 0.0); keeps the dtype.")
+square = _unary_op("square", "2.0 * b * a", "x * x; keeps the dtype (bool gives int32).")
+bitwise_not = _unary_op("bitwise_not", None, "~x: bitwise for integer tensors, logical for bool.")
+isnan = _unary_op("isnan", None, "Bool tensor: x is NaN.")
+isinf = _unary_op("isinf", None, "Bool tensor: x is +inf or -inf.")
+isfinite = _unary_op("isfinite", None, "Bool tensor: x is neither NaN nor infinite.")
+
+
+@op("round", saves=(0,))
+def round_(x, *, decimals=0):
+    """x rounded to the nearest integer, halves to even (as torch.round); with
+    ``decimals``, round(x * 10^d) / 10^d as PyTorch computes it. Integers are copied."""
+    decimals = operator.index(decimals)
+    if decimals == 0 or x.dtype.kind != "f":
+        if decimals and x.dtype.kind != "f":
+            raise TypeError(f"round(decimals={decimals}) needs a float tensor, got {x.dtype.name}")
+        return E.unary("round", x)
+    scale = float(10.0 ** abs(decimals))
+    return E.grad_expr("round(a / b) * b" if decimals < 0 else "round(a * b) / b", x.dtype, [x, scale])
+
+
+@round_.grad
+def _round_grad(g, out, want, x, **kwargs):
+    return (zeros(x.shape, g.dtype, g.device),)
+
+
+@op(saves=(0,))
+def gelu(x, approximate="none"):
+    """x * Phi(x) (``approximate='none'``, with erf) or its tanh form (``'tanh'``);
+    integer and bool inputs give float32."""
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return E.unary("gelu" if approximate == "none" else "gelu_tanh", x)
+
+
+@gelu.grad
+def _gelu_grad(g, out, want, x, approximate="none"):
+    fn = "m_gelu_grad" if approximate == "none" else "m_gelu_tanh_grad"
+    return (E.grad_expr(f"a * {fn}(b)", g.dtype, [g, x]),)
+
+
+@OPS["pow"].grad
+def _pow_grad(g, out, want, x, y):
+    gx = E.grad_expr("select(a * c * m_pow(b, c - 1.0), 0.0, c == 0.0)", g.dtype, [g, x, y]) \
+        if want[0] else None
+    gy = E.grad_expr("select(a * m_pow(b, c) * m_log(b), 0.0, b == 0.0 && c >= 0.0)", g.dtype,
+                     [g, x, y]) if want[1] else None
+    return gx, gy
+
+
+@OPS["remainder"].grad
+def _remainder_grad(g, out, want, x, y):
+    return g, (E.grad_expr("-a * m_floordiv_f32(b, c)", g.dtype, [g, x, y]) if want[1] else None)
+
+
+@OPS["fmod"].grad
+def _fmod_grad(g, out, want, x, y):
+    return g, (E.grad_expr("-a * trunc(b / c)", g.dtype, [g, x, y]) if want[1] else None)
+
+
+def _minmax_grad(big):
+    # PyTorch: the gradient goes to the chosen operand, halved between equal ones.
+    ex, ey = ("b < c", "b > c") if big else ("b > c", "b < c")
+
+    def rule(g, out, want, x, y):
+        return (E.grad_expr(f"select(select(a, 0.5 * a, b == c), 0.0, {ex})", g.dtype, [g, x, y])
+                if want[0] else None,
+                E.grad_expr(f"select(select(a, 0.5 * a, b == c), 0.0, {ey})", g.dtype, [g, x, y])
+                if want[1] else None)
+    return rule
+
+
+OPS["maximum"].grad(_minmax_grad(True))
+OPS["minimum"].grad(_minmax_grad(False))
+for _name in ("pow", "remainder", "fmod", "maximum", "minimum"):
+    OPS[_name].saves = (0, 1)
+
+
+@op(saves=(0, 1, 2))
+def clamp(x, min=None, max=None):
+    """x limited to [min, max] (scalars or tensors, either optional); NaN propagates;
+    the result dtype is PyTorch's result type of x and the bounds."""
+    return E.clamp(x, min, max)
+
+
+@clamp.grad
+def _clamp_grad(g, out, want, x, min=None, max=None):
+    lo, hi = min, max
+    ge = E.binary("ge", x, lo) if lo is not None else None
+    le = E.binary("le", x, hi) if hi is not None else None
+    inside = ge if le is None else le if ge is None else E.binary("logical_and", ge, le)
+    gx = E.where(inside, g, 0.0) if want[0] else None
+    glo = ghi = None
+    if len(want) > 1 and want[1]:
+        m = E.binary("lt", x, lo)
+        if hi is not None:
+            m = E.binary("logical_and", m, E.binary("lt", lo, hi))
+        glo = E.where(m, g, 0.0)
+    if len(want) > 2 and want[2]:
+        m = E.binary("gt", x, hi)
+        if lo is not None:
+            m = E.binary("logical_or", m, E.binary("lt", hi, lo))
+        ghi = E.where(m, g, 0.0)
+    return gx, glo, ghi
+
+
+clip = op("clip", saves=(0, 1, 2))(lambda x, min=None, max=None: E.clamp(x, min, max))
+clip.doc = "Alias of clamp."
+clip.grad(_clamp_grad)
+
+
+@op(saves=(0,))
+def nan_to_num(x, nan=0.0, posinf=None, neginf=None):
+    """NaN, +inf and -inf replaced (defaults: 0, the dtype's largest and lowest finite)."""
+    return E.nan_to_num(x, nan, posinf, neginf)
+
+
+@nan_to_num.grad
+def _nan_to_num_grad(g, out, want, x, *args, **kwargs):
+    return (E.grad_expr("a * select(0.0, 1.0, m_is_finite(b))", g.dtype, [g, x]),)
+
+
+@op(saves=(0, 1, 2))
+def lerp(start, end, weight):
+    """start + weight * (end - start) (weight a tensor or a number), float tensors."""
+    return E.lerp(start, end, weight)
+
+
+@lerp.grad
+def _lerp_grad(g, out, want, start, end, weight):
+    return (E.grad_expr("a * (1.0 - b)", g.dtype, [g, weight]) if want[0] else None,
+            E.grad_expr("a * b", g.dtype, [g, weight]) if want[1] else None,
+            E.grad_expr("a * (c - b)", g.dtype, [g, start, end]) if len(want) > 2 and want[2] else None)
+
+
+@op(saves=(1, 2))
+def addcmul(x, tensor1, tensor2, *, value=1):
+    """x + value * tensor1 * tensor2, broadcast."""
+    return E.addcmul(x, tensor1, tensor2, value)
+
+
+@addcmul.grad
+def _addcmul_grad(g, out, want, x, t1, t2, *, value=1):
+    return (g,
+            E.grad_expr("a * b * c", g.dtype, [g, t2, value]) if want[1] else None,
+            E.grad_expr("a * b * c", g.dtype, [g, t1, value]) if want[2] else None)
+
 
 
 # ---------------------------------------------------------------- counts through views

@@ -477,6 +477,29 @@ T.__iadd__, T.__isub__, T.__imul__, T.__itruediv__ = T.add_, T.sub_, T.mul_, T.d
 T.__invert__ = T.logical_not
 T.__abs__ = T.abs
 # ---------------------------------------------------------------- operators of elementwise math (** % // & | ^ ~ << >>)
+T.__pow__, T.__mod__, T.__floordiv__ = T.pow, T.remainder, T.floor_divide
+T.__rpow__, T.__rmod__, T.__rfloordiv__ = (_binop(n, True) for n in ("pow", "remainder", "floor_divide"))
+T.__lshift__, T.__rshift__ = T.bitwise_left_shift, T.bitwise_right_shift
+T.__rlshift__, T.__rrshift__ = (_binop(n, True) for n in ("bitwise_left_shift", "bitwise_right_shift"))
+
+
+def _bitop(logical, bitwise, reflected=False):
+    """& | ^: the logical op (and its fused mask paths) when both sides are bool,
+    else the bitwise op (integers; a float operand is a TypeError), as PyTorch."""
+    lg, bw = _binop(logical, reflected), _binop(bitwise, reflected)
+
+    def m(self, other):
+        c = other.__class__
+        if self._v.dtype is D.bool_ and (c is bool or (c is Tensor and other._v.dtype is D.bool_)):
+            return lg(self, other)
+        return bw(self, other)
+    m.__name__ = bitwise
+    return m
+
+
+T.__and__, T.__or__, T.__xor__ = (_bitop(f"logical_{n}", f"bitwise_{n}") for n in ("and", "or", "xor"))
+T.__rand__, T.__ror__, T.__rxor__ = (_bitop(f"logical_{n}", f"bitwise_{n}", True) for n in ("and", "or", "xor"))
+T.__invert__ = lambda self: self.logical_not() if self._v.dtype is D.bool_ else self.bitwise_not()
 
 
 # ---------------------------------------------------------------- operators and properties of shape ops (.T, .mT)

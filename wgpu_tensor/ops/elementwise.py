@@ -7,6 +7,7 @@ launches. Validation (dtypes, shapes, scalars) happens before any GPU work.
 from __future__ import annotations
 
 import math
+import re
 import struct
 from functools import lru_cache
 
@@ -76,6 +77,7 @@ def _kernel(dev, expr, out_dtype, operands, cts, rt, all_contig):
     if k is not None:
         return k
     params = {"WG": WG, "EXPR": expr, "RT": rt, "ALL_CONTIG": all_contig,
+              "MATH": _MATH.search(expr) is not None,
               "OUT_W32": out_dtype.itemsize == 4, "OUT_BOOL": out_dtype is D.bool_,
               "OUT_F16": out_dtype is D.float16,
               "BITS": "u32" if rt == "u32" else "bitcast<u32>"}
@@ -92,6 +94,9 @@ def _kernel(dev, expr, out_dtype, operands, cts, rt, all_contig):
         params.update({f"CT_{slot}": "u32", f"VAL_{slot}": "0u", f"HAS_{slot}": False})
     k = dev.op_cache[sig] = dev.kernel("elementwise", params, access, ELEMENTWISE.size)
     return k
+
+
+_MATH = re.compile(r"\bm_\w+\(")
 
 
 def _launch_limit(dev):
@@ -137,10 +142,12 @@ def _flat(dev, expr, out_dtype, out_offset, out_size, operands, cts, rt, shape, 
     return kernel, p, wins, -(-n // (WG * 4))
 
 
-def launch(expr, out_dtype, operands, cts, shape=None, result_type=None, device=None, out=None):
+def launch(expr, out_dtype, operands, cts, shape=None, result_type=None, device=None, out=None,
+           extra=None):
     """Run EXPR over the broadcast of ``operands`` (Views or Scalars), each
     converted to the WGSL type in ``cts``; returns a new contiguous View, or
-    writes into ``out`` (contiguous, of the broadcast shape and ``out_dtype``)."""
+    writes into ``out`` (contiguous, of the broadcast shape and ``out_dtype``).
+    ``extra``: (value, WGSL type) of a fourth scalar, P.scal.w in EXPR."""
     views = [o for o in operands if isinstance(o, View)]
     if views:
         dev = views[0].device
@@ -175,6 +182,8 @@ def launch(expr, out_dtype, operands, cts, shape=None, result_type=None, device=
     for i, op, ct in zip(range(3), operands, cts):
         if not isinstance(op, View):
             scal[i] = _bits(op.value, ct)
+    if extra is not None:
+        scal[3] = _bits(*extra)
 
     # Fast path (most small ops): every tensor operand is a contiguous view of the
     # output's shape and the whole op fits one launch with room to spare: one
@@ -292,17 +301,38 @@ def _load(dtype, slot):
 # ---------------------------------------------------------------- the op table
 # Binary ops: name -> (rule, expression). Rules: "cmp" (result bool, computed in
 # the promoted type), "arith" (promoted; bool with bool gives int32), "div"
-# (float: promoted if float else float32), "logic" (bool operands only).
+# (float: promoted if float else float32), "logic" (any dtypes, nonzero is true,
+# result bool), "minmax" (promoted, bool stays bool), "bitwise" (bool or
+# integer operands; bool with bool stays bool, a logical op), "shift" (integer
+# operands). An expression may be a dict by the WGSL type it is computed in
+# (f32, i32, u32, bool); the m_ helpers live in shaders/elementwise_math.wgsl.
 # Float comparisons are ordered in SPIR-V, so NaN makes all of them false;
 # `ne` is written as !(a == b) so that NaN != x is true, as IEEE says.
+_LOGIC = {"logical_and": "&&", "logical_or": "||", "logical_xor": "!="}
 BINARY = {
     "gt": ("cmp", "a > b"), "ge": ("cmp", "a >= b"), "lt": ("cmp", "a < b"),
     "le": ("cmp", "a <= b"), "eq": ("cmp", "a == b"), "ne": ("cmp", "!(a == b)"),
     "add": ("arith", "a + b"), "sub": ("arith", "a - b"), "mul": ("arith", "a * b"),
     "div": ("div", "a / b"),
-    "logical_and": ("logic", "a && b"), "logical_or": ("logic", "a || b"),
-    "logical_xor": ("logic", "a != b"),
+    "logical_and": ("logic", "&&"), "logical_or": ("logic", "||"),
+    "logical_xor": ("logic", "!="),
+    # elementwise math
+    "pow": ("arith", {"f32": "m_pow(a, b)", "i32": "m_pow_i32(a, b)", "u32": "m_pow_u32(a, b)"}),
+    "remainder": ("arith", {"f32": "m_rem_f32(a, b)", "i32": "m_rem_i32(a, b)", "u32": "m_rem_u32(a, b)"}),
+    "fmod": ("arith", {"f32": "m_fmod(a, b)", "i32": "m_fmod_i32(a, b)", "u32": "m_fmod_u32(a, b)"}),
+    "floor_divide": ("arith", {"f32": "m_floordiv_f32(a, b)", "i32": "m_floordiv_i32(a, b)",
+                               "u32": "m_floordiv_u32(a, b)"}),
+    "maximum": ("minmax", {"f32": "m_max(a, b)", "i32": "max(a, b)", "u32": "max(a, b)", "bool": "a || b"}),
+    "minimum": ("minmax", {"f32": "m_min(a, b)", "i32": "min(a, b)", "u32": "min(a, b)", "bool": "a && b"}),
+    "bitwise_and": ("bitwise", {"i32": "a & b", "u32": "a & b", "bool": "a && b"}),
+    "bitwise_or": ("bitwise", {"i32": "a | b", "u32": "a | b", "bool": "a || b"}),
+    "bitwise_xor": ("bitwise", {"i32": "a ^ b", "u32": "a ^ b", "bool": "a != b"}),
+    "bitwise_left_shift": ("shift", {"i32": "m_shl_i32(a, b)", "u32": "m_shl_u32(a, b)"}),
+    "bitwise_right_shift": ("shift", {"i32": "m_shr_i32(a, b)", "u32": "m_shr_u32(a, b)"}),
 }
+
+# A value as a bool, nonzero (NaN too) being true, by the WGSL type it loads as.
+_NONZERO = {"f32": "!({v} == 0.0)", "i32": "({v} != 0)", "u32": "({v} != 0u)", "bool": "{v}"}
 
 
 def _ct(dt):
@@ -406,7 +436,7 @@ def _make_plan(name, a, b, ta, tb):
     try:
         expr, out_dtype, cts, f16 = _binary_plan(name, dx, dy, ta, tb, _int_kind(a, dx, ta),
                                                  _int_kind(b, dy, tb))
-    except (TypeError, OverflowError):
+    except (TypeError, OverflowError, RuntimeError):
         return False
     if f16:
         a, b = (v if isinstance(v, View) else _round_f16(v) for v in (a, b))
@@ -459,11 +489,11 @@ def _binary_plan(name, dx, dy, xt, yt, kx, ky):
     else:
         pd = D.promote_scalar(dx, dy) if xt else D.promote_scalar(dy, dx)
     if rule == "logic":
-        if dx is not D.bool_ or dy is not D.bool_:
-            raise TypeError(f"{name} needs bool tensors, got {dx.name} and {dy.name} "
-                            "(compare first, e.g. x > 0)")
-        out, ct = D.bool_, "bool"
-    elif rule == "cmp":
+        # PyTorch: any dtypes, nonzero (NaN included) is true, the result is bool.
+        cx, cy = ("bool" if d is D.bool_ else d.wgsl for d in (dx, dy))
+        return (f"{_NONZERO[cx].format(v='a')} {expr} {_NONZERO[cy].format(v='b')}", D.bool_,
+                (cx, cy), False)
+    if rule == "cmp":
         out, ct = D.bool_, _ct(pd)
         if {kx, ky} == {"i", "u"}:
             # int32 against uint32 values: no 32-bit type holds both ranges, so
@@ -472,12 +502,27 @@ def _binary_plan(name, dx, dy, xt, yt, kx, ky):
             return _WIDE[name], out, cts, False
         if pd is D.int32 and "u" in (kx, ky):
             ct = "u32"  # a bool tensor against an int past int32's range
+    elif rule in ("bitwise", "shift"):
+        if dx.kind == "f" or dy.kind == "f" or (rule == "shift" and pd is D.bool_):
+            what = "integer tensors (int32, uint32)" if rule == "shift" else \
+                "bool tensors or integer tensors (int32, uint32)"
+            raise TypeError(f"{name} needs {what}, got {dx.name} and {dy.name}"
+                            + (" (compare first, e.g. x > 0)" if rule == "bitwise" else ""))
+        out = pd
+        ct = "bool" if pd is D.bool_ else pd.wgsl
+    elif rule == "minmax":
+        out = pd
+        ct = "bool" if pd is D.bool_ else pd.wgsl
     elif rule == "arith":
         out = D.int32 if pd is D.bool_ else pd
         ct = out.wgsl
+        if name == "pow" and not yt and ky == "i" and out.kind in "iu":
+            raise RuntimeError("Integers to negative integer powers are not allowed.")
     else:  # div
         out = pd if pd.kind == "f" else D.float32
         ct = "f32"
+    if isinstance(expr, dict):
+        expr = expr[ct]
     return expr, out, (ct, ct), pd is D.float16
 
 
@@ -509,9 +554,158 @@ def reciprocal(x):
 
 
 def logical_not(x):
-    if x.dtype is not D.bool_:
-        raise TypeError(f"logical_not needs a bool tensor, got {x.dtype.name}")
-    return launch("!a", D.bool_, [x], ["bool"])
+    """not x as bool: for a non-bool tensor, x == 0 (NaN counts as true), as PyTorch."""
+    ct = "bool" if x.dtype is D.bool_ else x.dtype.wgsl
+    return launch("!" + _NONZERO[ct].format(v="a"), D.bool_, [x], [ct])
+
+
+# ---------------------------------------------------------------- elementwise math
+# Unary ops: name -> (rule, expression by WGSL type). Rules: "float" (integer and
+# bool inputs give float32, float16 is computed in f32 and rounded once), "same"
+# (keeps the dtype; a WGSL type missing from the dict is a TypeError), "pred"
+# (result bool). The m_ helpers live in shaders/elementwise_math.wgsl.
+UNARY = {
+    "exp": ("float", "m_exp(a)"), "log": ("float", "m_log(a)"), "log1p": ("float", "m_log1p(a)"),
+    "expm1": ("float", "m_expm1(a)"), "sqrt": ("float", "m_sqrt(a)"), "rsqrt": ("float", "1.0 / m_sqrt(a)"),
+    "sin": ("float", "m_sin(a)"), "cos": ("float", "m_cos(a)"), "tanh": ("float", "m_tanh(a)"),
+    "sigmoid": ("float", "m_sigmoid(a)"), "silu": ("float", "a / (1.0 + m_exp(-a))"),
+    "gelu": ("float", "m_gelu(a)"), "gelu_tanh": ("float", "m_gelu_tanh(a)"),
+    "relu": ("same", {"f32": "m_relu(a)", "i32": "max(a, 0)", "u32": "a"}),
+    "floor": ("same", {"f32": "floor(a)", "i32": "a", "u32": "a"}),
+    "ceil": ("same", {"f32": "ceil(a)", "i32": "a", "u32": "a"}),
+    "round": ("same", {"f32": "round(a)", "i32": "a", "u32": "a"}),  # WGSL round: half to even
+    "trunc": ("same", {"f32": "trunc(a)", "i32": "a", "u32": "a"}),
+    "sign": ("same", {"f32": "m_sign(a)", "i32": "select(0, 1, a > 0) - select(0, 1, a < 0)",
+                      "u32": "select(0u, 1u, a > 0u)", "bool": "a"}),
+    "square": ("same", {"f32": "a * a", "i32": "a * a", "u32": "a * a"}),
+    "bitwise_not": ("same", {"i32": "~a", "u32": "~a", "bool": "!a"}),
+    "isnan": ("pred", {"f32": "is_nan(a)", "i32": "false", "u32": "false", "bool": "false"}),
+    "isinf": ("pred", {"f32": "m_is_inf(a)", "i32": "false", "u32": "false", "bool": "false"}),
+    "isfinite": ("pred", {"f32": "m_is_finite(a)", "i32": "true", "u32": "true", "bool": "true"}),
+}
+
+
+def unary(name, x):
+    """The elementwise op ``name`` of UNARY on a View."""
+    rule, expr = UNARY[name]
+    ct = "bool" if x.dtype is D.bool_ else x.dtype.wgsl
+    if rule == "float":
+        return launch(expr, x.dtype if x.dtype.kind == "f" else D.float32, [x], ["f32"])
+    if name == "square" and x.dtype is D.bool_:
+        return launch("a * a", D.int32, [x], ["i32"])  # torch: bool ** 2 is an integer
+    if ct not in expr:
+        kind = "a bool or integer" if name == "bitwise_not" else "a numeric (non-bool)"
+        raise TypeError(f"{name} needs {kind} tensor, got {x.dtype.name}"
+                        + (" (for a float tensor, use logical_not)" if name == "bitwise_not" else ""))
+    return launch(expr[ct], D.bool_ if rule == "pred" else x.dtype, [x], [ct])
+
+
+def grad_expr(expr, dtype, operands):
+    """A gradient computed by one elementwise expression over float operands
+    (Views or Python numbers, each loaded as f32): a = the incoming gradient,
+    b, c as the rule passes them. Result ``dtype``, the broadcast shape."""
+    return launch(expr, dtype, [o if isinstance(o, View) else Scalar(o) for o in operands],
+                  ["f32"] * len(operands))
+
+
+def _check_scalar(v, ct, what):
+    """A Python scalar operand checked before any GPU work (type, range)."""
+    if not isinstance(v, (bool, int, float, np.number)):
+        raise TypeError(f"{what}: unsupported scalar {v!r} of type {type(v).__name__}")
+    _bits(v, ct)
+
+
+def result_type(*args):
+    """PyTorch's result type of tensors and Python scalars: the tensors promote
+    with each other; a scalar raises the category only (int -> float)."""
+    tensors = [a.dtype for a in args if isinstance(a, View)]
+    rd = tensors[0]
+    for d in tensors[1:]:
+        rd = D.promote(rd, d)
+    for a in args:
+        if not isinstance(a, View) and a is not None:
+            rd = D.promote_scalar(rd, D.scalar_dtype(a))
+    return rd
+
+
+def clamp(x, lo=None, hi=None):
+    """min(max(x, lo), hi) elementwise; NaN in x or a bound gives NaN; lo > hi gives hi."""
+    if lo is None and hi is None:
+        raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    bounds = [b for b in (lo, hi) if b is not None]
+    rd = result_type(x, *bounds)
+    if x.dtype is D.bool_ or rd is D.bool_:
+        raise TypeError("clamp is not supported for bool tensors")
+    shapes = [b.shape for b in bounds if isinstance(b, View)]
+    if shapes:
+        broadcast_shapes(x.shape, *shapes)
+    ct = rd.wgsl
+    for b in bounds:
+        if not isinstance(b, View):
+            _check_scalar(b, ct, "clamp")
+    mx, mn = ("m_max", "m_min") if ct == "f32" else ("max", "min")
+    if lo is not None and hi is not None:
+        expr, ops = f"{mn}({mx}(a, b), c)", [x, lo, hi]
+    elif lo is not None:
+        expr, ops = f"{mx}(a, b)", [x, lo]
+    else:
+        expr, ops = f"{mn}(a, b)", [x, hi]
+    if rd is D.float16:
+        ops = [o if isinstance(o, View) else _round_f16(o) for o in ops]
+    return launch(expr, rd, [o if isinstance(o, View) else Scalar(o) for o in ops], [ct] * len(ops))
+
+
+def nan_to_num(x, nan=0.0, posinf=None, neginf=None):
+    """NaN -> ``nan``, +inf -> ``posinf``, -inf -> ``neginf`` (defaults: 0 and the
+    dtype's largest and lowest finite values); integer and bool tensors are copied."""
+    for v in (nan, posinf, neginf):
+        if v is not None and not isinstance(v, (int, float, np.number)):
+            raise TypeError(f"nan_to_num: unsupported scalar {v!r} of type {type(v).__name__}")
+    if x.dtype.kind != "f":
+        return copy(x)
+    big = float(np.finfo(x.dtype.np).max)
+    vals = [float(nan), big if posinf is None else float(posinf), -big if neginf is None else float(neginf)]
+    if x.dtype is D.float16:
+        vals = [_round_f16(v) for v in vals]
+    return launch("m_nan_to_num(a, b, c, bitcast<f32>(P.scal.w))", x.dtype,
+                  [x, Scalar(vals[0]), Scalar(vals[1])], ["f32"] * 3, extra=(vals[2], "f32"))
+
+
+def lerp(start, end, weight):
+    """start + weight * (end - start), as PyTorch computes it (from the nearer end)."""
+    for name, v in (("start", start), ("end", end), ("weight", weight)):
+        if isinstance(v, View) and v.dtype.kind != "f":
+            raise TypeError(f"lerp: {name} must be a float tensor, got {v.dtype.name}")
+    if not isinstance(end, View):
+        raise TypeError("lerp: end must be a tensor")
+    if not isinstance(weight, View):
+        _check_scalar(weight, "f32", "lerp weight")
+    rd = D.promote(start.dtype, end.dtype)
+    if isinstance(weight, View):
+        rd = D.promote(rd, weight.dtype)
+        broadcast_shapes(start.shape, end.shape, weight.shape)
+    else:
+        broadcast_shapes(start.shape, end.shape)
+        weight = Scalar(_round_f16(weight) if rd is D.float16 else float(weight))
+    return launch("m_lerp(a, b, c)", rd, [start, end, weight], ["f32"] * 3)
+
+
+def addcmul(x, t1, t2, value=1):
+    """x + value * t1 * t2 (PyTorch's order), promoted over the three tensors."""
+    for v in (x, t1, t2):
+        if not isinstance(v, View):
+            raise TypeError(f"addcmul needs tensors, got {type(v).__name__}")
+    rd = D.promote(D.promote(x.dtype, t1.dtype), t2.dtype)
+    if rd is D.bool_:
+        raise TypeError("addcmul is not supported for bool tensors")
+    if isinstance(value, float) and rd.kind != "f":
+        raise TypeError(f"addcmul: a float value needs a float tensor, got {rd.name}")
+    _check_scalar(value, rd.wgsl, "addcmul value")
+    broadcast_shapes(x.shape, t1.shape, t2.shape)
+    ct = rd.wgsl
+    v = _round_f16(value) if rd is D.float16 else value
+    dec = _decode_field("P.scal.w", ct)
+    return launch(f"a + {dec} * b * c", rd, [x, t1, t2], [ct] * 3, extra=(v, ct))
 
 
 def cast_expr(src, dtype):
