@@ -56,7 +56,7 @@ def main():
     # A masked loss and its gradient: mean squared error over the valid positions only.
     pred = wt.tensor(np.linspace(-1, 1, 12, dtype=np.float32), requires_grad=True)
     target = wt.zeros(12)
-    valid = wt.tensor([i % 3 != 0 for i in range(12)])
+    valid = wt.arange(12) % 3 != 0
     wt.set_sync_debug_mode("error")
     before = wt.sync_count()
     err = (pred - target).masked_select(valid)       # counted: 8 of 12
