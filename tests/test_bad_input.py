@@ -339,7 +339,7 @@ BAD = [
      "floating point", True),
     ("tensor_of_strings", lambda c: wt.tensor(["a"]), TypeError, "unsupported", True),
     ("tensor_complex", lambda c: wt.tensor(np.ones(2, np.complex64)), TypeError, "unsupported dtype", True),
-    ("unsupported_dtype_arg", lambda c: wt.zeros(3, dtype="float64"), TypeError, "unsupported dtype", True),
+    ("unsupported_dtype_arg", lambda c: wt.zeros(3, dtype="complex64"), TypeError, "unsupported dtype", True),
     ("arange_bool", lambda c: wt.arange(3, dtype=wt.bool), TypeError, "bool is not a valid dtype", True),
     ("rand_int_dtype", lambda c: wt.rand(3, dtype=wt.int32), TypeError, "float32 or float16", True),
     # in-place ops check the result fits before any GPU work
@@ -369,7 +369,6 @@ BAD = [
     ("basic_index_oob", lambda c: c["x"][2], IndexError, "out of bounds for dimension 0 with size 2", True),
     ("too_many_indices", lambda c: c["x"][0, 0, 0], IndexError, "too many indices", True),
     ("item_of_many", lambda c: c["x"].item(), RuntimeError, "cannot be converted to Scalar", True),
-    ("nonzero_as_tuple_sync", lambda c: c["x"].nonzero(as_tuple=True), ValueError, "nonzero_async", True),
     ("setitem_value_shape", lambda c: _setitem(c["x"], (0,), c["v"]), RuntimeError, "cannot be broadcast", True),
     # ranges
     ("kthvalue_k_big", lambda c: c["x"].kthvalue(4), IndexError, "k out of range", True),
@@ -382,7 +381,7 @@ BAD = [
     ("randint_empty_range", lambda c: wt.randint(3, 3, (2,)), ValueError, "must be greater than low", True),
     ("arange_step_zero", lambda c: wt.arange(0, 3, 0), ValueError, "step must be nonzero", True),
     ("sync_mode_bad", lambda c: wt.set_sync_debug_mode("loud"), ValueError, "sync debug mode", True),
-    ("device_other", lambda c: wt.zeros(2, device="cuda"), ValueError, "one WebGPU adapter", True),
+    ("device_other", lambda c: wt.zeros(2, device="tpu"), ValueError, "one WebGPU adapter", True),
     ("too_big_for_adapter", lambda c: wt.empty(get_device().max_buffer // 4 + 1), MemoryError,
      "max-buffer-size", True),
     # checks that need one read of the data (a GPU min/max or a count): tensors untouched

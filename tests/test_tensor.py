@@ -105,7 +105,7 @@ def test_ragged_list_raises_value_error():
         wt.tensor([[1, 2], [3]])
 
 
-@pytest.mark.parametrize("dtype", [np.float64, np.int64, "float64", "complex64", object])
+@pytest.mark.parametrize("dtype", [np.complex64, "complex64", object, "int8x"])
 def test_unsupported_dtype_argument(dtype):
     with pytest.raises(TypeError, match="dtype"):
         wt.zeros(3, dtype=dtype)
@@ -520,8 +520,9 @@ def test_float_to_int_truncates_and_to_bool_is_nonzero():
     assert_same(wt.tensor([0, 3, -1]).bool(), np.array([False, True, True]))
     assert_same(wt.tensor([True, False]).float(), np.array([1.0, 0.0], np.float32))
     assert x.type() is wt.float32 and x.type(wt.int32).dtype is wt.int32
+    assert x.to("float64").dtype is wt.float32        # 64-bit requests give 32 bits (with a warning)
     with pytest.raises(TypeError):
-        x.to("float64")
+        x.to("complex64")
 
 
 def test_float32_to_float16_rounds_and_overflows_like_numpy():
@@ -572,7 +573,7 @@ def test_bad_indexing():
         x[..., ...]
     with pytest.raises(ValueError):
         x[::-1]
-    with pytest.raises(TypeError):
+    with pytest.raises(IndexError):                     # as PyTorch
         x["a"]
     with pytest.raises(IndexError):
         wt.tensor(1.0)[0]

@@ -6,6 +6,8 @@ expression below (``W`` is the word array, ``e`` the element index).
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 
@@ -77,12 +79,29 @@ def from_numpy_dtype(npdt) -> DType:
         f"unsupported dtype {npdt} (wgpu_tensor has bool, int32, uint32, float16, float32)")
 
 
+_WARNED_64 = []
+
+
+def narrow_64(name):
+    """int64 / float64 requested: WebGPU has no 64-bit types, so (as JAX without x64)
+    int32 / float32, with one warning per process."""
+    to = int32 if name in ("int64", "long", "uint64") else float32
+    if not _WARNED_64:
+        _WARNED_64.append(True)
+        warnings.warn(f"{name} requested: WebGPU has no 64-bit types, so wgpu_tensor uses {to.name} "
+                      "(values out of its range raise); this warning is shown once", UserWarning, stacklevel=4)
+    return to
+
+
 def to_dtype(d) -> DType:
-    """Accept a wgpu_tensor dtype, a name, a numpy dtype or a Python type."""
+    """Accept a wgpu_tensor dtype, a name, a numpy dtype or a Python type. 64-bit
+    requests give int32 / float32 (see narrow_64)."""
     if isinstance(d, DType):
         return d
     if isinstance(d, str) and d in _BY_NAME:
         return _BY_NAME[d]
+    if isinstance(d, str) and d in ("int64", "long", "float64", "double"):
+        return narrow_64(d)
     if d is bool:
         return bool_
     if d is int:
@@ -95,6 +114,8 @@ def to_dtype(d) -> DType:
         raise TypeError(f"unsupported dtype {d!r}") from None
     if npdt in (np.bool_, np.int32, np.uint32, np.float16, np.float32):
         return from_numpy_dtype(npdt)
+    if npdt in (np.int64, np.float64):
+        return narrow_64(npdt.name)
     raise TypeError(f"unsupported dtype {d!r} (wgpu_tensor has bool, int32, uint32, float16, float32)")
 
 

@@ -173,9 +173,17 @@ def _cast_grad(g, out, want, x, dtype):
     return (g,)
 
 
+_NO_ARG = object()
+
+
 @op(saves=(0,), method=False)
-def where(condition, x, y):
-    """x where condition is true, else y (tensors or scalars, broadcast)."""
+def where(condition, x=_NO_ARG, y=_NO_ARG):
+    """x where condition is true, else y (tensors or scalars, broadcast). With the
+    condition alone: ``nonzero(condition, as_tuple=True)`` (one explicit read, as PyTorch)."""
+    if x is _NO_ARG and y is _NO_ARG:
+        return OPS["nonzero"].forward(condition, as_tuple=True)
+    if x is _NO_ARG or y is _NO_ARG:
+        raise TypeError("where() takes the condition alone, or the condition, x and y")
     return E.where(condition, x, y)
 
 
@@ -870,8 +878,13 @@ for _name in ("cat", "stack"):
 
 # ---------------------------------------------------------------- indexing
 def tensor_key(key):
-    """A list or numpy array used as an index becomes an index View (ints: integer
-    indexing, bools: a mask), as in PyTorch; other keys pass through."""
+    """PyTorch's (numpy's) reading of an index: a 1-tuple holding one advanced index is
+    that index; a list or numpy array becomes an index View (ints: integer indexing,
+    bools: a mask; ``[]`` an empty integer index); other keys pass through."""
+    if isinstance(key, tuple) and len(key) == 1 and isinstance(key[0], (list, np.ndarray, View)):
+        key = key[0]
+    if isinstance(key, list) and not key:
+        return C.tensor(np.zeros(0, np.int32))
     if isinstance(key, np.ndarray) or (isinstance(key, list) and not any(
             isinstance(k, (slice, type(None), type(Ellipsis), View, list, tuple)) for k in key)):
         arr = np.asarray(key)
@@ -889,17 +902,47 @@ def _basic_key(key):
     return key
 
 
+def _bool_key(x, key):
+    """A Python bool in an index is a new dim, of size 1 (True) or 0 (False), as in
+    PyTorch and numpy: the key with None in their place, and the output dims to empty."""
+    keys = key if isinstance(key, tuple) else (key,)
+    if not any(isinstance(k, (bool, np.bool_)) for k in keys):
+        return key, ()
+    consumed = sum(1 for k in keys if k is not None and k is not Ellipsis and not isinstance(k, (bool, np.bool_)))
+    out, empty, pos = [], [], 0
+    for k in keys:
+        if isinstance(k, (bool, np.bool_)):
+            if not k:
+                empty.append(pos)
+            out.append(None)
+            pos += 1
+        elif k is None:
+            out.append(k)
+            pos += 1
+        elif k is Ellipsis:
+            out.append(k)
+            pos += x.ndim - consumed
+        else:
+            out.append(k)
+            pos += isinstance(k, slice)
+    return tuple(out), tuple(empty)
+
+
 @op(method=False, function=False)
 def getitem(x, key):
-    """Basic indexing (ints, slices, None, ...): a view."""
-    return _index_count(x, key, x.basic_index(_basic_key(key)))
+    """Basic indexing (ints, slices, None, Python bools, ...): a view."""
+    key, empty = _bool_key(x, key)
+    out = _index_count(x, key, x.basic_index(_basic_key(key)))
+    for d in empty:  # a False: that new dim is empty
+        out = out.derive(out.shape[:d] + (0,) + out.shape[d + 1:], out._strides, out._offset)
+    return out
 
 
 @getitem.grad
 def _getitem_grad(g, out, want, x, key):
     z = zeros(x.shape, g.dtype, g.device)
     if g.numel():
-        I.assign_(z.basic_index(key), g)
+        I.assign_(z.basic_index(_bool_key(x, key)[0]), g)
     return z, None
 
 
@@ -950,7 +993,10 @@ def index_select(x, dim, index):
 def masked_select(x, mask, out=None, fill_value=None):
     """The elements of x where mask is true, packed first into a fixed-size [N] result
     (N = elements of the broadcast shape); ``.count`` is a 0-d int32 tensor on the GPU
-    holding how many; nothing is read back. ``fill_value`` fills the rest."""
+    holding how many; nothing is read back. ``fill_value`` fills the rest. A numpy bool
+    array as the mask is uploaded first (as ``x[np_mask]`` does)."""
+    if isinstance(mask, np.ndarray) and mask.dtype == np.bool_:
+        mask = C.tensor(mask)
     return S.masked_select(x, mask, out=out, fill_value=fill_value)
 
 
@@ -1009,10 +1055,16 @@ def _masked_scatter_grad(g, out, want, x, mask, source):
 
 @op()
 def nonzero(x, *, as_tuple=False):
-    """[N, ndim] int32 coordinates of the nonzero elements, packed first; ``.count``."""
+    """[N, ndim] int32 coordinates of the nonzero elements, packed first; ``.count``.
+    ``as_tuple=True``: a tuple of ndim exact [k] index tensors, which needs the count:
+    one explicit read, as in PyTorch (``await x.nonzero_async(as_tuple=True)`` does
+    not block)."""
     if as_tuple:
-        raise ValueError("nonzero(as_tuple=True) needs the exact count: use "
-                         "await x.nonzero_async(as_tuple=True)")
+        res = S.nonzero(x)
+        out = S.exact(res, S.read_count(res.count))
+        if x.ndim == 0:
+            return (C.zeros((out.shape[0],), D.int32),)
+        return tuple(out.basic_index((slice(None), d)) for d in range(out.shape[1]))
     return S.nonzero(x)
 
 
@@ -1041,26 +1093,37 @@ def _expand_back(g, x, dim, keepdim, mean=False):
     return E.valid_rows(g, x.count) if counted else g
 
 
+def _numpy_args(name, dim, axis, out):
+    """numpy's reductions call ``t.sum(axis=..., dtype=..., out=...)``: accept its names."""
+    if out is not None:
+        raise TypeError(f"{name}(): out= is not supported")
+    if axis is not None:
+        if dim is not None:
+            raise TypeError(f"{name}(): give dim or axis, not both")
+        return axis
+    return dim
+
+
 @op("sum")
-def sum_(x, dim=None, keepdim=False, *, dtype=None):
+def sum_(x, dim=None, keepdim=False, *, dtype=None, axis=None, out=None):
     """Sum over ``dim``: bool/int32 -> int32 (wraps), uint32 -> uint32, floats keep their dtype."""
-    return R.sum(x, dim, keepdim, dtype=dtype)
+    return R.sum(x, _numpy_args("sum", dim, axis, out), keepdim, dtype=dtype)
 
 
 @sum_.grad
 def _sum_grad(g, out, want, x, dim=None, keepdim=False, **kwargs):
-    return (_expand_back(g, x, dim, keepdim),)
+    return (_expand_back(g, x, _numpy_args("sum", dim, kwargs.get("axis"), None), keepdim),)
 
 
 @op()
-def mean(x, dim=None, keepdim=False, *, dtype=None):
+def mean(x, dim=None, keepdim=False, *, dtype=None, axis=None, out=None):
     """Mean over ``dim`` of a float tensor (or with a float ``dtype=``); nan when empty."""
-    return R.mean(x, dim, keepdim, dtype=dtype)
+    return R.mean(x, _numpy_args("mean", dim, axis, out), keepdim, dtype=dtype)
 
 
 @mean.grad
 def _mean_grad(g, out, want, x, dim=None, keepdim=False, **kwargs):
-    return (_expand_back(g, x, dim, keepdim, mean=True),)
+    return (_expand_back(g, x, _numpy_args("mean", dim, kwargs.get("axis"), None), keepdim, mean=True),)
 
 
 def _reduction(name, fn, doc):
@@ -1258,13 +1321,18 @@ def _binary_(x, name, other):
 
 def _setitem(x, key, value):
     key = tensor_key(key)
+    if isinstance(value, (list, tuple, np.ndarray)):
+        value = C.tensor(value)
     if isinstance(key, View):
         if key.dtype is D.bool_:
             S.index_mask_put_(x, key, value)
         else:
             I.index_put_(x, key, value)
         return
-    I.assign_(x.basic_index(_basic_key(key)), value)
+    key, empty = _bool_key(x, key)
+    target = x.basic_index(_basic_key(key))
+    if not empty:
+        I.assign_(target, value)
 
 
 binary_ = _inplace_op("binary_", _binary_, "x op= other, in place.", method=False)

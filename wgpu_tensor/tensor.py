@@ -65,9 +65,10 @@ def apply(op, *args, **kwargs):
     if first._v.dtype.kind != "f":
         return res
     rule, ov = op.backward, first._v
+    rkw = {k: v for k, v in vkw.items() if k != "out"} if vkw else vkw  # a rule's `out` is the result
 
     def backward(g):
-        return rule(g, ov, want, *vargs, **vkw)
+        return rule(g, ov, want, *vargs, **rkw)
     saved = [vargs[i]._st for i in op.saves if i < len(vargs) and vargs[i].__class__ is View]
     A.attach(first, [a if w else None for a, w in zip(args, want)], backward, op.name, saved)
     return res
@@ -142,6 +143,26 @@ def _inplace_binop(name):
 
 
 _REPR_FULL = 1000
+
+
+def _is_device(d):
+    return isinstance(d, str) and d.split(":")[0] in ("cpu", "cuda", "gpu", "wgpu", "mps") or \
+        type(d).__name__ in ("device", "Device")
+
+
+def _check_device(d):
+    """Any device a ported program names is this adapter: "cpu" and "cuda" included
+    (the data is reachable from the host through .numpy() either way)."""
+    if not _is_device(d):
+        raise ValueError(f"device={d!r}: wgpu_tensor runs on one WebGPU adapter; use None, 'cpu', "
+                         "'cuda' or a tensor's .device")
+
+
+def _from_host(array, dtype, requires_grad):
+    t = function("tensor")(array, dtype=dtype)
+    if requires_grad:
+        t.requires_grad_()
+    return t
 
 
 class Tensor:
@@ -392,11 +413,97 @@ class Tensor:
     def contiguous(self):
         return self if self.is_contiguous() else self.clone()
 
-    def to(self, dtype, copy=False):
+    def to(self, *args, dtype=None, device=None, copy=False, non_blocking=False):
+        """``.to(dtype)``, ``.to(device)``, ``.to(device, dtype)``, ``.to(other_tensor)``
+        as in PyTorch. A device ("cpu", "cuda", "cuda:0", a torch-style device or a
+        tensor's ``.device``) changes nothing: the data stays on the one WebGPU adapter,
+        and ``.numpy()`` reads it wherever the ported code expects it (see Devices)."""
+        for a in args:
+            if isinstance(a, Tensor):
+                dtype = a.dtype
+            elif _is_device(a):
+                device = a
+            elif dtype is None:
+                dtype = a
+            else:
+                raise TypeError(f"to() got an unexpected argument {a!r}")
+        if device is not None:
+            _check_device(device)
+        if dtype is None:
+            return self.clone() if copy else self
         dtype = D.to_dtype(dtype)
         if dtype is self.dtype:
             return self.clone() if copy else self
         return apply(OPS["to"], self, dtype)
+
+    def cpu(self):
+        """Itself: the data stays on the GPU; ``.numpy()`` copies it to the host."""
+        return self
+
+    def cuda(self, device=None, non_blocking=False):
+        """Itself: it already lives on the (one) WebGPU adapter."""
+        if device is not None:
+            _check_device(device)
+        return self
+
+    @property
+    def is_cuda(self):
+        return False
+
+    @property
+    def data(self):
+        """The same data without autograd history (PyTorch's ``.data``)."""
+        return self.detach()
+
+    def long(self):
+        """int64 requested: int32 (WebGPU has no 64-bit types; one warning per process)."""
+        return self.to(D.narrow_64("int64"))
+
+    def double(self):
+        """float64 requested: float32 (WebGPU has no 64-bit types; one warning per process)."""
+        return self.to(D.narrow_64("float64"))
+
+    def _new(self, fn, *args, dtype=None, device=None, requires_grad=False, **kwargs):
+        return function(fn)(*args, dtype=dtype or self.dtype, device=device, requires_grad=requires_grad,
+                                 **kwargs)
+
+    def new_zeros(self, *size, **kw):
+        return self._new("zeros", *size, **kw)
+
+    def new_ones(self, *size, **kw):
+        return self._new("ones", *size, **kw)
+
+    def new_empty(self, *size, **kw):
+        return self._new("empty", *size, **kw)
+
+    def new_full(self, size, fill_value, **kw):
+        return self._new("full", size, fill_value, **kw)
+
+    def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
+        return function("tensor")(data, dtype=dtype or self.dtype, device=device, requires_grad=requires_grad)
+
+    def __format__(self, spec):
+        """``f"{loss:.4f}"`` formats a one-element tensor's value (one explicit read), as
+        PyTorch; no spec gives the repr."""
+        if not spec:
+            return repr(self)
+        if self.numel() == 1:
+            return format(self.item(), spec)
+        raise TypeError(f"unsupported format string passed to Tensor.__format__ (a tensor of shape "
+                        f"{self.shape}; only one-element tensors take a format spec)")
+
+    def __round__(self, ndigits=None):
+        """``round(t)`` / ``round(t, n)``: wt.round (half to even), a tensor, as PyTorch."""
+        return apply(OPS["round"], self) if ndigits is None else apply(OPS["round"], self, decimals=ndigits)
+
+    def __reduce__(self):
+        """Pickling and copy.deepcopy go through host data (one read): a new tensor of the
+        same values, dtype and requires_grad."""
+        return (_from_host, (self.numpy() if self._v.count is None else self.uncounted().numpy(),
+                             self.dtype.name, self._requires_grad))
+
+    def __deepcopy__(self, memo):
+        return _from_host(*self.__reduce__()[1])
 
     def float(self):
         return self.to(D.float32)
@@ -432,7 +539,14 @@ class Tensor:
         return apply(OPS["narrow"], res, k).reshape((k // inner if inner else 0,) + rest)
 
     def __setitem__(self, key, value):
+        if value.__class__ is Tensor and value._requires_grad and A.is_grad_enabled():
+            raise RuntimeError("x[...] = value with a value that requires grad is not differentiable in "
+                               "wgpu_tensor (its gradient would be lost): build the result out of place "
+                               "(wt.where, masked_scatter, cat) or assign value.detach()")
         apply(OPS["x[...] = value"], self, key, value)
+
+    def __delitem__(self, key):
+        raise TypeError("'Tensor' object does not support item deletion")
 
     # ---------------------------------------------------------------- masking
     async def masked_select_async(self, mask):

@@ -81,6 +81,8 @@ class View:
         return math.prod(self.shape)
 
     def is_contiguous(self):
+        if not self.numel():
+            return True  # as PyTorch: nothing to be out of place
         return all(st == c for s, st, c in zip(self.shape, self._strides, contiguous_strides(self.shape))
                    if s != 1)
 
@@ -183,7 +185,8 @@ class View:
             try:
                 i = operator.index(k)
             except TypeError:
-                raise TypeError(f"unsupported index {k!r} of type {type(k).__name__}") from None
+                raise IndexError("only integers, slices (`:`), ellipsis (`...`), None and integer or "
+                                 f"bool tensors are valid indices (got {type(k).__name__})") from None
             size = self.shape[d]
             if not -size <= i < size:
                 raise IndexError(f"index {i} is out of bounds for dimension {d} with size {size}")

@@ -48,8 +48,11 @@ def _device(device):
     dev = get_device()
     if device is None or device is dev:
         return dev
-    raise ValueError(f"device={device!r}: wgpu_tensor runs on one WebGPU adapter; pass device=None "
-                     "or a tensor's .device")
+    if isinstance(device, str) and device.split(":")[0] in ("cpu", "cuda", "gpu", "wgpu", "mps") or \
+            type(device).__name__ in ("device", "Device"):
+        return dev  # ported code names "cpu" or "cuda": both mean the one adapter here
+    raise ValueError(f"device={device!r}: wgpu_tensor runs on one WebGPU adapter; pass device=None, "
+                     "'cpu', 'cuda' or a tensor's .device")
 
 
 def from_numpy(arr, dtype=None, device=None):
