@@ -23,6 +23,7 @@ from .ops import creation as C
 from .ops import elementwise as E
 from .ops import index as I
 from .ops import reduce as R
+from .ops import scan as SC
 from .ops import select as S
 from .ops import sort as SO
 from .view import View, as_shape, broadcast_shapes, norm_dim
@@ -528,6 +529,67 @@ setitem = _inplace_op("x[...] = value", _setitem, "x[key] = value.", method=Fals
 
 
 # ---------------------------------------------------------------- scans, topk, unique
+# Scans: ops/scan.py. topk and unique: ops/unique.py (sort, then the selection's
+# compaction). cumsum/cumprod of bool/int32 give int32 (PyTorch: int64).
+@op(saves=())
+def cumsum(x, dim, *, dtype=None):
+    """Cumulative sum along dim: bool/int32 -> int32 (PyTorch: int64; wraps), uint32 ->
+    uint32, float16 accumulated in float32; ``dtype=`` converts the input first."""
+    return SC.cumsum(x, dim, dtype=dtype)
+
+
+@cumsum.grad
+def _cumsum_grad(g, out, want, x, dim, **kwargs):
+    return SC.reverse_cumsum(g, dim), None
+
+
+@op(saves=(0,))
+def cumprod(x, dim, *, dtype=None):
+    """Cumulative product along dim (dtypes as cumsum)."""
+    return SC.cumprod(x, dim, dtype=dtype)
+
+
+@cumprod.grad
+def _cumprod_grad(g, out, want, x, dim, **kwargs):
+    # Exact with zeros: before a row's first zero, d/dx_i = revcumsum(g * out)_i / x_i;
+    # at the first zero z, revcumsum(g * cumprod(x with x_z = 1))_z; after it, 0.
+    if x.dtype.kind != "f" or g.dtype is not out.dtype:
+        x = E.cast(x, g.dtype)
+    zero = E.binary("eq", x, 0)
+    nz = SC.cumsum(zero, dim)                       # zeros so far, int32
+    before = E.binary("eq", nz, 0)
+    first = E.binary("logical_and", zero, E.binary("eq", nz, 1))
+    safe = E.where(before, x, 1.0)
+    b = E.binary("div", SC.reverse_cumsum(_mul(g, out), dim), safe)
+    a = SC.reverse_cumsum(_mul(g, SC.cumprod(E.where(first, 1.0, x), dim)), dim)
+    return E.where(before, b, E.where(first, a, 0.0)), None
+
+
+def _cumext_grad(fn):
+    def rule(g, out, want, x, dim):
+        if x.ndim == 0:
+            return g, None
+        idx = fn(x, dim).indices  # recomputed: the tape keeps the values only
+        return I.scatter_add_(zeros(x.shape, g.dtype, g.device), dim, idx, g, check=False), None
+    return rule
+
+
+@op(saves=(0,))
+def cummax(x, dim):
+    """(values, indices) named tuple: running maximum along dim and its index (the later
+    one on ties; NaN propagates); indices int32 (PyTorch: int64)."""
+    return SC.cummax(x, dim)
+
+
+@op(saves=(0,))
+def cummin(x, dim):
+    """(values, indices) named tuple: running minimum along dim (as cummax)."""
+    return SC.cummin(x, dim)
+
+
+cummax.grad(_cumext_grad(SC.cummax))
+cummin.grad(_cumext_grad(SC.cummin))
+
 
 
 # ---------------------------------------------------------------- creation

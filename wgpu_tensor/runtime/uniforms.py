@@ -217,6 +217,22 @@ COPY = Block("CopyParams", [
 
 # ---------------------------------------------------------------- blocks of the reductions with dim, scans
 
+# Scans along rows (ops/scan.py, shaders/scan_rows.wgsl).
+SCAN = Block("ScanParams", [
+    u32("n", "row length"),
+    u32("tpr", "tiles per row"),
+    u32("g0", "global index of this dispatch's first tile"),
+    u32("ntiles", "tiles in this dispatch"),
+    u32("e0", "element index (row * n + column) that the window offsets refer to"),
+    u32("x_off", "element offset of element e0 in the X window"),
+    u32("y_off", "the same in the Y window"),
+    u32("xi_off", "the same in the XI window"),
+    u32("yi_off", "the same in the YI window"),
+    pad("_pad0"),
+    pad("_pad1"),
+    pad("_pad2"),
+])
+
 
 # ---------------------------------------------------------------- blocks of linear algebra and attention
 
