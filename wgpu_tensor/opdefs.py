@@ -26,6 +26,7 @@ from .ops import reduce as R
 from .ops import scan as SC
 from .ops import select as S
 from .ops import sort as SO
+from .ops import unique as U
 from .view import View, as_shape, broadcast_shapes, norm_dim
 
 OPS = {}
@@ -589,6 +590,31 @@ def cummin(x, dim):
 
 cummax.grad(_cumext_grad(SC.cummax))
 cummin.grad(_cumext_grad(SC.cummin))
+
+
+@op(saves=(0,))
+def topk(x, k, dim=-1, largest=True, sorted=True):
+    """(values, indices) named tuple of the k largest (``largest=False``: smallest)
+    elements along dim, in order (NaN is the largest); indices int32 (PyTorch: int64)."""
+    return U.topk(x, k, dim, largest, sorted)
+
+
+@topk.grad
+def _topk_grad(g, out, want, x, k, dim=-1, largest=True, sorted=True):
+    if x.ndim == 0:
+        return (g if k else zeros((), g.dtype, g.device)), None
+    idx = U.topk(x, k, dim, largest, sorted).indices  # recomputed (the sort is stable)
+    d = norm_dim(dim, x.ndim)
+    return I.scatter_add_(zeros(x.shape, g.dtype, g.device), d, idx, g, check=False), None
+
+
+@op()
+def unique(x, sorted=True, return_inverse=False, return_counts=False, dim=None, *, fixed_size=False):
+    """Unique values of the flattened x, sorted (NaNs are one value, -0.0 == 0.0); with
+    ``return_inverse`` (int32, x's shape) and ``return_counts`` (int32). Reads the number
+    of unique values once (explicit, like x[mask]); ``fixed_size=True`` reads nothing:
+    [N] results, unique values first, ``.count`` on the GPU."""
+    return U.unique(x, sorted, return_inverse, return_counts, dim, fixed_size=fixed_size)
 
 
 
