@@ -1,24 +1,28 @@
 // scan_rows.wgsl: inclusive scans (cumsum, cumprod, cummax/cummin) along the rows of a
 // contiguous [rows, n] tensor, by tiles of TILE = WG * R elements of one row.
 // Bindings: 0 P, 1 X (values), 2 XI (i32 indices: IDX_IN), 3 Y (rw: scanned values, or
-// with TOTALS the per-tile totals), 4 YI (rw, i32: INDEXED), 5 PV (the inclusive scan
-// of the tile totals: HAS_PRE), 6 PI (its indices: HAS_PRE and INDEXED).
+// with TOTALS the run totals), 4 YI (rw, i32: INDEXED), 5 PV (HAS_PRE: the inclusive
+// scan of the run totals, [rows, tpr * WG]), 6 PI (its indices: HAS_PRE and INDEXED).
 //
-// One workgroup per tile (tile g: row g / tpr, tile g % tpr of the row). Each invocation
-// owns a run of R consecutive elements: it reduces its run, invocation 0 scans the WG
-// run totals serially (plus the tile's prefix: PV[g - 1], the inclusive scan of the
-// row's earlier tiles) through workgroup memory, and each invocation walks its run
-// again from its prefix, writing every element. TOTALS (the first pass of a row longer
-// than one tile): only the tile's total, to Y[g]. Two barriers per tile, none in a
-// loop; every loop has a fixed trip count (R / 4 or WG), far under llvmpipe's 65,535.
+// One workgroup per tile (tile g: row g / tpr, tile g % tpr of the row); invocation li
+// owns the run of R consecutive elements from column (g % tpr) * TILE + li * R.
+//   TOTALS   each invocation writes its run's total to Y[(row, (g % tpr) * WG + li)]
+//            (the first pass of a row longer than one tile; no barrier);
+//   HAS_PRE  each invocation starts from the inclusive scan of the runs before its
+//            own (PV, one word: the runs' totals scanned as rows of tpr * WG) and
+//            walks its run once, writing every element (no barrier);
+//   neither  (a row of one tile) each invocation reduces its run, invocation 0 scans
+//            the WG run totals serially through workgroup memory (two barriers, none
+//            in a loop), and each walks its run again from its prefix.
+// Every loop has a fixed trip count (R / 4 or WG), far under llvmpipe's 65,535.
 //
 // Template: WG, R (multiple of 4), T (f32, i32 or u32), IDENT (the identity, of T),
 // COMBINE (sum/prod: the combination of a and b, earlier a), BETTER (INDEXED: whether
 // b, the later element, replaces a: cummax ties go to the later one, as in PyTorch),
 // INDEXED (cummax/cummin: values travel with their indices), IDX_IN (the indices come
 // from XI, else they are the columns), HAS_PRE, TOTALS, VEC4 (rows and offsets are
-// multiples of 4: vec4 accesses), REV (the row is scanned from its end: the reverse
-// cumsum of the gradient; scalar accesses).
+// multiples of 4: vec4 accesses of X and Y), REV (the row is scanned from its end: the
+// reverse cumsum of the gradient; scalar accesses).
 
 //@uniform ScanParams
 
@@ -81,10 +85,16 @@ fn comb(acc: Acc, b: {{T}}, bi: i32, valid: bool) -> Acc {
 // Word address (window-relative) of column `c` of row `row`.
 fn addr(off: u32, row: u32, c: u32) -> u32 {
 //@if REV
-    return off + row * P.n + (P.n - 1u - c) - P.e0;
+    return off + (row - P.row0) * P.n + (P.n - 1u - c);
 //@else
-    return off + row * P.n + c - P.e0;
+    return off + (row - P.row0) * P.n + c;
 //@endif
+}
+
+// Index of run (row, tile t, invocation li) in the [rows, tpr * WG] run totals (Y with
+// TOTALS, PV with HAS_PRE), from the window offset `off`.
+fn run_at(off: u32, row: u32, t: u32, li: u32) -> u32 {
+    return off + (row - P.row0) * P.tpr * WG + t * WG + li;
 }
 
 fn load4(row: u32, c: u32) -> vec4<{{T}}> {
@@ -144,6 +154,35 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
     let t = g % P.tpr;
     let c0 = t * TILE + li * R;
 
+//@if TOTALS
+    // The total of this invocation's run.
+    var acc = Acc({{IDENT}}, -1);
+    for (var j = 0u; j < R; j = j + 4u) {
+        let c = c0 + j;
+        let v = load4(row, c);
+        let vi = idx4(row, c);
+        acc = comb(acc, v.x, vi.x, c < P.n);
+        acc = comb(acc, v.y, vi.y, c + 1u < P.n);
+        acc = comb(acc, v.z, vi.z, c + 2u < P.n);
+        acc = comb(acc, v.w, vi.w, c + 3u < P.n);
+    }
+    Y[run_at(P.y_off, row, t, li)] = acc.v;
+//@if INDEXED
+    YI[run_at(P.yi_off, row, t, li)] = acc.i;
+//@endif
+//@else
+//@if HAS_PRE
+    // The inclusive scan of the earlier runs of the row (none for the row's first).
+    var s = Acc({{IDENT}}, -1);
+    if (t * WG + li > 0u) {
+        let p = run_at(P.p_off, row, t, li) - 1u;
+//@if INDEXED
+        s = Acc(PV[p], PI[p]);
+//@else
+        s = Acc(PV[p], 0);
+//@endif
+    }
+//@else
     // 1. The total of this invocation's run.
     var acc = Acc({{IDENT}}, -1);
     for (var j = 0u; j < R; j = j + 4u) {
@@ -158,38 +197,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
     shv[li] = acc.v;
     shi[li] = acc.i;
     workgroupBarrier();
-
-    // 2. Invocation 0: the exclusive prefix of every run (from the tile's prefix).
+    // 2. Invocation 0: the exclusive prefix of every run.
     if (li == 0u) {
         var run = Acc({{IDENT}}, -1);
-//@if HAS_PRE
-        if (t > 0u) {
-//@if INDEXED
-            run = Acc(PV[g - 1u], PI[g - 1u]);
-//@else
-            run = Acc(PV[g - 1u], 0);
-//@endif
-        }
-//@endif
         for (var i = 0u; i < WG; i = i + 1u) {
             let tv = shv[i];
             let ti = shi[i];
             shv[i] = run.v;
             shi[i] = run.i;
-            run = comb(run, tv, ti, i * R + t * TILE < P.n);
+            run = comb(run, tv, ti, i * R < P.n);
         }
-//@if TOTALS
-        Y[g] = run.v;
-//@if INDEXED
-        YI[g] = run.i;
-//@endif
-//@endif
     }
-//@if !TOTALS
     workgroupBarrier();
-
-    // 3. The run again, from its prefix, writing every element.
     var s = Acc(shv[li], shi[li]);
+//@endif
+
+    // 3. The run, from its prefix, writing every element.
     for (var j = 0u; j < R; j = j + 4u) {
         let c = c0 + j;
         let v = load4(row, c);

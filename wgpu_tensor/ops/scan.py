@@ -5,12 +5,13 @@ transposed view, or a dim that is not the last, is copied once into that layout,
 converted to the dtype the scan runs in) and scanned row by row in tiles of
 TILE = WG * R elements, R per invocation (4 to 64, from the row length):
 
-  n <= TILE: one pass, one workgroup per row;
-  longer:    a TOTALS pass writes each tile's total ([rows, tiles per row]); those
-             are scanned by the same function (recursively: a row of 2**24 needs
-             two levels); a last pass scans each tile again from the inclusive
-             total of the row's earlier tiles (reduce-then-scan: the input is read
-             twice, the output written once; no look-back, so no spinning).
+  n <= TILE: one pass, one workgroup per row (an in-workgroup scan of the runs);
+  longer:    a TOTALS pass writes each invocation's run total ([rows, tiles * WG],
+             1/R of the data); those are scanned by the same function (recursively:
+             a row of 2**24 needs three levels); a last pass walks each run once
+             from the inclusive total of the row's earlier runs (reduce-then-scan:
+             the input is read twice, the output written once, no barriers; no
+             look-back, so nothing spins).
 
 cummax/cummin carry (value, index) pairs; the later element wins a tie (PyTorch's
 ``>=``) and NaN beats every number (so it propagates, its index the last NaN's).
@@ -93,55 +94,49 @@ def _scan_level(dev, x, xi, rows, n, op, rev, indexed):
     None (the columns). Returns (y, yi) as new contiguous [rows * n] Views."""
     ct = x.dtype.wgsl
     r = _r_for(n)
-    tile = WG * r
-    tpr = -(-n // tile)
+    tpr = -(-n // (WG * r))
     y = View.empty((rows * n,), x.dtype, dev)
     yi = View.empty((rows * n,), D.int32, dev) if indexed else None
-    pre = None
-    if tpr > 1:
-        tot = View.empty((rows * tpr,), x.dtype, dev)
-        toti = View.empty((rows * tpr,), D.int32, dev) if indexed else None
-        k = _kernel(dev, op, ct, r, indexed=indexed, idx_in=xi is not None, has_pre=False,
-                    totals=True, vec4=False, rev=rev)
-        _dispatch(dev, k, x, xi, rows, n, tpr, (tot._buf, 0, tot._buf.size),
-                  (toti._buf, 0, toti._buf.size) if indexed else None, None, None)
-        pre = _scan_level(dev, tot, toti, rows, tpr, op, False, indexed)
-    vec4 = (not rev and n % 4 == 0 and x._offset % 4 == 0 and x.is_contiguous())
-    k = _kernel(dev, op, ct, r, indexed=indexed, idx_in=xi is not None, has_pre=pre is not None,
-                totals=False, vec4=vec4, rev=rev)
-    pv = pi = None
-    if pre is not None:
-        pv = (pre[0]._buf, 0, pre[0]._buf.size)
-        if indexed:
-            pi = (pre[1]._buf, 0, pre[1]._buf.size)
-    _dispatch(dev, k, x, xi, rows, n, tpr, y, yi, pv, pi)
+    vec4 = not rev and n % 4 == 0 and x._offset % 4 == 0
+    flags = dict(indexed=indexed, idx_in=xi is not None, vec4=vec4, rev=rev)
+    runs = tpr * WG
+    if tpr == 1:  # one tile per row: one pass
+        k = _kernel(dev, op, ct, r, has_pre=False, totals=False, **flags)
+        _dispatch(dev, k, rows, n, tpr, [(x, n), (xi, n), (y, n), (yi, n), (None, runs)])
+        return y, yi
+    # Run totals [rows, tpr * WG], their inclusive scan, then every run from its prefix.
+    tot = View.empty((rows * runs,), x.dtype, dev)
+    toti = View.empty((rows * runs,), D.int32, dev) if indexed else None
+    k = _kernel(dev, op, ct, r, has_pre=False, totals=True, **flags)
+    _dispatch(dev, k, rows, n, tpr, [(x, n), (xi, n), (tot, runs), (toti, runs), (None, runs)])
+    pv, pi = _scan_level(dev, tot, toti, rows, runs, op, False, indexed)
+    k = _kernel(dev, op, ct, r, has_pre=True, totals=False, **flags)
+    _dispatch(dev, k, rows, n, tpr, [(x, n), (xi, n), (y, n), (yi, n), (pv, runs), (pi, runs)])
     return y, yi
 
 
-def _dispatch(dev, k, x, xi, rows, n, tpr, y, yi, pv, pi):
+def _dispatch(dev, k, rows, n, tpr, arrays):
     """Launch ``k`` over every tile, in groups of whole rows that fit one binding.
-    ``y``/``yi``: output Views in x's layout, or whole-buffer bindings (TOTALS)."""
+    ``arrays``: (View or None, its row length) for X, XI, Y, YI, PV[, PI]; each is bound
+    as the window of the group's rows."""
     per_launch = dev.max_groups ** 2
+    arrays = list(arrays) + [(None, 0)] * (6 - len(arrays))
     for r0, r1 in _row_chunks(dev, rows, n):
-        e0 = r0 * n
-
-        def win(t):
+        wins, offs = [], []
+        for t, length in arrays:
             if t is None:
-                return None, 0
-            if not isinstance(t, View):
-                return t, 0
-            st, sz = window(dev, t._buf, 4, t._offset + e0, t._offset + r1 * n - 1)
-            return (t._buf, st, sz), t._offset + e0 - st // 4
-
-        xw, x_off = win(x)
-        xiw, xi_off = win(xi)
-        yw, y_off = win(y)
-        yiw, yi_off = win(yi)
+                wins.append(None)
+                offs.append(0)
+                continue
+            lo = t._offset + r0 * length
+            st, sz = window(dev, t._buf, 4, lo, t._offset + r1 * length - 1)
+            wins.append((t._buf, st, sz))
+            offs.append(lo - st // 4)
         g_end = r1 * tpr
         for g0 in range(r0 * tpr, g_end, per_launch):
             cnt = min(per_launch, g_end - g0)
-            p = SCAN.pack(n, tpr, g0, cnt, e0, x_off, y_off, xi_off, yi_off)
-            dev.dispatch(k, p, [xw, xiw, yw, yiw, pv, pi], cnt)
+            p = SCAN.pack(n, tpr, g0, cnt, r0, offs[0], offs[2], offs[1], offs[3], offs[4])
+            dev.dispatch(k, p, wins, cnt)
 
 
 # ---------------------------------------------------------------- layout

@@ -223,14 +223,14 @@ SCAN = Block("ScanParams", [
     u32("tpr", "tiles per row"),
     u32("g0", "global index of this dispatch's first tile"),
     u32("ntiles", "tiles in this dispatch"),
-    u32("e0", "element index (row * n + column) that the window offsets refer to"),
-    u32("x_off", "element offset of element e0 in the X window"),
-    u32("y_off", "the same in the Y window"),
+    u32("row0", "first row of this dispatch's group of rows (the windows start there)"),
+    u32("x_off", "element offset of row row0 in the X window"),
+    u32("y_off", "the same in the Y window (rows of n, or of tpr * WG run totals)"),
     u32("xi_off", "the same in the XI window"),
     u32("yi_off", "the same in the YI window"),
+    u32("p_off", "the same in the PV and PI windows (rows of tpr * WG)"),
     pad("_pad0"),
     pad("_pad1"),
-    pad("_pad2"),
 ])
 
 
