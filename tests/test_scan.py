@@ -18,6 +18,16 @@ from conftest import DTYPES, assert_same, no_gpu_work, rand_np
 ROWS = [1, 255, 256, 257, 4097]   # one invocation's run, a tile, a tile and one, many tiles
 
 
+@pytest.fixture(params=[None, 64, 4], ids=["r_adapter", "r64", "r4"])
+def r_max(request, monkeypatch):
+    """Elements per invocation at most: the adapter's choice (1024 on lavapipe: rows up
+    to 65,536 in one tile), the GPU's 64 (tiles of 4,096: a row of 4,097 takes the
+    run-totals path) and 4 (tiles of 256: rows of 257 and up do, 4,097 over three
+    levels)."""
+    monkeypatch.setattr(SC, "R_MAX", request.param)
+    return request.param
+
+
 # ---------------------------------------------------------------- references
 def np_cumsum(a, axis):
     """Exact reference: int64/float64 sums, then the result dtype (ints wrap)."""
@@ -69,7 +79,7 @@ def check_cumext(a, t, dim, largest=True):
 # ---------------------------------------------------------------- cumsum
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.name)
 @pytest.mark.parametrize("n", ROWS)
-def test_cumsum_rows(rng, dtype, n):
+def test_cumsum_rows(rng, dtype, n, r_max):
     a = rand_np(rng, (3, n), dtype)
     t = wt.tensor(a)
     check_cumsum(a, t, 1)
@@ -78,7 +88,7 @@ def test_cumsum_rows(rng, dtype, n):
         check_cumsum(a, t, 0)
 
 
-def test_cumsum_long_row(rng):
+def test_cumsum_long_row(rng, r_max):
     # 2**20 + 3: 257 tiles of 4096 whose totals are scanned by a second level.
     n = 2 ** 20 + 3
     a = rand_np(rng, (n,), wt.float32)
@@ -214,7 +224,7 @@ def test_scans_never_sync(rng):
 # ---------------------------------------------------------------- cumprod
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.name)
 @pytest.mark.parametrize("n", ROWS)
-def test_cumprod_rows(rng, dtype, n):
+def test_cumprod_rows(rng, dtype, n, r_max):
     if dtype.kind == "f":
         a = rng.uniform(0.99, 1.01, (3, n)).astype(dtype.np)
         a[:, ::37] *= -1
@@ -254,7 +264,7 @@ def test_cumprod_long_row(rng):
 # ---------------------------------------------------------------- cummax, cummin
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.name)
 @pytest.mark.parametrize("n", ROWS)
-def test_cummax_cummin_rows(rng, dtype, n):
+def test_cummax_cummin_rows(rng, dtype, n, r_max):
     a = rand_np(rng, (3, n), dtype, special=True)
     t = wt.tensor(a)
     for d in (1, 0) if n <= 257 else (1,):
@@ -326,7 +336,7 @@ def test_cumsum_gradient(rng, dim):
                                fd_grad(lambda v: np.cumsum(v, dim), a, w), rtol=1e-5, atol=1e-5)
 
 
-def test_cumsum_gradient_long_row_and_transposed(rng):
+def test_cumsum_gradient_long_row_and_transposed(rng, r_max):
     # The reverse cumsum of the gradient along a row of several tiles (and levels).
     n = 10000
     w = rand_np(rng, (n,), wt.float32)

@@ -235,4 +235,12 @@ def test_unique_bad_input_before_gpu_work():
             wt.unique(t, dim=3)
         with pytest.raises(TypeError, match="expected a wgpu_tensor.Tensor"):
             U.unique([1, 2])
+    # Sorting one row of 300 needs 2,400 bytes of pairs: over a 2 KiB binding.
+    row = wt.tensor(np.arange(600, dtype=np.float32))
+    big = row.reshape(20, 30)[:, ::2]   # strided: unique would copy it first
+    with override_limits(max_binding=2048), no_gpu_work():
+        with pytest.raises(ValueError, match="storage binding"):
+            wt.unique(big)
+        with pytest.raises(ValueError, match="storage binding"):
+            wt.topk(row[:300], 3)
     assert_same(wt.unique(wt.tensor([2, 1, 2]), dim=0), np.array([1, 2], np.int32))
