@@ -8,7 +8,7 @@ TILE = WG * R elements, R per invocation (4 to R_MAX, from the row length):
   n <= TILE: one pass, one workgroup per row (an in-workgroup scan of the runs);
   longer:    a TOTALS pass writes each invocation's run total ([rows, tiles * WG],
              1/R of the data); those are scanned by the same function (recursively:
-             a row of 2**24 needs three levels); a last pass walks each run once
+             a row of 2**24 needs two levels on lavapipe, three with R = 64); a last pass walks each run once
              from the inclusive total of the row's earlier runs (reduce-then-scan:
              the input is read twice, the output written once, no barriers; no
              look-back, so nothing spins).
@@ -23,8 +23,8 @@ Rows are dispatched in groups whose data fit one storage binding; a single row o
 more than one binding (max_binding / 4 elements) raises ValueError before any GPU
 work. Tiles past the adapter's workgroup limit per dimension go through a 2-D grid.
 
-Count-awareness (counted 1-D inputs, see SPEC "Counted results"): ``scan`` takes
-``count`` (a 0-d int32 View or None); the place to honour it is _scan_level's row
+Count-awareness (counted 1-D inputs, see SPEC "Counted results"): cumsum, cumprod,
+cummax and cummin take ``count`` (a 0-d int32 View or None), passed to ``_scan``; the place to honour it is _scan_level's row
 length (the kernels would read P.n from a count buffer); today a non-None count
 raises NotImplementedError.
 """
