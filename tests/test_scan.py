@@ -6,6 +6,9 @@ is compared exactly with numpy's float64 cumsum (cast to the result dtype), what
 order the GPU adds in. cumprod of floats is compared with float64 with a relative
 tolerance of 2e-7 per element of the row (products of values near 1); integer scans
 wrap as numpy's int64 scans do modulo 2**32."""
+import importlib.util
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -392,3 +395,13 @@ def test_scans_on_float16_gradients():
     wt.cumsum(x, 0).sum().backward()
     assert x.grad.dtype is wt.float16
     np.testing.assert_array_equal(x.grad.numpy(), [3, 2, 1])
+
+
+def test_bench_scan_smoke():
+    # benchmarks/bench_scan.py end to end at tiny sizes (it checks its results itself).
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_scan.py"
+    spec = importlib.util.spec_from_file_location("bench_scan", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    res = mod.main(["--log2n", "12", "--log2n-sort", "10", "--k", "5", "--repeat", "1"])
+    assert res["n"] == 4096 and res["cumsum_over_copy"] > 0
