@@ -379,3 +379,24 @@ def test_matmul_and_softmax_through_counts(rng, no_reads):
     np.testing.assert_allclose(res[2].numpy(), e0 / e0.sum(0), rtol=1e-5, atol=1e-6)   # over valid rows only
     np.testing.assert_allclose(res[3].item(), (a[rows, 1] ** 2).sum(), rtol=1e-5)       # contracted: zeros past the count
     np.testing.assert_allclose(res[4].numpy(), np.full(2, a[rows, 1].sum()), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("which", COUNTS)
+def test_scans_topk_unique_of_a_counted_tensor(rng, which, no_reads):
+    a = rng.integers(-5, 6, 300).astype(np.float32)
+    keep = keep_mask(rng, 300, which)
+    s = wt.tensor(a).masked_select(wt.tensor(keep))
+    res = {"cumsum": s.cumsum(0), "cummax": s.cummax(0).values, "top": s.topk(3 if keep.sum() >= 3 else 0),
+           "low": s.topk(3 if keep.sum() >= 3 else 0, largest=False),
+           "uniq": wt.unique(s, fixed_size=True, return_counts=True)}
+    no_reads()
+    v = a[keep]
+    same_prefix(res["cumsum"], np.cumsum(v).astype(np.float32))
+    same_prefix(res["cummax"], np.maximum.accumulate(v) if v.size else v)
+    if keep.sum() >= 3:
+        same_prefix(res["top"].values, np.sort(v)[::-1][:3])
+        same_prefix(res["low"].values, np.sort(v)[:3])
+    vals, counts = res["uniq"]
+    u, c = np.unique(v, return_counts=True)
+    same_prefix(vals, u)
+    same_prefix(counts, c.astype(np.int32))

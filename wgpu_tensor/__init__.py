@@ -13,7 +13,9 @@ from .dtypes import bool_ as bool, int32, uint32, float16, float32, DType  # noq
 from .autograd import no_grad, enable_grad, is_grad_enabled
 from .ops.creation import manual_seed
 from .runtime import get_device as _get_device
-from .tensor import Tensor, functions as _functions
+from .tensor import Tensor, functions as _functions, _unwrap, _wrap_out
+from .ops.select import read_count_async as _read_count_async
+from .ops.unique import exact_results as _exact_unique
 
 # PyTorch's short names for the same dtypes (wgpu_tensor has no 64-bit types).
 float, half, int = float32, float16, int32  # noqa: A001
@@ -33,6 +35,14 @@ async def masked_select_async(x, mask):
 async def nonzero_async(x, *, as_tuple=False):
     """The exact [k, ndim] coordinates of x's nonzero elements; awaits only the count."""
     return await x.nonzero_async(as_tuple=as_tuple)
+
+
+async def unique_async(x, sorted=True, return_inverse=False, return_counts=False, dim=None):
+    """The exact torch.unique result; awaits only the 4-byte count of unique values."""
+    res = unique(x, sorted, return_inverse, return_counts, dim, fixed_size=True)  # noqa: F821
+    values = res if isinstance(res, Tensor) else res[0]
+    k = await _read_count_async(values._v.count)
+    return _wrap_out(_exact_unique(_unwrap(res), k, return_inverse, return_counts))
 
 
 def device_info():

@@ -25,9 +25,11 @@ from .ops import index as I
 from .ops import linalg as L
 from .ops import reduce as R
 from .ops import reduce_dim as RD
+from .ops import scan as SC
 from .ops import select as S
 from .ops import shape as SH
 from .ops import sort as SO
+from .ops import unique as U
 from .view import View, as_shape, broadcast_shapes, norm_dim
 
 OPS = {}
@@ -1350,6 +1352,112 @@ setitem = _inplace_op("x[...] = value", _setitem, "x[key] = value.", method=Fals
 
 
 # ---------------------------------------------------------------- scans, topk, unique
+# Scans: ops/scan.py. topk and unique: ops/unique.py (sort, then the selection's
+# compaction). cumsum/cumprod of bool/int32 give int32 (PyTorch: int64).
+@op(saves=())
+def cumsum(x, dim, *, dtype=None):
+    """Cumulative sum along dim: bool/int32 -> int32 (PyTorch: int64; wraps), uint32 ->
+    uint32, float16 accumulated in float32; ``dtype=`` converts the input first."""
+    return SC.cumsum(x, dim, dtype=dtype)
+
+
+@cumsum.grad
+def _cumsum_grad(g, out, want, x, dim, **kwargs):
+    return SC.reverse_cumsum(g, dim), None
+
+
+@op(saves=(0,))
+def cumprod(x, dim, *, dtype=None):
+    """Cumulative product along dim (dtypes as cumsum)."""
+    return SC.cumprod(x, dim, dtype=dtype)
+
+
+@cumprod.grad
+def _cumprod_grad(g, out, want, x, dim, **kwargs):
+    # Exact with zeros: before a row's first zero, d/dx_i = revcumsum(g * out)_i / x_i;
+    # at the first zero z, revcumsum(g * cumprod(x with x_z = 1))_z; after it, 0.
+    if x.dtype.kind != "f" or g.dtype is not out.dtype:
+        x = E.cast(x, g.dtype)
+    zero = E.binary("eq", x, 0)
+    nz = SC.cumsum(zero, dim)                       # zeros so far, int32
+    before = E.binary("eq", nz, 0)
+    first = E.binary("logical_and", zero, E.binary("eq", nz, 1))
+    safe = E.where(before, x, 1.0)
+    b = E.binary("div", SC.reverse_cumsum(_mul(g, out), dim), safe)
+    a = SC.reverse_cumsum(_mul(g, SC.cumprod(E.where(first, 1.0, x), dim)), dim)
+    return E.where(before, b, E.where(first, a, 0.0)), None
+
+
+def _cumext_grad(fn):
+    def rule(g, out, want, x, dim):
+        if x.ndim == 0:
+            return g, None
+        idx = fn(x, dim).indices  # recomputed: the tape keeps the values only
+        return I.scatter_add_(zeros(x.shape, g.dtype, g.device), dim, idx, g, check=False), None
+    return rule
+
+
+@op(saves=(0,))
+def cummax(x, dim):
+    """(values, indices) named tuple: running maximum along dim and its index (the later
+    one on ties; NaN propagates); indices int32 (PyTorch: int64)."""
+    return SC.cummax(x, dim)
+
+
+@op(saves=(0,))
+def cummin(x, dim):
+    """(values, indices) named tuple: running minimum along dim (as cummax)."""
+    return SC.cummin(x, dim)
+
+
+cummax.grad(_cumext_grad(SC.cummax))
+cummin.grad(_cumext_grad(SC.cummin))
+
+
+@op(saves=(0,))
+def topk(x, k, dim=-1, largest=True, sorted=True):
+    """(values, indices) named tuple of the k largest (``largest=False``: smallest)
+    elements along dim, in order (NaN is the largest); indices int32 (PyTorch: int64)."""
+    return U.topk(x, k, dim, largest, sorted)
+
+
+@topk.grad
+def _topk_grad(g, out, want, x, k, dim=-1, largest=True, sorted=True):
+    if x.ndim == 0:
+        return (g if k else zeros((), g.dtype, g.device)), None
+    idx = U.topk(x, k, dim, largest, sorted).indices  # recomputed (the sort is stable)
+    d = norm_dim(dim, x.ndim)
+    return I.scatter_add_(zeros(x.shape, g.dtype, g.device), d, idx, g, check=False), None
+
+
+@op()
+def unique(x, sorted=True, return_inverse=False, return_counts=False, dim=None, *, fixed_size=False):
+    """Unique values of the flattened x, sorted (NaNs are one value, -0.0 == 0.0); with
+    ``return_inverse`` (int32, x's shape) and ``return_counts`` (int32). Reads the number
+    of unique values once (explicit, like x[mask]); ``fixed_size=True`` reads nothing:
+    [N] results, unique values first, ``.count`` on the GPU."""
+    return U.unique(x, sorted, return_inverse, return_counts, dim, fixed_size=fixed_size)
+
+
+
+def _scan_keeps_count(name):
+    """A scan of a counted tensor keeps its count: along the counted dim the valid rows'
+    prefix does not depend on the rows after them; along other dims rows are independent."""
+    o = OPS[name]
+    fwd = o.forward
+
+    def forward(x, *args, **kwargs):
+        out = fwd(x, *args, **kwargs)
+        if isinstance(x, View) and x.count is not None and x.ndim:
+            for v in (out if isinstance(out, tuple) else (out,)):
+                v.count = x.count
+        return out
+    forward.__name__, forward.__doc__ = fwd.__name__, fwd.__doc__
+    o.forward = forward
+
+
+for _name in ("cumsum", "cumprod", "cummax", "cummin"):
+    _scan_keeps_count(_name)
 
 
 # ---------------------------------------------------------------- creation

@@ -217,6 +217,22 @@ COPY = Block("CopyParams", [
 
 # ---------------------------------------------------------------- blocks of the reductions with dim, scans
 
+# Scans along rows (ops/scan.py, shaders/scan_rows.wgsl).
+SCAN = Block("ScanParams", [
+    u32("n", "row length"),
+    u32("tpr", "tiles per row"),
+    u32("g0", "global index of this dispatch's first tile"),
+    u32("ntiles", "tiles in this dispatch"),
+    u32("row0", "first row of this dispatch's group of rows (the windows start there)"),
+    u32("x_off", "element offset of row row0 in the X window"),
+    u32("y_off", "the same in the Y window (rows of n, or of tpr * WG run totals)"),
+    u32("xi_off", "the same in the XI window"),
+    u32("yi_off", "the same in the YI window"),
+    u32("p_off", "the same in the PV and PI windows (rows of tpr * WG)"),
+    pad("_pad0"),
+    pad("_pad1"),
+])
+
 
 # ---------------------------------------------------------------- blocks of linear algebra and attention
 MATMUL = Block("MatmulParams", [
