@@ -176,3 +176,70 @@ def test_64_bit_requests_map_to_32_bits_with_one_warning():
     assert len([x for x in w if "64-bit" in str(x.message)]) == 1     # one warning per process
     with pytest.raises(OverflowError):
         wt.tensor(np.array([2 ** 40], np.int64))
+
+
+# ---------------------------------------------------------------- mixed advanced indexing
+def _np_key(key):
+    return tuple(v.numpy() if isinstance(v, wt.Tensor) else v for v in key)
+
+
+def _keys(rng):
+    idx = wt.tensor(np.array([2, 0, 1], np.int32))          # no duplicates: assignment order is free
+    cm = wt.tensor(rng.random(6) < 0.5)
+    rm = wt.tensor(np.array([True, False, True]))
+    return [(slice(None), cm), (rm, slice(0, 2)), (idx, 1), (idx, wt.tensor(np.array([0, 5, -1], np.int32))),
+            (Ellipsis, wt.tensor(np.array([4, 0], np.int32))), (slice(None), wt.tensor(np.array([[0, 3], [1, 2]]))),
+            (idx, slice(None), wt.tensor(np.array([0, 1, 3], np.uint32))), (1, slice(None), [0, 4]),
+            ([0, 2], Ellipsis, 3), (slice(None), -1, wt.tensor(np.array([-1, 0], np.int32))),
+            (None, idx, slice(1, 3)), (rm, None, wt.tensor(np.array([0, 5], np.int32)))]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_mixed_advanced_indexing_reads_like_numpy(rng, dtype):
+    a = rand_np(rng, (3, 6, 5), dtype)
+    x = wt.tensor(a)
+    for key in _keys(rng):
+        assert_same(x[key], a[_np_key(key)])
+    t, at = x.transpose(0, 2), a.transpose(2, 1, 0)            # a strided view
+    for key in _keys(rng)[2:6]:
+        k = tuple(v if not isinstance(v, int) else min(v, 2) for v in key[:2])
+        assert_same(t[k[:1] + (slice(1, 3),)], at[_np_key(k[:1]) + (slice(1, 3),)])
+
+
+@pytest.mark.parametrize("dtype", [wt.float32, wt.int32, wt.float16, wt.bool])
+def test_mixed_advanced_indexing_assignment_like_numpy(rng, dtype):
+    a = rand_np(rng, (3, 6, 5), dtype)
+    for key in _keys(rng):
+        nk = _np_key(key)
+        want = a.copy()
+        shape = want[nk].shape
+        v = rand_np(rng, shape, dtype)
+        want[nk] = v
+        x = wt.tensor(a)
+        x[key] = wt.tensor(v)
+        assert_same(x, want)
+        want2 = a.copy()
+        want2[nk] = 1
+        x = wt.tensor(a)
+        x[key] = 1
+        assert_same(x, want2)
+
+
+def test_mixed_advanced_indexing_gradient_and_errors(rng):
+    a = rng.standard_normal((3, 6, 5)).astype(np.float32)
+    w = rng.standard_normal((4, 5)).astype(np.float32)
+    p = wt.tensor(a, requires_grad=True)
+    idx = np.array([2, 0, 2, 1])
+    (p[wt.tensor(idx.astype(np.int32)), 3] * wt.tensor(w)).sum().backward()
+    want = np.zeros_like(a)
+    np.add.at(want, (idx, 3), w)                              # duplicates accumulate
+    np.testing.assert_allclose(p.grad.numpy(), want, rtol=1e-6)
+    x = wt.tensor(a)
+    with pytest.raises(IndexError, match="out of bounds"):
+        x[wt.tensor(np.array([0, 3], np.int32)), 1]
+    with pytest.raises(IndexError, match="out of bounds"):
+        x[:, 6, wt.tensor(np.array([0], np.int32))]
+    with no_gpu_work(), pytest.raises(IndexError, match="too many indices"):
+        x[0, 0, 0, [0]]
+    with no_gpu_work(), pytest.raises(IndexError, match="integer or bool"):
+        x[:, [0.5]]

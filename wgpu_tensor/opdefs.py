@@ -19,6 +19,7 @@ import operator
 import numpy as np
 
 from . import dtypes as D
+from .ops import advanced as AD
 from .ops import creation as C
 from .ops import elementwise as E
 from .ops import index as I
@@ -897,11 +898,21 @@ def tensor_key(key):
 
 
 def _basic_key(key):
-    keys = key if isinstance(key, tuple) else (key,)
-    if any(isinstance(k, (View, list, np.ndarray)) for k in keys):
-        raise NotImplementedError("advanced indexing (tensors or lists inside a tuple index) is "
-                                  "not implemented yet")
     return key
+
+
+@op("index_advanced", method=False, function=False)
+def index_advanced(x, key):
+    """Mixed advanced indexing (index tensors or masks beside slices, ints, None, ...),
+    with numpy's (PyTorch's) placement of the advanced dims; ``key`` prepared by
+    ops.advanced.prepare (masks as coordinates)."""
+    return AD.get(x, key)
+
+
+@index_advanced.grad
+def _index_advanced_grad(g, out, want, x, key):
+    z = zeros(x.shape, g.dtype, g.device)
+    return AD.put_(z, key, g, accumulate=True), None
 
 
 def _bool_key(x, key):
@@ -1330,6 +1341,9 @@ def _setitem(x, key, value):
             S.index_mask_put_(x, key, value)
         else:
             I.index_put_(x, key, value)
+        return
+    if AD.is_advanced(key):
+        AD.put_(x, AD.prepare(x, key), value if isinstance(value, View) else value)
         return
     key, empty = _bool_key(x, key)
     target = x.basic_index(_basic_key(key))

@@ -16,6 +16,7 @@ import numpy as np
 from . import autograd as A
 from . import dtypes as D
 from .opdefs import OPS, tensor_key
+from .ops import advanced as AD
 from .ops import elementwise as E
 from .ops import select as S
 from .view import View, as_shape, norm_dim
@@ -523,6 +524,8 @@ class Tensor:
     # ---------------------------------------------------------------- indexing
     def __getitem__(self, key):
         key = tensor_key(_unwrap(key))
+        if AD.is_advanced(key):
+            return apply(OPS["index_advanced"], self, AD.prepare(self._v, key))
         if key.__class__ is View:
             if key.dtype is D.bool_:
                 return self._index_mask(Tensor._wrap(key))

@@ -455,14 +455,14 @@ def _index_geometry(x, idx):
     return shape, idx_st, x_st
 
 
-def index_get(x, idx):
+def index_get(x, idx, *, check=True):
     """x[idx] for an integer tensor idx: shape idx.shape + x.shape[1:]; negatives wrap.
-    An index with a count gives a result with that count (see counted_index)."""
+    An index with a count gives a result with that count (see counted_index).
+    check=False skips the range check (and its read) for indices known in range."""
     _check_tensor(x, "index")
     shape, idx_st, x_st = _index_geometry(x, idx)
     dev = x.device
     out = View.empty(shape, x.dtype, dev)
-    check = True
     if idx.count is not None and idx.ndim:
         out.count = idx.count
         idx, check = counted_index(x, 0, idx)
