@@ -243,3 +243,33 @@ def test_mixed_advanced_indexing_gradient_and_errors(rng):
         x[0, 0, 0, [0]]
     with no_gpu_work(), pytest.raises(IndexError, match="integer or bool"):
         x[:, [0.5]]
+
+
+# ---------------------------------------------------------------- error messages of the trial
+def test_error_messages_name_what_is_wrong():
+    x = wt.zeros(3, 4)
+    with no_gpu_work(), pytest.raises(TypeError, match=r"operand of type ndarray \(\(3, 4\)\): wrap it with wt.tensor") as e:
+        x + np.ones((3, 4))
+    assert "1., 1." not in str(e.value)                      # the array is not printed
+    with pytest.raises(TypeError, match="unsupported scalar 'aaaa.*\\.\\.\\. of type str"):
+        x + "a" * 100                                        # long values are cut
+    with no_gpu_work(), pytest.raises(RuntimeError, match="got int32 \\(pass float data"):
+        wt.tensor([1, 2], requires_grad=True)
+
+
+def test_a_device_that_fails_to_open_gets_the_install_hint(monkeypatch):
+    import wgpu
+    from wgpu_tensor.runtime import device as device_module
+
+    class Adapter:
+        limits = {}
+        features = set()
+        info = {"device": "broken"}
+
+        def request_device_sync(self, **kw):
+            raise RuntimeError("driver said no")
+
+    monkeypatch.setattr(wgpu.gpu, "request_adapter_sync", lambda **kw: Adapter())
+    with pytest.raises(RuntimeError, match="mesa-vulkan-drivers.*'broken' was found, but opening a device on it "
+                                           "failed: driver said no"):
+        device_module.Device()

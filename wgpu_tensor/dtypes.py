@@ -126,7 +126,13 @@ def scalar_dtype(v) -> DType:
         return int32
     if isinstance(v, (float, np.floating)):
         return float32
-    raise TypeError(f"unsupported scalar {v!r} of type {type(v).__name__}")
+    if isinstance(v, (np.ndarray, list, tuple)):
+        shape = np.shape(v) if isinstance(v, np.ndarray) else f"len {len(v)}"
+        raise TypeError(f"an operand of type {type(v).__name__} ({shape}): wrap it with wt.tensor() first "
+                        "(wgpu_tensor converts host arrays only explicitly, so no upload is hidden)")
+    text = repr(v)
+    raise TypeError(f"unsupported scalar {text if len(text) <= 60 else text[:57] + '...'} of type "
+                    f"{type(v).__name__}")
 
 
 def promote(a: DType, b: DType) -> DType:

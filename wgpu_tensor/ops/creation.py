@@ -107,7 +107,9 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
     if arr.dtype.kind == "f" and dtype is None:
         arr = arr.astype(np.float32 if arr.dtype != np.float16 else np.float16)
     if requires_grad and (D.to_dtype(dtype) if dtype is not None else D.from_numpy_dtype(arr.dtype)).kind != "f":
-        raise RuntimeError(f"only tensors of floating point dtype can require gradients, got {arr.dtype}")
+        got = D.to_dtype(dtype) if dtype is not None else D.from_numpy_dtype(arr.dtype)
+        raise RuntimeError(f"only tensors of floating point dtype can require gradients, got {got.name} "
+                           "(pass float data or dtype=wt.float32)")
     return from_numpy(arr, dtype)
 
 

@@ -134,8 +134,12 @@ class Device:
         self.has_timestamps = "timestamp-query" in feats
         if self.has_timestamps:
             want_feats.append("timestamp-query")
-        self.device = adapter.request_device_sync(required_features=want_feats,
-                                                  required_limits=required_limits)
+        try:
+            self.device = adapter.request_device_sync(required_features=want_feats,
+                                                      required_limits=required_limits)
+        except Exception as e:  # a driver that lists an adapter but cannot open it
+            raise RuntimeError(f"{INSTALL_HINT} (the adapter {adapter.info.get('device', '')!r} was found, "
+                               f"but opening a device on it failed: {e})") from None
         dl = self.device.limits
         self.max_buffer = int(dl["max-buffer-size"])
         self.max_binding = int(dl["max-storage-buffer-binding-size"]) // 4 * 4
