@@ -273,3 +273,16 @@ def test_a_device_that_fails_to_open_gets_the_install_hint(monkeypatch):
     with pytest.raises(RuntimeError, match="mesa-vulkan-drivers.*'broken' was found, but opening a device on it "
                                            "failed: driver said no"):
         device_module.Device()
+
+
+def test_as_tensor_is_tensor_and_float64_range():
+    x = wt.tensor([1.0, 2.0])
+    assert wt.as_tensor(x) is x and wt.as_tensor(x, dtype=wt.float32) is x
+    assert wt.as_tensor(x, dtype=wt.int32).tolist() == [1, 2]
+    assert wt.as_tensor([1, 2]).tolist() == [1, 2] and wt.as_tensor(np.ones(2)).dtype is wt.float32
+    assert wt.is_tensor(x) and not wt.is_tensor(np.ones(2)) and not wt.is_tensor(1.0)
+    with no_gpu_work(), pytest.raises(OverflowError, match="does not fit float32"):
+        wt.tensor(1e300)
+    with no_gpu_work(), pytest.raises(OverflowError, match="does not fit float32"):
+        wt.tensor(np.array([1.0, -1e39]))
+    assert np.isinf(wt.tensor(np.array([np.inf, 1.0])).numpy()[0])   # inf itself is a float32 value

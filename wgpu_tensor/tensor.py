@@ -87,6 +87,8 @@ def composite(f):
 def functions():
     """{name: the public ``wt.<name>`` function} of every declared op that has one, and
     the composites."""
+    COMPOSITES.setdefault("as_tensor", as_tensor)
+    COMPOSITES.setdefault("is_tensor", is_tensor)
     return {**{o.name: function(o.name) for o in OPS.values() if o.function}, **COMPOSITES}
 
 
@@ -144,6 +146,21 @@ def _inplace_binop(name):
 
 
 _REPR_FULL = 1000
+
+
+def as_tensor(data, dtype=None, device=None):
+    """``data`` itself when it is already a tensor of ``dtype`` (no copy), else a new
+    tensor from it (torch.as_tensor)."""
+    if data.__class__ is Tensor and (dtype is None or D.to_dtype(dtype) is data.dtype):
+        if device is not None:
+            _check_device(device)
+        return data
+    return function("tensor")(data, dtype=dtype, device=device)
+
+
+def is_tensor(obj):
+    """Whether ``obj`` is a wgpu_tensor Tensor (torch.is_tensor)."""
+    return isinstance(obj, Tensor)
 
 
 def _is_device(d):

@@ -42,6 +42,17 @@ def _check_int_range(arr, target):
                             f"(range [{lo}, {hi}])")
 
 
+def _check_float_range(arr, target):
+    """float64 values beyond the target's range would silently become inf: refuse them."""
+    if arr.dtype != np.float64 or not arr.size:
+        return
+    fin = arr[np.isfinite(arr)]
+    lim = float(np.finfo(target.np).max)
+    if fin.size and np.abs(fin).max() > lim:
+        raise OverflowError(f"value {fin.flat[int(np.argmax(np.abs(fin)))]!r} does not fit {target.name} "
+                            f"(largest {lim:.6g}); float64 data become {target.name}")
+
+
 def _device(device):
     """The device for a new tensor: ``device=`` may be None or a tensor's ``.device``
     (PyTorch code passes ``device=x.device``); wgpu_tensor runs on one adapter."""
@@ -65,6 +76,8 @@ def from_numpy(arr, dtype=None, device=None):
     target = D.to_dtype(dtype) if dtype is not None else D.from_numpy_dtype(arr.dtype)
     if target.kind in "iu":
         _check_int_range(arr, target)
+    elif target.kind == "f":
+        _check_float_range(arr, target)
     # not np.ascontiguousarray: it turns a 0-d array into shape (1,).
     host = np.asarray(arr.astype(target.np, copy=False), order="C")
     dev = _device(device)
@@ -105,6 +118,7 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
                 raise OverflowError("a Python int in the data does not fit int32")
             raise TypeError(f"unsupported data for a tensor: {type(data).__name__}")
     if arr.dtype.kind == "f" and dtype is None:
+        _check_float_range(arr, D.float32)
         arr = arr.astype(np.float32 if arr.dtype != np.float16 else np.float16)
     if requires_grad and (D.to_dtype(dtype) if dtype is not None else D.from_numpy_dtype(arr.dtype)).kind != "f":
         got = D.to_dtype(dtype) if dtype is not None else D.from_numpy_dtype(arr.dtype)
