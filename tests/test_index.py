@@ -21,11 +21,6 @@ def T(a):
     return t
 
 
-def transpose(t):
-    """A non-contiguous view of the same storage: reversed dims (x.T)."""
-    return wt.Tensor._wrap(t._v.derive(t.shape[::-1], t._v._strides[::-1], t._v._offset))
-
-
 def _distinct(rng, size, k, shape_rest, dtype=np.int32):
     """Indices along an axis of ``size`` for k positions, distinct along that axis for every
     other coordinate (so a scatter has no duplicate targets): shape (k,) + shape_rest."""
@@ -70,9 +65,9 @@ def test_gather_each_dim(rng, dtype, shape):
 @pytest.mark.parametrize("dtype", [wt.bool, wt.float16, wt.float32])
 def test_gather_strided_views(rng, dtype):
     x = rand_np(rng, (9, 14), dtype)
-    tx = transpose(T(x))                      # (14, 9), strides (1, 14)
+    tx = T(x).T                      # (14, 9), strides (1, 14)
     idx = rng.integers(0, 14, (20, 7)).astype(np.int32)
-    ti = transpose(T(np.ascontiguousarray(idx.T)))  # a transposed index view
+    ti = T(np.ascontiguousarray(idx.T)).T  # a transposed index view
     assert_same(tx.gather(0, ti), np.take_along_axis(x.T[:, :7], idx, 0))
     big = T(rand_np(rng, (40, 30), dtype))
     view = big[3::2, 1::3]                    # offset and strided
@@ -196,7 +191,7 @@ def test_index_get_nd_and_views(rng, dtype, shape):
     x = rand_np(rng, shape, dtype)
     idx = rng.integers(-shape[0], shape[0], (2, 4)).astype(np.int32)
     assert_same(T(x)[T(idx)], x[idx])
-    tx = transpose(T(x))
+    tx = T(x).T
     idx2 = rng.integers(0, shape[-1], 6).astype(np.int32)
     assert_same(tx[T(idx2)], x.T[idx2])
     assert_same(T(x)[1:][T(idx[:1, :2] % (shape[0] - 1))], x[1:][idx[:1, :2] % (shape[0] - 1)])
@@ -256,7 +251,7 @@ def test_index_put_rows_broadcast_and_cast(rng, dtype):
 def test_index_put_strided_target_and_aliasing(rng):
     base = rand_np(rng, (10, 6), wt.float16)
     tb = T(base)
-    view = transpose(tb)[1:]                 # (5, 10) view, strides (1, 6), offset 1
+    view = tb.T[1:]                 # (5, 10) view, strides (1, 6), offset 1
     view[T(np.array([0, 3], np.int32))] = T(np.arange(10, dtype=np.float16))
     exp = base.copy()
     exp.T[1:][[0, 3]] = np.arange(10, dtype=np.float16)
@@ -317,7 +312,7 @@ def test_assign_transposed_view_and_0d(rng):
         x = rand_np(rng, (5, 6), dtype)
         tx = T(x)
         v = rand_np(rng, (6, 5), dtype)
-        transpose(tx).copy_(T(v))
+        tx.T.copy_(T(v))
         assert_same(tx, v.T)
         z = T(rand_np(rng, (), dtype))
         z.copy_(T(v[0, 0]))
@@ -337,7 +332,7 @@ def test_assign_overlapping_value_is_copied_first(rng):
         assert_same(tx, exp)
         m = T(x.reshape(1, -1)[:, :4096].reshape(64, 64))
         mn = m.numpy()
-        m.copy_(transpose(m))                           # in-place transpose
+        m.copy_(m.T)                           # in-place transpose
         assert_same(m, mn.T)
 
 
@@ -505,7 +500,7 @@ def test_multi_window_and_2d_grid(rng, dtype):
         assert_same(tx, exp)
         t2 = T(x2)
         assert_same(t2.gather(0, T(i2)), np.take_along_axis(x2, i2, 0))
-        assert_same(transpose(t2).index_select(1, T(pos[:77] % 150)), x2.T[:, pos[:77] % 150])
+        assert_same(t2.T.index_select(1, T(pos[:77] % 150)), x2.T[:, pos[:77] % 150])
         src = rand_np(rng, (120, 200), dtype)
         i3 = _moveaxis_distinct(rng, (150, 200), (120, 200), 0)
         t2.scatter_(0, T(i3), T(src))

@@ -59,6 +59,17 @@ class Op:
         self.backward = rule
         return rule
 
+    def around(self, wrapper):
+        """Run ``wrapper(forward, *args, **kwargs)`` in place of the forward (the count
+        rules wrap the kernels' forwards this way); name and docstring stay."""
+        inner = self.forward
+
+        def forward(*args, **kwargs):
+            return wrapper(inner, *args, **kwargs)
+        forward.__name__, forward.__doc__ = inner.__name__, inner.__doc__
+        self.forward = forward
+        return wrapper
+
     def __repr__(self):
         return f"<op {self.name}>"
 
@@ -397,7 +408,7 @@ def _reshape_count(x, out, what="reshape"):
     if out.ndim and x.ndim and x.shape[0]:
         for k in range(2, x.ndim + 1):  # the new leading dim = dims 0..k-1 merged
             if math.prod(x.shape[:k]) == out.shape[0]:
-                out.count = E.binary("mul", x.count, math.prod(x.shape[1:k]))
+                out.count = E.merged_count(x, k)
                 return out
     raise _moves_count(x, f"{what} to {out.shape}")
 
@@ -814,10 +825,7 @@ def _count_rule(name, touched):
     """A counted input (see "counts through views") of shape op ``name``: the count stays
     when the op leaves dim 0 where it is (``touched(x, *args, **kwargs)``: the dims it
     moves, reverses or reshapes), else the op raises before any GPU work."""
-    o = OPS[name]
-    fwd = o.forward
-
-    def forward(x, *args, **kwargs):
+    def forward(fwd, x, *args, **kwargs):
         if not (isinstance(x, View) and x.count is not None):
             return fwd(x, *args, **kwargs)
         if 0 in touched(x, *args, **kwargs):
@@ -825,8 +833,7 @@ def _count_rule(name, touched):
         out = fwd(x, *args, **kwargs)
         out.count = x.count
         return out
-    forward.__name__, forward.__doc__ = fwd.__name__, fwd.__doc__
-    o.forward = forward
+    OPS[name].around(forward)
 
 
 def _dims_of(x, dims):
@@ -848,12 +855,10 @@ _count_rule("flip", lambda x, *dims, **kw: _dims_of(x, _dims_arg(_dims_kw(dims, 
 _count_rule("roll", lambda x, shifts, dims=None: {0} if dims is None else
             _dims_of(x, dims if isinstance(dims, (tuple, list)) else (dims,)))
 _count_rule("repeat_interleave", lambda x, repeats=None, dim=None, **kw: {0} if dim is None else _dims_of(x, (dim,)))
-_narrow_forward = OPS["slice"].forward
-
-
-def _counted_narrow(x, dim, start, length):
+@OPS["slice"].around
+def _counted_narrow(fwd, x, dim, start, length):
     """narrow along a counted dim 0 is a slice of it: the count clamps, on the GPU."""
-    out = _narrow_forward(x, dim, start, length)
+    out = fwd(x, dim, start, length)
     if isinstance(x, View) and x.count is not None:
         if norm_dim(dim, x.ndim) == 0:
             return _index_count(x, slice(operator.index(start), operator.index(start) + operator.index(length)), out)
@@ -861,22 +866,24 @@ def _counted_narrow(x, dim, start, length):
     return out
 
 
-OPS["slice"].forward = _counted_narrow
-for _name in ("cat", "stack"):
-    _fwd = OPS[_name].forward
-
-    def _joined(*tensors, dim=0, _fwd=_fwd, _name=_name):
+def _joined_count(name):
+    """cat / stack of counted tensors: along another dim than 0, of tensors sharing one
+    count, the count stays; anything else raises (a joined dim 0 has no one count)."""
+    def forward(fwd, *tensors, dim=0):
         counted = [t for t in tensors if isinstance(t, View) and t.count is not None]
         if not counted:
-            return _fwd(*tensors, dim=dim)
-        d = norm_dim(dim, tensors[0].ndim + (_name == "stack"))
+            return fwd(*tensors, dim=dim)
+        d = norm_dim(dim, tensors[0].ndim + (name == "stack"))
         if d == 0 or len(counted) != len(tensors) or any(t.count is not counted[0].count for t in counted):
-            raise _moves_count(counted[0], f"{_name} along dim {d} (or with tensors of other counts)")
-        out = _fwd(*tensors, dim=dim)
+            raise _moves_count(counted[0], f"{name} along dim {d} (or with tensors of other counts)")
+        out = fwd(*tensors, dim=dim)
         out.count = counted[0].count
         return out
-    _joined.__doc__ = _fwd.__doc__
-    OPS[_name].forward = _joined
+    OPS[name].around(forward)
+
+
+for _name in ("cat", "stack"):
+    _joined_count(_name)
 
 
 # ---------------------------------------------------------------- indexing
@@ -1457,17 +1464,13 @@ def unique(x, sorted=True, return_inverse=False, return_counts=False, dim=None, 
 def _scan_keeps_count(name):
     """A scan of a counted tensor keeps its count: along the counted dim the valid rows'
     prefix does not depend on the rows after them; along other dims rows are independent."""
-    o = OPS[name]
-    fwd = o.forward
-
-    def forward(x, *args, **kwargs):
+    def forward(fwd, x, *args, **kwargs):
         out = fwd(x, *args, **kwargs)
         if isinstance(x, View) and x.count is not None and x.ndim:
             for v in (out if isinstance(out, tuple) else (out,)):
                 v.count = x.count
         return out
-    forward.__name__, forward.__doc__ = fwd.__name__, fwd.__doc__
-    o.forward = forward
+    OPS[name].around(forward)
 
 
 for _name in ("cumsum", "cumprod", "cummax", "cummin"):
@@ -1684,10 +1687,7 @@ def _counted_product(name):
     """Counts through matmul: a counted operand's leading dim that is contracted (a 1-D
     operand, or b's rows) takes zeros past its count, so only valid rows add up; one that
     stays the result's leading dim (a's rows, a batch dim) keeps its count."""
-    o = OPS[name]
-    fwd = o.forward
-
-    def forward(a, b):
+    def forward(fwd, a, b):
         ca = a.count if isinstance(a, View) else None
         cb = b.count if isinstance(b, View) else None
         if ca is None and cb is None:
@@ -1710,21 +1710,16 @@ def _counted_product(name):
                 raise _moves_count(b, f"{name} with a {a.ndim}-d operand")
         out = fwd(a.derive(a.shape, a._strides, a._offset), b.derive(b.shape, b._strides, b._offset))
         if keep:
-            out.count = keep[0] if len(keep) == 1 or keep[1] is keep[0] else \
-                E.launch("min(a, b)", D.int32, keep, ["i32", "i32"])
+            out.count = E.min_count(keep)
         return out
-    forward.__name__, forward.__doc__ = fwd.__name__, fwd.__doc__
-    o.forward = forward
+    OPS[name].around(forward)
 
 
 def _counted_softmax(name):
     """Counts through softmax: along the counted dim only valid rows take part (the others
     enter as -inf, so they get probability 0); along other dims rows are independent. The
     count stays."""
-    o = OPS[name]
-    fwd = o.forward
-
-    def forward(x, dim=None, dtype=None):
+    def forward(fwd, x, dim=None, dtype=None):
         if not (isinstance(x, View) and x.count is not None and x.ndim):
             return fwd(x, dim, dtype)
         count = x.count
@@ -1737,8 +1732,7 @@ def _counted_softmax(name):
         out = fwd(x, dim, dtype)
         out.count = count
         return out
-    forward.__name__, forward.__doc__ = fwd.__name__, fwd.__doc__
-    o.forward = forward
+    OPS[name].around(forward)
 
 
 for _name in ("matmul", "mm", "bmm"):

@@ -17,6 +17,7 @@ from . import autograd as A
 from . import dtypes as D
 from .opdefs import OPS, tensor_key
 from .ops import advanced as AD
+from .ops import creation as C
 from .ops import elementwise as E
 from .ops import select as S
 from .view import View, as_shape, norm_dim
@@ -87,8 +88,6 @@ def composite(f):
 def functions():
     """{name: the public ``wt.<name>`` function} of every declared op that has one, and
     the composites."""
-    COMPOSITES.setdefault("as_tensor", as_tensor)
-    COMPOSITES.setdefault("is_tensor", is_tensor)
     return {**{o.name: function(o.name) for o in OPS.values() if o.function}, **COMPOSITES}
 
 
@@ -148,6 +147,7 @@ def _inplace_binop(name):
 _REPR_FULL = 1000
 
 
+@composite
 def as_tensor(data, dtype=None, device=None):
     """``data`` itself when it is already a tensor of ``dtype`` (no copy), else a new
     tensor from it (torch.as_tensor)."""
@@ -158,20 +158,16 @@ def as_tensor(data, dtype=None, device=None):
     return function("tensor")(data, dtype=dtype, device=device)
 
 
+@composite
 def is_tensor(obj):
     """Whether ``obj`` is a wgpu_tensor Tensor (torch.is_tensor)."""
     return isinstance(obj, Tensor)
 
 
-def _is_device(d):
-    return isinstance(d, str) and d.split(":")[0] in ("cpu", "cuda", "gpu", "wgpu", "mps") or \
-        type(d).__name__ in ("device", "Device")
-
-
 def _check_device(d):
     """Any device a ported program names is this adapter: "cpu" and "cuda" included
     (the data is reachable from the host through .numpy() either way)."""
-    if not _is_device(d):
+    if not C.is_device_name(d):
         raise ValueError(f"device={d!r}: wgpu_tensor runs on one WebGPU adapter; use None, 'cpu', "
                          "'cuda' or a tensor's .device")
 
@@ -439,7 +435,7 @@ class Tensor:
         for a in args:
             if isinstance(a, Tensor):
                 dtype = a.dtype
-            elif _is_device(a):
+            elif C.is_device_name(a):
                 device = a
             elif dtype is None:
                 dtype = a

@@ -53,14 +53,20 @@ def _check_float_range(arr, target):
                             f"(largest {lim:.6g}); float64 data become {target.name}")
 
 
+def is_device_name(d):
+    """Whether ``d`` names a device ported code may pass: "cpu", "cuda", "cuda:0", ... or a
+    torch-style device object. On a one-adapter runtime every one of them is this adapter."""
+    return isinstance(d, str) and d.split(":")[0] in ("cpu", "cuda", "gpu", "wgpu", "mps") or \
+        type(d).__name__ in ("device", "Device")
+
+
 def _device(device):
     """The device for a new tensor: ``device=`` may be None or a tensor's ``.device``
     (PyTorch code passes ``device=x.device``); wgpu_tensor runs on one adapter."""
     dev = get_device()
     if device is None or device is dev:
         return dev
-    if isinstance(device, str) and device.split(":")[0] in ("cpu", "cuda", "gpu", "wgpu", "mps") or \
-            type(device).__name__ in ("device", "Device"):
+    if is_device_name(device):
         return dev  # ported code names "cpu" or "cuda": both mean the one adapter here
     raise ValueError(f"device={device!r}: wgpu_tensor runs on one WebGPU adapter; pass device=None, "
                      "'cpu', 'cuda' or a tensor's .device")

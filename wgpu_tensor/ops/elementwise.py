@@ -271,10 +271,23 @@ def result_count(views, shape):
                              "to use all its rows")
         if not any(c is v.count for c in counts):
             counts.append(v.count)
+    return min_count(counts)
+
+
+def min_count(counts):
+    """The smallest of 0-d int32 counts (distinct ones compared on the GPU)."""
     count = counts[0]
     for c in counts[1:]:
-        count = launch("min(a, b)", D.int32, [count, c], ["i32", "i32"])
+        if c is not count:
+            count = launch("min(a, b)", D.int32, [count, c], ["i32", "i32"])
     return count
+
+
+def merged_count(x, k=None):
+    """The count of counted ``x`` with its dims 0..k-1 merged into one (all of them by
+    default: the row-major flatten), whose valid rows stay first: count * their sizes."""
+    inner = math.prod(x.shape[1:k])
+    return x.count if inner == 1 else binary("mul", x.count, inner)
 
 
 @lru_cache(maxsize=None)

@@ -125,7 +125,7 @@ def arg_extreme(x, dim, keepdim, largest, name):
             raise TypeError(f"{name}(): keepdim must be a bool, got {type(keepdim).__name__}")
         flat = E.reshape(x, (-1,))
         if x.count is not None and x.ndim:  # the valid rows come first in row-major order
-            flat.count = x.count if x.ndim == 1 else E.binary("mul", x.count, math.prod(x.shape[1:]))
+            flat.count = E.merged_count(x)
         idx = max_dim(flat, 0, False, largest, name).indices
         return idx.reshaped((1,) * x.ndim) if keepdim else idx
     return max_dim(x, dim, keepdim, largest, name).indices

@@ -108,7 +108,7 @@ def unique_fixed(x, return_inverse=False, return_counts=False, dim=None, *, coun
     flat = E.reshape(x, (n,))
     counted = x.count is not None and x.ndim
     if counted:  # its valid rows come first in row-major order
-        flat.count = x.count if x.ndim == 1 else E.binary("mul", x.count, n // x.shape[0])
+        flat.count = E.merged_count(x)
     if n == 0:
         cnt = View.empty((), D.int32, dev)
         dev.clear(cnt._buf, 0, 4)
