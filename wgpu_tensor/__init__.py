@@ -74,8 +74,29 @@ def get_sync_debug_mode():
 
 
 def memory_stats():
-    """Bytes allocated on the GPU, how many sit in the pool, how many are in use."""
+    """Bytes allocated on the GPU, pooled, in use, in readback buffers, held in all (what
+    the memory limit counts) and the limit; entries of the pipeline, bind-group and plan
+    caches, and pipelines evicted so far."""
     return _get_device().memory_stats()
+
+
+def set_memory_limit(nbytes):
+    """Cap the bytes the runtime holds (live tensors, the pool, readback buffers): an
+    allocation that would pass it trims the pool, then raises MemoryError. 0: no cap;
+    None: the default (half the available host memory on CPU adapters and integrated
+    GPUs, none on discrete GPUs). Returns the previous cap."""
+    return _get_device().set_memory_limit(nbytes)
+
+
+def get_memory_limit():
+    """The memory cap in bytes (0: none)."""
+    return _get_device().memory_limit
+
+
+def set_cache_limits(pipelines=None, bind_groups=None, plans=None):
+    """Bound the pipeline, bind-group and replay-plan caches (entries, least recently
+    used evicted first; None keeps a bound). Returns the previous bounds as a dict."""
+    return _get_device().set_cache_limits(pipelines, bind_groups, plans)
 
 
 def empty_cache():

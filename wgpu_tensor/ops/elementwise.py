@@ -75,6 +75,7 @@ def _kernel(dev, expr, out_dtype, operands, cts, rt, all_contig):
            tuple([(o.dtype if isinstance(o, View) else None, ct) for o, ct in zip(operands, cts)]))
     k = dev.op_cache.get(sig)
     if k is not None:
+        dev.touch(k)
         return k
     params = {"WG": WG, "EXPR": expr, "RT": rt, "ALL_CONTIG": all_contig,
               "MATH": _MATH.search(expr) is not None,
@@ -92,8 +93,7 @@ def _kernel(dev, expr, out_dtype, operands, cts, rt, all_contig):
             params[f"VAL_{slot}"] = _decode(_SCAL[_SLOTS.index(slot)], ct)
     for slot in _SLOTS[len(operands):]:
         params.update({f"CT_{slot}": "u32", f"VAL_{slot}": "0u", f"HAS_{slot}": False})
-    k = dev.op_cache[sig] = dev.kernel("elementwise", params, access, ELEMENTWISE.size)
-    return k
+    return dev.kernel("elementwise", params, access, ELEMENTWISE.size, alias=sig)
 
 
 _MATH = re.compile(r"\bm_\w+\(")
@@ -385,13 +385,20 @@ def binary(name, x, y):
 class _Plan:
     """A binary op recorded once for one operand signature: its kernel,
     parameter block, binding windows and result layout. Replaying it costs an
-    allocation and a dispatch."""
+    allocation and a dispatch. It holds no buffer."""
 
     __slots__ = ("dev", "kernel", "params", "wins", "grid", "shape", "strides", "dtype", "nbytes",
                  "fuse", "a_off")
 
 
-_PLANS = {}
+class _NoPlan:
+    """The cached answer "this signature takes the general path" (no kernel)."""
+    kernel = None
+
+
+_NO_PLAN = _NoPlan()
+
+
 _NUMBERS = (int, float)
 
 
@@ -412,16 +419,22 @@ def fast_binary(name, a, b):
         key = (name, a.__class__, a, a != 0 or str(a), b.dtype, b.shape, b._strides, b._offset)
     else:
         return None
-    plan = _PLANS.get(key)
+    dev = a.device if ta else b.device
+    plans = dev.plans  # (least recently used first; bounded: Device.remember_plan)
+    plan = plans.get(key)
     if plan is None:
         plan = _make_plan(name, a, b, ta, tb)
-        if len(_PLANS) > 4096:
-            _PLANS.clear()
-        _PLANS[key] = plan
-    if plan is False:
+        dev.remember_plan(key, plan or _NO_PLAN)
+        if plan is False:
+            return None
+    elif plan is _NO_PLAN:
         return None
-    dev = plan.dev
-    if (ta and a.device is not dev) or (tb and b.device is not dev):
+    else:
+        try:
+            plans.move_to_end(key)
+        except KeyError:  # evicted meanwhile by another thread
+            pass
+    if tb and ta and b.device is not dev:
         return None
     count = a.count if ta else None
     if tb and b.count is not None:

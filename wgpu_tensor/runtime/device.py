@@ -53,7 +53,7 @@ class Kernel:
     others are storage buffers, ``"r"`` (read-only) or ``"rw"``.
     """
 
-    __slots__ = ("pipeline", "layout", "access", "params_size", "key")
+    __slots__ = ("pipeline", "layout", "access", "params_size", "key", "aliases")
 
     def __init__(self, pipeline, layout, access, params_size, key):
         self.pipeline = pipeline
@@ -61,6 +61,7 @@ class Kernel:
         self.access = access
         self.params_size = params_size
         self.key = key
+        self.aliases = []  # its keys in Device.op_cache, dropped with it on eviction
 
 
 class Command(NamedTuple):
@@ -99,6 +100,70 @@ def _bucket(n):
         return 1 << (n - 1).bit_length()
     step = 1 << ((n - 1).bit_length() - 4)
     return _round_up(n, step)
+
+
+# Entries each cache keeps before evicting its least recently used one (see
+# Device.set_cache_limits). A pipeline costs about 0.75 MiB of RSS on lavapipe,
+# a bind group or a plan a few hundred bytes.
+CACHE_LIMITS = {"pipelines": 512, "bind_groups": 4096, "plans": 4096}
+HOST_SHARE = 0.5  # the default memory limit's share of available host memory
+STAGING_KEEP = 1 << 26  # readback buffers up to this size are kept for reuse
+
+
+def _read_int(path):
+    """The first integer in a one-value file (/proc, /sys), or None ("max", missing, ...)."""
+    try:
+        with open(path) as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _cgroup_room():
+    """Bytes this process's cgroup may still use (limit minus usage), or None when
+    unlimited or unknown. cgroup v2 (memory.max / memory.current) first, then v1."""
+    dirs = []
+    try:
+        with open("/proc/self/cgroup") as f:
+            for ln in f:
+                parts = ln.strip().split(":", 2)
+                if len(parts) == 3 and parts[0] == "0":  # the v2 hierarchy: 0::/path
+                    dirs.append("/sys/fs/cgroup" + parts[2].rstrip("/"))
+    except OSError:
+        pass
+    dirs.append("/sys/fs/cgroup")
+    for d in dirs:
+        limit = _read_int(d + "/memory.max")
+        if limit is not None:
+            return max(limit - (_read_int(d + "/memory.current") or 0), 0)
+    limit = _read_int("/sys/fs/cgroup/memory/memory.limit_in_bytes")
+    if limit is not None and limit < 1 << 60:  # v1 writes "no limit" as a huge number
+        return max(limit - (_read_int("/sys/fs/cgroup/memory/memory.usage_in_bytes") or 0), 0)
+    return None
+
+
+def host_memory_available():
+    """Bytes of host memory this process can still take: /proc/meminfo's MemAvailable
+    (else os.sysconf's available pages), lowered to the cgroup's room if it has a limit.
+    None when nothing can be read."""
+    avail = None
+    try:
+        with open("/proc/meminfo") as f:
+            for ln in f:
+                if ln.startswith("MemAvailable:"):
+                    avail = int(ln.split()[1]) * 1024
+                    break
+    except (OSError, ValueError, IndexError):
+        pass
+    if avail is None:
+        try:
+            avail = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (AttributeError, ValueError, OSError):
+            avail = None
+    room = _cgroup_room()
+    if room is not None:
+        avail = room if avail is None else min(avail, room)
+    return avail
 
 
 class Device:
@@ -150,16 +215,29 @@ class Device:
         self.queue = self.device.queue
         self.lock = threading.RLock()
 
-        self._kernels = {}
-        # Ops cache their kernels here under flat signature keys of their own
-        # (e.g. elementwise: expression, dtypes), skipping the sorted params key.
+        # The three caches are least-recently-used, bounded by self.cache_limits.
+        # Pipelines, under (shader, sorted params, access, entry):
+        self._kernels = OrderedDict()
+        # Ops cache their kernels here too, under flat signature keys of their own
+        # (e.g. elementwise: expression, dtypes), skipping the sorted params key
+        # (kernel(alias=)); an evicted pipeline takes its aliases with it.
         self.op_cache = {}
+        # Replay plans of ops (elementwise: ops/elementwise.py), objects with a
+        # .kernel; an evicted pipeline takes its plans with it.
+        self.plans = OrderedDict()
+        # Bind groups, under (Kernel or plan, then (buffer uid, offset, size) per
+        # binding): buffer uids are never reused and a pooled buffer keeps its GPU
+        # buffer, so a bind group stays valid until _trim destroys buffers (it then
+        # drops them all); an evicted pipeline takes its bind groups with it.
         self._bind_groups = OrderedDict()
+        self.cache_limits = dict(CACHE_LIMITS)
+        self.evictions = 0  # pipelines evicted from the cache
         self._pool = {}  # size -> [Buffer]
         self._owned = set()  # every live Buffer (see alloc)
         self._pooled_bytes = 0
         self._allocated_bytes = 0
-        self._staging = {}
+        self._staging = {}  # size -> [idle readback buffer]
+        self._staging_bytes = 0  # bytes of every readback buffer, idle or mapped
         self._encoder = None
         self._pass = None
         self._pass_pipeline = None  # the pipeline last set in the open pass
@@ -182,6 +260,7 @@ class Device:
         self.pool_hits = 0  # alloc() calls served from the pool
         self._log = None  # the list record_commands() appends to, or None
         self._submitted = 0  # self.dispatches at the last flush
+        self.memory_limit = self.default_memory_limit()
         self.subgroup_size = 0
         self.use_subgroups = self.has_subgroups and self._probe_subgroups()
 
@@ -255,6 +334,63 @@ class Device:
         i = self.adapter.info
         return "llvmpipe" in (i.get("device", "") + i.get("vendor", "")).lower()
 
+    # ------------------------------------------------------------------ memory limit
+    def default_memory_limit(self):
+        """The ceiling a device starts with: on a CPU adapter (lavapipe, llvmpipe) and
+        on anything but a discrete GPU, whose "GPU memory" is host memory, HOST_SHARE
+        of the host memory available now (cgroup limits included) on top of what the
+        runtime already holds; on a discrete GPU 0 (no ceiling of ours: the driver's
+        own out-of-memory error becomes MemoryError after the pool is trimmed)."""
+        if not self.is_lavapipe and self.adapter.info.get("adapter_type", "") == "DiscreteGPU":
+            return 0
+        avail = host_memory_available()
+        if avail is None:
+            return 0
+        return self.held_bytes() + int(avail * HOST_SHARE)
+
+    def set_memory_limit(self, nbytes):
+        """Set the ceiling on bytes the runtime holds (held_bytes): a positive int; 0
+        for no ceiling; None for the default (default_memory_limit, recomputed now).
+        A lower ceiling trims the pool at once. Returns the previous ceiling."""
+        if nbytes is None:
+            nbytes = self.default_memory_limit()
+        elif isinstance(nbytes, bool) or not isinstance(nbytes, (int, float, np.integer, np.floating)):
+            raise TypeError(f"set_memory_limit: nbytes must be an int (bytes), 0 or None, "
+                            f"not {type(nbytes).__name__}")
+        elif not (nbytes >= 0 and nbytes < float("inf")):
+            raise ValueError(f"set_memory_limit: nbytes must be >= 0 (0: no limit), got {nbytes}")
+        with self.lock:
+            old, self.memory_limit = self.memory_limit, int(nbytes)
+            if self.memory_limit and self.held_bytes() > self.memory_limit:
+                self._make_room(0)
+        return old
+
+    def held_bytes(self):
+        """Bytes the runtime holds on the device: live tensors' buffers, pooled free
+        ones and readback (staging) buffers. What the memory limit counts."""
+        return self._allocated_bytes + self._staging_bytes
+
+    def _make_room(self, size):
+        """Trim the pool, then idle readback buffers, until ``size`` more bytes fit the
+        limit (or both are empty). Whether they fit. Call under self.lock."""
+        over = self.held_bytes() + size - self.memory_limit
+        if over > 0 and self._pooled_bytes:
+            self._trim(max(self._pooled_bytes - over, 0))
+            over = self.held_bytes() + size - self.memory_limit
+        if over > 0 and self._staging:
+            self._trim_staging()
+            over = self.held_bytes() + size - self.memory_limit
+        return over <= 0
+
+    def _check_limit(self, size, what):
+        """MemoryError (after trimming) when ``size`` more bytes would pass the limit."""
+        if self.memory_limit and self.held_bytes() + size > self.memory_limit and not self._make_room(size):
+            raise MemoryError(
+                f"{what} {size} bytes would take wgpu_tensor's device memory to "
+                f"{self.held_bytes() + size} bytes, over its memory limit of {self.memory_limit} bytes "
+                f"({self._allocated_bytes - self._pooled_bytes} bytes in live tensors; free some, or raise "
+                "the limit with wt.set_memory_limit)")
+
     # ------------------------------------------------------------------ buffers
     def check_size(self, nbytes, what="tensor"):
         if nbytes > self.max_buffer:
@@ -263,7 +399,8 @@ class Device:
                 f"{self.max_buffer} bytes")
 
     def alloc(self, nbytes) -> Buffer:
-        """A storage buffer of at least ``nbytes`` (rounded to 4, at least 16)."""
+        """A storage buffer of at least ``nbytes`` (rounded to 4, at least 16).
+        MemoryError when it would pass the memory limit even after trimming the pool."""
         if nbytes <= 1 << 20:  # the common small case: a power-of-two size class
             size = 16 if nbytes <= 16 else 1 << (int(nbytes) - 1).bit_length()
         else:
@@ -283,6 +420,7 @@ class Device:
                     self._log.append(Command("alloc", "pool", {"nbytes": nbytes},
                                              bindings=((buf.uid, 0, size),)))
                 return buf
+            self._check_limit(size, "allocating")
             usage = wgpu.BufferUsage.STORAGE | wgpu.BufferUsage.COPY_SRC | wgpu.BufferUsage.COPY_DST
             try:
                 gpu = self.device.create_buffer(size=size, usage=usage)
@@ -327,13 +465,30 @@ class Device:
                 b.gpu.destroy()
         self._bind_groups.clear()
 
+    def _trim_staging(self):
+        """Destroy the idle readback buffers (mapped ones are in use: not in the lists)."""
+        for lst in self._staging.values():
+            for st in lst:
+                self._staging_bytes -= st.size
+                st.destroy()
+        self._staging.clear()
+
     def empty_cache(self):
+        """Free the pooled buffers and the idle readback buffers."""
         with self.lock:
             self._trim(0)
+            self._trim_staging()
 
     def memory_stats(self):
+        """Bytes: allocated (live + pooled buffers), pooled, in use (live tensors),
+        staging (readback buffers), held (what the limit counts), limit (0: none);
+        entries of the pipeline, bind-group and plan caches; pipelines evicted."""
         return {"allocated_bytes": self._allocated_bytes, "pooled_bytes": self._pooled_bytes,
-                "in_use_bytes": self._allocated_bytes - self._pooled_bytes}
+                "in_use_bytes": self._allocated_bytes - self._pooled_bytes,
+                "staging_bytes": self._staging_bytes, "held_bytes": self.held_bytes(),
+                "limit_bytes": self.memory_limit, "pipelines": len(self._kernels),
+                "bind_groups": len(self._bind_groups), "plans": len(self.plans),
+                "evicted_pipelines": self.evictions}
 
     def upload(self, buf: Buffer, data, offset=0):
         """Copy host bytes into ``buf`` at ``offset``, after all recorded work."""
@@ -356,26 +511,82 @@ class Device:
                 self._log.append(Command("upload", bindings=((buf.uid, offset, n),)))
 
     # ------------------------------------------------------------------ kernels
-    def kernel(self, name, params, access, params_size, entry="main"):
+    def kernel(self, name, params, access, params_size, entry="main", alias=None):
         """The compute pipeline for shader ``name`` rendered with ``params``; cached
-        by (name, params) so a hit does no templating."""
+        by (name, params) so a hit does no templating. ``alias``: a key of the
+        caller's under which op_cache also holds it (see touch)."""
         key = (name, tuple(sorted(params.items())), tuple(access), entry)
         k = self._kernels.get(key)
-        if k is not None:
-            return k
+        if k is None:
+            with self.lock:
+                k = self._kernels.get(key)
+                if k is None:
+                    k = self._new_kernel(name, params, access, params_size, key, entry)
+        self.touch(k)
+        if alias is not None:
+            with self.lock:
+                if self._kernels.get(key) is k:  # (not evicted meanwhile)
+                    self.op_cache[alias] = k
+                    k.aliases.append(alias)
+        return k
+
+    def touch(self, kernel):
+        """Mark a cached pipeline used (least recently used goes first)."""
+        try:
+            self._kernels.move_to_end(kernel.key)
+        except KeyError:  # evicted meanwhile by another thread: the caller's copy still works
+            pass
+
+    def _new_kernel(self, name, params, access, params_size, key, entry):
+        code = shaders.render(name, params)
+        try:
+            k = self._build_kernel(name, code, access, params_size, key, entry)
+        except wgpu.GPUError as e:
+            if errors.is_device_lost(e):
+                raise errors.DeviceLostError(f"the WebGPU device was lost: {e}") from e
+            raise errors.shader_error(name, params, e) from e
+        self._kernels[key] = k
+        while len(self._kernels) > self.cache_limits["pipelines"]:
+            self._evict(self._kernels.popitem(last=False)[1])
+        return k
+
+    def _evict(self, kernel):
+        """Drop an evicted pipeline's aliases, plans and bind groups, so that nothing
+        cached keeps it alive. Work already recorded holds its own references."""
+        self.evictions += 1
+        for a in kernel.aliases:
+            if self.op_cache.get(a) is kernel:
+                del self.op_cache[a]
+        for key in [key for key, p in self.plans.items() if p.kernel is kernel]:
+            del self.plans[key]
+        for key in [key for key in self._bind_groups
+                    if key[0] is kernel or getattr(key[0], "kernel", None) is kernel]:
+            del self._bind_groups[key]
+
+    def set_cache_limits(self, pipelines=None, bind_groups=None, plans=None):
+        """Bound the caches (entries; None leaves one as it is); a cache over its new
+        bound evicts its least recently used entries now. Returns the previous limits."""
+        new = {"pipelines": pipelines, "bind_groups": bind_groups, "plans": plans}
+        for k, v in new.items():
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1):
+                raise ValueError(f"set_cache_limits: {k} must be an int >= 1, got {v!r}")
         with self.lock:
-            k = self._kernels.get(key)
-            if k is not None:
-                return k
-            code = shaders.render(name, params)
-            try:
-                k = self._build_kernel(name, code, access, params_size, key, entry)
-            except wgpu.GPUError as e:
-                if errors.is_device_lost(e):
-                    raise errors.DeviceLostError(f"the WebGPU device was lost: {e}") from e
-                raise errors.shader_error(name, params, e) from e
-            self._kernels[key] = k
-            return k
+            old = dict(self.cache_limits)
+            self.cache_limits.update({k: int(v) for k, v in new.items() if v is not None})
+            while len(self._kernels) > self.cache_limits["pipelines"]:
+                self._evict(self._kernels.popitem(last=False)[1])
+            for cache, cap in ((self._bind_groups, self.cache_limits["bind_groups"]),
+                               (self.plans, self.cache_limits["plans"])):
+                while len(cache) > cap:
+                    cache.popitem(last=False)
+        return old
+
+    def remember_plan(self, key, plan):
+        """Cache an op's replay plan (an object with .kernel) under ``key``."""
+        with self.lock:
+            self.plans[key] = plan
+            if len(self.plans) > self.cache_limits["plans"]:
+                self.plans.popitem(last=False)
 
     def _build_kernel(self, name, code, access, params_size, key, entry):
         module = self.device.create_shader_module(label=name, code=code)
@@ -395,7 +606,7 @@ class Device:
 
     def _bind_group(self, kernel, bindings, key=None):
         if key is None:
-            key = (id(kernel), *[b and (b[0].uid, b[1], b[2]) for b in bindings])
+            key = (kernel, *[b and (b[0].uid, b[1], b[2]) for b in bindings])
             bg = self._bind_groups.get(key)
             if bg is not None:
                 self._bind_groups.move_to_end(key)
@@ -408,7 +619,7 @@ class Device:
                                 "resource": {"buffer": b[0].gpu, "offset": b[1], "size": b[2]}})
         bg = self.device.create_bind_group(layout=kernel.layout, entries=entries)
         self._bind_groups[key] = bg
-        if len(self._bind_groups) > 4096:
+        if len(self._bind_groups) > self.cache_limits["bind_groups"]:
             self._bind_groups.popitem(last=False)
         return bg
 
@@ -489,6 +700,8 @@ class Device:
             if bg is None:
                 w = plan.wins
                 bg = self._bind_group(kernel, [(out, *w[0]), a and (a, *w[1]), b and (b, *w[2])], key)
+            else:
+                self._bind_groups.move_to_end(key)
             self._pending = True
             self.dispatches += 1
             if hold is not None:
@@ -618,17 +831,29 @@ class Device:
         lst = self._staging.get(size)
         if lst:
             return lst.pop()
-        return self.device.create_buffer(size=size, usage=wgpu.BufferUsage.MAP_READ | wgpu.BufferUsage.COPY_DST)
+        self._check_limit(size, "reading back")
+        st = self.device.create_buffer(size=size, usage=wgpu.BufferUsage.MAP_READ | wgpu.BufferUsage.COPY_DST)
+        self._staging_bytes += size
+        return st
+
+    def _return_staging(self, st):
+        """File an unmapped readback buffer for reuse; a big one is destroyed."""
+        with self.lock:
+            if st.size > STAGING_KEEP:
+                self._staging_bytes -= st.size
+                st.destroy()
+            else:
+                self._staging.setdefault(st.size, []).append(st)
 
     def _record_read(self, buf, offset, nbytes, explicit, count=None):
         """Copy the bytes (and, with ``count`` = (buffer, byte offset), 4 bytes of a
         count, into the first 16 bytes) to a staging buffer and submit: one round trip."""
-        self._note_sync(explicit)
-        self.bytes_read += nbytes + (4 if count else 0)
         lo = offset // 4 * 4
         hi = _round_up(offset + nbytes, 4)
         head = 16 if count else 0
-        st = self._staging_buffer(head + hi - lo)
+        st = self._staging_buffer(head + hi - lo)  # (MemoryError past the limit: nothing done yet)
+        self._note_sync(explicit)
+        self.bytes_read += nbytes + (4 if count else 0)
         self._end_pass()
         enc = self._enc()
         if count:
@@ -650,8 +875,7 @@ class Device:
                 out = (int(raw[:4].view("<i4")[0]), out)
         finally:
             st.unmap()
-            with self.lock:
-                self._staging.setdefault(st.size, []).append(st)
+            self._return_staging(st)
         return out
 
     def read(self, buf: Buffer, offset, nbytes, explicit=True, count=None):
@@ -735,7 +959,7 @@ class Device:
                 ts = np.frombuffer(st.read_mapped(0, t.n * 8, copy=True), np.uint64).astype(np.int64)
             finally:
                 st.unmap()
-                self._staging.setdefault(st.size, []).append(st)
+                self._return_staging(st)
             t.query_set.destroy()
             t.resolve.destroy()
             ticks = np.maximum(ts[1::2] - ts[0::2], 0).sum()
@@ -759,7 +983,7 @@ class Device:
             st = self._staging_buffer(16)
             st.map_sync(wgpu.MapMode.READ, 0, 16)
             st.unmap()
-            self._staging.setdefault(st.size, []).append(st)
+            self._return_staging(st)
 
 
 class _PassTimer:
@@ -812,3 +1036,30 @@ class override_limits:
         dev = get_device()
         for k, v in self.old.items():
             setattr(dev, k, v)
+
+
+@contextlib.contextmanager
+def cache_limits(pipelines=None, bind_groups=None, plans=None):
+    """Context manager: bound the device's caches (Device.set_cache_limits) inside the
+    block, restoring the previous bounds after it. For tests of eviction:
+
+        with cache_limits(pipelines=8, plans=4): ...
+    """
+    dev = get_device()
+    old = dev.set_cache_limits(pipelines, bind_groups, plans)
+    try:
+        yield dev
+    finally:
+        dev.set_cache_limits(**old)
+
+
+@contextlib.contextmanager
+def memory_limit(nbytes):
+    """Context manager: Device.set_memory_limit(nbytes) inside the block, the previous
+    limit after it."""
+    dev = get_device()
+    old = dev.set_memory_limit(nbytes)
+    try:
+        yield dev
+    finally:
+        dev.set_memory_limit(old)
