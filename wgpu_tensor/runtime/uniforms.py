@@ -215,6 +215,13 @@ COPY = Block("CopyParams", [
     pad("_pad2"),
 ])
 
+FILL = Block("FillParams", [
+    u32("n", "16-byte words (4-byte words with WORDS) in this launch's window"),
+    u32("word", "the 32 bits every word gets"),
+    pad("_pad0"),
+    pad("_pad1"),
+])
+
 # ---------------------------------------------------------------- blocks of the reductions with dim, scans
 
 # Scans along rows (ops/scan.py, shaders/scan_rows.wgsl).
