@@ -434,6 +434,7 @@ def fast_binary(name, a, b):
             plans.move_to_end(key)
         except KeyError:  # evicted meanwhile by another thread
             pass
+        dev.touch(plan.kernel)
     if tb and ta and b.device is not dev:
         return None
     count = a.count if ta else None

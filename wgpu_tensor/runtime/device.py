@@ -119,27 +119,29 @@ def _read_int(path):
         return None
 
 
-def _cgroup_room():
-    """Bytes this process's cgroup may still use (limit minus usage), or None when
-    unlimited or unknown. cgroup v2 (memory.max / memory.current) first, then v1."""
-    dirs = []
+def _cgroup_room(root="/sys/fs/cgroup", proc_cgroup="/proc/self/cgroup"):
+    """Bytes this process's cgroup may still use (limit minus usage; the least over its
+    own cgroup and the root, cgroup v2 and v1), or None when none has a limit."""
+    v2 = ("memory.max", "memory.current")
+    v1 = ("memory.limit_in_bytes", "memory.usage_in_bytes")
+    places = [(root, v2), (root + "/memory", v1)]
     try:
-        with open("/proc/self/cgroup") as f:
+        with open(proc_cgroup) as f:
             for ln in f:
                 parts = ln.strip().split(":", 2)
-                if len(parts) == 3 and parts[0] == "0":  # the v2 hierarchy: 0::/path
-                    dirs.append("/sys/fs/cgroup" + parts[2].rstrip("/"))
+                if len(parts) == 3 and parts[2].strip("/"):
+                    if parts[0] == "0" and not parts[1]:  # v2: 0::/path
+                        places.append((root + "/" + parts[2].strip("/"), v2))
+                    elif "memory" in parts[1].split(","):  # v1: N:memory:/path
+                        places.append((root + "/memory/" + parts[2].strip("/"), v1))
     except OSError:
         pass
-    dirs.append("/sys/fs/cgroup")
-    for d in dirs:
-        limit = _read_int(d + "/memory.max")
-        if limit is not None:
-            return max(limit - (_read_int(d + "/memory.current") or 0), 0)
-    limit = _read_int("/sys/fs/cgroup/memory/memory.limit_in_bytes")
-    if limit is not None and limit < 1 << 60:  # v1 writes "no limit" as a huge number
-        return max(limit - (_read_int("/sys/fs/cgroup/memory/memory.usage_in_bytes") or 0), 0)
-    return None
+    rooms = []
+    for d, (limit_file, usage_file) in places:
+        limit = _read_int(f"{d}/{limit_file}")
+        if limit is not None and limit < 1 << 60:  # ("max" in v2, a huge number in v1: none)
+            rooms.append(max(limit - (_read_int(f"{d}/{usage_file}") or 0), 0))
+    return min(rooms) if rooms else None
 
 
 def host_memory_available():
