@@ -14,6 +14,7 @@ from wgpu_tensor import dtypes as D
 from wgpu_tensor.ops import elementwise as E
 from wgpu_tensor.runtime import cache_limits, get_device, memory_limit, override_limits
 from wgpu_tensor.runtime import device as device_mod
+from wgpu_tensor.runtime.uniforms import COPY
 
 from conftest import DTYPES, SIZES, no_gpu_work
 
@@ -179,21 +180,19 @@ def test_eviction_keeps_results_right(dev, rng):
 
 @pytest.mark.slow
 def test_thousands_of_distinct_kernels_stay_at_the_cap(dev):
-    """2,048 distinct pipelines (the fill shader's WG and WORDS variants: small,
-    about 5 ms each to compile on lavapipe) through a cache of 16: the count never
-    passes the cap, and the kernels work."""
-    t = wt.zeros(4096, dtype=wt.uint32)
-    buf = t._v._buf
+    """2,048 distinct pipelines (the fill and copy shaders at every workgroup size:
+    small, about 5 ms each to compile on lavapipe) through a cache of 16: the count
+    never passes the cap, and the kernels work."""
+    t, u = wt.zeros(4096, dtype=wt.uint32), wt.zeros(4096, dtype=wt.uint32)
     with cache_limits(pipelines=16):
         for wg in range(1, min(1024, dev.device.limits["max-compute-invocations-per-workgroup"]) + 1):
-            for words in (False, True):
-                k = dev.kernel("fill", {"WG": wg, "WORDS": words}, ["rw"], E.FILL.size)
-                # one workgroup: wg vec4s (4 * wg words), or wg words
-                dev.dispatch(k, E.FILL.pack(wg, 2 * wg + words), [(buf, 0, 16 * wg)], 1)
-                assert len(dev._kernels) <= 16
+            k = dev.kernel("fill", {"WG": wg}, ["rw"], E.FILL.size)
+            dev.dispatch(k, E.FILL.pack(wg, wg), [(t._v._buf, 0, 16 * wg)], 1)  # wg vec4s
+            k = dev.kernel("copy_vec4", {"WG": wg}, ["r", "rw"], COPY.size)
+            dev.dispatch(k, COPY.pack(wg), [(t._v._buf, 0, 16 * wg), (u._v._buf, 0, 16 * wg)], 1)
+            assert len(dev._kernels) <= 16
             if wg % 97 == 0:
-                got = t.numpy()[: 4 * wg]
-                assert (got[:wg] == 2 * wg + 1).all() and (got[wg:] == 2 * wg).all()
+                assert (u.numpy()[: 4 * wg] == wg).all()
         assert wt.memory_stats()["pipelines"] == 16
         _cache_consistent(dev)
 
@@ -319,6 +318,9 @@ def test_zeros_is_one_clear_and_full_one_fill_kernel(dev):
         wt.full((1000,), -0.0)  # not all-zero bits
         wt.ones(1001, dtype=wt.float16)
     assert [(c.kind, c.name) for c in log if c.kind != "alloc"] == [("dispatch", "fill")] * 2
+    with dev.record_commands() as log:
+        wt.full((MiB,), 2.0)  # 4 MiB: one 1 MiB block filled, four copies
+    assert [(c.kind, c.name) for c in log if c.kind != "alloc"] == [("dispatch", "fill")] + [("copy", "")] * 4
     with no_gpu_work(allocs=1):
         e = wt.empty(1000)
     assert e.shape == (1000,) and e.dtype is wt.float32
@@ -345,19 +347,23 @@ def test_fill_over_several_bindings(dtype, binding, groups, dev):
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.name)
-def test_fill_of_a_buffer_not_a_multiple_of_16(dtype, dev, monkeypatch):
-    """Past max-buffer-size's size classes a buffer is the tensor rounded to 4 bytes:
-    the fill ends with the 4-byte-word kernel (odd float16 and bool sizes too)."""
-    for n in (MiB // dtype.itemsize + 1, MiB // dtype.itemsize + 3):
+def test_large_fill_copies_one_filled_block(dtype, dev, monkeypatch):
+    """Past 1 MiB a fill is one block filled by the kernel, copied into every block of
+    the result; the last copy is the 4-12 bytes left (odd float16 and bool sizes too),
+    up to the very end of a buffer that is exactly the tensor rounded to 4 bytes (as
+    past max-buffer-size's size classes)."""
+    v = _VALUES[dtype][1]
+    for n in (MiB // dtype.itemsize + 1, MiB // dtype.itemsize + 3, 3 * MiB // dtype.itemsize - 1):
         nbytes = -(-n * dtype.itemsize // 4) * 4
         monkeypatch.setattr(dev, "max_buffer", nbytes)
         with dev.record_commands() as log:
-            t = wt.full((n,), _VALUES[dtype][1], dtype=dtype)
-        assert t._v._buf.size == nbytes
-        kinds = [c.params.get("WORDS") for c in log if c.kind == "dispatch"]
-        assert kinds[-1] is (nbytes % 16 != 0) and kinds[0] is False
-        _same_bits(t.numpy(), _expected((n,), _VALUES[dtype][1], dtype))
+            t = wt.full((n,), v, dtype=dtype)
         monkeypatch.undo()
+        assert t._v._buf.size == nbytes
+        runs = [c for c in log if c.kind in ("dispatch", "copy")]
+        assert [c.kind for c in runs] == ["dispatch"] + ["copy"] * -(-nbytes // MiB)
+        assert runs[-1].bindings[1][1:] == ((nbytes - 1) // MiB * MiB, nbytes - (nbytes - 1) // MiB * MiB)
+        _same_bits(t.numpy(), _expected((n,), v, dtype))
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.name)

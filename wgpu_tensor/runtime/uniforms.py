@@ -216,7 +216,7 @@ COPY = Block("CopyParams", [
 ])
 
 FILL = Block("FillParams", [
-    u32("n", "16-byte words (4-byte words with WORDS) in this launch's window"),
+    u32("n", "16-byte words in this launch's window"),
     u32("word", "the 32 bits every word gets"),
     pad("_pad0"),
     pad("_pad1"),
