@@ -5,8 +5,9 @@
 Rows (best of --repeat interleaved rounds, each ending in a sync; the result is
 freed between rounds, so every round after the first reuses the pooled buffer):
   zeros      wt.zeros(n) float32: one clear_buffer
-  full       wt.full((n,), 3.5) float32: the fill kernel (shaders/fill.wgsl)
-  ones_f16   wt.ones(n, dtype=float16): the fill kernel over n / 2 words
+  full       wt.full((n,), 3.5) float32: the fill kernel (shaders/fill.wgsl) over one
+             1 MiB block, copied into every 1 MiB of the result
+  ones_f16   wt.ones(n, dtype=float16): the same over n / 2 words
   elementwise  the same fill through the general elementwise kernel (the path full took before)
   copy       the vec4 copy kernel (shaders/copy_vec4.wgsl) over n float32, in
              storage-binding-sized windows: reads and writes 4n bytes each
