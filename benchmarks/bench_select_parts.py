@@ -18,7 +18,7 @@ subtraction: loads = loads only, ranking = rank only - loads
 only, look-back = no stores - rank only, stores = all - no stores. Beside them: the
 copy kernel, the real masked_select / nonzero, and nonzero's "all" with each 1-D
 index written directly (FLAT: no coordinate loop, no integer division) (device time from timestamp queries
-where the adapter has them; best of --repeat interleaved rounds). The "all" variant's
+where the adapter has them; --repeat interleaved rounds, best and median). The "all" variant's
 output is checked against numpy. Also, with --small-ops N, a profile of the Python
 side of N small ops (x > y on 1K elements): the functions that take the time.
 Needs the subgroup path (an adapter with usable subgroups).
@@ -30,6 +30,7 @@ import cProfile
 import io
 import math
 import pstats
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -145,22 +146,29 @@ def main(argv=None):
     for v in ("all", *FLAT):
         nz[v]()
         assert count.item() == k and np.array_equal(out_i.numpy()[:k], np.flatnonzero(m_np)), f"nonzero {v!r} differs"
-    best = {name: math.inf for name in entries}
-    for _ in range(args.repeat + 1):  # the first round warms up
+    samples = {name: [] for name in entries}
+    for r in range(args.repeat + 1):  # the first round warms up
         for name, fn in entries.items():
-            best[name] = min(best[name], timed(dev, fn, device_time))
-    copy = best["copy kernel"]
+            t = timed(dev, fn, device_time)
+            if r:
+                samples[name].append(t)
+    best = {name: min(ts) for name, ts in samples.items()}
+    med = {name: statistics.median(ts) for name, ts in samples.items()}
     print(f"adapter: {wt.device_info()['name']}; 2^{args.log2n} float32, {args.frac:.0%} selected; "
-          f"{'device' if device_time else 'wall'} time, best of {args.repeat}; ratios to the copy kernel "
-          f"({copy * 1e3:.2f} ms)")
-    for name, t in best.items():
-        print(f"  {name:28s} {t * 1e3:8.2f} ms  {t / copy:5.2f}x")
-    res = {"n": n, "frac": args.frac, "copy_s": copy, "times": best}
+          f"{'device' if device_time else 'wall'} time, {args.repeat} interleaved rounds; ratios to the "
+          f"copy kernel ({best['copy kernel'] * 1e3:.2f} ms best, {med['copy kernel'] * 1e3:.2f} ms median)")
+    print(f"  {'':28s} {'best ms':>8}  {'ratio':>5}  {'median ms':>9}  {'ratio':>5}")
+    for name in entries:
+        print(f"  {name:28s} {best[name] * 1e3:8.2f}  {best[name] / best['copy kernel']:5.2f}  "
+              f"{med[name] * 1e3:9.2f}  {med[name] / med['copy kernel']:5.2f}")
+    res = {"n": n, "frac": args.frac, "copy_s": best["copy kernel"], "times": best, "median_times": med}
     for what in ("select", "nonzero"):
-        t = {v: best[f"{what}: {v}"] for v in VARIANTS}
-        sh = parts(t)
-        res[what] = {p: v / copy for p, v in sh.items()}
-        print(f"  {what}: " + ", ".join(f"{p} {v / copy:.2f}x ({v / t['all']:.0%})" for p, v in sh.items()))
+        for label, tt in (("best", best), ("median", med)):
+            t = {v: tt[f"{what}: {v}"] for v in VARIANTS}
+            sh = parts(t)
+            res[what if label == "best" else what + "_median"] = {p: v / tt["copy kernel"] for p, v in sh.items()}
+            print(f"  {what} ({label}): " + ", ".join(f"{p} {v / tt['copy kernel']:.2f}x ({v / t['all']:.0%})"
+                                                    for p, v in sh.items()))
     if args.small_ops:
         sp = small_op_profile(args.small_ops)
         res["small_op"] = sp
