@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -93,6 +94,15 @@ def run_stage(name, args, limit, log):
     return {"rc": rc, "seconds": round(time.perf_counter() - t0, 1), "limit_s": limit}
 
 
+def progress_counts(log):
+    """Counts from pytest -q's progress characters in the tests' log (a run stopped at
+    its time limit writes no junit file)."""
+    text = log.read_text().split("===== tests:", 1)[-1]
+    marks = "".join(re.findall(r"^([.FEsxX]+)\s*(?:\[\s*\d+%\])?$", text, re.M))
+    return {"passed": marks.count("."), "failed": marks.count("F"), "errors": marks.count("E"),
+            "skipped": marks.count("s"), "failed_names": [], "from": "progress (stopped at its limit)"}
+
+
 def junit_counts(path):
     try:
         root = ET.parse(path).getroot()
@@ -120,11 +130,12 @@ def summary_lines(res):
     sel = res.get("bench_select")
     if sel:
         lines.append(f"bench_select ({sel['timing']}): ratios to the copy kernel; vs torch = ours / torch")
+        key = "device" if sel["timing"].startswith("device") else "wall"
         for r in sel["rows"]:
             vs = "; ".join(f"{k}: {v['wall']:.2f} wall" + (f", {v['device']:.2f} device" if v["device"] else "")
                            for k, v in r.get("vs_torch", {}).items())
             lines.append(f"  n=2^{r['n'].bit_length() - 1} {r['frac']:.0%}: copy "
-                         f"{r['times']['copy_kernel']['device' if sel['timing'].startswith('device') else 'wall'] * 1e3:.3f} ms, "
+                         f"{r['times']['copy_kernel'][key] * 1e3:.3f} ms, "
                          + ", ".join(f"{k} {v:.2f}" for k, v in r["ratio_vs_copy"].items())
                          + (f" | vs torch: {vs}" if vs else ""))
     asy = res.get("bench_async")
@@ -148,7 +159,8 @@ def main(argv=None):
     res = {"quick": args.quick, "host": host_info()}
     res["adapter"] = adapter_info()
     print(f"[gpu-bench] adapter: {res['adapter']}", flush=True)
-    if res["host"]["nvidia_smi"] and res["adapter"].get("type") not in ("DiscreteGPU", "IntegratedGPU") and not args.allow_cpu:
+    is_gpu = res["adapter"].get("type") in ("DiscreteGPU", "IntegratedGPU")
+    if res["host"]["nvidia_smi"] and not is_gpu and not args.allow_cpu:
         (out / "gpu-bench.json").write_text(json.dumps(res, indent=1))
         raise SystemExit(f"[gpu-bench] nvidia-smi sees {res['host']['nvidia_smi']!r} but wgpu opened "
                          f"{res['adapter'].get('name')!r} ({res['adapter'].get('type')}): is the Vulkan loader "
@@ -158,7 +170,7 @@ def main(argv=None):
     tests = TESTS_QUICK if args.quick else TESTS_FULL
     res["tests"] = run_stage("tests", ["-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={junit}",
                                        *tests], limits["tests"], log)
-    res["tests"].update(junit_counts(junit))
+    res["tests"].update(junit_counts(junit) or progress_counts(log))
     res["tests"]["selection"] = " ".join(tests)
     junit.unlink(missing_ok=True)  # the counts are in the summary; $OUT keeps few files
     print(f"[gpu-bench] tests: {res['tests']}", flush=True)
