@@ -5,7 +5,7 @@
 #          manylinux x86-64 wheels, the versions of this checkout's .venv;
 #   .gl/   the Vulkan loader (and the GL/EGL dispatch libraries) as amd64 .debs.
 # Both folders are listed in the repository's .git/info/exclude: never committed,
-# but a device call can carry them (carry: [".whl", ".gl"]).
+# but copied with the checkout to the GPU machine (both folders, beside the tracked files).
 #
 #   bash scripts/gpu-bench-prepare.sh            # run from any checkout of the repo
 #
@@ -49,4 +49,4 @@ say "downloading the Vulkan loader .debs into .gl/"
 apt-get "${o[@]}" update -qq
 (cd .gl && apt-get "${o[@]}" download -qq libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2)
 ls -l .whl .gl
-say "done: $(du -sh .whl .gl | tr '\n' ' ')(carry both: they count towards the 64 MiB a call sends)"
+say "done: $(du -sh .whl .gl | tr '\n' ' ')(copy both to the GPU machine with the checkout)"
