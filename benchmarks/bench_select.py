@@ -7,7 +7,8 @@ Times, on the current adapter: the copy kernel (the floor: reads and writes 4n
 bytes), our masked_select (fixed size + count), masked_select_async, x[mask],
 nonzero, a compare op, x.masked_select(x > t) (the fused compare-and-select; the
 script checks that it fused), numpy's x[m], and
-torch.masked_select when torch is importable (CPU, and CUDA when available).
+torch.masked_select and torch's x[m] when torch is importable (CPU, and CUDA when
+available: device time from CUDA events, wall time after a synchronize).
 
 Each entry runs once per round, --repeat interleaved rounds after a warm-up
 round (so load bursts on a shared machine hit all entries alike); the best
@@ -64,6 +65,21 @@ def run_host(fn, sync=lambda: None):
     fn()
     sync()
     return time.perf_counter() - t0, None
+
+
+def run_torch(torch, fn, cuda):
+    """(wall, device seconds between two CUDA events or None) of a torch call, its
+    CUDA work synchronized before the clock stops."""
+    if not cuda:
+        return run_host(fn)
+    torch.cuda.synchronize()
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    t0 = time.perf_counter()
+    start.record()
+    fn()
+    end.record()
+    torch.cuda.synchronize()
+    return time.perf_counter() - t0, start.elapsed_time(end) * 1e-3
 
 
 def measure_rounds(runs, repeat):
@@ -223,9 +239,9 @@ def main(argv=None):
             runs["numpy x[m]"] = lambda: run_host(lambda: a[m_np])
             for td in torch_devs:
                 tx, tm = torch.from_numpy(a).to(td), torch.from_numpy(m_np).to(td)
-                sync = torch.cuda.synchronize if td == "cuda" else (lambda: None)
                 runs[f"torch.masked_select ({td})"] = (
-                    lambda tx=tx, tm=tm, sync=sync: run_host(lambda: torch.masked_select(tx, tm), sync))
+                    lambda tx=tx, tm=tm, td=td: run_torch(torch, lambda: torch.masked_select(tx, tm), td == "cuda"))
+                runs[f"torch x[m] ({td})"] = lambda tx=tx, tm=tm, td=td: run_torch(torch, lambda: tx[tm], td == "cuda")
             res = measure_rounds(runs, args.repeat)
             # correctness of what was timed
             r = x.masked_select(m)
@@ -250,6 +266,13 @@ def main(argv=None):
         t = r["times"]
         r["ratio_vs_copy"] = {op: t[op][key] / t["copy_kernel"][key] for op in GPU_OPS[1:]}
         r["ratio_vs_numpy"] = {op: t[op]["wall"] / t["numpy x[m]"]["wall"] for op in GPU_OPS[1:]}
+        # ours / torch's: masked_select against torch.masked_select, x[mask] against
+        # torch's x[m]; wall time, and device time where both sides have it
+        r["vs_torch"] = {f"{ours} / {theirs}": {
+            "wall": t[ours]["wall"] / t[theirs]["wall"],
+            "device": t[ours]["device"] / t[theirs]["device"] if t[ours]["device"] and t[theirs]["device"] else None}
+            for ours, prefix in (("masked_select", "torch.masked_select"), ("x[mask]", "torch x[m]"))
+            for theirs in t if theirs.startswith(prefix + " (")}
         r["select_GBps"] = (r["n"] * 5 + r["k"] * 4) / t["masked_select"][key] / 1e9
         r["copy_GBps"] = r["n"] * 8 / t["copy_kernel"][key] / 1e9
     print_table(rows, basis)
@@ -282,7 +305,7 @@ def print_table(rows, basis):
     ops = GPU_OPS[1:]
     short = {"masked_select": "sel", "masked_select_async": "async", "x[mask]": "x[m]", "nonzero": "nonzero",
              "compare": "x>t", "masked_select(x>t)": "sel(x>t)"}
-    extra = [k for k in rows[0]["times"] if k.startswith("torch")] if rows else []
+    extra = [k for k in rows[0]["times"] if k.startswith("torch.masked_select")] if rows else []
     print(f"\nratios to the copy kernel ({basis}); last columns: wall-time ratio of masked_select to "
           "numpy x[m] (and torch)")
     head = (f"{'n':>6} {'sel%':>5} {'copy ms':>9} " + " ".join(f"{short[o]:>8}" for o in ops)

@@ -43,3 +43,45 @@ def test_bench_copy_variants_smoke():
     best = _bench("bench_copy_variants").main(["--log2n", "12", "--repeat", "1"])
     assert set(best) == {"VEC4", "SCALAR", "SCATTERED", "LOAD_ONLY"}
     assert all(t > 0 for t in best.values())
+
+
+def test_gpu_bench_quick(tmp_path):
+    """scripts/gpu-bench.sh --quick end to end on this adapter: the adapter check, the
+    test subset, bench_select and bench_async, and the summary JSON with sane figures."""
+    import os
+    import subprocess
+    import sys
+    p = subprocess.run(["bash", str(ROOT / "scripts" / "gpu-bench.sh"), "--quick", "--out", str(tmp_path)],
+                       capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHON": sys.executable})
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    res = json.loads((tmp_path / "gpu-bench.json").read_text())
+    assert {"host", "adapter", "tests", "bench_select", "bench_async", "seconds"} <= set(res)
+    assert res["quick"] and res["adapter"]["name"] == wt.device_info()["name"]
+    t = res["tests"]
+    assert t["rc"] == 0 and t["passed"] >= 3 and t["failed"] == t["errors"] == 0
+    row = res["bench_select"]["rows"][0]
+    assert row["n"] == 2 ** 12 and row["async_bytes_read"] == 4 + 4 * row["k"]
+    assert all(0 < v < 1e4 for v in row["ratio_vs_copy"].values())
+    assert all(v["wall"] > 0 for v in row["times"].values())
+    assert (tmp_path / res["bench_select_run"]["json"]).exists()
+    assert res["bench_async"]["tasks"] == 6 and 0 < res["bench_async"]["plain"]["max_gap_ms"] < 60_000
+    try:
+        import matplotlib  # noqa: F401
+        assert res["png"] and (tmp_path / res["png"]).exists()
+    except ImportError:
+        assert res["png"] is None and "matplotlib" in res["png_missing_because"]
+    assert (tmp_path / "tests.log").read_text().count("=====") == 3
+
+
+def test_bench_select_parts_smoke():
+    """The profile's kernel variants build and run; the full variants are checked
+    against numpy inside (masked_select's output and nonzero's, both ways)."""
+    if not wt._get_device().use_subgroups:
+        pytest.skip("bench_select_parts needs the subgroup path")
+    res = _bench("bench_select_parts").main(["--log2n", "14", "--repeat", "1", "--skip-real", "--small-ops", "20"])
+    assert set(res["times"]) == {"copy kernel", "select: all", "select: no stores", "select: rank only",
+                                 "select: loads only", "nonzero: all", "nonzero: no stores",
+                                 "nonzero: rank only", "nonzero: loads only", "nonzero: all, flat index"}
+    assert all(t > 0 for t in res["times"].values())
+    assert set(res["select"]) == set(res["nonzero"]) == {"loads", "ranking", "look-back", "stores"}
+    assert res["small_op"]["ops"] == 20 and res["small_op"]["top"]

@@ -7,6 +7,9 @@ encoder (one open compute pass) and submitted only at sync points.
 """
 from __future__ import annotations
 
+import asyncio
+import collections
+import concurrent.futures
 import contextlib
 import itertools
 import os
@@ -251,6 +254,9 @@ class Device:
         self._arena_pos = 0
         self._last_params = self._last_off = self._last_size = None  # the block last written
         self._pending = False  # anything recorded since the last submit
+        self._batches = collections.deque()  # closed, not yet submitted: (params, command buffer)
+        self._submit_lock = threading.Lock()
+        self._readers = None  # read_async's worker threads, made on first use
         self.sync_count = 0
         self.bytes_read = 0  # bytes copied GPU -> host by read/read_async
         self.sync_mode = "default"
@@ -501,7 +507,7 @@ class Device:
         with self.lock:
             # queue.write_buffer runs before commands still sitting in the encoder,
             # so submit those first to keep program order.
-            if self._pending:
+            if self._pending or self._batches:
                 self.flush()
             if n % 4:
                 padded = bytearray(_round_up(n, 4))
@@ -801,31 +807,50 @@ class Device:
             if self._log is not None:
                 self._log.append(Command("copy", bindings=((src.uid, src_off, size), (dst.uid, dst_off, size))))
 
-    def flush(self):
-        """Submit everything recorded so far (no wait)."""
+    def flush(self, submit=True):
+        """Submit everything recorded so far (no wait). ``submit=False`` only closes
+        the batch and queues it; _submit_batches() submits the queue in order, and
+        every flush (and so every upload, read and sync) does that first."""
         with self.lock:
             if self._held is not None:
                 self._emit_held()
-            if self._encoder is None:
-                return
-            # Detach the batch first: if wgpu rejects it, it is dropped and the
-            # next call records into a fresh encoder (a rejected encoder stays
-            # "ended" and would fail every later call). Rejections must surface
-            # here: an invalid submit aborts the process inside wgpu-native.
-            enc, cp, self._encoder, self._pass = self._encoder, self._pass, None, None
-            arena, self._arena_pos, self._pending = self._arena_pos, 0, False
-            self._last_params = None
-            batch, self._submitted = self.dispatches - self._submitted, self.dispatches
-            try:
-                if cp is not None:
-                    cp.end()
-                cb = enc.finish()
-            except wgpu.GPUError as e:
-                self._bind_groups.clear()
-                raise errors.batch_error(e, batch) from e
-            if arena:
-                self.queue.write_buffer(self._arena, 0, memoryview(self._arena_data)[:arena])
-            self.queue.submit([cb])
+            if self._encoder is not None:
+                self._close_batch()
+            if submit:
+                self._submit_batches()
+
+    def _close_batch(self):
+        # Detach the batch first: if wgpu rejects it, it is dropped and the
+        # next call records into a fresh encoder (a rejected encoder stays
+        # "ended" and would fail every later call). Rejections must surface
+        # here: an invalid submit aborts the process inside wgpu-native.
+        enc, cp, self._encoder, self._pass = self._encoder, self._pass, None, None
+        arena, self._arena_pos, self._pending = self._arena_pos, 0, False
+        self._last_params = None
+        batch, self._submitted = self.dispatches - self._submitted, self.dispatches
+        try:
+            if cp is not None:
+                cp.end()
+            cb = enc.finish()
+        except wgpu.GPUError as e:
+            self._bind_groups.clear()
+            raise errors.batch_error(e, batch) from e
+        # The parameter block goes with the batch: the arena is rewritten from
+        # offset 0 by the next one, possibly before this one is submitted.
+        self._batches.append((bytes(memoryview(self._arena_data)[:arena]), cb))
+
+    def _submit_batches(self):
+        """Submit the closed batches, oldest first, each after its parameter block.
+        Called with or without self.lock (read_async's worker thread runs it
+        without, so the event loop never waits on queue.submit, which on lavapipe
+        can take as long as the work already queued); ``_submit_lock`` keeps the
+        order, and when it returns every batch closed before the call is submitted."""
+        with self._submit_lock:
+            while self._batches:
+                arena, cb = self._batches.popleft()
+                if arena:
+                    self.queue.write_buffer(self._arena, 0, arena)
+                self.queue.submit([cb])
 
     # ------------------------------------------------------------------ readback
     def _staging_buffer(self, size):
@@ -847,7 +872,7 @@ class Device:
             else:
                 self._staging.setdefault(st.size, []).append(st)
 
-    def _record_read(self, buf, offset, nbytes, explicit, count=None):
+    def _record_read(self, buf, offset, nbytes, explicit, count=None, submit=True):
         """Copy the bytes (and, with ``count`` = (buffer, byte offset), 4 bytes of a
         count, into the first 16 bytes) to a staging buffer and submit: one round trip."""
         lo = offset // 4 * 4
@@ -866,7 +891,7 @@ class Device:
         if self._log is not None:
             self._log.append(Command("read", params={"nbytes": nbytes + (4 if count else 0)},
                                      bindings=((buf.uid, lo, hi - lo),)))
-        self.flush()
+        self.flush(submit)
         return st, head + offset - lo, head + hi - lo
 
     def _finish_read(self, st, skip, span, nbytes, count=None):
@@ -893,21 +918,37 @@ class Device:
             return self._finish_read(st, skip, span, nbytes, count)
 
     async def read_async(self, buf: Buffer, offset, nbytes, explicit=True, count=None):
+        """read(), awaited: the event loop only records the copy to a staging
+        buffer; a worker thread submits the queued batches and waits for the map,
+        so neither queue.submit nor the wait runs on the loop. The worker runs to
+        the end even when the awaiting task is cancelled, so the staging buffer
+        goes back and the batches are submitted."""
         if nbytes == 0 and not count:
             self._note_sync(explicit)
             return np.zeros(0, np.uint8)
         with self.lock:
-            st, skip, span = self._record_read(buf, offset, nbytes, explicit, count)
-            # wgpu-py 0.32's map_async(READ) first submits an empty command buffer
-            # (a workaround for reads without a prior submit), and that submit
-            # blocks until the GPU is idle: the event loop would stall for the
-            # whole op. We have just submitted, so ask for its internal
-            # "READ_NOSYNC" mode, which returns at once.
+            st, skip, span = self._record_read(buf, offset, nbytes, explicit, count, submit=False)
+            if self._readers is None:
+                self._readers = concurrent.futures.ThreadPoolExecutor(
+                    max_workers=4, thread_name_prefix="wgpu_tensor_read")
+            fut = self._readers.submit(self._wait_read, st, skip, span, nbytes, count)
+        return await asyncio.shield(asyncio.wrap_future(fut))
+
+    def _wait_read(self, st, skip, span, nbytes, count):
+        try:
+            self._submit_batches()
+            # wgpu-py 0.32's map_sync(READ) first submits an empty command buffer
+            # (a workaround for reads without a prior submit) that waits for the
+            # GPU to go idle; the batches are submitted, so map without it.
             try:
                 promise = st.map_async("READ_NOSYNC", 0, span)
             except (ValueError, KeyError, TypeError):  # a wgpu-py without that mode
                 promise = st.map_async(wgpu.MapMode.READ, 0, span)
-        await promise
+            promise.sync_wait()
+        except BaseException:
+            with self.lock:
+                self._staging.setdefault(st.size, []).append(st)
+            raise
         return self._finish_read(st, skip, span, nbytes, count)
 
     def _note_sync(self, explicit):
