@@ -1,1 +1,2 @@
-from .device import Device, Buffer, Kernel, get_device, override_limits, INSTALL_HINT  # noqa: F401
+from .device import (Device, Buffer, Kernel, get_device, current_device, use_device,  # noqa: F401
+                     override_limits, INSTALL_HINT)
