@@ -1535,16 +1535,20 @@ def from_buffer(buffer, shape, dtype, offset=0):
     analogue (closest: ``torch.frombuffer`` over host memory).
 
     Requirements, checked before any GPU work (TypeError / ValueError naming what
-    is missing): usage STORAGE (every kernel binds tensors as storage buffers) and
-    COPY_SRC (host reads such as ``numpy()`` and exact-size results copy out of it);
-    COPY_DST is not needed. ``offset`` a multiple of 4 bytes (kernels address 32-bit
-    words); ``offset`` plus the data rounded up to whole 4-byte words within the
-    buffer (a bool or float16 tensor owns its last word whole: in-place writes may
-    rewrite the padding bytes after its last element); not mapped; one of
-    wgpu_tensor's dtypes (a 64-bit dtype is a TypeError: the bytes are not
-    converted). Do not destroy the buffer while the tensor is in use. Your own
-    queue writes run before wgpu_tensor's later work; before your own commands read
-    or write the buffer, take ``t.buffer`` (it submits what wgpu_tensor recorded).
+    is missing): usages STORAGE (every kernel binds tensors as storage buffers),
+    COPY_SRC (host reads such as ``numpy()`` and exact-size results copy out of it)
+    and COPY_DST (in-place ops such as ``mul_`` copy their result into it).
+    ``offset`` a multiple of 4 bytes (kernels address 32-bit words). The data's end, rounded up to a multiple of 16 bytes, within the buffer
+    (kernels read 16-byte vectors: allocate ``-(-nbytes // 16) * 16`` bytes). Not
+    mapped. One of wgpu_tensor's dtypes (a 64-bit dtype is a TypeError: the bytes
+    are not converted).
+
+    wgpu_tensor writes whole 4-byte words: in-place ops on a bool or float16 tensor
+    may rewrite the padding bytes after its last element, up to the next multiple
+    of 4, never more. Do not destroy the buffer while the tensor is in use. Your
+    own queue writes run before wgpu_tensor's later work; before your own commands
+    read or write the buffer, take ``t.buffer`` (it submits what wgpu_tensor has
+    recorded).
 
     >>> import wgpu
     >>> device = wt.get_device()

@@ -53,10 +53,10 @@ def from_buffer(buffer, shape, dtype, offset=0):
 
 def _is_64bit(dtype):
     """Whether ``dtype`` names a 64-bit numpy type (which to_dtype would narrow)."""
-    if isinstance(dtype, D.DType) or dtype in (bool, int, float):
+    if isinstance(dtype, D.DType) or any(dtype is t for t in (bool, int, float)):  # np.dtype("int64") == int
         return False
     try:
-        return np.dtype(dtype).itemsize == 8
+        return np.dtype(dtype) in (np.int64, np.uint64, np.float64)
     except TypeError:
         return False
 

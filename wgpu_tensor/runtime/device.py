@@ -360,11 +360,10 @@ class Device:
         self._bind_groups.clear()
 
     # What a caller's buffer must allow to serve as a tensor (wrap_buffer), and why.
-    # COPY_DST is not among them: the runtime writes an existing tensor only from
-    # compute shaders (clears, copies and uploads target buffers it has just made).
     WRAP_USAGES = (("STORAGE", "every kernel binds its tensors as storage buffers"),
                    ("COPY_SRC", "host reads (numpy(), item(), print) and exact-size results "
-                                "copy out of it"))
+                                "copy out of it"),
+                   ("COPY_DST", "in-place ops (mul_, add_, ...) copy their result into it"))
 
     def wrap_buffer(self, gpu, offset, nbytes) -> Buffer:
         """A Buffer for ``gpu``, a caller's wgpu buffer of this device holding
@@ -381,21 +380,26 @@ class Device:
         if missing:
             raise ValueError("from_buffer: the buffer lacks usage " + " and ".join(n for n, _ in missing)
                              + " (" + "; ".join(f"{n}: {why}" for n, why in missing) + "); create it with "
-                             "usage=wgpu.BufferUsage.STORAGE | wgpu.BufferUsage.COPY_SRC | ...")
+                             "usage=wgpu.BufferUsage.STORAGE | wgpu.BufferUsage.COPY_SRC | wgpu.BufferUsage.COPY_DST")
         if str(getattr(gpu, "map_state", "unmapped")) != "unmapped":
             raise ValueError(f"from_buffer: the buffer is {gpu.map_state}; unmap it first (a mapped buffer "
                              "cannot be used by GPU commands)")
         if offset.__class__ is bool or not isinstance(offset, int) or offset < 0 or offset % 4:
             raise ValueError(f"from_buffer: offset must be a non-negative multiple of 4 bytes (the kernels "
                              f"address buffers in 32-bit words), got {offset!r}")
-        end = offset + _round_up(nbytes, 4)
+        # Kernels read tensors as 16-byte vectors through windows that end at the
+        # data's next multiple of 16 bytes, or at the buffer's end: that end must be
+        # a multiple of 16 as well (as every pool buffer's size is), so the data,
+        # rounded up to 16 bytes, must lie within the buffer.
+        end = _round_up(offset + nbytes, 16) if nbytes else offset
         if end > gpu.size:
-            raise ValueError(f"from_buffer: {nbytes} bytes at offset {offset} (rounded up to whole 4-byte "
-                             f"words: up to byte {end}) do not fit the buffer's {gpu.size} bytes")
+            raise ValueError(f"from_buffer: {nbytes} bytes at offset {offset} need the buffer to reach byte "
+                             f"{end} (the data's end rounded up to a multiple of 16 bytes: kernels read "
+                             f"16-byte vectors), but it has {gpu.size} bytes")
         with self.lock:
             buf = self._foreign.get(gpu.uid)
             if buf is None or buf.gpu is not gpu:
-                buf = Buffer(gpu, gpu.size // 4 * 4, "foreign")
+                buf = Buffer(gpu, gpu.size // 16 * 16, "foreign")
                 self._foreign[gpu.uid] = buf
             return buf
 
