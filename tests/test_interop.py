@@ -4,7 +4,7 @@ tensor's buffer in the caller's own commands (t.buffer), the shared device
 The caller's side is plain wgpu-py: queue.write_buffer / read_buffer and its own
 compute pipeline. numpy is the oracle."""
 import gc
-import math
+import importlib.util
 import os
 import subprocess
 import sys
@@ -394,53 +394,26 @@ def test_indirect_args_bad_input():
                 wt.indirect_args(*args, **kw)
 
 
-# The caller's kernel over exactly ``count`` elements: OUT[i] = i + 1 for i < count,
-# and an atomic count of the invocations that did work.
-_MARK = """
-@group(0) @binding(0) var<storage, read> COUNT: array<i32>;
-@group(0) @binding(1) var<storage, read_write> OUT: array<u32>;
-@group(0) @binding(2) var<storage, read_write> WORKED: atomic<u32>;
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-    let i = (wid.x + wid.y * nwg.x) * WGu + lid;
-    if (i >= u32(COUNT[0])) { return; }
-    OUT[i] = i + 1u;
-    atomicAdd(&WORKED, 1u);
-}
-"""
+def _example():
+    """examples/wgpu_interop.py as a module: its square_selected is the caller's code."""
+    spec = importlib.util.spec_from_file_location("wgpu_interop_example", ROOT / "examples" / "wgpu_interop.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
 @pytest.mark.parametrize("count,wg", [(0, 64), (1, 64), (63, 64), (64, 64), (65, 64), (70_001, 1)])
 def test_users_indirect_dispatch_runs_exactly_count(count, wg):
-    """The caller's kernel, dispatched indirectly from indirect_args, touches exactly
-    the first ``count`` elements; 70,001 workgroups of 1 take the 2-D grid."""
-    d = gpu()
-    n = max(count, 1) + 2 * wg
-    c = wt.tensor(count, dtype=wt.int32)
-    args = wt.indirect_args(c, wg)
+    """The example's own kernel, dispatched indirectly from indirect_args, touches
+    exactly the ``count`` selected elements; 70,001 workgroups of 1 take the 2-D grid."""
+    n = count + 2 * wg + 3
+    x = wt.arange(n, dtype=wt.float32) - 5
+    sel = x.masked_select(wt.arange(n) < count)            # the first ``count`` kept, never read here
+    out, worked, args = _example().square_selected(gpu(), sel, wg)
     assert (args.tolist()[1] > 1) == (count > 65535 and wg == 1)
-    out = user_buffer(4 * n)
-    d.queue.write_buffer(out, 0, np.zeros(n, np.uint32))
-    worked = user_buffer(4)
-    d.queue.write_buffer(worked, 0, np.zeros(1, np.uint32))
-    code = _MARK.replace("WGu", f"{wg}u").replace("WG", str(wg))
-    pipe = d.create_compute_pipeline(layout="auto", compute={"module": d.create_shader_module(code=code),
-                                                             "entry_point": "main"})
-    bg = d.create_bind_group(layout=pipe.get_bind_group_layout(0), entries=[
-        {"binding": 0, "resource": {"buffer": c.buffer, "offset": c.buffer_offset, "size": 4}},
-        {"binding": 1, "resource": {"buffer": out, "offset": 0, "size": out.size}},
-        {"binding": 2, "resource": {"buffer": worked, "offset": 0, "size": 4}}])
-    enc = d.create_command_encoder()
-    p = enc.begin_compute_pass()
-    p.set_pipeline(pipe)
-    p.set_bind_group(0, bg)
-    p.dispatch_workgroups_indirect(args.buffer, args.buffer_offset)
-    p.end()
-    d.queue.submit([enc.finish()])
-    got = user_read(out).view(np.uint32)[:n]
-    exp = np.zeros(n, np.uint32)
-    exp[:count] = np.arange(1, count + 1)
+    got = user_read(out).view(np.float32)[:n]
+    exp = np.full(n, -1, np.float32)
+    exp[:count] = (np.arange(count, dtype=np.float32) - 5) ** 2
     np.testing.assert_array_equal(got, exp)
     assert int(user_read(worked).view(np.uint32)[0]) == count
 
