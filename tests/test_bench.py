@@ -43,3 +43,11 @@ def test_bench_copy_variants_smoke():
     best = _bench("bench_copy_variants").main(["--log2n", "12", "--repeat", "1"])
     assert set(best) == {"VEC4", "SCALAR", "SCATTERED", "LOAD_ONLY"}
     assert all(t > 0 for t in best.values())
+
+
+def test_bench_interop_smoke():
+    """The three ways to run a caller's kernel over a selection run and are checked
+    against numpy inside; every case gets a time."""
+    best = _bench("bench_interop").main(["--log2n", "10", "--repeat", "1"])
+    assert set(best) == {"indirect", "read count", "full grid", "copy kernel", "numpy"}
+    assert all(t > 0 for t in best.values())
