@@ -17,7 +17,7 @@ import wgpu
 import wgpu_tensor as wt
 from wgpu_tensor.runtime import get_device, override_limits
 
-from conftest import SIZES, DTYPES, no_gpu_work, rand_np
+from conftest import DTYPES, no_gpu_work, rand_np
 
 ROOT = Path(__file__).resolve().parent.parent
 U = wgpu.BufferUsage

@@ -1538,10 +1538,11 @@ def from_buffer(buffer, shape, dtype, offset=0):
     is missing): usages STORAGE (every kernel binds tensors as storage buffers),
     COPY_SRC (host reads such as ``numpy()`` and exact-size results copy out of it)
     and COPY_DST (in-place ops such as ``mul_`` copy their result into it).
-    ``offset`` a multiple of 4 bytes (kernels address 32-bit words). The data's end, rounded up to a multiple of 16 bytes, within the buffer
-    (kernels read 16-byte vectors: allocate ``-(-nbytes // 16) * 16`` bytes). Not
-    mapped. One of wgpu_tensor's dtypes (a 64-bit dtype is a TypeError: the bytes
-    are not converted).
+    ``offset`` a multiple of 4 bytes (kernels address 32-bit words). The data's
+    end, rounded up to a multiple of 16 bytes, within the buffer (kernels read
+    16-byte vectors: allocate ``-(-nbytes // 16) * 16`` bytes). Not mapped. One of
+    wgpu_tensor's dtypes (a 64-bit dtype is a TypeError: the bytes are not
+    converted).
 
     wgpu_tensor writes whole 4-byte words: in-place ops on a bool or float16 tensor
     may rewrite the padding bytes after its last element, up to the next multiple

@@ -15,7 +15,7 @@ import operator
 import numpy as np
 
 from .. import dtypes as D
-from ..runtime import current_device, get_device
+from ..runtime import current_device
 from ..runtime.uniforms import INDIRECT
 from ..view import Storage, View, as_shape, contiguous_strides
 from .launch import window
@@ -114,7 +114,7 @@ def indirect_args(count, workgroup_size, draw=False, vertices_per_instance=None,
         if not dev.is_indirect(out._buf):
             raise ValueError("indirect_args: out's buffer lacks usage INDIRECT (a dispatch or draw cannot "
                              "read its arguments from it); create it with wgpu.BufferUsage.INDIRECT | "
-                             "STORAGE | COPY_SRC, or leave out=None")
+                             "STORAGE | COPY_SRC | COPY_DST, or leave out=None")
     cs, csz = window(dev, c._buf, 4, c._offset, c._offset)
     os_, osz = window(dev, out._buf, 4, out._offset, out._offset + n - 1)
     k = dev.kernel("indirect_args", {"SIGNED": c.dtype is D.int32, "DRAW": bool(draw)}, ["r", "rw"],

@@ -137,7 +137,7 @@ class Device:
         # (e.g. elementwise: expression, dtypes), skipping the sorted params key.
         self.op_cache = {}
         self._bind_groups = OrderedDict()
-        self._pool = {}  # size -> [Buffer]
+        self._pool = {}  # size (a plain buffer) or (kind, size) -> [Buffer]
         self._owned = set()  # every live Buffer (see alloc)
         self._foreign = weakref.WeakValueDictionary()  # wgpu uid -> Buffer of a wrapped caller's buffer
         self._pooled_bytes = 0
