@@ -418,6 +418,54 @@ def test_users_indirect_dispatch_runs_exactly_count(count, wg):
     assert int(user_read(worked).view(np.uint32)[0]) == count
 
 
+# The caller's render pipeline: a point per vertex (or, instanced, per instance) at
+# pixel (i % 64, i / 64) of a 64 x 64 target.
+_POINTS = """
+@vertex
+fn vs(@builtin(vertex_index) v: u32, @builtin(instance_index) inst: u32) -> @builtin(position) vec4<f32> {
+    let i = select(v, inst, INSTANCED);
+    let p = (vec2<f32>(f32(i % 64u), f32(i / 64u)) + 0.5) / 32.0 - 1.0;
+    return vec4<f32>(p.x, -p.y, 0.0, 1.0);
+}
+@fragment
+fn fs() -> @location(0) vec4<f32> {
+    return vec4<f32>(1.0, 1.0, 1.0, 1.0);
+}
+"""
+
+
+@pytest.mark.parametrize("instanced", [False, True])
+@pytest.mark.parametrize("count", [0, 1, 5, 63, 64, 65, 1000])
+def test_users_indirect_draw_draws_exactly_count(count, instanced):
+    """draw_indirect from indirect_args(draw=True) draws one point per selected element
+    (as vertices, or as instances of one vertex), read back from the render target."""
+    d = gpu()
+    n = count + 7
+    x = wt.arange(n)
+    sel = x.masked_select(x < count)
+    args = wt.indirect_args(sel.count, 64, draw=True, vertices_per_instance=1 if instanced else None)
+    code = _POINTS.replace("INSTANCED", "true" if instanced else "false")
+    module = d.create_shader_module(code=code)
+    pipe = d.create_render_pipeline(
+        layout="auto", vertex={"module": module, "entry_point": "vs", "buffers": []},
+        primitive={"topology": wgpu.PrimitiveTopology.point_list},
+        fragment={"module": module, "entry_point": "fs", "targets": [{"format": "rgba8unorm"}]})
+    tex = d.create_texture(size=(64, 64, 1), format="rgba8unorm",
+                           usage=wgpu.TextureUsage.RENDER_ATTACHMENT | wgpu.TextureUsage.COPY_SRC)
+    enc = d.create_command_encoder()
+    rp = enc.begin_render_pass(color_attachments=[{"view": tex.create_view(), "load_op": "clear",
+                                                   "store_op": "store", "clear_value": (0, 0, 0, 0)}])
+    rp.set_pipeline(pipe)
+    rp.draw_indirect(args.buffer, args.buffer_offset + 12)
+    rp.end()
+    d.queue.submit([enc.finish()])
+    px = np.frombuffer(d.queue.read_texture({"texture": tex}, {"bytes_per_row": 256}, (64, 64, 1)), np.uint8)
+    lit = px.reshape(64 * 64, 4)[:, 3] == 255
+    exp = np.zeros(64 * 64, bool)
+    exp[:count] = True
+    np.testing.assert_array_equal(lit, exp)
+
+
 # ---------------------------------------------------------------- get_device / use_device (fresh processes)
 _FRESH = r"""
 import sys, numpy as np, wgpu
