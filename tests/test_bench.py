@@ -85,3 +85,11 @@ def test_bench_select_parts_smoke():
     assert all(t > 0 for t in res["times"].values())
     assert set(res["select"]) == set(res["nonzero"]) == {"loads", "ranking", "look-back", "stores"}
     assert res["small_op"]["ops"] == 20 and res["small_op"]["top"]
+
+
+def test_bench_interop_smoke():
+    """The three ways to run a caller's kernel over a selection run and are checked
+    against numpy inside; every case gets a time."""
+    best = _bench("bench_interop").main(["--log2n", "10", "--repeat", "1"])
+    assert set(best) == {"indirect", "read count", "full grid", "copy kernel", "numpy"}
+    assert all(t > 0 for t in best.values())

@@ -130,3 +130,19 @@ def test_attention_masking_example():
     assert line(out, "is_causal equals the tril mask") == "True"
     assert line(out, "masked mean pooling shape") == "[3, 4]"
     assert len(eval(line(out, "pooled (mean of the real tokens)"))) == 3
+
+
+def test_wgpu_interop_example():
+    """A raw-wgpu kernel dispatched indirectly over exactly what masked_select kept,
+    with no read by wgpu_tensor in between."""
+    out = run("wgpu_interop.py")
+    n = int(line(out, "elements in the program's buffer"))
+    k = int(line(out, "selected (numpy)"))
+    assert n == 100_003 and 0 < k < n
+    assert int(line(out, "selected (sel.count, read at the end)")) == k
+    assert int(line(out, "invocations that squared a value")) == k
+    assert line(out, "indirect dispatch args (read at the end)") == str([-(-k // 64), 1, 1])
+    assert line(out, "squares match numpy") == "True"
+    assert line(out, "untouched past the count") == "True"
+    assert line(out, "host syncs by wgpu_tensor (sync_count)") == "0"
+    assert line(out, "GPU-to-CPU reads by wgpu_tensor (counters)") == "0"

@@ -12,7 +12,7 @@ tape) -> ops (kernels' Python side, on Views) -> view (storage and shape maths)
 from .dtypes import bool_ as bool, int32, uint32, float16, float32, DType  # noqa: A001
 from .autograd import no_grad, enable_grad, is_grad_enabled
 from .ops.creation import manual_seed
-from .runtime import get_device as _get_device
+from .runtime import get_device as _get_device, use_device as _use_device
 from .tensor import Tensor, functions as _functions, _unwrap, _wrap_out
 from .ops.select import read_count_async as _read_count_async
 from .ops.unique import exact_results as _exact_unique
@@ -48,6 +48,34 @@ async def unique_async(x, sorted=True, return_inverse=False, return_counts=False
 def device_info():
     """Which adapter is in use: name, vendor, backend, type and key limits."""
     return _get_device().info()
+
+
+def get_device():
+    """The wgpu.GPUDevice wgpu_tensor runs on (made on first use), to share with your
+    own wgpu code: buffers you create on it can be wrapped with ``wt.from_buffer``,
+    and tensors' ``.buffer`` bound in your pipelines. (``t.device`` is wgpu_tensor's
+    wrapper of it, accepted by ``.to()`` and ``device=``; not this object.) PyTorch
+    has no analogue (the nearest is ``torch.cuda.current_device()``).
+
+    >>> import wgpu
+    >>> isinstance(wt.get_device(), wgpu.GPUDevice)
+    True
+    """
+    return _get_device().device
+
+
+def use_device(device):
+    """Make wgpu_tensor run on ``device``, your wgpu.GPUDevice, instead of opening its
+    own: call it before any other wgpu_tensor call. Afterwards passing the device in
+    use again is a no-op and another one a RuntimeError (tensors cannot move between
+    devices). wgpu_tensor then works within the limits and features the device was
+    created with: request the adapter's maxima of max-buffer-size and
+    max-storage-buffer-binding-size for large tensors, and the "subgroup" feature
+    for the faster scans. No PyTorch analogue.
+
+    >>> wt.use_device(wt.get_device())     # the device in use: accepted
+    """
+    _use_device(device)
 
 
 def synchronize():

@@ -23,6 +23,7 @@ from .ops import advanced as AD
 from .ops import creation as C
 from .ops import elementwise as E
 from .ops import index as I
+from .ops import interop as IO
 from .ops import linalg as L
 from .ops import reduce as R
 from .ops import reduce_dim as RD
@@ -1520,6 +1521,82 @@ tril = _creation("tril", lambda x, diagonal=0: C.tri(x, diagonal, True))
 triu = _creation("triu", lambda x, diagonal=0: C.tri(x, diagonal, False))
 tril.grad(lambda g, out, want, x, diagonal=0: (C.tri(g, diagonal, True), None))
 triu.grad(lambda g, out, want, x, diagonal=0: (C.tri(g, diagonal, False), None))
+
+
+# ---------------------------------------------------------------- wgpu interop (a caller's buffers, indirect arguments)
+@op(method=False)
+def from_buffer(buffer, shape, dtype, offset=0):
+    """A tensor over a wgpu buffer of wgpu_tensor's device, without a copy.
+
+    ``buffer`` (a wgpu.GPUBuffer made on ``wt.get_device()``, or on the device given
+    to ``wt.use_device``) holds ``shape`` elements of ``dtype`` in row-major order
+    from byte ``offset``. The tensor reads and writes the buffer itself; freeing the
+    tensor leaves the buffer to you (it never enters wgpu_tensor's pool). No PyTorch
+    analogue (closest: ``torch.frombuffer`` over host memory).
+
+    Requirements, checked before any GPU work (TypeError / ValueError naming what
+    is missing): usages STORAGE (every kernel binds tensors as storage buffers),
+    COPY_SRC (host reads such as ``numpy()`` and exact-size results copy out of it)
+    and COPY_DST (in-place ops such as ``mul_`` copy their result into it).
+    ``offset`` a multiple of 4 bytes (kernels address 32-bit words). The data's
+    end, rounded up to a multiple of 16 bytes, within the buffer (kernels read
+    16-byte vectors: allocate ``-(-nbytes // 16) * 16`` bytes). Not mapped. One of
+    wgpu_tensor's dtypes (a 64-bit dtype is a TypeError: the bytes are not
+    converted).
+
+    wgpu_tensor writes whole 4-byte words: in-place ops on a bool or float16 tensor
+    may rewrite the padding bytes after its last element, up to the next multiple
+    of 4, never more. Do not destroy the buffer while the tensor is in use. Your
+    own queue writes run before wgpu_tensor's later work; before your own commands
+    read or write the buffer, take ``t.buffer`` (it submits what wgpu_tensor has
+    recorded).
+
+    >>> import wgpu
+    >>> device = wt.get_device()
+    >>> U = wgpu.BufferUsage
+    >>> buf = device.create_buffer(size=16, usage=U.STORAGE | U.COPY_SRC | U.COPY_DST)
+    >>> device.queue.write_buffer(buf, 0, np.arange(4, dtype=np.float32))
+    >>> t = wt.from_buffer(buf, (2, 2), wt.float32)
+    >>> t.sum().item()
+    6.0
+    >>> t.mul_(10)                # writes into buf
+    tensor([[ 0., 10.],
+            [20., 30.]])
+    """
+    return IO.from_buffer(buffer, shape, dtype, offset)
+
+
+@op(method=False)
+def indirect_args(count, workgroup_size, *, draw=False, vertices_per_instance=None, out=None):
+    """The arguments of an indirect dispatch (and draw) over ``count`` elements, on the GPU.
+
+    ``count`` is a 0-d int32/uint32 tensor (a fixed-size result's ``.count``, or the
+    counted result itself). Returns a uint32 tensor of 3 words, ``(x, y, 1)`` for
+    ``compute_pass.dispatch_workgroups_indirect(args.buffer, args.buffer_offset)``,
+    with x = ceil(count / workgroup_size). With ``draw=True`` it has 7: those 3, then
+    ``(vertex_count, instance_count, 0, 0)`` for
+    ``render_pass.draw_indirect(args.buffer, args.buffer_offset + 12)``: (count, 1)
+    draws a vertex per element; with ``vertices_per_instance=v``, (v, count) draws an
+    instance of v vertices per element. Written by one GPU invocation: no sync, the
+    count is never read. Its buffer has usage INDIRECT (``out=``: a contiguous
+    uint32 tensor of the right length whose buffer has it, e.g. reused each frame).
+
+    A count of 0 gives (0, 1, 1), a dispatch that runs nothing (and a draw of 0).
+    More than the device's workgroups per dimension (65,535 usually): the grid is
+    2-D as wgpu_tensor's own launches, y = ceil(groups / 65535), x = ceil(groups /
+    y); your kernel rebuilds its index as ``(wid.x + wid.y * nwg.x) * wg + lid`` and
+    returns when it is at or past the count. (y is clamped to the limit too, which
+    only counts over 65535**2 workgroups reach: then the kernel must loop.) No
+    PyTorch analogue.
+
+    >>> x = wt.arange(10)
+    >>> sel = x.masked_select(x % 3 == 0)          # 4 selected, never read here
+    >>> wt.indirect_args(sel.count, 2).tolist()
+    [2, 1, 1]
+    >>> wt.indirect_args(sel, 64, draw=True).tolist()
+    [1, 1, 1, 4, 1, 0, 0]
+    """
+    return IO.indirect_args(count, workgroup_size, draw, vertices_per_instance, out)
 
 
 # ---------------------------------------------------------------- linear algebra and attention (matmul, softmax, scaled_dot_product_attention)

@@ -19,6 +19,7 @@ from .opdefs import OPS, tensor_key
 from .ops import advanced as AD
 from .ops import creation as C
 from .ops import elementwise as E
+from .ops import interop as IO
 from .ops import select as S
 from .view import View, as_shape, norm_dim
 
@@ -235,6 +236,59 @@ class Tensor:
 
     def element_size(self):
         return self._v.dtype.itemsize
+
+    # ---------------------------------------------------------------- wgpu interop (ops/interop.py)
+    @property
+    def buffer(self):
+        """The wgpu.GPUBuffer holding this tensor's elements (shared, not a copy), to
+        bind in your own shaders or render pipelines; its first element is at byte
+        ``buffer_offset``, element (i, j, ...) at ``buffer_offset + element_size() *
+        (i * stride(0) + j * stride(1) + ...)``. A counted result's valid length is
+        ``t.count``, whose ``.buffer`` holds it as an int32.
+
+        Taking it submits the GPU work wgpu_tensor has recorded so far (it batches
+        commands and submits them at sync points), so that your own submissions,
+        which the queue runs later, see its results; wgpu_tensor work recorded after
+        that is submitted later still: take ``.buffer`` again before your next
+        submission that uses it. A buffer of wgpu_tensor's own pool is reused once
+        the tensor is freed: keep the tensor alive while you use it. A storage
+        binding must start at a multiple of the device's
+        min-storage-buffer-offset-alignment (256 bytes usually): bind from 0 and add
+        the offset in your shader when ``buffer_offset`` is not. No PyTorch analogue
+        (closest: ``data_ptr()``).
+
+        >>> t = wt.arange(6, dtype=wt.float32)
+        >>> t.buffer.size >= 24, t[2:].buffer_offset
+        (True, 8)
+        """
+        return IO.buffer_of(self._v)[0]
+
+    @property
+    def buffer_offset(self):
+        """Byte offset of this tensor's first element in ``.buffer``
+        (``storage_offset() * element_size()``).
+
+        >>> wt.zeros(4, 4)[1].buffer_offset
+        16
+        """
+        return self._v._offset * self._v.dtype.itemsize
+
+    def storage_offset(self):
+        """Offset of this tensor's first element in its storage, in elements (as PyTorch).
+
+        >>> wt.zeros(4, 4)[1, 2:].storage_offset()
+        6
+        """
+        return self._v._offset
+
+    @property
+    def nbytes(self):
+        """Bytes of the elements, ``numel() * element_size()`` (as PyTorch).
+
+        >>> wt.zeros(3, dtype=wt.float16).nbytes
+        6
+        """
+        return self._v.numel() * self._v.dtype.itemsize
 
     def is_contiguous(self):
         return self._v.is_contiguous()

@@ -1,2 +1,2 @@
-from .device import (Device, Buffer, Kernel, get_device, override_limits, cache_limits,  # noqa: F401
-                     memory_limit, INSTALL_HINT)
+from .device import (Device, Buffer, Kernel, get_device, current_device, use_device,  # noqa: F401
+                     override_limits, cache_limits, memory_limit, INSTALL_HINT)

@@ -16,6 +16,7 @@ import os
 import tempfile
 import threading
 import warnings
+import weakref
 from collections import OrderedDict
 from typing import NamedTuple
 
@@ -39,14 +40,18 @@ _uid = itertools.count(1)
 
 
 class Buffer:
-    """A GPU buffer owned by the pool. ``uid`` identifies it in bind-group keys."""
+    """A GPU buffer. ``uid`` identifies it in bind-group keys. ``kind`` says where
+    it goes when its tensor dies: None, the pool of plain storage buffers;
+    "indirect", the pool of those that are also INDIRECT (Device.alloc); "foreign",
+    nowhere: a caller's buffer wrapped by Device.wrap_buffer stays the caller's."""
 
-    __slots__ = ("gpu", "size", "uid", "__weakref__")
+    __slots__ = ("gpu", "size", "uid", "kind", "__weakref__")
 
-    def __init__(self, gpu, size):
+    def __init__(self, gpu, size, kind=None):
         self.gpu = gpu
         self.size = size
         self.uid = next(_uid)
+        self.kind = kind
 
 
 class Kernel:
@@ -175,41 +180,18 @@ class Device:
     ARENA_SIZE = 1 << 18  # uniform parameter ring, flushed when full
     POOL_CAP = 1 << 30  # bytes kept in the pool for reuse before trimming
 
-    def __init__(self):
+    def __init__(self, device=None):
+        """Open a device on the default adapter, or adopt ``device`` (a caller's
+        wgpu.GPUDevice, see use_device): its limits and features are then the ones
+        it was created with."""
         if wgpu is None:
             raise RuntimeError(f"wgpu (wgpu-py) is not importable: {_WGPU_IMPORT_ERROR}. "
                                "pip install wgpu")
-        if not os.environ.get("XDG_RUNTIME_DIR"):
-            # Mesa prints 'XDG_RUNTIME_DIR is invalid' noise without it.
-            os.environ["XDG_RUNTIME_DIR"] = tempfile.mkdtemp(prefix="wgpu_tensor_")
-        try:
-            adapter = wgpu.gpu.request_adapter_sync(power_preference="high-performance")
-        except Exception as e:  # wgpu raises when no adapter/driver exists
-            raise RuntimeError(f"{INSTALL_HINT} (wgpu said: {e})") from None
-        if adapter is None:
-            raise RuntimeError(INSTALL_HINT)
-        self.adapter = adapter
-        lim = adapter.limits
-        wanted = ["max-buffer-size", "max-storage-buffer-binding-size",
-                  "max-compute-workgroups-per-dimension", "max-compute-workgroup-storage-size",
-                  "max-compute-invocations-per-workgroup", "max-compute-workgroup-size-x",
-                  "max-storage-buffers-per-shader-stage", "max-uniform-buffer-binding-size"]
-        required_limits = {k: lim[k] for k in wanted if k in lim}
-        feats = set(adapter.features)
-        want_feats = []
-        self.has_subgroups = ("subgroup" in feats
-                              and os.environ.get("WGPU_TENSOR_SUBGROUPS", "1") != "0")
-        if self.has_subgroups:
-            want_feats.append("subgroup")
-        self.has_timestamps = "timestamp-query" in feats
-        if self.has_timestamps:
-            want_feats.append("timestamp-query")
-        try:
-            self.device = adapter.request_device_sync(required_features=want_feats,
-                                                      required_limits=required_limits)
-        except Exception as e:  # a driver that lists an adapter but cannot open it
-            raise RuntimeError(f"{INSTALL_HINT} (the adapter {adapter.info.get('device', '')!r} was found, "
-                               f"but opening a device on it failed: {e})") from None
+        if device is not None:
+            self.adapter, self.device = device.adapter, device
+            self._features(set(device.features))
+        else:
+            self._open()
         dl = self.device.limits
         self.max_buffer = int(dl["max-buffer-size"])
         self.max_binding = int(dl["max-storage-buffer-binding-size"]) // 4 * 4
@@ -237,8 +219,9 @@ class Device:
         self._bind_groups = OrderedDict()
         self.cache_limits = dict(CACHE_LIMITS)
         self.evictions = 0  # pipelines evicted from the cache
-        self._pool = {}  # size -> [Buffer]
+        self._pool = {}  # size (a plain buffer) or (kind, size) -> [Buffer]
         self._owned = set()  # every live Buffer (see alloc)
+        self._foreign = weakref.WeakValueDictionary()  # wgpu uid -> Buffer of a wrapped caller's buffer
         self._pooled_bytes = 0
         self._allocated_bytes = 0
         self._staging = {}  # size -> [idle readback buffer]
@@ -271,6 +254,43 @@ class Device:
         self.memory_limit = self.default_memory_limit()
         self.subgroup_size = 0
         self.use_subgroups = self.has_subgroups and self._probe_subgroups()
+
+    def _open(self):
+        if not os.environ.get("XDG_RUNTIME_DIR"):
+            # Mesa prints 'XDG_RUNTIME_DIR is invalid' noise without it.
+            os.environ["XDG_RUNTIME_DIR"] = tempfile.mkdtemp(prefix="wgpu_tensor_")
+        try:
+            adapter = wgpu.gpu.request_adapter_sync(power_preference="high-performance")
+        except Exception as e:  # wgpu raises when no adapter/driver exists
+            raise RuntimeError(f"{INSTALL_HINT} (wgpu said: {e})") from None
+        if adapter is None:
+            raise RuntimeError(INSTALL_HINT)
+        self.adapter = adapter
+        lim = adapter.limits
+        wanted = ["max-buffer-size", "max-storage-buffer-binding-size",
+                  "max-compute-workgroups-per-dimension", "max-compute-workgroup-storage-size",
+                  "max-compute-invocations-per-workgroup", "max-compute-workgroup-size-x",
+                  "max-storage-buffers-per-shader-stage", "max-uniform-buffer-binding-size"]
+        required_limits = {k: lim[k] for k in wanted if k in lim}
+        want_feats = self._features(set(adapter.features))
+        try:
+            self.device = adapter.request_device_sync(required_features=want_feats,
+                                                      required_limits=required_limits)
+        except Exception as e:  # a driver that lists an adapter but cannot open it
+            raise RuntimeError(f"{INSTALL_HINT} (the adapter {adapter.info.get('device', '')!r} was found, "
+                               f"but opening a device on it failed: {e})") from None
+
+    def _features(self, feats):
+        """Which optional features to use of ``feats``; returns them."""
+        want = []
+        self.has_subgroups = ("subgroup" in feats
+                              and os.environ.get("WGPU_TENSOR_SUBGROUPS", "1") != "0")
+        if self.has_subgroups:
+            want.append("subgroup")
+        self.has_timestamps = "timestamp-query" in feats
+        if self.has_timestamps:
+            want.append("timestamp-query")
+        return want
 
     def _probe_subgroups(self):
         """The scans assume subgroups are consecutive runs of local_invocation_index
@@ -406,8 +426,10 @@ class Device:
                 f"{what} needs {nbytes} bytes, over this adapter's max-buffer-size of "
                 f"{self.max_buffer} bytes")
 
-    def alloc(self, nbytes) -> Buffer:
-        """A storage buffer of at least ``nbytes`` (rounded to 4, at least 16).
+    def alloc(self, nbytes, indirect=False) -> Buffer:
+        """A storage buffer of at least ``nbytes`` (rounded to 4, at least 16);
+        ``indirect``: one that is also an INDIRECT buffer (the arguments of a
+        caller's indirect dispatch or draw), pooled apart from the others.
         MemoryError when it would pass the memory limit even after trimming the pool."""
         if nbytes <= 1 << 20:  # the common small case: a power-of-two size class
             size = 16 if nbytes <= 16 else 1 << (int(nbytes) - 1).bit_length()
@@ -416,10 +438,11 @@ class Device:
             size = _bucket(nbytes)
             if size > self.max_buffer:
                 size = _round_up(max(nbytes, 16), 4)
+        key = ("indirect", size) if indirect else size
         with self.lock:
             if self._pooled_bytes > self.POOL_CAP:
                 self._trim(self.POOL_CAP // 2)
-            free = self._pool.get(size)
+            free = self._pool.get(key)
             if free:
                 self._pooled_bytes -= size
                 self.pool_hits += 1
@@ -430,6 +453,8 @@ class Device:
                 return buf
             self._check_limit(size, "allocating")
             usage = wgpu.BufferUsage.STORAGE | wgpu.BufferUsage.COPY_SRC | wgpu.BufferUsage.COPY_DST
+            if indirect:
+                usage |= wgpu.BufferUsage.INDIRECT
             try:
                 gpu = self.device.create_buffer(size=size, usage=usage)
             except Exception as e:
@@ -442,7 +467,7 @@ class Device:
                     raise MemoryError(f"could not allocate a GPU buffer of {size} bytes: {e}") from None
             self._allocated_bytes += size
             self.allocs += 1
-            buf = Buffer(gpu, size)
+            buf = Buffer(gpu, size, "indirect" if indirect else None)
             if self._log is not None:
                 self._log.append(Command("alloc", "new", {"nbytes": nbytes},
                                          bindings=((buf.uid, 0, size),)))
@@ -455,20 +480,27 @@ class Device:
     def release(self, buf: Buffer):
         """Return a buffer to the pool (commands already recorded keep their order).
         It runs from __del__, at any point, even inside dispatch(): it only files
-        the buffer; trimming an over-full pool waits for the next alloc()."""
+        the buffer; trimming an over-full pool waits for the next alloc(). A
+        foreign buffer (wrap_buffer) is the caller's: it is never pooled."""
+        if buf.kind is not None:
+            if buf.kind == "foreign":
+                return
+            key = (buf.kind, buf.size)
+        else:
+            key = buf.size
         with self.lock:
-            self._pool.setdefault(buf.size, []).append(buf)
+            self._pool.setdefault(key, []).append(buf)
             self._pooled_bytes += buf.size
 
     def _trim(self, keep):
         # Destroying a buffer that pending commands use is an error: submit them first.
         self.flush()
-        for size in sorted(self._pool, reverse=True):
-            lst = self._pool[size]
+        for key in sorted(self._pool, key=lambda k: k if k.__class__ is int else k[1], reverse=True):
+            lst = self._pool[key]
             while lst and self._pooled_bytes > keep:
                 b = lst.pop()
-                self._pooled_bytes -= size
-                self._allocated_bytes -= size
+                self._pooled_bytes -= b.size
+                self._allocated_bytes -= b.size
                 self._owned.discard(b)
                 b.gpu.destroy()
         self._bind_groups.clear()
@@ -480,6 +512,54 @@ class Device:
                 self._staging_bytes -= st.size
                 st.destroy()
         self._staging.clear()
+
+    # What a caller's buffer must allow to serve as a tensor (wrap_buffer), and why.
+    WRAP_USAGES = (("STORAGE", "every kernel binds its tensors as storage buffers"),
+                   ("COPY_SRC", "host reads (numpy(), item(), print) and exact-size results "
+                                "copy out of it"),
+                   ("COPY_DST", "in-place ops (mul_, add_, ...) copy their result into it"))
+
+    def wrap_buffer(self, gpu, offset, nbytes) -> Buffer:
+        """A Buffer for ``gpu``, a caller's wgpu buffer of this device holding
+        ``nbytes`` at byte ``offset``: never pooled, never destroyed here. Wrapping
+        one buffer twice gives the same Buffer (so aliasing views are seen as such).
+        Raises TypeError / ValueError, naming what is wrong, before any GPU work."""
+        if wgpu is None or not isinstance(gpu, wgpu.GPUBuffer):
+            raise TypeError(f"from_buffer: expected a wgpu.GPUBuffer, got {type(gpu).__name__}")
+        if getattr(gpu, "_device", self.device) is not self.device:
+            raise ValueError("from_buffer: the buffer belongs to another wgpu device than wgpu_tensor's; "
+                             "call wt.use_device(that device) before wgpu_tensor makes its own, or "
+                             "create the buffer on wt.get_device()")
+        missing = [(n, why) for n, why in self.WRAP_USAGES if not gpu.usage & getattr(wgpu.BufferUsage, n)]
+        if missing:
+            raise ValueError("from_buffer: the buffer lacks usage " + " and ".join(n for n, _ in missing)
+                             + " (" + "; ".join(f"{n}: {why}" for n, why in missing) + "); create it with "
+                             "usage=wgpu.BufferUsage.STORAGE | wgpu.BufferUsage.COPY_SRC | wgpu.BufferUsage.COPY_DST")
+        if str(getattr(gpu, "map_state", "unmapped")) != "unmapped":
+            raise ValueError(f"from_buffer: the buffer is {gpu.map_state}; unmap it first (a mapped buffer "
+                             "cannot be used by GPU commands)")
+        if offset.__class__ is bool or not isinstance(offset, int) or offset < 0 or offset % 4:
+            raise ValueError(f"from_buffer: offset must be a non-negative multiple of 4 bytes (the kernels "
+                             f"address buffers in 32-bit words), got {offset!r}")
+        # Kernels read tensors as 16-byte vectors through windows that end at the
+        # data's next multiple of 16 bytes, or at the buffer's end: that end must be
+        # a multiple of 16 as well (as every pool buffer's size is), so the data,
+        # rounded up to 16 bytes, must lie within the buffer.
+        end = _round_up(offset + nbytes, 16) if nbytes else offset
+        if end > gpu.size:
+            raise ValueError(f"from_buffer: {nbytes} bytes at offset {offset} need the buffer to reach byte "
+                             f"{end} (the data's end rounded up to a multiple of 16 bytes: kernels read "
+                             f"16-byte vectors), but it has {gpu.size} bytes")
+        with self.lock:
+            buf = self._foreign.get(gpu.uid)
+            if buf is None or buf.gpu is not gpu:
+                buf = Buffer(gpu, gpu.size // 16 * 16, "foreign")
+                self._foreign[gpu.uid] = buf
+            return buf
+
+    def is_indirect(self, buf: Buffer):
+        """Whether ``buf`` may hold the arguments of an indirect dispatch or draw."""
+        return bool(buf.gpu.usage & wgpu.BufferUsage.INDIRECT)
 
     def empty_cache(self):
         """Free the pooled buffers and the idle readback buffers."""
@@ -1046,6 +1126,7 @@ _default_lock = threading.Lock()
 
 
 def get_device() -> Device:
+    """The runtime's Device (a wrapper of the wgpu device), made on first use."""
     global _default
     d = _default
     if d is None:
@@ -1054,6 +1135,28 @@ def get_device() -> Device:
                 _default = Device()
             d = _default
     return d
+
+
+def current_device():
+    """The runtime's Device if one was made (or adopted) already, else None."""
+    return _default
+
+
+def use_device(device) -> Device:
+    """Make the runtime adopt ``device`` (a wgpu.GPUDevice) instead of opening its
+    own: before the first GPU use. Afterwards only the device already in use is
+    accepted (a no-op); another one is a RuntimeError."""
+    global _default
+    if wgpu is None or not isinstance(device, wgpu.GPUDevice):
+        raise TypeError(f"use_device: expected a wgpu.GPUDevice, got {type(device).__name__}")
+    with _default_lock:
+        if _default is None:
+            _default = Device(device)
+        elif _default.device is not device:
+            raise RuntimeError("use_device: wgpu_tensor already runs on another wgpu device (made on its "
+                               "first use, or adopted before); call wt.use_device() before any other "
+                               "wgpu_tensor call, or share wt.get_device() with your code instead")
+        return _default
 
 
 class override_limits:

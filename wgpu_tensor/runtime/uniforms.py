@@ -222,6 +222,17 @@ FILL = Block("FillParams", [
     pad("_pad1"),
 ])
 
+INDIRECT = Block("IndirectParams", [
+    u32("count_off", "word offset of the count in its COUNT window"),
+    u32("out_off", "word offset of the arguments in the OUT window"),
+    u32("wg", "invocations per workgroup of the caller's kernel (>= 1)"),
+    u32("max_x", "workgroups per dimension the caller's dispatch may have (>= 1)"),
+    u32("per_instance", "DRAW: vertices per instance (count instances), or 0: count vertices, 1 instance"),
+    pad("_pad0"),
+    pad("_pad1"),
+    pad("_pad2"),
+])
+
 # ---------------------------------------------------------------- blocks of the reductions with dim, scans
 
 # Scans along rows (ops/scan.py, shaders/scan_rows.wgsl).
