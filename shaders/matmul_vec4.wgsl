@@ -17,6 +17,8 @@
 const TM: u32 = 16u;
 const TN: u32 = 64u;
 
+//@include matmul_common
+
 @compute @workgroup_size(16, 4)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_id) lid: vec3<u32>) {
@@ -24,24 +26,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     if (g >= P.groups) {
         return;
     }
-    let tiles_n = (P.n + TN - 1u) / TN;
-    let per_batch = P.tiles_m * tiles_n;
-    let bi = g / per_batch;
-    let rem = g % per_batch;
-    let row0 = P.m0 + (rem / tiles_n) * TM + lid.y * 4u;
-    let col = (rem % tiles_n) * TN + lid.x * 4u;
-
-    var a_base = P.a_off;
-    var b_base = P.b_off;
-    var bq = P.batch0 + bi;
-    for (var d = 0u; d < P.nbd; d = d + 1u) {
-        let dd = P.nbd - 1u - d;
-        let size = P.bshape[dd];
-        let idx = bq % size;
-        bq = bq / size;
-        a_base = a_base + idx * P.abst[dd];
-        b_base = b_base + idx * P.bbst[dd];
-    }
+    let tile = tile_of(g, TM, TN);
+    let bi = tile.bi;
+    let row0 = tile.row0 + lid.y * 4u;
+    let col = tile.col0 + lid.x * 4u;
+    let a_base = tile.a_base;
+    let b_base = tile.b_base;
     // Rows and columns past the matrix read the last ones (in bounds), are not written.
     let last_r = P.m - 1u;
     let ra = (vec4<u32>(min(row0, last_r), min(row0 + 1u, last_r), min(row0 + 2u, last_r),
