@@ -25,6 +25,9 @@ TK = 16               # inner-dim elements per step through workgroup memory
 VEC4_TM, VEC4_TN = 16, 64  # the vec4 kernel's output tile
 MAX_BATCH_DIMS = 4    # coalesced batch dims the kernel unravels
 SOFTMAX_MAX_ITERS = 60000  # row elements per invocation, at most (llvmpipe's loop limit)
+SOFTMAX_WG = 8        # invocations per softmax row (lavapipe: one SIMD vector)
+SOFTMAX_WG_LONG = 256  # ... for rows too long for SOFTMAX_WG invocations
+SOFTMAX_MAX_NV = 32   # vec4s per invocation held in registers, at most (rows <= 1024 floats)
 
 _MATMUL_DTYPES = (D.float32, D.float16, D.int32)
 
@@ -313,17 +316,23 @@ def _softmax_run(x, y, d, out_dt, flags):
     dims = _row_geometry(shape, d, [v._strides for v in views])
     if len(dims) > MAX_DIMS:
         raise ValueError(f"softmax(): tensors of more than {MAX_DIMS} (non-mergeable) dims are not supported")
-    ssz = dev.subgroup_size if dev.use_subgroups else 0
-    sub = 4 <= ssz <= 128 and -(-L // ssz) <= SOFTMAX_MAX_ITERS
-    WG = ssz if sub else 64 if L <= 64 * 256 else 256
+    # Invocations per row from the row length alone (the summation order follows WG, so
+    # it is the same on every adapter); the workgroup is one subgroup where it fits in one.
+    WG = SOFTMAX_WG if -(-L // SOFTMAX_WG) <= SOFTMAX_MAX_ITERS else SOFTMAX_WG_LONG
     if -(-L // WG) > SOFTMAX_MAX_ITERS:
         raise ValueError(f"softmax(): rows of {L} elements are longer than this kernel's limit of "
                          f"{WG * SOFTMAX_MAX_ITERS}")
+    sub = dev.use_subgroups and WG <= dev.subgroup_size
     rows = out.numel() // L
-    # Forward over contiguous float32 rows whose starts are multiples of 4: vec4 loads.
+    # Forward over contiguous float32 rows whose starts are multiples of 4: vec4 loads;
+    # rows of at most WG * 4 * SOFTMAX_MAX_NV elements are held in registers (NV vec4s per
+    # invocation, a power of two: few kernels).
     vec4 = (y is None and x.dtype is D.float32 and x._strides[d] == 1 and out._strides[d] == 1
             and L % 4 == 0 and all(st % 4 == 0 for _, sts in dims for st in sts[::2]))
-    params = dict(flags, WG=WG, SUBGROUPS=sub, VEC4=vec4, LOAD_X=x.dtype.load.replace("W[", "X["),
+    nv = 1 << (-(-L // (4 * WG)) - 1).bit_length()
+    reg = vec4 and nv <= SOFTMAX_MAX_NV
+    params = dict(flags, WG=WG, SUBGROUPS=sub, VEC4=vec4, REG=reg, NV=nv if reg else 0,
+                  LOAD_X=x.dtype.load.replace("W[", "X["),
                   LOAD_Y=(y.dtype.load.replace("W[", "Y[") if y is not None else "0.0"))
     kernel = dev.kernel("softmax", params, ["r", "r" if y is not None else None, "rw"], SOFTMAX.size)
     pad = dims + [(1, [0, 0, 0])] * (MAX_DIMS - len(dims))
@@ -341,7 +350,7 @@ def _softmax_run(x, y, d, out_dt, flags):
                 wins = [_win(dev, v, sh, st, r0 * L, (r0 + cnt) * L) for v, (sh, st) in zip(views, geo)]
                 if vec4 and (wins[0][2] % 4 or wins[2][2] % 4):  # a view offset not on a vec4
                     vec4 = False
-                    params["VEC4"] = False
+                    params.update(VEC4=False, REG=False, NV=0)
                     kernel = dev.kernel("softmax", params, ["r", None, "rw"], SOFTMAX.size)
                 if max(w[1] for w in wins) <= dev.max_binding:
                     break
