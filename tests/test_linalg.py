@@ -488,8 +488,36 @@ def test_matmul_vec4_kernel_on_aligned_float32(rng, sa, sb):
     check_matmul(got, a, b)
 
 
-def test_matmul_vec4_fallbacks_chunks_and_windows(rng):
+@pytest.mark.parametrize("sa,sb", [((1, 8), (8, 4)), ((3, 12), (12, 36)), ((17, 68), (68, 4)),
+                                   ((2, 65, 20), (20, 260)), ((257, 36), (1, 36, 68)),
+                                   ((5, L.K_CHUNK + 4), (L.K_CHUNK + 4, 8))])
+def test_matmul_vec4_same_bits_with_or_without_subgroups(rng, sa, sb, monkeypatch):
+    """With subgroups the vec4 kernel reads each row of A once per subgroup and
+    broadcasts it (8 rows per workgroup); without, every invocation reads its 4 rows: the
+    same products added in the same order, so the same bits (rows off both tiles, a
+    broadcast batch, K over a chunk)."""
     dev = get_device()
+    if not dev.use_subgroups:
+        pytest.skip("this adapter has no subgroups: only the plain vec4 variant exists")
+    a = rng.standard_normal(sa).astype(np.float32)
+    b = rng.standard_normal(sb).astype(np.float32)
+    with dev.record_commands() as log:
+        got = T(a) @ T(b)
+    assert {c.params["SUBGROUPS"] for c in log if c.name == "matmul_vec4"} == {True}
+    check_matmul(got, a, b)
+    monkeypatch.setattr(dev, "use_subgroups", False)
+    with dev.record_commands() as log:
+        plain = T(a) @ T(b)
+    assert {c.params["SUBGROUPS"] for c in log if c.name == "matmul_vec4"} == {False}
+    np.testing.assert_array_equal(got.numpy(), plain.numpy())
+
+
+@pytest.mark.parametrize("use_subgroups", [True, False])
+def test_matmul_vec4_fallbacks_chunks_and_windows(rng, use_subgroups, monkeypatch):
+    dev = get_device()
+    if use_subgroups and not dev.use_subgroups:
+        pytest.skip("the adapter has no usable subgroups")
+    monkeypatch.setattr(dev, "use_subgroups", use_subgroups)
     a = rng.standard_normal((40, 12)).astype(np.float32)
     b = rng.standard_normal((12, 8)).astype(np.float32)
     ta, tb = T(a), T(b)
