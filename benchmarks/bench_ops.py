@@ -85,11 +85,15 @@ def blas_info():
     return {"blas": pools, "env": env}
 
 
-def row_matmul(args, dev):
+def row_matmul(args, dev, b_transposed=False):
+    """n x n float32 @; ``b_transposed``: B given as a transposed view (column stride n),
+    which takes the workgroup-memory kernel."""
     n = args.matmul_n
     rng = np.random.default_rng(0)
     a, b = rng.standard_normal((n, n), dtype=np.float32), rng.standard_normal((n, n), dtype=np.float32)
-    ta, tb = wt.tensor(a), wt.tensor(b)
+    ta = wt.tensor(a)
+    tb = wt.tensor(np.ascontiguousarray(b.T)).T if b_transposed else wt.tensor(b)
+    what = ", B a transposed view (workgroup-memory kernel)" if b_transposed else ""
     out = {}
 
     def ours():
@@ -103,32 +107,14 @@ def row_matmul(args, dev):
     def report(t, tn):
         flop = 2.0 * n ** 3
         g, gn = flop / t / 1e9, flop / tn / 1e9
-        return (f"matmul {n}x{n} float32: {g:.2f} GFLOP/s ({t * 1e3:.1f} ms); numpy {gn:.2f} GFLOP/s "
+        return (f"matmul {n}x{n} float32{what}: {g:.2f} GFLOP/s ({t * 1e3:.1f} ms); numpy {gn:.2f} GFLOP/s "
                 f"({tn * 1e3:.1f} ms); ours / numpy = {g / gn:.3f}",
                 {"gflops": g, "numpy_gflops": gn, "ratio_to_numpy": g / gn})
-    return Row("matmul", ours, lambda: a @ b, False, check, report)
+    return Row("matmul_tiled" if b_transposed else "matmul", ours, lambda: a @ b, False, check, report)
 
 
 def row_matmul_tiled(args, dev):
-    n = args.matmul_n
-    rng = np.random.default_rng(0)
-    a, b = rng.standard_normal((n, n), dtype=np.float32), rng.standard_normal((n, n), dtype=np.float32)
-    ta, tb = wt.tensor(a), wt.tensor(np.ascontiguousarray(b.T)).T  # B as a transposed view
-    base = row_matmul(args, dev)
-    out = {}
-
-    def ours():
-        out["c"] = ta @ tb
-
-    def check():
-        ref = a.astype(np.float64) @ b
-        bound = np.abs(a).astype(np.float64) @ np.abs(b)
-        assert (np.abs(out["c"].numpy() - ref) <= 4 * n * 2.0 ** -24 * bound + 1e-30).all()
-
-    def report(t, tn):
-        text, fig = base.report(t, tn)
-        return text.replace("float32:", "float32, B a transposed view (workgroup-memory kernel):"), fig
-    return Row("matmul_tiled", ours, lambda: a @ b, False, check, report)
+    return row_matmul(args, dev, b_transposed=True)
 
 
 def row_fma_peak(args, dev):

@@ -62,43 +62,34 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let sbk4 = P.sbk / 4u;
     let k4_end = (P.k0 + P.kc) / 4u;
     var acc: array<vec4<f32>, ROWS>;
-//@if SUBGROUPS
-    // Invocation i < 8 reads row i of the 8 (the others row 7 again).
-    let ra = (min(min(row0 + sid, row0 + 7u), last_r) * P.sam + tile.a_base) / 4u;
     var acc0 = vec4<f32>();
     var acc1 = vec4<f32>();
     var acc2 = vec4<f32>();
     var acc3 = vec4<f32>();
+//@if SUBGROUPS
     var acc4 = vec4<f32>();
     var acc5 = vec4<f32>();
     var acc6 = vec4<f32>();
     var acc7 = vec4<f32>();
+    // Invocation i < 8 reads row i of the 8 (the others row 7 again).
+    let ra = (min(min(row0 + sid, row0 + 7u), last_r) * P.sam + tile.a_base) / 4u;
+//@else
+    let ra = (vec4<u32>(min(row0, last_r), min(row0 + 1u, last_r), min(row0 + 2u, last_r),
+                        min(row0 + 3u, last_r)) * P.sam + vec4<u32>(tile.a_base)) / 4u;
+//@endif
     for (var k4 = P.k0 / 4u; k4 < k4_end; k4 = k4 + 1u) {
         let kb = cb + 4u * k4 * sbk4;
         let b0 = B[kb];
         let b1 = B[kb + sbk4];
         let b2 = B[kb + 2u * sbk4];
         let b3 = B[kb + 3u * sbk4];
+//@if SUBGROUPS
         let mine = A[ra + k4];
 //@repeat ROWS_SG
         let a{{i}} = subgroupBroadcast(mine, {{i}}u);
         acc{{i}} = acc{{i}} + a{{i}}.x * b0 + a{{i}}.y * b1 + a{{i}}.z * b2 + a{{i}}.w * b3;
 //@end
-    }
-    acc = array<vec4<f32>, ROWS>(acc0, acc1, acc2, acc3, acc4, acc5, acc6, acc7);
 //@else
-    let ra = (vec4<u32>(min(row0, last_r), min(row0 + 1u, last_r), min(row0 + 2u, last_r),
-                        min(row0 + 3u, last_r)) * P.sam + vec4<u32>(tile.a_base)) / 4u;
-    var acc0 = vec4<f32>();
-    var acc1 = vec4<f32>();
-    var acc2 = vec4<f32>();
-    var acc3 = vec4<f32>();
-    for (var k4 = P.k0 / 4u; k4 < k4_end; k4 = k4 + 1u) {
-        let kb = cb + 4u * k4 * sbk4;
-        let b0 = B[kb];
-        let b1 = B[kb + sbk4];
-        let b2 = B[kb + 2u * sbk4];
-        let b3 = B[kb + 3u * sbk4];
         let a0 = A[ra.x + k4];
         let a1 = A[ra.y + k4];
         let a2 = A[ra.z + k4];
@@ -107,7 +98,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         acc1 = acc1 + a1.x * b0 + a1.y * b1 + a1.z * b2 + a1.w * b3;
         acc2 = acc2 + a2.x * b0 + a2.y * b1 + a2.z * b2 + a2.w * b3;
         acc3 = acc3 + a3.x * b0 + a3.y * b1 + a3.z * b2 + a3.w * b3;
+//@endif
     }
+//@if SUBGROUPS
+    acc = array<vec4<f32>, ROWS>(acc0, acc1, acc2, acc3, acc4, acc5, acc6, acc7);
+//@else
     acc = array<vec4<f32>, ROWS>(acc0, acc1, acc2, acc3);
 //@endif
     if (col >= P.n) {
