@@ -76,11 +76,18 @@ def sort_topk(t, k, dim, largest):
     return v.narrow(dim, 0, k).numpy(), i.narrow(dim, 0, k).numpy()
 
 
-# Rows of >= 4 blocks (a block: the power of two >= 8 k, at least 512) take the topk by
-# blocks: the same values and indices as the full stable sort, ties and NaNs included,
-# with and without a tail under one block, along either dim, from strided views.
+# Rows of >= 4 blocks (a block: the power of two >= 8 k, at least 512) and of at least
+# U.TOPK_MIN_LENGTH elements take the topk by blocks: the same values and indices as the
+# full stable sort, ties and NaNs included, with and without a tail under one block,
+# along either dim, from strided views. The length floor is lowered here to keep the
+# rows short; one row at the real floor below.
+@pytest.fixture
+def short_rows_by_blocks(monkeypatch):
+    monkeypatch.setattr(U, "TOPK_MIN_LENGTH", 0)
+
+
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.name)
-def test_topk_by_blocks_matches_the_full_sort(rng, dtype):
+def test_topk_by_blocks_matches_the_full_sort(rng, dtype, short_rows_by_blocks):
     a = rand_np(rng, (3, 2100), dtype, special=True)   # small ints: many ties
     t = wt.tensor(a)
     for k, dim, largest in ((1, 1, True), (7, 1, False), (64, 1, True), (64, -1, False)):
@@ -91,7 +98,7 @@ def test_topk_by_blocks_matches_the_full_sort(rng, dtype):
         np.testing.assert_array_equal(i.numpy(), si)
 
 
-def test_topk_by_blocks_shapes(rng):
+def test_topk_by_blocks_shapes(rng, short_rows_by_blocks):
     a = rand_np(rng, (2048, 3), wt.float32, special=True)   # no tail, along dim 0
     t = wt.tensor(a)
     for k, largest in ((5, True), (64, False)):
@@ -108,6 +115,17 @@ def test_topk_by_blocks_shapes(rng):
     c = np.zeros(5000, np.float32)                       # all ties: the first k indices
     v, i = wt.topk(wt.tensor(c), 10)
     np.testing.assert_array_equal(i.numpy(), np.arange(10))
+
+
+def test_topk_by_blocks_at_the_length_floor(rng):
+    n = U.TOPK_MIN_LENGTH + 1001                         # 64 blocks of 512 and a tail
+    a = rand_np(rng, (n,), wt.float32, special=True)
+    t = wt.tensor(a)
+    check_topk(a, t, 9, 0, True)
+    v, i = wt.topk(t, 9, largest=False)
+    sv, si = sort_topk(t, 9, 0, False)
+    assert_same(v, sv)
+    np.testing.assert_array_equal(i.numpy(), si)
 
 
 def test_topk_edges_and_errors():

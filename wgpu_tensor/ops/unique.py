@@ -6,7 +6,8 @@ topk(x, k, dim, largest, sorted): the sort along dim (descending when ``largest`
 NaN is the largest value, as in PyTorch), its first k columns. Ties keep their
 index order (the sort is stable); PyTorch leaves the order of ties unspecified.
 Long rows and small k select first (a block: the power of two >= 8 k, at least 512 and
-at most the sort's tile of 4096, so that one launch sorts it; rows of >= 4 blocks):
+at most the sort's tile of 4096, so that one launch sorts it; rows of >= 4 blocks and
+>= 32768 elements):
 each row is cut into blocks, each block sorted (one tile launch, not the whole row's
 merge passes) and its first k kept, the rest of the row (under one block) sorted
 alone; the candidates, laid out in index order, are sorted again and their first k
@@ -50,6 +51,7 @@ from . import sort as SO
 
 TopkResult = namedtuple("topk", ["values", "indices"])
 TOPK_MIN_BLOCK = 512  # topk by blocks: the smallest block (elements sorted by one tile launch)
+TOPK_MIN_LENGTH = 32768  # ... and the shortest row (below, the full sort is as fast on lavapipe)
 
 
 def _check_tensor(x, what):
@@ -82,7 +84,7 @@ def topk(x, k, dim=-1, largest=True, sorted=True, *, count=None):
     if k == 0 or x.numel() == 0:
         return TopkResult(View.empty(shape, x.dtype, dev), View.empty(shape, D.int32, dev))
     block = max(TOPK_MIN_BLOCK, 1 << (8 * k - 1).bit_length())  # a power of two >= 8 k
-    if x.count is None and block <= SO._tile(dev) and size >= 4 * block:
+    if x.count is None and block <= SO._tile(dev) and size >= max(4 * block, TOPK_MIN_LENGTH):
         return _topk_by_blocks(x, k, d, bool(largest), block)
     vals, idx = SO.sort(x, d, descending=bool(largest))  # a counted x: its valid rows first
     key = (slice(None),) * d + (slice(0, k),)
