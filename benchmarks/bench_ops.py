@@ -1,16 +1,26 @@
 """Benchmark: ops beside numpy and the plain vec4 copy kernel, one row per op.
 
-    python benchmarks/bench_ops.py [--rows matmul,softmax] [--matmul-n 1024]
-                                   [--softmax-shape 4096,1024] [--repeat 5]
+    python benchmarks/bench_ops.py [--rows matmul,matmul_tiled,fma_peak,softmax,topk]
+                                   [--matmul-n 1024] [--softmax-shape 4096,1024]
+                                   [--topk-log2n 20] [--topk-k 100] [--fma-iters 1000]
+                                   [--repeat 5]
 
 Rows (each times ours and its reference in interleaved rounds, best of --repeat,
 GPU cases ending in a sync, and checks what it timed against numpy):
   matmul   n x n float32 @: GFLOP/s (2 n^3 / time), beside numpy's on the same machine
            (numpy's BLAS and its kernel are printed, via threadpoolctl if installed).
+           Contiguous operands take the vec4 kernel (shaders/matmul_vec4.wgsl: 4 x 4
+           outputs per invocation from vec4 loads of A and B, no workgroup memory).
+  matmul_tiled  the same product with B given as a transposed view (column stride n):
+           the workgroup-memory kernel (shaders/matmul.wgsl: 64 x 64 tiles, 16-deep
+           steps through workgroup memory, 4 x 4 outputs per invocation).
+  fma_peak multiply-adds alone (shaders/fma_peak.wgsl: no loads in the loop), in
+           GFLOP/s beside numpy's matmul: the ceiling of any matmul kernel here.
   softmax  softmax(x, -1) of a float32 [rows, cols]: time as a ratio to the copy kernel
            (shaders/copy_vec4.wgsl) moving the same bytes (one read, one write).
-More rows: add a function ``row_NAME(args, dev)`` returning a Row and list it in ROWS
-(cumsum, unique, topk are expected from the scans/top-k area).
+  topk     topk(x, k) of 2^topk_log2n float32: time beside numpy's argpartition + sort of
+           the k (wall time, GPU side synced).
+More rows: add a function ``row_NAME(args, dev)`` returning a Row and list it in ROWS.
 If OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE are set, run with them unset only here:
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_ops.py
 """
@@ -30,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import wgpu_tensor as wt  # noqa: E402
 from wgpu_tensor.runtime import get_device  # noqa: E402
+from wgpu_tensor.runtime.uniforms import COPY  # noqa: E402
 from bench_select import copy_kernel  # noqa: E402
 
 
@@ -74,11 +85,15 @@ def blas_info():
     return {"blas": pools, "env": env}
 
 
-def row_matmul(args, dev):
+def row_matmul(args, dev, b_transposed=False):
+    """n x n float32 @; ``b_transposed``: B given as a transposed view (column stride n),
+    which takes the workgroup-memory kernel."""
     n = args.matmul_n
     rng = np.random.default_rng(0)
     a, b = rng.standard_normal((n, n), dtype=np.float32), rng.standard_normal((n, n), dtype=np.float32)
-    ta, tb = wt.tensor(a), wt.tensor(b)
+    ta = wt.tensor(a)
+    tb = wt.tensor(np.ascontiguousarray(b.T)).T if b_transposed else wt.tensor(b)
+    what = ", B a transposed view (workgroup-memory kernel)" if b_transposed else ""
     out = {}
 
     def ours():
@@ -92,10 +107,38 @@ def row_matmul(args, dev):
     def report(t, tn):
         flop = 2.0 * n ** 3
         g, gn = flop / t / 1e9, flop / tn / 1e9
-        return (f"matmul {n}x{n} float32: {g:.2f} GFLOP/s ({t * 1e3:.1f} ms); numpy {gn:.2f} GFLOP/s "
+        return (f"matmul {n}x{n} float32{what}: {g:.2f} GFLOP/s ({t * 1e3:.1f} ms); numpy {gn:.2f} GFLOP/s "
                 f"({tn * 1e3:.1f} ms); ours / numpy = {g / gn:.3f}",
                 {"gflops": g, "numpy_gflops": gn, "ratio_to_numpy": g / gn})
-    return Row("matmul", ours, lambda: a @ b, False, check, report)
+    return Row("matmul_tiled" if b_transposed else "matmul", ours, lambda: a @ b, False, check, report)
+
+
+def row_matmul_tiled(args, dev):
+    return row_matmul(args, dev, b_transposed=True)
+
+
+def row_fma_peak(args, dev):
+    """Multiply-adds alone: 64 * 256 invocations, each --fma-iters * 16 rounds on 2 vec4s."""
+    unroll, iters, inv = 16, args.fma_iters, 64 * 256
+    k = dev.kernel("fma_peak", {"UNROLL": unroll}, ["r", "rw"], COPY.size)
+    src = wt.tensor(np.array([0.999, 0.001, 0, 0], np.float32))
+    dst = wt.empty(inv * 4)
+    n = args.matmul_n
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((n, n), dtype=np.float32), rng.standard_normal((n, n), dtype=np.float32)
+
+    def ours():
+        dev.dispatch(k, COPY.pack(iters), [(src._v._buf, 0, 16), (dst._v._buf, 0, inv * 16)], inv // 64)
+
+    def check():
+        assert np.isfinite(dst.numpy()).all()
+
+    def report(t, tn):
+        g, gn = inv * iters * unroll * 2 * 4 * 2 / t / 1e9, 2.0 * n ** 3 / tn / 1e9
+        return (f"multiply-add loop alone (no loads): {g:.2f} GFLOP/s ({t * 1e3:.1f} ms); numpy's "
+                f"{n}x{n} matmul {gn:.2f} GFLOP/s; peak / numpy = {g / gn:.3f}",
+                {"gflops": g, "numpy_gflops": gn, "ratio_to_numpy": g / gn})
+    return Row("fma_peak", ours, lambda: a @ b, False, check, report)
 
 
 def row_softmax(args, dev):
@@ -119,7 +162,30 @@ def row_softmax(args, dev):
     return Row("softmax", ours, lambda: copy_kernel(dev, x, dst, rows * cols), True, check, report)
 
 
-ROWS = {"matmul": row_matmul, "softmax": row_softmax}
+def row_topk(args, dev):
+    n, k = 1 << args.topk_log2n, args.topk_k
+    x_np = np.random.default_rng(2).standard_normal(n, dtype=np.float32)
+    x = wt.tensor(x_np)
+    out = {}
+
+    def ours():
+        out["r"] = wt.topk(x, k)
+
+    def ref():
+        return np.sort(x_np[np.argpartition(-x_np, k)[:k]])[::-1]
+
+    def check():
+        np.testing.assert_array_equal(out["r"].values.numpy(), -np.sort(-x_np)[:k])
+
+    def report(t, tn):
+        return (f"topk of 2^{args.topk_log2n} float32, k={k}: {t * 1e3:.1f} ms; numpy (argpartition + "
+                f"sort of the k) {tn * 1e3:.2f} ms; ours / numpy = {t / tn:.1f}x",
+                {"ms": t * 1e3, "numpy_ms": tn * 1e3, "ratio_to_numpy": t / tn})
+    return Row("topk", ours, ref, False, check, report)
+
+
+ROWS = {"matmul": row_matmul, "matmul_tiled": row_matmul_tiled, "fma_peak": row_fma_peak,
+        "softmax": row_softmax, "topk": row_topk}
 
 
 def main(argv=None):
@@ -127,6 +193,9 @@ def main(argv=None):
     ap.add_argument("--rows", default=",".join(ROWS))
     ap.add_argument("--matmul-n", type=int, default=1024)
     ap.add_argument("--softmax-shape", type=lambda s: tuple(int(v) for v in s.split(",")), default=(4096, 1024))
+    ap.add_argument("--fma-iters", type=int, default=1000)
+    ap.add_argument("--topk-log2n", type=int, default=20)
+    ap.add_argument("--topk-k", type=int, default=100)
     ap.add_argument("--repeat", type=int, default=5)
     args = ap.parse_args(argv)
     dev = get_device()

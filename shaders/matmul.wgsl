@@ -21,6 +21,8 @@ const TM: u32 = 64u;
 const TN: u32 = 64u;
 const TK: u32 = {{TK}}u;
 
+//@include matmul_common
+
 var<workgroup> AS: array<array<{{ACC}}, 64>, TK>;  // AS[k][row]
 var<workgroup> BS: array<array<{{ACC}}, 64>, TK>;  // BS[k][column]
 
@@ -39,25 +41,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     if (g >= P.groups) {
         return;
     }
-    let tiles_n = (P.n + TN - 1u) / TN;
-    let per_batch = P.tiles_m * tiles_n;
-    let bi = g / per_batch;
-    let rem = g % per_batch;
-    let row0 = P.m0 + (rem / tiles_n) * TM;
-    let col0 = (rem % tiles_n) * TN;
-
-    // Batch offsets of A and B (batch index unravelled over the coalesced batch dims).
-    var a_base = P.a_off;
-    var b_base = P.b_off;
-    var bq = P.batch0 + bi;
-    for (var d = 0u; d < P.nbd; d = d + 1u) {
-        let dd = P.nbd - 1u - d;
-        let size = P.bshape[dd];
-        let idx = bq % size;
-        bq = bq / size;
-        a_base = a_base + idx * P.abst[dd];
-        b_base = b_base + idx * P.bbst[dd];
-    }
+    let tile = tile_of(g, TM, TN);
+    let bi = tile.bi;
+    let row0 = tile.row0;
+    let col0 = tile.col0;
+    let a_base = tile.a_base;
+    let b_base = tile.b_base;
 
     let tid = lid.y * 16u + lid.x;
     // acc{i}: row 4 * ty + i, columns tx + 16 * (0, 1, 2, 3).

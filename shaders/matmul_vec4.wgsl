@@ -2,10 +2,20 @@
 // columns (B) are contiguous, with rows and offsets on 4-element boundaries (K % 4 == 0,
 // N % 4 == 0): A and B are read as vec4 straight from their buffers, without workgroup
 // memory or barriers (on a CPU adapter such as lavapipe, workgroup memory is no faster
-// than the cached buffers, and a barrier splits the shader). A workgroup of 16 x 4
-// invocations computes a 16 x 64 tile of C; each invocation 4 rows (4 * ty + i) x one
-// vec4 of 4 columns, 4 inner-dim steps per iteration: 8 vec4 loads for 64 products.
+// than the cached buffers, and a barrier splits the shader). Each invocation computes
+// ROWS rows x one vec4 of 4 columns of C, 4 inner-dim steps per iteration:
+//   !SUBGROUPS: a workgroup of 16 x 4 invocations, a 16 x 64 tile; invocation (tx, ty)
+//     rows 4 * ty + i (ROWS = 4): 8 vec4 loads for 64 products.
+//   SUBGROUPS: a workgroup of SG invocations, one subgroup (SG = the adapter's subgroup
+//     size, >= 8), an 8 x 4 SG tile: every invocation the same 8 rows (ROWS = 8) and its
+//     own vec4 of columns. Invocation i < 8 reads row i's vec4 of A and the others take
+//     it by subgroupBroadcast: 5 vec4 loads for 128 products (lavapipe charges per load
+//     per invocation; a broadcast is a register move there).
+// Both add the products of each output in the same order (k ascending, in f32, four at
+// a time as acc + a.x * b0 + a.y * b1 + a.z * b2 + a.w * b3): the same bits either way.
 // Same bindings and MatmulParams as matmul.wgsl (offsets and strides in elements).
+//
+// Template: SUBGROUPS (bool), SG (workgroup size with SUBGROUPS, else unused: 0).
 
 //@uniform MatmulParams
 
@@ -14,51 +24,72 @@
 @group(0) @binding(2) var<storage, read> B: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> C: array<f32>;
 
+//@if SUBGROUPS
+const ROWS: u32 = 8u;
+const TM: u32 = 8u;
+const TN: u32 = 4u * {{SG}}u;
+//@else
+const ROWS: u32 = 4u;
 const TM: u32 = 16u;
 const TN: u32 = 64u;
+//@endif
 
+//@include matmul_common
+
+//@if SUBGROUPS
+@compute @workgroup_size({{SG}})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(subgroup_invocation_id) sid: u32) {
+    let lx = sid;
+    let ly = 0u;
+//@else
 @compute @workgroup_size(16, 4)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_id) lid: vec3<u32>) {
+    let lx = lid.x;
+    let ly = lid.y;
+//@endif
     let g = wid.x + wid.y * nwg.x;
     if (g >= P.groups) {
         return;
     }
-    let tiles_n = (P.n + TN - 1u) / TN;
-    let per_batch = P.tiles_m * tiles_n;
-    let bi = g / per_batch;
-    let rem = g % per_batch;
-    let row0 = P.m0 + (rem / tiles_n) * TM + lid.y * 4u;
-    let col = (rem % tiles_n) * TN + lid.x * 4u;
-
-    var a_base = P.a_off;
-    var b_base = P.b_off;
-    var bq = P.batch0 + bi;
-    for (var d = 0u; d < P.nbd; d = d + 1u) {
-        let dd = P.nbd - 1u - d;
-        let size = P.bshape[dd];
-        let idx = bq % size;
-        bq = bq / size;
-        a_base = a_base + idx * P.abst[dd];
-        b_base = b_base + idx * P.bbst[dd];
-    }
+    let tile = tile_of(g, TM, TN);
+    let row0 = tile.row0 + ly * ROWS;
+    let col = tile.col0 + lx * 4u;
     // Rows and columns past the matrix read the last ones (in bounds), are not written.
     let last_r = P.m - 1u;
-    let ra = (vec4<u32>(min(row0, last_r), min(row0 + 1u, last_r), min(row0 + 2u, last_r),
-                        min(row0 + 3u, last_r)) * P.sam + vec4<u32>(a_base)) / 4u;
-    let cb = (min(col, P.n - 4u) + b_base) / 4u;
+    let cb = (min(col, P.n - 4u) + tile.b_base) / 4u;
     let sbk4 = P.sbk / 4u;
+    let k4_end = (P.k0 + P.kc) / 4u;
+    var acc: array<vec4<f32>, ROWS>;
     var acc0 = vec4<f32>();
     var acc1 = vec4<f32>();
     var acc2 = vec4<f32>();
     var acc3 = vec4<f32>();
-    let k4_end = (P.k0 + P.kc) / 4u;
+//@if SUBGROUPS
+    var acc4 = vec4<f32>();
+    var acc5 = vec4<f32>();
+    var acc6 = vec4<f32>();
+    var acc7 = vec4<f32>();
+    // Invocation i < 8 reads row i of the 8 (the others row 7 again).
+    let ra = (min(min(row0 + sid, row0 + 7u), last_r) * P.sam + tile.a_base) / 4u;
+//@else
+    let ra = (vec4<u32>(min(row0, last_r), min(row0 + 1u, last_r), min(row0 + 2u, last_r),
+                        min(row0 + 3u, last_r)) * P.sam + vec4<u32>(tile.a_base)) / 4u;
+//@endif
     for (var k4 = P.k0 / 4u; k4 < k4_end; k4 = k4 + 1u) {
         let kb = cb + 4u * k4 * sbk4;
         let b0 = B[kb];
         let b1 = B[kb + sbk4];
         let b2 = B[kb + 2u * sbk4];
         let b3 = B[kb + 3u * sbk4];
+//@if SUBGROUPS
+        let mine = A[ra + k4];
+//@repeat ROWS_SG
+        let a{{i}} = subgroupBroadcast(mine, {{i}}u);
+        acc{{i}} = acc{{i}} + a{{i}}.x * b0 + a{{i}}.y * b1 + a{{i}}.z * b2 + a{{i}}.w * b3;
+//@end
+//@else
         let a0 = A[ra.x + k4];
         let a1 = A[ra.y + k4];
         let a2 = A[ra.z + k4];
@@ -67,13 +98,18 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         acc1 = acc1 + a1.x * b0 + a1.y * b1 + a1.z * b2 + a1.w * b3;
         acc2 = acc2 + a2.x * b0 + a2.y * b1 + a2.z * b2 + a2.w * b3;
         acc3 = acc3 + a3.x * b0 + a3.y * b1 + a3.z * b2 + a3.w * b3;
+//@endif
     }
+//@if SUBGROUPS
+    acc = array<vec4<f32>, ROWS>(acc0, acc1, acc2, acc3, acc4, acc5, acc6, acc7);
+//@else
+    acc = array<vec4<f32>, ROWS>(acc0, acc1, acc2, acc3);
+//@endif
     if (col >= P.n) {
         return;
     }
-    var acc = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
-    let c_base = P.c_off + bi * P.m * P.n;
-    for (var i = 0u; i < 4u; i = i + 1u) {
+    let c_base = P.c_off + tile.bi * P.m * P.n;
+    for (var i = 0u; i < ROWS; i = i + 1u) {
         let r = row0 + i;
         if (r < P.m) {
             let e = c_base + (r - P.m0) * P.n + col;

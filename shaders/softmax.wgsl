@@ -1,6 +1,6 @@
 // softmax.wgsl: softmax / log_softmax of each row of X along one dim, or their
-// gradient. One workgroup per row; a row is P.len elements P.x_st apart, its start
-// unravelled over the kept dims (P.kshape, strides P.xk / P.yk / P.ok).
+// gradient. One workgroup of WG invocations per row; a row is P.len elements P.x_st
+// apart, its start unravelled over the kept dims (P.kshape, strides P.xk / P.yk / P.ok).
 // Bindings: 0 P (params), 1 X (u32 words: the input, or the incoming gradient g),
 // 2 Y (BACKWARD: the forward's output), 3 OUT (u32 words of f32 values).
 //
@@ -11,11 +11,18 @@
 // Backward: softmax: dx = y * (g - sum(g * y)); log_softmax: dx = g - exp(y) * sum(g).
 // Loops run P.len / WG times per invocation; the host keeps that under 65,535.
 //
-// Template: WG (invocations per row), LOAD_X / LOAD_Y (f32 value of element e of X / Y),
-// LOG, SAFE, BACKWARD; SUBGROUPS: the workgroup is one subgroup (WG = the adapter's
-// subgroup size) and the row reductions are subgroupMax / subgroupAdd, without
-// barriers (lavapipe: 8 lanes, one SIMD vector per row); else a tree in workgroup
-// memory (the OpenGL adapter has no subgroups).
+// Summation order, the same on every adapter: invocation t adds its elements t, t + WG,
+// ... in turn, then the WG partial sums are added in invocation order 0, 1, ..., WG - 1
+// (read from the other invocations with subgroupBroadcast where the workgroup is one
+// subgroup, else through workgroup memory: the same additions in the same order).
+//
+// Template: WG (invocations per row; the host picks it from the row length alone),
+// LOAD_X / LOAD_Y (f32 value of element e of X / Y), LOG, SAFE, BACKWARD; SUBGROUPS:
+// the workgroup is one subgroup (lavapipe: one SIMD vector per row, no barriers);
+// VEC4: contiguous f32 rows on 4-element boundaries, read as vec4; NV (VEC4 forward):
+// 0, or the row's vec4s per invocation (a power of two, at most ~32): the row is read
+// once into registers (x0, x1, ..., unrolled with //@repeat) and written once, instead of
+// being read twice and written twice by the loops.
 
 //@uniform SoftmaxParams
 
@@ -70,41 +77,41 @@ fn load_y(e: u32) -> f32 {
 }
 //@endif
 
+// The WG partials of the workgroup combined in invocation order 0, 1, ..., WG - 1 (from
+// -inf for the max, from -0.0 for the sum: -0.0 + p == p, bit for bit): every
+// invocation gets the same value, on every adapter.
 fn reduce_max(v: f32, lid: u32) -> f32 {
+    var r = bitcast<f32>(0xff800000u);
 //@if SUBGROUPS
-    // The workgroup is one subgroup: no barrier. subgroupMax may drop a NaN: flag it.
-    return select(subgroupMax(v), bitcast<f32>(0x7fc00000u), subgroupAny(is_nan(v)));
+//@repeat WG
+    r = max_nan(r, subgroupBroadcast(v, {{i}}u));
+//@end
 //@else
     SH[lid] = v;
     workgroupBarrier();
-    for (var s = WG / 2u; s > 0u; s = s >> 1u) {
-        if (lid < s) {
-            SH[lid] = max_nan(SH[lid], SH[lid + s]);
-        }
-        workgroupBarrier();
+    for (var t = 0u; t < WG; t = t + 1u) {
+        r = max_nan(r, SH[t]);
     }
-    let r = SH[0];
     workgroupBarrier();
-    return r;
 //@endif
+    return r;
 }
 
 fn reduce_sum(v: f32, lid: u32) -> f32 {
+    var r = -0.0;
 //@if SUBGROUPS
-    return subgroupAdd(v);
+//@repeat WG
+    r = r + subgroupBroadcast(v, {{i}}u);
+//@end
 //@else
     SH[lid] = v;
     workgroupBarrier();
-    for (var s = WG / 2u; s > 0u; s = s >> 1u) {
-        if (lid < s) {
-            SH[lid] = SH[lid] + SH[lid + s];
-        }
-        workgroupBarrier();
+    for (var t = 0u; t < WG; t = t + 1u) {
+        r = r + SH[t];
     }
-    let r = SH[0];
     workgroupBarrier();
-    return r;
 //@endif
+    return r;
 }
 
 @compute @workgroup_size(WG)
@@ -156,6 +163,26 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let xo4 = xo / 4u;
     let oo4 = oo / 4u;
     let len4 = P.len / 4u;
+//@if REG
+    // The row's vec4s j = lid + WG * i (i < NV), read once into x0, x1, ...; those past the
+    // row are read clamped (len4 >= 1) and left out of the max, the sum and the writes.
+//@repeat NV
+    let j{{i}} = lid + WG * {{i}}u;
+    let x{{i}} = X[xo4 + min(j{{i}}, len4 - 1u)];
+//@end
+    var mx = NEG_INF;
+//@repeat NV
+    mx = select(mx, max_nan(mx, max4(x{{i}})), j{{i}} < len4);
+//@end
+    let m = reduce_max(mx, lid);
+    let ok = is_finite(m);
+    let mm = select(0.0, m, ok);  // keeps exp() away from inf - inf
+    var part = 0.0;
+//@repeat NV
+    let e{{i}} = exp(x{{i}} - vec4<f32>(mm));
+    part = select(part, part + (e{{i}}.x + e{{i}}.y) + (e{{i}}.z + e{{i}}.w), j{{i}} < len4);
+//@end
+//@else
     var mx = NEG_INF;
     for (var j = lid; j < len4; j = j + WG) {
         mx = max_nan(mx, max4(X[xo4 + j]));
@@ -171,6 +198,20 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //@endif
         part = part + (e.x + e.y) + (e.z + e.w);
     }
+//@endif
+//@else
+    var mx = NEG_INF;
+    for (var j = lid; j < P.len; j = j + WG) {
+        mx = max_nan(mx, load_x(xo + j * P.x_st));
+    }
+    let m = reduce_max(mx, lid);
+    let ok = is_finite(m);
+    let mm = select(0.0, m, ok);
+    var part = 0.0;
+    for (var j = lid; j < P.len; j = j + WG) {
+        part = part + exp(load_x(xo + j * P.x_st) - mm);
+    }
+//@endif
     let s = reduce_sum(part, lid);
 //@if LOG
     let ls = log(s);
@@ -181,6 +222,18 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //@if SAFE
     bad = select(NAN, 0.0, m == NEG_INF);
 //@endif
+//@if VEC4
+//@if REG
+//@repeat NV
+    if (j{{i}} < len4) {
+//@if LOG
+        OUT[oo4 + j{{i}}] = select(vec4<f32>(bad), x{{i}} - vec4<f32>(mm + ls), ok);
+//@else
+        OUT[oo4 + j{{i}}] = select(vec4<f32>(bad), e{{i}} * inv, ok);
+//@endif
+    }
+//@end
+//@else
     for (var j = lid; j < len4; j = j + WG) {
 //@if LOG
         let y = X[xo4 + j] - vec4<f32>(mm + ls);
@@ -189,28 +242,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //@endif
         OUT[oo4 + j] = select(vec4<f32>(bad), y, ok);
     }
-//@else
-    var mx = NEG_INF;
-    for (var j = lid; j < P.len; j = j + WG) {
-        mx = max_nan(mx, load_x(xo + j * P.x_st));
-    }
-    let m = reduce_max(mx, lid);
-    let ok = is_finite(m);
-    let mm = select(0.0, m, ok);  // keeps exp() away from inf - inf
-    var part = 0.0;
-    for (var j = lid; j < P.len; j = j + WG) {
-        part = part + exp(load_x(xo + j * P.x_st) - mm);
-    }
-    let s = reduce_sum(part, lid);
-//@if LOG
-    let ls = log(s);
-//@else
-    let inv = 1.0 / s;
 //@endif
-    var bad = NAN;
-//@if SAFE
-    bad = select(NAN, 0.0, m == NEG_INF);
-//@endif
+//@else
     for (var j = lid; j < P.len; j = j + WG) {
         let x = load_x(xo + j * P.x_st);
 //@if LOG

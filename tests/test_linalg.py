@@ -303,6 +303,46 @@ def test_softmax_and_log_softmax_against_numpy(rng, shape, dim):
     np.testing.assert_allclose(got.numpy(), ref, rtol=1e-5, atol=1e-5)
 
 
+# Contiguous float32 rows of L % 4 == 0 and L <= 1024 are read once into registers (NV
+# vec4s per invocation, NV a power of two); around NV's steps and the 1024 limit, with a
+# NaN row, an all -inf row and a row with -inf entries among them.
+@pytest.mark.parametrize("n", [4, 28, 32, 36, 64, 100, 512, 516, 1020, 1024, 1028])
+def test_softmax_rows_held_in_registers(rng, n):
+    x = (rng.standard_normal((5, n)) * 4).astype(np.float32)
+    x[1, n // 2] = np.nan
+    x[2] = -np.inf
+    x[3, ::3] = -np.inf
+    for log, ref in ((False, softmax_ref), (True, log_softmax_ref)):
+        got = (T(x).log_softmax(-1) if log else T(x).softmax(-1)).numpy()
+        want = ref(x, -1)
+        assert np.isnan(got[1:3]).all()
+        ok = [0, 3, 4]
+        np.testing.assert_allclose(got[ok], want[ok], rtol=1e-5, atol=1e-5 if log else 1e-6)
+
+
+def test_softmax_sums_in_one_order_with_or_without_subgroups(rng, monkeypatch):
+    """The row sums add the same terms in the same order through subgroupBroadcast and
+    through workgroup memory: the same bits either way (the order does not follow the
+    adapter's subgroup size)."""
+    dev = get_device()
+    if not dev.use_subgroups:
+        pytest.skip("this adapter has no subgroups: only the workgroup-memory variant exists")
+    cases = [(rng.standard_normal((6, 1024)) * 5).astype(np.float32),    # registers
+             (rng.standard_normal((3, 2052)) * 5).astype(np.float32),    # vec4 loops
+             (rng.standard_normal((4, 37)) * 5).astype(np.float32)]      # word loops
+    with_sub = [(T(x).softmax(-1).numpy(), T(x).log_softmax(-1).numpy()) for x in cases]
+    monkeypatch.setattr(dev, "use_subgroups", False)
+    for x, (s, ls) in zip(cases, with_sub):
+        np.testing.assert_array_equal(T(x).softmax(-1).numpy(), s)
+        np.testing.assert_array_equal(T(x).log_softmax(-1).numpy(), ls)
+
+
+def test_softmax_rows_too_long_for_eight_invocations(rng):
+    """Rows past 8 * 60,000 elements go to 256 invocations per row (workgroup memory)."""
+    x = (rng.standard_normal((1, 8 * 60000 + 4)) * 3).astype(np.float32)
+    np.testing.assert_allclose(T(x).softmax(-1).numpy(), softmax_ref(x, -1), rtol=1e-5, atol=1e-9)
+
+
 def test_softmax_strided_broadcast_and_0d(rng):
     x = (rng.standard_normal((30, 40)) * 3).astype(np.float32)
     t = T(x)
@@ -448,8 +488,36 @@ def test_matmul_vec4_kernel_on_aligned_float32(rng, sa, sb):
     check_matmul(got, a, b)
 
 
-def test_matmul_vec4_fallbacks_chunks_and_windows(rng):
+@pytest.mark.parametrize("sa,sb", [((1, 8), (8, 4)), ((3, 12), (12, 36)), ((17, 68), (68, 4)),
+                                   ((2, 65, 20), (20, 260)), ((257, 36), (1, 36, 68)),
+                                   ((5, L.K_CHUNK + 4), (L.K_CHUNK + 4, 8))])
+def test_matmul_vec4_same_bits_with_or_without_subgroups(rng, sa, sb, monkeypatch):
+    """With subgroups the vec4 kernel reads each row of A once per subgroup and
+    broadcasts it (8 rows per workgroup); without, every invocation reads its 4 rows: the
+    same products added in the same order, so the same bits (rows off both tiles, a
+    broadcast batch, K over a chunk)."""
     dev = get_device()
+    if not dev.use_subgroups:
+        pytest.skip("this adapter has no subgroups: only the plain vec4 variant exists")
+    a = rng.standard_normal(sa).astype(np.float32)
+    b = rng.standard_normal(sb).astype(np.float32)
+    with dev.record_commands() as log:
+        got = T(a) @ T(b)
+    assert {c.params["SUBGROUPS"] for c in log if c.name == "matmul_vec4"} == {True}
+    check_matmul(got, a, b)
+    monkeypatch.setattr(dev, "use_subgroups", False)
+    with dev.record_commands() as log:
+        plain = T(a) @ T(b)
+    assert {c.params["SUBGROUPS"] for c in log if c.name == "matmul_vec4"} == {False}
+    np.testing.assert_array_equal(got.numpy(), plain.numpy())
+
+
+@pytest.mark.parametrize("use_subgroups", [True, False])
+def test_matmul_vec4_fallbacks_chunks_and_windows(rng, use_subgroups, monkeypatch):
+    dev = get_device()
+    if use_subgroups and not dev.use_subgroups:
+        pytest.skip("the adapter has no usable subgroups")
+    monkeypatch.setattr(dev, "use_subgroups", use_subgroups)
     a = rng.standard_normal((40, 12)).astype(np.float32)
     b = rng.standard_normal((12, 8)).astype(np.float32)
     ta, tb = T(a), T(b)

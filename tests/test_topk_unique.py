@@ -70,6 +70,64 @@ def test_topk_long_rows_and_many_groups(rng):
         check_topk(b, wt.tensor(b), 10, 1, False)
 
 
+def sort_topk(t, k, dim, largest):
+    """The first k of the stable full sort: values and indices, ties in index order."""
+    v, i = wt.sort(t, dim=dim, descending=largest)
+    return v.narrow(dim, 0, k).numpy(), i.narrow(dim, 0, k).numpy()
+
+
+# Rows of >= 4 blocks (a block: the power of two >= 8 k, at least 512) and of at least
+# U.TOPK_MIN_LENGTH elements take the topk by blocks: the same values and indices as the
+# full stable sort, ties and NaNs included, with and without a tail under one block,
+# along either dim, from strided views. The length floor is lowered here to keep the
+# rows short; one row at the real floor below.
+@pytest.fixture
+def short_rows_by_blocks(monkeypatch):
+    monkeypatch.setattr(U, "TOPK_MIN_LENGTH", 0)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.name)
+def test_topk_by_blocks_matches_the_full_sort(rng, dtype, short_rows_by_blocks):
+    a = rand_np(rng, (3, 2100), dtype, special=True)   # small ints: many ties
+    t = wt.tensor(a)
+    for k, dim, largest in ((1, 1, True), (7, 1, False), (64, 1, True), (64, -1, False)):
+        check_topk(a, t, k, dim, largest)
+        v, i = wt.topk(t, k, dim=dim, largest=largest)
+        sv, si = sort_topk(t, k, dim, largest)
+        assert_same(v, sv)
+        np.testing.assert_array_equal(i.numpy(), si)
+
+
+def test_topk_by_blocks_shapes(rng, short_rows_by_blocks):
+    a = rand_np(rng, (2048, 3), wt.float32, special=True)   # no tail, along dim 0
+    t = wt.tensor(a)
+    for k, largest in ((5, True), (64, False)):
+        v, i = wt.topk(t, k, dim=0, largest=largest)
+        sv, si = sort_topk(t, k, 0, largest)
+        assert v.shape == (k, 3)
+        assert_same(v, sv)
+        np.testing.assert_array_equal(i.numpy(), si)
+    b = rand_np(rng, (2, 9000), wt.float32)
+    tb = wt.tensor(b)[:, 1::2]                           # strided: rows of 4500 (tail 404)
+    check_topk(b[:, 1::2], tb, 33, 1)
+    v, i = wt.topk(tb, 33, dim=1)
+    np.testing.assert_array_equal(i.numpy(), sort_topk(tb, 33, 1, True)[1])
+    c = np.zeros(5000, np.float32)                       # all ties: the first k indices
+    v, i = wt.topk(wt.tensor(c), 10)
+    np.testing.assert_array_equal(i.numpy(), np.arange(10))
+
+
+def test_topk_by_blocks_at_the_length_floor(rng):
+    n = U.TOPK_MIN_LENGTH + 1001                         # 64 blocks of 512 and a tail
+    a = rand_np(rng, (n,), wt.float32, special=True)
+    t = wt.tensor(a)
+    check_topk(a, t, 9, 0, True)
+    v, i = wt.topk(t, 9, largest=False)
+    sv, si = sort_topk(t, 9, 0, False)
+    assert_same(v, sv)
+    np.testing.assert_array_equal(i.numpy(), si)
+
+
 def test_topk_edges_and_errors():
     t = wt.tensor([[1.0, 2.0, 3.0]])
     v, i = wt.topk(t, 0)

@@ -6,6 +6,9 @@ strided and transposed operands in place: a transposed view is only other stride
 The product runs over 64 x 64 tiles of the output, through workgroup memory, 4 x 4
 outputs per invocation; float16 is read as float16 and accumulated in f32 (written
 through an f32 buffer, then rounded once); int32 accumulates in i32 (wraps).
+Contiguous float32 operands on vec4 boundaries take shaders/matmul_vec4.wgsl (vec4
+reads straight from the buffers; with subgroups, each row of A read once per subgroup
+and broadcast): the same sums in the same order with or without subgroups.
 The inner dim K is cut into chunks of K_CHUNK (each launch adds its chunk to the
 result) so that no WGSL loop runs past llvmpipe's 65,535 iterations per invocation.
 """
@@ -23,8 +26,13 @@ K_CHUNK = 16384       # inner-dim elements per launch (a multiple of the 16-elem
 TILE = 64             # output rows and columns per workgroup
 TK = 16               # inner-dim elements per step through workgroup memory
 VEC4_TM, VEC4_TN = 16, 64  # the vec4 kernel's output tile
+SG_ROWS = 8           # ... with subgroups: rows per workgroup (its columns: 4 per invocation)
+SG_MIN, SG_MAX = 8, 128  # subgroup sizes that variant takes
 MAX_BATCH_DIMS = 4    # coalesced batch dims the kernel unravels
 SOFTMAX_MAX_ITERS = 60000  # row elements per invocation, at most (llvmpipe's loop limit)
+SOFTMAX_WG = 8        # invocations per softmax row (lavapipe: one SIMD vector)
+SOFTMAX_WG_LONG = 256  # ... for rows too long for SOFTMAX_WG invocations
+SOFTMAX_MAX_NV = 32   # vec4s per invocation held in registers, at most (rows <= 1024 floats)
 
 _MATMUL_DTYPES = (D.float32, D.float16, D.int32)
 
@@ -165,8 +173,18 @@ def bmm_broadcast(a, b, batch, M, K, N):
     vec4 = (dt is D.float32 and a._strides[-1] == 1 and b._strides[-1] == 1 and K % 4 == 0
             and N % 4 == 0 and a._strides[-2] % 4 == 0 and b._strides[-2] % 4 == 0
             and all(x % 4 == 0 and y % 4 == 0 for _, x, y in dims))
-    kernel4 = dev.kernel("matmul_vec4", {}, ["r", "r", "rw"], MATMUL.size) if vec4 else None
-    tm, tn = (VEC4_TM, VEC4_TN) if vec4 else (TILE, TILE)
+    # With subgroups (one subgroup a workgroup, of >= 8 invocations): the vec4 kernel's
+    # variant that reads each row of A once per subgroup and broadcasts it (same sums).
+    sg = vec4 and dev.use_subgroups and SG_MIN <= dev.subgroup_size <= SG_MAX
+    if sg:
+        kernel4 = dev.kernel("matmul_vec4", {"SUBGROUPS": True, "SG": dev.subgroup_size, "ROWS_SG": SG_ROWS},
+                             ["r", "r", "rw"], MATMUL.size)
+        tm, tn = SG_ROWS, 4 * dev.subgroup_size
+    elif vec4:
+        kernel4 = dev.kernel("matmul_vec4", {"SUBGROUPS": False}, ["r", "r", "rw"], MATMUL.size)
+        tm, tn = VEC4_TM, VEC4_TN
+    else:
+        kernel4, tm, tn = None, TILE, TILE
     tiles_n = -(-N // tn)
     with dev.lock:
         for b0, cnt, m0, m1 in _matmul_launches(dev, a, b, c, a_shape, a_str, b_shape, b_str, nb, M, K, N,
@@ -313,17 +331,23 @@ def _softmax_run(x, y, d, out_dt, flags):
     dims = _row_geometry(shape, d, [v._strides for v in views])
     if len(dims) > MAX_DIMS:
         raise ValueError(f"softmax(): tensors of more than {MAX_DIMS} (non-mergeable) dims are not supported")
-    ssz = dev.subgroup_size if dev.use_subgroups else 0
-    sub = 4 <= ssz <= 128 and -(-L // ssz) <= SOFTMAX_MAX_ITERS
-    WG = ssz if sub else 64 if L <= 64 * 256 else 256
+    # Invocations per row from the row length alone (the summation order follows WG, so
+    # it is the same on every adapter); the workgroup is one subgroup where it fits in one.
+    WG = SOFTMAX_WG if -(-L // SOFTMAX_WG) <= SOFTMAX_MAX_ITERS else SOFTMAX_WG_LONG
     if -(-L // WG) > SOFTMAX_MAX_ITERS:
         raise ValueError(f"softmax(): rows of {L} elements are longer than this kernel's limit of "
                          f"{WG * SOFTMAX_MAX_ITERS}")
+    sub = dev.use_subgroups and WG <= dev.subgroup_size
     rows = out.numel() // L
-    # Forward over contiguous float32 rows whose starts are multiples of 4: vec4 loads.
+    # Forward over contiguous float32 rows whose starts are multiples of 4: vec4 loads;
+    # rows of at most WG * 4 * SOFTMAX_MAX_NV elements are held in registers (NV vec4s per
+    # invocation, a power of two: few kernels).
     vec4 = (y is None and x.dtype is D.float32 and x._strides[d] == 1 and out._strides[d] == 1
             and L % 4 == 0 and all(st % 4 == 0 for _, sts in dims for st in sts[::2]))
-    params = dict(flags, WG=WG, SUBGROUPS=sub, VEC4=vec4, LOAD_X=x.dtype.load.replace("W[", "X["),
+    nv = 1 << (-(-L // (4 * WG)) - 1).bit_length()
+    reg = vec4 and nv <= SOFTMAX_MAX_NV
+    params = dict(flags, WG=WG, SUBGROUPS=sub, VEC4=vec4, REG=reg, NV=nv if reg else 0,
+                  LOAD_X=x.dtype.load.replace("W[", "X["),
                   LOAD_Y=(y.dtype.load.replace("W[", "Y[") if y is not None else "0.0"))
     kernel = dev.kernel("softmax", params, ["r", "r" if y is not None else None, "rw"], SOFTMAX.size)
     pad = dims + [(1, [0, 0, 0])] * (MAX_DIMS - len(dims))
@@ -341,7 +365,7 @@ def _softmax_run(x, y, d, out_dt, flags):
                 wins = [_win(dev, v, sh, st, r0 * L, (r0 + cnt) * L) for v, (sh, st) in zip(views, geo)]
                 if vec4 and (wins[0][2] % 4 or wins[2][2] % 4):  # a view offset not on a vec4
                     vec4 = False
-                    params["VEC4"] = False
+                    params.update(VEC4=False, REG=False, NV=0)
                     kernel = dev.kernel("softmax", params, ["r", None, "rw"], SOFTMAX.size)
                 if max(w[1] for w in wins) <= dev.max_binding:
                     break

@@ -5,6 +5,15 @@
 topk(x, k, dim, largest, sorted): the sort along dim (descending when ``largest``;
 NaN is the largest value, as in PyTorch), its first k columns. Ties keep their
 index order (the sort is stable); PyTorch leaves the order of ties unspecified.
+Long rows and small k select first (a block: the power of two >= 8 k, at least 512 and
+at most the sort's tile of 4096, so that one launch sorts it; rows of >= 4 blocks and
+>= 32768 elements):
+each row is cut into blocks, each block sorted (one tile launch, not the whole row's
+merge passes) and its first k kept, the rest of the row (under one block) sorted
+alone; the candidates, laid out in index order, are sorted again and their first k
+taken. Every element of the top k is among
+its block's first k, and both sorts are stable under one key order: the same values
+and indices, ties included, as the full sort.
 
 unique(x) of the flattened x:
   1. sort: sorted values ``sv`` and the permutation ``perm``;
@@ -41,6 +50,8 @@ from . import select as S
 from . import sort as SO
 
 TopkResult = namedtuple("topk", ["values", "indices"])
+TOPK_MIN_BLOCK = 512  # topk by blocks: the smallest block (elements sorted by one tile launch)
+TOPK_MIN_LENGTH = 32768  # ... and the shortest row (below, the full sort is as fast on lavapipe)
 
 
 def _check_tensor(x, what):
@@ -72,6 +83,9 @@ def topk(x, k, dim=-1, largest=True, sorted=True, *, count=None):
     shape = x.shape[:d] + (k,) + x.shape[d + 1:]
     if k == 0 or x.numel() == 0:
         return TopkResult(View.empty(shape, x.dtype, dev), View.empty(shape, D.int32, dev))
+    block = max(TOPK_MIN_BLOCK, 1 << (8 * k - 1).bit_length())  # a power of two >= 8 k
+    if x.count is None and block <= SO._tile(dev) and size >= max(4 * block, TOPK_MIN_LENGTH):
+        return _topk_by_blocks(x, k, d, bool(largest), block)
     vals, idx = SO.sort(x, d, descending=bool(largest))  # a counted x: its valid rows first
     key = (slice(None),) * d + (slice(0, k),)
     if k == size:
@@ -81,6 +95,52 @@ def topk(x, k, dim=-1, largest=True, sorted=True, *, count=None):
         vals.count = idx.count = x.count if d else E.launch("clamp(a, 0, b)", D.int32, [x.count, E.Scalar(k)],
                                                               ["i32", "i32"])
     return TopkResult(vals, idx)
+
+
+def _topk_by_blocks(x, k, d, largest, block):
+    """topk along d of a long dim (see the module docstring): x's rows [R, n] (d moved
+    last, copied contiguous), blocks of ``block`` sorted, their first k and the tail's
+    sorted again."""
+    dev = x.device
+    n = x.shape[d]
+    others = x.shape[:d] + x.shape[d + 1:]
+    rows = x.numel() // n
+    st = x._strides
+    xr = E.copy(x.derive(others + (n,), st[:d] + st[d + 1:] + (st[d],), x._offset)).reshaped((rows, n))
+    nb, tail = n // block, n % block
+    tk = min(k, tail)
+    m = nb * k + tk  # candidates per row
+    cand_v = View.empty((rows, m), x.dtype, dev)
+    cand_i = View.empty((rows, m), D.int32, dev)
+    blocks = xr.derive((rows, nb, block), (n, block, 1), xr._offset)
+    bv, bi = SO.sort(blocks, 2, descending=largest)
+    first = (slice(None), slice(None), slice(0, k))
+    I.assign_(cand_v.narrow(1, 0, nb * k), E.reshape(bv.basic_index(first), (rows, nb * k)))
+    # Block b's index j is column b * block + j of the row.
+    I.assign_(cand_i.narrow(1, 0, nb * k), E.launch(
+        f"a + i32((gi / b) % c * {block}u)", D.int32,
+        [E.reshape(bi.basic_index(first), (rows, nb * k)), E.Scalar(k), E.Scalar(nb)], ["i32", "u32", "u32"]))
+    if tk:
+        tv, ti = SO.sort(xr.narrow(1, nb * block, tail), 1, descending=largest)
+        I.assign_(cand_v.narrow(1, nb * k, tk), tv.narrow(1, 0, tk))
+        I.assign_(cand_i.narrow(1, nb * k, tk), E.launch("a + b", D.int32, [ti.narrow(1, 0, tk),
+                                                          E.Scalar(nb * block)], ["i32", "i32"]))
+    sv, si = SO.sort(cand_v, 1, descending=largest)
+    vals = E.copy(sv.narrow(1, 0, k))
+    idx = I.gather(cand_i, 1, E.copy(si.narrow(1, 0, k)), check=False)
+    # [rows, k] back to x's dims, k at d.
+    shape = x.shape[:d] + (k,) + x.shape[d + 1:]
+    return TopkResult(*(_dim_back(v, others, d, shape) for v in (vals, idx)))
+
+
+def _dim_back(v, others, d, shape):
+    """``v`` [rows, k] (rows over ``others``) as a contiguous tensor of ``shape`` (k at d)."""
+    v = v.reshaped(others + (shape[d],))
+    if d == len(others):
+        return v
+    nd = len(shape)
+    st = v._strides
+    return E.copy(v.derive(shape, st[:d] + (st[nd - 1],) + st[d:nd - 1], v._offset))
 
 
 # ---------------------------------------------------------------- unique
