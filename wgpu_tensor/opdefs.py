@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import operator
+import textwrap
 
 import numpy as np
 
@@ -67,6 +68,7 @@ class Op:
         def forward(*args, **kwargs):
             return wrapper(inner, *args, **kwargs)
         forward.__name__, forward.__doc__ = inner.__name__, inner.__doc__
+        forward.__wrapped__ = inner  # its signature is the inner forward's
         self.forward = forward
         return wrapper
 
@@ -81,6 +83,13 @@ def op(name=None, *, saves=(), inplace=False, method=True, function=True):
         OPS[o.name] = o
         return o
     return deco
+
+
+def document(docs):
+    """Give each op in ``{name: docstring}`` that docstring: what it does, its PyTorch
+    differences, and an example (a doctest; tests/test_docs.py runs them all)."""
+    for name, doc in docs.items():
+        OPS[name].doc = textwrap.dedent(doc).strip()
 
 
 # ---------------------------------------------------------------- helpers of the rules
@@ -112,6 +121,122 @@ def _binary_op(name):
 
 for _name in E.BINARY:
     _binary_op(_name)
+document({
+    "gt": """x > y elementwise (tensor or Python scalar, broadcast): a bool tensor; NaN compares false.
+
+        >>> wt.tensor([1, 5]) > 2
+        tensor([False,  True])
+        >>> wt.gt(wt.tensor([1., 2.]), wt.tensor([2., 1.]))
+        tensor([False,  True])""",
+    "ge": """x >= y elementwise (broadcast): a bool tensor; NaN compares false.
+
+        >>> wt.tensor([1, 2, 3]) >= 2
+        tensor([False,  True,  True])""",
+    "lt": """x < y elementwise (broadcast): a bool tensor; NaN compares false.
+
+        >>> wt.lt(wt.tensor([1., 3.]), 2)
+        tensor([ True, False])""",
+    "le": """x <= y elementwise (broadcast): a bool tensor; NaN compares false.
+
+        >>> wt.tensor([[1], [3]]) <= wt.tensor([1, 2])
+        tensor([[ True,  True],
+                [False, False]])""",
+    "eq": """x == y elementwise (broadcast): a bool tensor; NaN equals nothing. (``==`` on
+        tensors is this op, so a Tensor is hashed by identity, as in PyTorch.)
+
+        >>> wt.tensor([1., float("nan")]) == wt.tensor([1., float("nan")])
+        tensor([ True, False])""",
+    "ne": """x != y elementwise (broadcast): a bool tensor; NaN != NaN is True (IEEE).
+
+        >>> wt.tensor([1, 2]) != 2
+        tensor([ True, False])""",
+    "add": """x + y elementwise (broadcast); bool promotes to the other operand's dtype, an int
+        tensor plus a Python float gives float32 (no 64-bit types: PyTorch's int64 is int32).
+
+        >>> wt.tensor([1, 2]) + 1.5
+        tensor([2.5000, 3.5000])
+        >>> wt.add(wt.tensor([[1], [2]]), wt.tensor([10, 20]))
+        tensor([[11, 21],
+                [12, 22]])""",
+    "sub": """x - y elementwise (broadcast); int32 arithmetic wraps (PyTorch's int64 does not).
+
+        >>> wt.tensor([5., 1.]) - wt.tensor([1., 2.])
+        tensor([ 4., -1.])
+        >>> 10 - wt.tensor([1, 2])
+        tensor([9, 8])""",
+    "mul": """x * y elementwise (broadcast); a bool mask promotes to the other dtype (x * mask).
+
+        >>> x = wt.tensor([1., 2., 3.])
+        >>> x * (x > 1)
+        tensor([0., 2., 3.])
+        >>> wt.mul(x, 2)
+        tensor([2., 4., 6.])""",
+    "div": """x / y elementwise (broadcast), true division: int / int gives float32.
+
+        >>> wt.tensor([1, 3]) / 2
+        tensor([0.5000, 1.5000])""",
+    "logical_and": """x and y elementwise (``&`` on bool tensors); nonzero counts as true.
+
+        >>> a, b = wt.tensor([True, True, False]), wt.tensor([True, False, False])
+        >>> a & b
+        tensor([ True, False, False])
+        >>> wt.logical_and(wt.tensor([1., 0.]), wt.tensor([2., 2.]))
+        tensor([ True, False])""",
+    "logical_or": """x or y elementwise (``|`` on bool tensors); nonzero counts as true.
+
+        >>> wt.tensor([True, False, False]) | wt.tensor([False, False, True])
+        tensor([ True, False,  True])""",
+    "logical_xor": """x xor y elementwise (``^`` on bool tensors); nonzero counts as true.
+
+        >>> wt.logical_xor(wt.tensor([True, True]), wt.tensor([True, False]))
+        tensor([False,  True])""",
+    "pow": """x ** y elementwise (broadcast; an int base with an int exponent stays int32).
+
+        >>> wt.tensor([2, 3]) ** 2
+        tensor([4, 9])
+        >>> wt.tensor([4., 9.]).pow(0.5)
+        tensor([2., 3.])""",
+    "remainder": """x % y with the sign of y (Python's and torch.remainder's rule).
+
+        >>> wt.tensor([-4, 5]) % 3
+        tensor([2, 2])""",
+    "fmod": """The C-style remainder of x / y, with the sign of x (torch.fmod).
+
+        >>> wt.fmod(wt.tensor([-4, 5]), 3)
+        tensor([-1,  2])""",
+    "floor_divide": """x // y rounded toward -inf (torch.floor_divide, Python's ``//``).
+
+        >>> wt.tensor([-7, 7]) // 2
+        tensor([-4,  3])""",
+    "maximum": """The larger of x and y elementwise (broadcast); NaN if either is NaN.
+
+        >>> wt.maximum(wt.tensor([1., 5.]), wt.tensor([3., 2.]))
+        tensor([3., 5.])""",
+    "minimum": """The smaller of x and y elementwise (broadcast); NaN if either is NaN.
+
+        >>> wt.tensor([1., 5.]).minimum(wt.tensor([3., 2.]))
+        tensor([1., 2.])""",
+    "bitwise_and": """x & y bitwise for integer tensors (logical for bool); floats are a TypeError.
+
+        >>> wt.tensor([12, 10]) & 6
+        tensor([4, 2])""",
+    "bitwise_or": """x | y bitwise for integer tensors (logical for bool).
+
+        >>> wt.bitwise_or(wt.tensor([12, 10]), 6)
+        tensor([14, 14])""",
+    "bitwise_xor": """x ^ y bitwise for integer tensors (logical for bool).
+
+        >>> wt.tensor([12, 10]) ^ 6
+        tensor([10, 12])""",
+    "bitwise_left_shift": """x << y for integer tensors (torch.bitwise_left_shift).
+
+        >>> wt.tensor([1, 3]) << 2
+        tensor([ 4, 12])""",
+    "bitwise_right_shift": """x >> y for integer tensors, arithmetic for int32 (the sign is kept).
+
+        >>> wt.tensor([16, -16]) >> 2
+        tensor([ 4, -4])""",
+})
 
 
 @OPS["add"].grad
@@ -138,7 +263,13 @@ def _div_grad(g, out, want, x, y):
 
 @op()
 def neg(x):
-    """-x."""
+    """-x.
+
+    >>> -wt.tensor([1., -2.])
+    tensor([-1.,  2.])
+    >>> wt.neg(wt.tensor([3, 0]))
+    tensor([-3,  0])
+    """
     return E.neg(x)
 
 
@@ -149,7 +280,13 @@ def _neg_grad(g, out, want, x):
 
 @op("abs", saves=(0,))
 def abs_(x):
-    """|x|."""
+    """|x|.
+
+    >>> wt.tensor([-1.5, 2.]).abs()
+    tensor([1.5000, 2.0000])
+    >>> abs(wt.tensor([-3, 3]))
+    tensor([3, 3])
+    """
     return E.abs_(x)
 
 
@@ -161,7 +298,11 @@ def _abs_grad(g, out, want, x):
 
 @op("reciprocal")
 def reciprocal(x):
-    """1 / x, elementwise; integer and bool inputs give float32 (as torch.reciprocal)."""
+    """1 / x, elementwise; integer and bool inputs give float32 (as torch.reciprocal).
+
+    >>> wt.tensor([2, 4]).reciprocal()
+    tensor([0.5000, 0.2500])
+    """
     return E.reciprocal(x)
 
 
@@ -172,7 +313,13 @@ def _reciprocal_grad(g, out, want, x):
 
 @op()
 def logical_not(x):
-    """~x for a bool tensor."""
+    """~x for a bool tensor.
+
+    >>> ~wt.tensor([True, False])
+    tensor([False,  True])
+    >>> wt.logical_not(wt.tensor([0., 2.]))
+    tensor([ True, False])
+    """
     return E.logical_not(x)
 
 
@@ -193,7 +340,16 @@ _NO_ARG = object()
 @op(saves=(0,), method=False)
 def where(condition, x=_NO_ARG, y=_NO_ARG):
     """x where condition is true, else y (tensors or scalars, broadcast). With the
-    condition alone: ``nonzero(condition, as_tuple=True)`` (one explicit read, as PyTorch)."""
+    condition alone: ``nonzero(condition, as_tuple=True)`` (one explicit read, as PyTorch).
+
+    >>> x = wt.tensor([1., -2., 3.])
+    >>> wt.where(x > 0, x, 0.)
+    tensor([1., 0., 3.])
+    >>> x.where(x < 0, -1.)
+    tensor([-1., -2., -1.])
+    >>> wt.where(x > 0)
+    (tensor([0, 2]),)
+    """
     if x is _NO_ARG and y is _NO_ARG:
         return OPS["nonzero"].forward(condition, as_tuple=True)
     if x is _NO_ARG or y is _NO_ARG:
@@ -245,12 +401,42 @@ bitwise_not = _unary_op("bitwise_not", None, "~x: bitwise for integer tensors, l
 isnan = _unary_op("isnan", None, "Bool tensor: x is NaN.")
 isinf = _unary_op("isinf", None, "Bool tensor: x is +inf or -inf.")
 isfinite = _unary_op("isfinite", None, "Bool tensor: x is neither NaN nor infinite.")
+_UNARY_EXAMPLES = {
+    "exp": (">>> wt.tensor([0., 1.]).exp()", "tensor([1.0000, 2.7183])"),
+    "log": (">>> wt.log(wt.tensor([1., 0.]))", "tensor([0., -inf])"),
+    "log1p": (">>> wt.tensor([0., 1.7182817]).log1p()", "tensor([0., 1.])"),
+    "expm1": (">>> wt.tensor([0., 1.]).expm1()", "tensor([0.0000, 1.7183])"),
+    "sqrt": (">>> wt.sqrt(wt.tensor([4, 9]))", "tensor([2., 3.])"),
+    "rsqrt": (">>> wt.tensor([4., 16.]).rsqrt()", "tensor([0.5000, 0.2500])"),
+    "sin": (">>> wt.tensor([0., 1.]).sin()", "tensor([0.0000, 0.8415])"),
+    "cos": (">>> wt.cos(wt.tensor([0., 1.]))", "tensor([1.0000, 0.5403])"),
+    "tanh": (">>> wt.tensor([0., 1.]).tanh()", "tensor([0.0000, 0.7616])"),
+    "sigmoid": (">>> wt.sigmoid(wt.tensor([0., 1.]))", "tensor([0.5000, 0.7311])"),
+    "silu": (">>> wt.tensor([0., 1.]).silu()", "tensor([0.0000, 0.7311])"),
+    "relu": (">>> wt.tensor([-1., 2.]).relu()", "tensor([0., 2.])"),
+    "floor": (">>> wt.tensor([-1.5, 1.5]).floor()", "tensor([-2.,  1.])"),
+    "ceil": (">>> wt.ceil(wt.tensor([-1.5, 1.5]))", "tensor([-1.,  2.])"),
+    "trunc": (">>> wt.tensor([-1.5, 1.5]).trunc()", "tensor([-1.,  1.])"),
+    "sign": (">>> wt.tensor([-2., 0., 3.]).sign()", "tensor([-1.,  0.,  1.])"),
+    "square": (">>> wt.square(wt.tensor([2, -3]))", "tensor([4, 9])"),
+    "bitwise_not": (">>> ~wt.tensor([0, 5])", "tensor([-1, -6])"),
+    "isnan": (">>> wt.tensor([1., float('nan')]).isnan()", "tensor([False,  True])"),
+    "isinf": (">>> wt.isinf(wt.tensor([1., float('-inf')]))", "tensor([False,  True])"),
+    "isfinite": (">>> wt.tensor([1., float('inf'), float('nan')]).isfinite()", "tensor([ True, False, False])"),
+}
+document({n: f"{OPS[n].doc}\n\n{ex}\n{out}" for n, (ex, out) in _UNARY_EXAMPLES.items()})
 
 
 @op("round", saves=(0,))
 def round_(x, *, decimals=0):
     """x rounded to the nearest integer, halves to even (as torch.round); with
-    ``decimals``, round(x * 10^d) / 10^d as PyTorch computes it. Integers are copied."""
+    ``decimals``, round(x * 10^d) / 10^d as PyTorch computes it. Integers are copied.
+
+    >>> wt.tensor([0.5, 1.5, -2.7]).round()
+    tensor([ 0.,  2., -3.])
+    >>> wt.round(wt.tensor([1.234, 5.678]), decimals=1)
+    tensor([1.2000, 5.7000])
+    """
     decimals = operator.index(decimals)
     if decimals == 0 or x.dtype.kind != "f":
         if decimals and x.dtype.kind != "f":
@@ -268,7 +454,13 @@ def _round_grad(g, out, want, x, **kwargs):
 @op(saves=(0,))
 def gelu(x, approximate="none"):
     """x * Phi(x) (``approximate='none'``, with erf) or its tanh form (``'tanh'``);
-    integer and bool inputs give float32."""
+    integer and bool inputs give float32.
+
+    >>> wt.gelu(wt.tensor([-1., 0., 1.]))
+    tensor([-0.1587,  0.0000,  0.8413])
+    >>> wt.tensor([1.]).gelu(approximate="tanh")
+    tensor([0.8412])
+    """
     if approximate not in ("none", "tanh"):
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
     return E.unary("gelu" if approximate == "none" else "gelu_tanh", x)
@@ -320,7 +512,14 @@ for _name in ("pow", "remainder", "fmod", "maximum", "minimum"):
 @op(saves=(0, 1, 2))
 def clamp(x, min=None, max=None):
     """x limited to [min, max] (scalars or tensors, either optional); NaN propagates;
-    the result dtype is PyTorch's result type of x and the bounds."""
+    the result dtype is PyTorch's result type of x and the bounds.
+
+    >>> x = wt.tensor([-2., 0.5, 3.])
+    >>> x.clamp(0., 1.)
+    tensor([0.0000, 0.5000, 1.0000])
+    >>> wt.clamp(x, min=wt.tensor([0., 1., 0.]))
+    tensor([0., 1., 3.])
+    """
     return E.clamp(x, min, max)
 
 
@@ -346,13 +545,18 @@ def _clamp_grad(g, out, want, x, min=None, max=None):
 
 
 clip = op("clip", saves=(0, 1, 2))(lambda x, min=None, max=None: E.clamp(x, min, max))
-clip.doc = "Alias of clamp."
+clip.doc = OPS["clamp"].doc.replace("x limited", "clip: alias of clamp; x limited", 1)
 clip.grad(_clamp_grad)
 
 
 @op(saves=(0,))
 def nan_to_num(x, nan=0.0, posinf=None, neginf=None):
-    """NaN, +inf and -inf replaced (defaults: 0, the dtype's largest and lowest finite)."""
+    """NaN, +inf and -inf replaced (defaults: 0, the dtype's largest and lowest finite).
+
+    >>> x = wt.tensor([float("nan"), float("inf"), -1.])
+    >>> x.nan_to_num(posinf=9.).tolist()
+    [0.0, 9.0, -1.0]
+    """
     return E.nan_to_num(x, nan, posinf, neginf)
 
 
@@ -363,7 +567,11 @@ def _nan_to_num_grad(g, out, want, x, *args, **kwargs):
 
 @op(saves=(0, 1, 2))
 def lerp(start, end, weight):
-    """start + weight * (end - start) (weight a tensor or a number), float tensors."""
+    """start + weight * (end - start) (weight a tensor or a number), float tensors.
+
+    >>> wt.lerp(wt.tensor([0., 10.]), wt.tensor([10., 20.]), 0.5)
+    tensor([ 5., 15.])
+    """
     return E.lerp(start, end, weight)
 
 
@@ -376,7 +584,12 @@ def _lerp_grad(g, out, want, start, end, weight):
 
 @op(saves=(1, 2))
 def addcmul(x, tensor1, tensor2, *, value=1):
-    """x + value * tensor1 * tensor2, broadcast."""
+    """x + value * tensor1 * tensor2, broadcast.
+
+    >>> x = wt.tensor([1., 1.])
+    >>> x.addcmul(wt.tensor([2., 3.]), wt.tensor([4., 5.]), value=0.5)
+    tensor([5.0000, 8.5000])
+    """
     return E.addcmul(x, tensor1, tensor2, value)
 
 
@@ -517,7 +730,15 @@ def _squeeze(x, dim=None):
 @op(method=True, function=False)
 def uncounted(x):
     """The same data without its count: all rows of a fixed-size result count as data
-    (the raw capacity-sized buffer, as the seed page's fixed-size semantics describe)."""
+    (the raw capacity-sized buffer, as the seed page's fixed-size semantics describe).
+
+    >>> x = wt.tensor([5, 1, 7])
+    >>> sel = x.masked_select(x > 2, fill_value=0)
+    >>> sel
+    tensor([5, 7], count=2 of 3)
+    >>> sel.uncounted()
+    tensor([5, 7, 0])
+    """
     return x.derive(x.shape, x._strides, x._offset)
 
 
@@ -657,12 +878,25 @@ def _swapaxes(x, axis0, axis1):
 
 for _name, _fn in (("transpose", _transpose), ("swapdims", _transpose), ("swapaxes", _swapaxes)):
     op(_name)(_fn).grad(_transpose_grad)
-OPS["transpose"].doc = "A view with dims dim0 and dim1 swapped (swapaxes and swapdims are aliases)."
+document({n: f"""A view with dims {a}0 and {a}1 swapped (transpose, swapdims and swapaxes are aliases).
+
+    >>> x = wt.zeros(2, 3, 4)
+    >>> x.{n}(0, 2).shape
+    (4, 3, 2)
+    >>> wt.{n}(wt.tensor([[1, 2]]), 0, 1)
+    tensor([[1],
+            [2]])""" for n, a in (("transpose", "dim"), ("swapdims", "dim"), ("swapaxes", "axis"))})
 
 
 @op()
 def t(x):
-    """The transpose of a matrix, a view; 0-d and 1-d tensors come back as they are."""
+    """The transpose of a matrix, a view; 0-d and 1-d tensors come back as they are.
+
+    >>> wt.tensor([[1, 2, 3]]).t()
+    tensor([[1],
+            [2],
+            [3]])
+    """
     if x.ndim > 2:
         raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {x.ndim}D")
     return x.transpose(0, -1) if x.ndim == 2 else x.derive(x.shape, x._strides, x._offset)
@@ -675,7 +909,14 @@ def _t_grad(g, out, want, x):
 
 @op()
 def permute(x, *dims, **kwargs):
-    """A view with dim i taken from dims[i] (x.permute(2, 0, 1) or wt.permute(x, dims=(2, 0, 1)))."""
+    """A view with dim i taken from dims[i] (x.permute(2, 0, 1) or wt.permute(x, dims=(2, 0, 1))).
+
+    >>> x = wt.zeros(2, 3, 4)
+    >>> x.permute(2, 0, 1).shape
+    (4, 2, 3)
+    >>> wt.permute(x, dims=(1, 0, 2)).shape
+    (3, 2, 4)
+    """
     return x.permute(_dims_arg(_dims_kw(dims, kwargs, "permute"), "permute"))
 
 
@@ -731,12 +972,23 @@ def _movedim_grad(g, out, want, x, source, destination):
 
 for _name in ("movedim", "moveaxis"):
     op(_name)(_movedim).grad(_movedim_grad)
-OPS["movedim"].doc = "A view with the dims at ``source`` moved to ``destination`` (moveaxis: alias)."
+document({n: f"""A view with the dims at ``source`` moved to ``destination`` (movedim and moveaxis are aliases).
+
+    >>> x = wt.zeros(2, 3, 4)
+    >>> x.{n}(0, -1).shape
+    (3, 4, 2)
+    >>> wt.{n}(x, (0, 1), (2, 0)).shape
+    (3, 4, 2)""" for n in ("movedim", "moveaxis")})
 
 
 @op()
 def unflatten(x, dim, sizes):
-    """A view with dim ``dim`` split into ``sizes`` (one -1 inferred)."""
+    """A view with dim ``dim`` split into ``sizes`` (one -1 inferred).
+
+    >>> wt.arange(6).unflatten(0, (2, -1))
+    tensor([[0, 1, 2],
+            [3, 4, 5]])
+    """
     return x.unflatten(operator.index(dim), as_shape((sizes,) if isinstance(sizes, int) else sizes))
 
 
@@ -746,7 +998,14 @@ unflatten.grad(_reshape_grad)
 @op()
 def diagonal(x, offset=0, dim1=0, dim2=1):
     """The diagonal of dims dim1 and dim2 (``offset`` above the main one when positive)
-    as the last dim, a view."""
+    as the last dim, a view.
+
+    >>> x = wt.arange(9).reshape(3, 3)
+    >>> x.diagonal()
+    tensor([0, 4, 8])
+    >>> wt.diagonal(x, offset=1)
+    tensor([1, 5])
+    """
     return x.diagonal(operator.index(offset), operator.index(dim1), operator.index(dim2))
 
 
@@ -757,7 +1016,16 @@ def _diagonal_grad(g, out, want, x, offset=0, dim1=0, dim2=1):
 
 @op()
 def flip(x, *dims, **kwargs):
-    """A copy of x with the order of ``dims`` reversed (x.flip(0, 1) or wt.flip(x, dims=(0, 1)))."""
+    """A copy of x with the order of ``dims`` reversed (x.flip(0, 1) or wt.flip(x, dims=(0, 1))).
+
+    >>> x = wt.tensor([[1, 2], [3, 4]])
+    >>> x.flip(0)
+    tensor([[3, 4],
+            [1, 2]])
+    >>> wt.flip(x, dims=(0, 1))
+    tensor([[4, 3],
+            [2, 1]])
+    """
     return SH.flip(x, _dims_arg(_dims_kw(dims, kwargs, "flip"), "flip"))
 
 
@@ -769,7 +1037,14 @@ def _flip_grad(g, out, want, x, *dims, **kwargs):
 @op()
 def roll(x, shifts, dims=None):
     """A copy of x with elements shifted by ``shifts`` along ``dims``, wrapping around;
-    dims=None: over the flattened tensor, shape kept."""
+    dims=None: over the flattened tensor, shape kept.
+
+    >>> wt.tensor([1, 2, 3, 4]).roll(1)
+    tensor([4, 1, 2, 3])
+    >>> wt.roll(wt.tensor([[1, 2], [3, 4]]), shifts=-1, dims=1)
+    tensor([[2, 1],
+            [4, 3]])
+    """
     return SH.roll(x, shifts, dims)
 
 
@@ -785,7 +1060,13 @@ def repeat_interleave(x, repeats=None, dim=None, *, output_size=None):
     ``repeats`` times in a row: an int, or an int32/uint32 tensor of one count per slice.
     With a tensor, the output size comes from the data: give ``output_size`` (the sum of
     repeats) to avoid the read of it (as PyTorch). repeat_interleave(repeats) alone
-    repeats arange(len(repeats))."""
+    repeats arange(len(repeats)).
+
+    >>> wt.tensor([1, 2]).repeat_interleave(2)
+    tensor([1, 1, 2, 2])
+    >>> wt.repeat_interleave(wt.tensor([1, 2]), wt.tensor([1, 3]))
+    tensor([1, 2, 2, 2])
+    """
     if repeats is None:
         if not isinstance(x, View):
             raise TypeError("repeat_interleave(): repeats must be given")
@@ -980,7 +1261,13 @@ def _index_get_grad(g, out, want, x, idx):
 
 @op(saves=(2,))
 def gather(x, dim, index):
-    """torch.gather: out[i][j][k] = x[index[i][j][k]][j][k] (dim 0); out has index's shape."""
+    """torch.gather: out[i][j][k] = x[index[i][j][k]][j][k] (dim 0); out has index's shape.
+
+    >>> x = wt.tensor([[1, 2], [3, 4]])
+    >>> wt.gather(x, 1, wt.tensor([[0, 0], [1, 0]]))
+    tensor([[1, 1],
+            [4, 3]])
+    """
     return I.gather(x, dim, index)
 
 
@@ -992,19 +1279,37 @@ def _gather_grad(g, out, want, x, dim, index):
 
 @op()
 def scatter(x, dim, index, src=None, *, value=None):
-    """torch.scatter: a copy of x with x[index[i][j]][j] = src[i][j] (dim 0)."""
+    """torch.scatter: a copy of x with x[index[i][j]][j] = src[i][j] (dim 0).
+
+    >>> x = wt.zeros(2, 3)
+    >>> x.scatter(1, wt.tensor([[2], [0]]), wt.tensor([[5.], [6.]]))
+    tensor([[0., 0., 5.],
+            [6., 0., 0.]])
+    >>> wt.scatter(wt.zeros(3), 0, wt.tensor([1]), value=2.)
+    tensor([0., 2., 0.])
+    """
     return I.scatter(x, dim, index, src, value=value)
 
 
 @op()
 def scatter_add(x, dim, index, src):
-    """torch.scatter_add: a copy of x with src added at index (duplicates add)."""
+    """torch.scatter_add: a copy of x with src added at index (duplicates add).
+
+    >>> wt.zeros(3).scatter_add(0, wt.tensor([0, 2, 0]), wt.tensor([1., 2., 3.]))
+    tensor([4., 0., 2.])
+    """
     return I.scatter_add(x, dim, index, src)
 
 
 @op()
 def index_select(x, dim, index):
-    """torch.index_select: the slices of x at ``index`` along dim."""
+    """torch.index_select: the slices of x at ``index`` along dim.
+
+    >>> x = wt.tensor([[1, 2], [3, 4], [5, 6]])
+    >>> x.index_select(0, wt.tensor([2, 0]))
+    tensor([[5, 6],
+            [1, 2]])
+    """
     return I.index_select(x, dim, index)
 
 
@@ -1014,7 +1319,32 @@ def masked_select(x, mask, out=None, fill_value=None):
     """The elements of x where mask is true, packed first into a fixed-size [N] result
     (N = elements of the broadcast shape); ``.count`` is a 0-d int32 tensor on the GPU
     holding how many; nothing is read back. ``fill_value`` fills the rest. A numpy bool
-    array as the mask is uploaded first (as ``x[np_mask]`` does)."""
+    array as the mask is uploaded first (as ``x[np_mask]`` does).
+
+    PyTorch's result has the exact size k, which needs the count on the host (a sync).
+    Here the size is the capacity N and the count stays on the GPU: host reads
+    (``numpy()``, ``tolist()``, ``item()``, ``repr``, iteration) show the k valid
+    elements, and reductions, elementwise ops, sort and indexing honour the count
+    without a read. Past the count the values are unspecified unless ``fill_value`` is
+    given; ``.uncounted()`` shows all N. ``out=`` takes a preallocated [N] tensor. For
+    the exact [k] tensor: ``x[mask]`` (blocks once for the count) or ``await
+    x.masked_select_async(mask)`` (awaits only the 4-byte count). Differentiable in x.
+
+    >>> x = wt.tensor([[1, 2, 3], [4, 5, 6]])
+    >>> sel = wt.masked_select(x, x > 3)
+    >>> sel.shape                          # the capacity N: no read of the count
+    (6,)
+    >>> sel.count                          # a 0-d int32 tensor on the GPU
+    tensor(3)
+    >>> sel                                # host reads show the valid prefix
+    tensor([4, 5, 6], count=3 of 6)
+    >>> x.masked_select(x > 3).float().mean()    # honours the count, no sync
+    tensor(5.)
+    >>> x.masked_select(x > 3, fill_value=-1).uncounted()
+    tensor([ 4,  5,  6, -1, -1, -1])
+    >>> x[x > 3]                           # exact [k]: one read of the count
+    tensor([4, 5, 6])
+    """
     if isinstance(mask, np.ndarray) and mask.dtype == np.bool_:
         mask = C.tensor(mask)
     return S.masked_select(x, mask, out=out, fill_value=fill_value)
@@ -1041,7 +1371,12 @@ def _narrow0_grad(g, out, want, t, k):
 
 @op(saves=(1,))
 def masked_fill(x, mask, value):
-    """x with ``value`` (cast to x's dtype) where mask is true; mask and x broadcast."""
+    """x with ``value`` (cast to x's dtype) where mask is true; mask and x broadcast.
+
+    >>> x = wt.tensor([1., 2., 3.])
+    >>> x.masked_fill(x > 1, 0.)
+    tensor([1., 0., 0.])
+    """
     return S.masked_fill(x, mask, value)
 
 
@@ -1055,7 +1390,12 @@ def _masked_fill_grad(g, out, want, x, mask, value):
 @op(saves=(1,))
 def masked_scatter(x, mask, source):
     """A copy of x (broadcast with mask) whose selected elements are source's first
-    elements, in row-major order."""
+    elements, in row-major order.
+
+    >>> x = wt.zeros(4)
+    >>> x.masked_scatter(wt.tensor([True, False, True, False]), wt.tensor([7., 8., 9.]))
+    tensor([7., 0., 8., 0.])
+    """
     return S.masked_scatter(x, mask, source)
 
 
@@ -1078,7 +1418,18 @@ def nonzero(x, *, as_tuple=False):
     """[N, ndim] int32 coordinates of the nonzero elements, packed first; ``.count``.
     ``as_tuple=True``: a tuple of ndim exact [k] index tensors, which needs the count:
     one explicit read, as in PyTorch (``await x.nonzero_async(as_tuple=True)`` does
-    not block)."""
+    not block).
+
+    >>> m = wt.tensor([[True, False], [False, True]])
+    >>> idx = m.nonzero()
+    >>> idx.shape, idx.count
+    ((4, 2), tensor(2))
+    >>> idx
+    tensor([[0, 0],
+            [1, 1]], count=2 of 4)
+    >>> wt.nonzero(m, as_tuple=True)
+    (tensor([0, 1]), tensor([0, 1]))
+    """
     if as_tuple:
         res = S.nonzero(x)
         out = S.exact(res, S.read_count(res.count))
@@ -1090,7 +1441,13 @@ def nonzero(x, *, as_tuple=False):
 
 @op(method=False)
 def isin(elements, test_elements, *, invert=False):
-    """Bool tensor of elements' shape: whether each element is in test_elements."""
+    """Bool tensor of elements' shape: whether each element is in test_elements.
+
+    >>> wt.isin(wt.tensor([1, 2, 3, 4]), wt.tensor([2, 4]))
+    tensor([False,  True, False,  True])
+    >>> wt.isin(wt.tensor([1, 2]), wt.tensor([2]), invert=True)
+    tensor([ True, False])
+    """
     return SO.isin(elements, test_elements, invert=invert)
 
 
@@ -1126,7 +1483,17 @@ def _numpy_args(name, dim, axis, out):
 
 @op("sum")
 def sum_(x, dim=None, keepdim=False, *, dtype=None, axis=None, out=None):
-    """Sum over ``dim``: bool/int32 -> int32 (wraps), uint32 -> uint32, floats keep their dtype."""
+    """Sum over ``dim``: bool/int32 -> int32 (wraps), uint32 -> uint32, floats keep their dtype.
+
+    >>> x = wt.tensor([[1, 2], [3, 4]])
+    >>> x.sum()
+    tensor(10)
+    >>> wt.sum(x, dim=0)
+    tensor([4, 6])
+    >>> x.float().sum(1, keepdim=True)
+    tensor([[3.],
+            [7.]])
+    """
     return R.sum(x, _numpy_args("sum", dim, axis, out), keepdim, dtype=dtype)
 
 
@@ -1137,7 +1504,14 @@ def _sum_grad(g, out, want, x, dim=None, keepdim=False, **kwargs):
 
 @op()
 def mean(x, dim=None, keepdim=False, *, dtype=None, axis=None, out=None):
-    """Mean over ``dim`` of a float tensor (or with a float ``dtype=``); nan when empty."""
+    """Mean over ``dim`` of a float tensor (or with a float ``dtype=``); nan when empty.
+
+    >>> x = wt.tensor([[1., 2.], [3., 4.]])
+    >>> x.mean()
+    tensor(2.5000)
+    >>> wt.mean(x, dim=1)
+    tensor([1.5000, 3.5000])
+    """
     return R.mean(x, _numpy_args("mean", dim, axis, out), keepdim, dtype=dtype)
 
 
@@ -1165,13 +1539,24 @@ amin = _reduction("amin", lambda x, dim=None, keepdim=False: R.amin(x, dim, keep
 
 @op()
 def sort(x, dim=-1, descending=False):
-    """(values, indices) of x sorted along dim; NaN is the largest value. Stable."""
+    """(values, indices) of x sorted along dim; NaN is the largest value. Stable.
+
+    >>> values, indices = wt.tensor([3., 1., 2.]).sort()
+    >>> values, indices
+    (tensor([1., 2., 3.]), tensor([1, 2, 0]))
+    >>> wt.sort(wt.tensor([3, 1, 2]), descending=True).values
+    tensor([3, 2, 1])
+    """
     return SO.sort(x, dim, descending)
 
 
 @op()
 def kthvalue(x, k, dim=-1, keepdim=False):
-    """(values, indices) of the k-th smallest (1-based) element along dim (NaN largest)."""
+    """(values, indices) of the k-th smallest (1-based) element along dim (NaN largest).
+
+    >>> wt.tensor([5., 1., 4., 2.]).kthvalue(2)
+    kthvalue(values=tensor(2.), indices=tensor(3))
+    """
     return SO.kthvalue(x, k, dim, keepdim)
 
 
@@ -1220,20 +1605,41 @@ min_ = _extreme(False)
 @op()
 def argmax(x, dim=None, keepdim=False):
     """int32 index of the first largest element along dim (of the flattened tensor when
-    dim is None); NaN counts as the largest."""
+    dim is None); NaN counts as the largest.
+
+    >>> x = wt.tensor([[1., 7.], [9., 3.]])
+    >>> x.argmax()
+    tensor(2)
+    >>> wt.argmax(x, dim=1)
+    tensor([1, 0])
+    """
     return RD.arg_extreme(x, dim, keepdim, True, "argmax")
 
 
 @op()
 def argmin(x, dim=None, keepdim=False):
     """int32 index of the first smallest element along dim (of the flattened tensor when
-    dim is None); NaN counts as the smallest."""
+    dim is None); NaN counts as the smallest.
+
+    >>> x = wt.tensor([[1., 7.], [9., 3.]])
+    >>> x.argmin()
+    tensor(0)
+    >>> wt.argmin(x, dim=0)
+    tensor([0, 1])
+    """
     return RD.arg_extreme(x, dim, keepdim, False, "argmin")
 
 
 @op(saves=(0,))
 def prod(x, dim=None, keepdim=False, *, dtype=None):
-    """Product over dim: bool/int32 -> int32 (wraps), uint32 -> uint32, floats keep their dtype."""
+    """Product over dim: bool/int32 -> int32 (wraps), uint32 -> uint32, floats keep their dtype.
+
+    >>> x = wt.tensor([[1, 2], [3, 4]])
+    >>> x.prod()
+    tensor(24)
+    >>> wt.prod(x.float(), dim=0)
+    tensor([3., 8.])
+    """
     return RD.prod(x, dim, keepdim, dtype)
 
 
@@ -1270,7 +1676,11 @@ std = _var_like("std", True)
 
 @op(saves=(0,))
 def nansum(x, dim=None, keepdim=False, *, dtype=None):
-    """Sum over dim, NaN counted as zero."""
+    """Sum over dim, NaN counted as zero.
+
+    >>> wt.tensor([1., float("nan"), 2.]).nansum()
+    tensor(3.)
+    """
     return RD.nansum(x, dim, keepdim, dtype)
 
 
@@ -1281,7 +1691,11 @@ def _nansum_grad(g, out, want, x, dim=None, keepdim=False, **kwargs):
 
 @op(saves=(0,))
 def nanmean(x, dim=None, keepdim=False, *, dtype=None):
-    """Mean over dim of the non-NaN elements (NaN where all are NaN)."""
+    """Mean over dim of the non-NaN elements (NaN where all are NaN).
+
+    >>> wt.tensor([1., float("nan"), 2.]).nanmean()
+    tensor(1.5000)
+    """
     return RD.nanmean(x, dim, keepdim, dtype)
 
 
@@ -1292,7 +1706,11 @@ def _nanmean_grad(g, out, want, x, dim=None, keepdim=False, **kwargs):
 
 @op(saves=(0,))
 def logsumexp(x, dim, keepdim=False):
-    """log(sum(exp(x))) over dim, computed stably; int and bool inputs give float32."""
+    """log(sum(exp(x))) over dim, computed stably; int and bool inputs give float32.
+
+    >>> wt.tensor([[0., 0.], [100., 100.]]).logsumexp(dim=1)
+    tensor([  0.6931, 100.6931])
+    """
     return RD.logsumexp(x, dim, keepdim)
 
 
@@ -1304,7 +1722,14 @@ def _logsumexp_grad(g, out, want, x, dim, keepdim=False):
 @op(saves=(0,))
 def norm(x, p="fro", dim=None, keepdim=False, dtype=None):
     """Vector p-norm over dim (all elements when None): p = 'fro' (2), 1, 2, inf, -inf, 0,
-    or any other float."""
+    or any other float.
+
+    >>> x = wt.tensor([3., -4.])
+    >>> x.norm()
+    tensor(5.)
+    >>> wt.norm(x, p=1)
+    tensor(7.)
+    """
     return RD.norm(x, p, dim, keepdim, dtype)
 
 
@@ -1378,7 +1803,14 @@ setitem = _inplace_op("x[...] = value", _setitem, "x[key] = value.", method=Fals
 @op(saves=())
 def cumsum(x, dim, *, dtype=None):
     """Cumulative sum along dim: bool/int32 -> int32 (PyTorch: int64; wraps), uint32 ->
-    uint32, float16 accumulated in float32; ``dtype=`` converts the input first."""
+    uint32, float16 accumulated in float32; ``dtype=`` converts the input first.
+
+    >>> wt.tensor([1, 2, 3]).cumsum(0)
+    tensor([1, 3, 6])
+    >>> wt.cumsum(wt.tensor([[1., 2.], [3., 4.]]), dim=1)
+    tensor([[1., 3.],
+            [3., 7.]])
+    """
     return SC.cumsum(x, dim, dtype=dtype)
 
 
@@ -1389,7 +1821,11 @@ def _cumsum_grad(g, out, want, x, dim, **kwargs):
 
 @op(saves=(0,))
 def cumprod(x, dim, *, dtype=None):
-    """Cumulative product along dim (dtypes as cumsum)."""
+    """Cumulative product along dim (dtypes as cumsum).
+
+    >>> wt.tensor([1., 2., 3., 4.]).cumprod(0)
+    tensor([ 1.,  2.,  6., 24.])
+    """
     return SC.cumprod(x, dim, dtype=dtype)
 
 
@@ -1421,13 +1857,21 @@ def _cumext_grad(fn):
 @op(saves=(0,))
 def cummax(x, dim):
     """(values, indices) named tuple: running maximum along dim and its index (the later
-    one on ties; NaN propagates); indices int32 (PyTorch: int64)."""
+    one on ties; NaN propagates); indices int32 (PyTorch: int64).
+
+    >>> wt.tensor([1., 3., 2., 5.]).cummax(0)
+    cummax(values=tensor([1., 3., 3., 5.]), indices=tensor([0, 1, 1, 3]))
+    """
     return SC.cummax(x, dim)
 
 
 @op(saves=(0,))
 def cummin(x, dim):
-    """(values, indices) named tuple: running minimum along dim (as cummax)."""
+    """(values, indices) named tuple: running minimum along dim (as cummax).
+
+    >>> wt.tensor([4., 2., 3., 1.]).cummin(0)
+    cummin(values=tensor([4., 2., 2., 1.]), indices=tensor([0, 1, 1, 3]))
+    """
     return SC.cummin(x, dim)
 
 
@@ -1438,7 +1882,13 @@ cummin.grad(_cumext_grad(SC.cummin))
 @op(saves=(0,))
 def topk(x, k, dim=-1, largest=True, sorted=True):
     """(values, indices) named tuple of the k largest (``largest=False``: smallest)
-    elements along dim, in order (NaN is the largest); indices int32 (PyTorch: int64)."""
+    elements along dim, in order (NaN is the largest); indices int32 (PyTorch: int64).
+
+    >>> wt.tensor([1., 5., 3., 4.]).topk(2)
+    topk(values=tensor([5., 4.]), indices=tensor([1, 3]))
+    >>> wt.topk(wt.tensor([1, 5, 3]), 1, largest=False).values
+    tensor([1])
+    """
     return U.topk(x, k, dim, largest, sorted)
 
 
@@ -1456,7 +1906,17 @@ def unique(x, sorted=True, return_inverse=False, return_counts=False, dim=None, 
     """Unique values of the flattened x, sorted (NaNs are one value, -0.0 == 0.0); with
     ``return_inverse`` (int32, x's shape) and ``return_counts`` (int32). Reads the number
     of unique values once (explicit, like x[mask]); ``fixed_size=True`` reads nothing:
-    [N] results, unique values first, ``.count`` on the GPU."""
+    [N] results, unique values first, ``.count`` on the GPU.
+
+    >>> x = wt.tensor([3, 1, 3, 2, 1])
+    >>> x.unique()
+    tensor([1, 2, 3])
+    >>> wt.unique(x, return_counts=True)
+    (tensor([1, 2, 3]), tensor([2, 1, 2]))
+    >>> u = x.unique(fixed_size=True)
+    >>> u.shape, u.count
+    ((5,), tensor(3))
+    """
     return U.unique(x, sorted, return_inverse, return_counts, dim, fixed_size=fixed_size)
 
 
@@ -1546,19 +2006,38 @@ def _matmul_grad(g, out, want, a, b):
 @op(saves=(0, 1))
 def matmul(a, b):
     """torch.matmul: dot (1-D @ 1-D), matrix-vector, vector-matrix, matrix products and
-    batches of them with broadcast batch dims; float32, float16 (accumulated in f32), int32."""
+    batches of them with broadcast batch dims; float32, float16 (accumulated in f32), int32.
+
+    >>> a = wt.tensor([[1., 2.], [3., 4.]])
+    >>> a @ wt.tensor([1., 1.])
+    tensor([3., 7.])
+    >>> wt.matmul(a, a)
+    tensor([[ 7., 10.],
+            [15., 22.]])
+    """
     return L.matmul(a, b)
 
 
 @op(saves=(0, 1))
 def mm(a, b):
-    """torch.mm: the product of two matrices (no broadcasting)."""
+    """torch.mm: the product of two matrices (no broadcasting).
+
+    >>> wt.mm(wt.tensor([[1., 2.]]), wt.tensor([[3.], [4.]]))
+    tensor([[11.]])
+    """
     return L.mm(a, b)
 
 
 @op(saves=(0, 1))
 def bmm(a, b):
-    """torch.bmm: products of two [B, n, m] and [B, m, p] batches (no broadcasting)."""
+    """torch.bmm: products of two [B, n, m] and [B, m, p] batches (no broadcasting).
+
+    >>> a = wt.ones(2, 1, 3)
+    >>> wt.bmm(a, wt.ones(2, 3, 2)).shape
+    (2, 1, 2)
+    >>> a.bmm(wt.ones(2, 3, 1)).flatten()
+    tensor([3., 3.])
+    """
     return L.bmm(a, b)
 
 
@@ -1570,7 +2049,14 @@ bmm.grad(_matmul_grad)
 @op()
 def softmax(x, dim=None, dtype=None):
     """exp(x) / sum(exp(x)) along ``dim`` (the row max subtracted first); a row whose max is
-    NaN, +inf or -inf (all -inf) gives NaN, as PyTorch; ``dtype=`` casts the input first."""
+    NaN, +inf or -inf (all -inf) gives NaN, as PyTorch; ``dtype=`` casts the input first.
+
+    >>> wt.softmax(wt.tensor([0., 0., 0., 0.]), dim=0)
+    tensor([0.2500, 0.2500, 0.2500, 0.2500])
+    >>> wt.tensor([[1., 1.], [0., float("-inf")]]).softmax(dim=1)
+    tensor([[0.5000, 0.5000],
+            [1.0000, 0.0000]])
+    """
     return L.softmax(x, dim, dtype)
 
 
@@ -1581,7 +2067,11 @@ def _softmax_grad(g, out, want, x, dim=None, dtype=None):
 
 @op()
 def log_softmax(x, dim=None, dtype=None):
-    """x - max - log(sum(exp(x - max))) along ``dim``; NaN rows as softmax; ``dtype=``."""
+    """x - max - log(sum(exp(x - max))) along ``dim``; NaN rows as softmax; ``dtype=``.
+
+    >>> wt.tensor([0., 0.]).log_softmax(dim=0)
+    tensor([-0.6931, -0.6931])
+    """
     return L.softmax(x, dim, dtype, log=True)
 
 

@@ -9,7 +9,9 @@ from declared ops, so their gradients come for free. This module makes no wgpu c
 """
 from __future__ import annotations
 
+import inspect
 import math
+import re
 
 import numpy as np
 
@@ -99,6 +101,7 @@ def function(name):
         return apply(op, *args, **kwargs)
     f.__name__ = f.__qualname__ = name
     f.__doc__ = op.doc
+    f.__signature__ = signature(op.forward)
     return f
 
 
@@ -108,8 +111,29 @@ def _method(name):
     def m(self, *args, **kwargs):
         return apply(op, self, *args, **kwargs)
     m.__name__ = name
+    m.__qualname__ = f"Tensor.{name}"
     m.__doc__ = op.doc
+    m.__signature__ = signature(op.forward, method=True)
     return m
+
+
+def signature(forward, method=False):
+    """The public signature of a declared op: its forward's parameters, with Tensor in
+    place of View in the annotations (help() and IDEs show these); a method's first
+    parameter is ``self``."""
+    sig = inspect.signature(forward)
+    params = [p.replace(annotation=_public(p.annotation)) for p in sig.parameters.values()]
+    if method and params and params[0].kind in (params[0].POSITIONAL_ONLY, params[0].POSITIONAL_OR_KEYWORD):
+        params[0] = inspect.Parameter("self", params[0].POSITIONAL_OR_KEYWORD)
+    return sig.replace(parameters=params, return_annotation=_public(sig.return_annotation))
+
+
+def _public(annotation):
+    if annotation is View:
+        return "Tensor"
+    if isinstance(annotation, str):
+        return re.sub(r"\bView\b", "Tensor", annotation)
+    return annotation
 
 
 def _binop(name, reflected=False):
