@@ -759,6 +759,51 @@ flatten = _view_op("flatten", _flatten, "Dims start_dim..end_dim merged into one
 unsqueeze = _view_op("unsqueeze", _unsqueeze, "A view with a new dim of size 1 at ``dim``.")
 squeeze = _view_op("squeeze", _squeeze, "A view without the dims of size 1 (or only ``dim``'s).")
 clone = _view_op("clone", _clone, "A new contiguous copy.")
+document({
+    "reshape": """x under a new shape (one -1 inferred): a view when x is contiguous, else a copy.
+
+        >>> x = wt.arange(6)
+        >>> x.reshape(2, 3)
+        tensor([[0, 1, 2],
+                [3, 4, 5]])
+        >>> wt.reshape(x, (-1, 2)).shape
+        (3, 2)""",
+    "view": """x under a new shape, sharing its storage (x must be contiguous; one -1 inferred).
+
+        >>> x = wt.arange(6)
+        >>> v = x.view(3, 2)
+        >>> v[0] = 9            # writes through to x
+        >>> x
+        tensor([9, 9, 2, 3, 4, 5])""",
+    "flatten": """Dims start_dim..end_dim merged into one (a view when x is contiguous).
+
+        >>> x = wt.zeros(2, 3, 4)
+        >>> x.flatten().shape
+        (24,)
+        >>> wt.flatten(x, start_dim=1).shape
+        (2, 12)""",
+    "unsqueeze": """A view with a new dim of size 1 at ``dim``.
+
+        >>> x = wt.tensor([1, 2])
+        >>> x.unsqueeze(0)
+        tensor([[1, 2]])
+        >>> wt.unsqueeze(x, -1).shape
+        (2, 1)""",
+    "squeeze": """A view without the dims of size 1 (or only ``dim``'s, an int or a tuple).
+
+        >>> x = wt.zeros(1, 2, 1)
+        >>> x.squeeze().shape
+        (2,)
+        >>> wt.squeeze(x, 0).shape
+        (2, 1)""",
+    "clone": """A new contiguous copy (differentiable, as torch.clone).
+
+        >>> x = wt.tensor([1, 2])
+        >>> y = x.clone()
+        >>> y[0] = 5
+        >>> x, y
+        (tensor([1, 2]), tensor([5, 2]))""",
+})
 
 
 @op(method=False, function=False)
@@ -1535,6 +1580,38 @@ amax = _reduction("amax", lambda x, dim=None, keepdim=False: R.amax(x, dim, keep
                   "Largest element over ``dim`` (NaN if any is NaN).")
 amin = _reduction("amin", lambda x, dim=None, keepdim=False: R.amin(x, dim, keepdim),
                   "Smallest element over ``dim`` (NaN if any is NaN).")
+_REDUCTION_EXAMPLES = {
+    "any": """
+        >>> m = wt.tensor([[True, False], [False, False]])
+        >>> m.any()
+        tensor(True)
+        >>> wt.any(m, dim=1)
+        tensor([ True, False])""",
+    "all": """
+        >>> m = wt.tensor([[True, True], [False, True]])
+        >>> m.all()
+        tensor(False)
+        >>> wt.all(m, dim=1)
+        tensor([ True, False])""",
+    "count_nonzero": """
+        >>> x = wt.tensor([[0, 1, 2], [3, 0, 0]])
+        >>> x.count_nonzero()
+        tensor(3)
+        >>> wt.count_nonzero(x, dim=1)
+        tensor([2, 1])""",
+    "amax": """
+        >>> x = wt.tensor([[1, 5], [7, 2]])
+        >>> x.amax()
+        tensor(7)
+        >>> wt.amax(x, dim=0)
+        tensor([7, 5])""",
+    "amin": """
+        >>> x = wt.tensor([[1, 5], [7, 2]])
+        >>> x.amin(dim=1, keepdim=True)
+        tensor([[1],
+                [2]])""",
+}
+document({n: OPS[n].doc + "\n" + textwrap.dedent(ex) for n, ex in _REDUCTION_EXAMPLES.items()})
 
 
 @op()
@@ -1600,6 +1677,22 @@ def _extreme(largest):
 
 max_ = _extreme(True)
 min_ = _extreme(False)
+document({
+    "max": OPS["max"].doc + """ For the elementwise max of two tensors: wt.maximum.
+
+        >>> x = wt.tensor([[1, 5], [7, 2]])
+        >>> x.max()
+        tensor(7)
+        >>> wt.max(x, dim=1)
+        max(values=tensor([5, 7]), indices=tensor([1, 0]))""",
+    "min": OPS["min"].doc + """ For the elementwise min of two tensors: wt.minimum.
+
+        >>> x = wt.tensor([[1, 5], [7, 2]])
+        >>> x.min()
+        tensor(1)
+        >>> x.min(dim=0).indices
+        tensor([0, 1])""",
+})
 
 
 @op()
@@ -1672,6 +1765,22 @@ def _var_like(name, take_sqrt):
 
 var = _var_like("var", False)
 std = _var_like("std", True)
+document({
+    "var": OPS["var"].doc + """
+
+        >>> x = wt.tensor([[1., 2.], [3., 5.]])
+        >>> x.var()
+        tensor(2.9167)
+        >>> wt.var(x, dim=1, correction=0)
+        tensor([0.2500, 1.0000])""",
+    "std": OPS["std"].doc + """
+
+        >>> x = wt.tensor([1., 2., 3., 4.])
+        >>> x.std()
+        tensor(1.2910)
+        >>> wt.std(x, unbiased=False)
+        tensor(1.1180)""",
+})
 
 
 @op(saves=(0,))
@@ -1795,6 +1904,41 @@ scatter_ = _inplace_op("scatter_", lambda x, dim, index, src=None, *, value=None
 scatter_add_ = _inplace_op("scatter_add_", lambda x, dim, index, src: I.scatter_add_(x, dim, index, src),
                            "scatter_add in place.")
 setitem = _inplace_op("x[...] = value", _setitem, "x[key] = value.", method=False)
+document({
+    "fill_": """Every element set to ``value`` (cast to x's dtype), in place; returns x.
+
+        >>> x = wt.zeros(3)
+        >>> x.fill_(2)
+        tensor([2., 2., 2.])""",
+    "copy_": """src (broadcast, any dtype: cast to x's) copied into x, in place; returns x.
+
+        >>> x = wt.zeros(2, 2)
+        >>> x.copy_(wt.tensor([1, 2]))
+        tensor([[1., 2.],
+                [1., 2.]])""",
+    "masked_fill_": """masked_fill in place: ``value`` written where mask is true; returns x.
+
+        >>> x = wt.tensor([1., 2., 3.])
+        >>> x.masked_fill_(x > 1, 0.)
+        tensor([1., 0., 0.])
+        >>> x
+        tensor([1., 0., 0.])""",
+    "masked_scatter_": """masked_scatter in place: source's first elements go where mask is true.
+
+        >>> x = wt.zeros(3)
+        >>> x.masked_scatter_(wt.tensor([False, True, True]), wt.tensor([5., 6.]))
+        tensor([0., 5., 6.])""",
+    "scatter_": """scatter in place: x[index[i][j]][j] = src[i][j] (dim 0), or ``value=``.
+
+        >>> x = wt.zeros(4)
+        >>> x.scatter_(0, wt.tensor([3, 0]), wt.tensor([1., 2.]))
+        tensor([2., 0., 0., 1.])""",
+    "scatter_add_": """scatter_add in place: src added into x at index (duplicates add up).
+
+        >>> x = wt.zeros(3)
+        >>> x.scatter_add_(0, wt.tensor([1, 1, 2]), wt.tensor([1., 2., 3.]))
+        tensor([0., 3., 3.])""",
+})
 
 
 # ---------------------------------------------------------------- scans, topk, unique
@@ -1980,6 +2124,116 @@ tril = _creation("tril", lambda x, diagonal=0: C.tri(x, diagonal, True))
 triu = _creation("triu", lambda x, diagonal=0: C.tri(x, diagonal, False))
 tril.grad(lambda g, out, want, x, diagonal=0: (C.tri(g, diagonal, True), None))
 triu.grad(lambda g, out, want, x, diagonal=0: (C.tri(g, diagonal, False), None))
+document({
+    "tensor": """A new tensor from a Python scalar, a (nested) list, a numpy array or a tensor
+        (copied). Python bool -> bool, int -> int32, float -> float32; numpy float64 ->
+        float32 and int64 -> int32 (WebGPU has no 64-bit types; an int out of int32's
+        range raises OverflowError). ``device`` may be None, "cpu" or "cuda": all mean
+        the one WebGPU adapter.
+
+        >>> wt.tensor([[1, 2], [3, 4]])
+        tensor([[1, 2],
+                [3, 4]])
+        >>> wt.tensor([1., 2.], requires_grad=True)
+        tensor([1., 2.], requires_grad=True)
+        >>> wt.tensor(np.arange(3)).dtype
+        wgpu_tensor.int32""",
+    "from_numpy": """A tensor copied from a numpy array (PyTorch shares the memory; here the data
+        goes to the GPU). float64 becomes float32, other integer types int32
+        (OverflowError when a value does not fit), unless ``dtype`` says otherwise.
+
+        >>> wt.from_numpy(np.array([1.5, 2.5]))
+        tensor([1.5000, 2.5000])
+        >>> wt.from_numpy(np.array([1, 2], dtype=np.uint8)).dtype
+        wgpu_tensor.int32""",
+    "empty": """An uninitialised tensor of ``shape`` (float32 unless ``dtype``); the values are
+        whatever the buffer held.
+
+        >>> wt.empty(2, 3).shape
+        (2, 3)
+        >>> wt.empty((4,), dtype=wt.int32).dtype
+        wgpu_tensor.int32""",
+    "full": """A tensor of ``shape`` filled with ``fill_value`` (its dtype from the value when
+        ``dtype`` is None: bool, int32 or float32).
+
+        >>> wt.full((2, 2), 7)
+        tensor([[7, 7],
+                [7, 7]])
+        >>> wt.full(3, 0.5)
+        tensor([0.5000, 0.5000, 0.5000])""",
+    "zeros": """A tensor of zeros of ``shape`` (float32 unless ``dtype``).
+
+        >>> wt.zeros(2, 3)
+        tensor([[0., 0., 0.],
+                [0., 0., 0.]])
+        >>> wt.zeros((2,), dtype=wt.bool)
+        tensor([False, False])""",
+    "ones": """A tensor of ones of ``shape`` (float32 unless ``dtype``).
+
+        >>> wt.ones(3, dtype=wt.int32)
+        tensor([1, 1, 1])""",
+    "empty_like": """An uninitialised tensor with the shape (and dtype, unless given) of ``t``.
+
+        >>> x = wt.tensor([[1, 2]])
+        >>> y = wt.empty_like(x)
+        >>> y.shape, y.dtype
+        ((1, 2), wgpu_tensor.int32)""",
+    "zeros_like": """Zeros with the shape (and dtype, unless given) of ``t``.
+
+        >>> wt.zeros_like(wt.tensor([1, 2]))
+        tensor([0, 0])""",
+    "ones_like": """Ones with the shape (and dtype, unless given) of ``t``.
+
+        >>> wt.ones_like(wt.tensor([1, 2]), dtype=wt.float32)
+        tensor([1., 1.])""",
+    "full_like": """``fill_value`` with the shape (and dtype, unless given) of ``t``.
+
+        >>> wt.full_like(wt.tensor([1., 2.]), 3)
+        tensor([3., 3.])""",
+    "arange": """Values from ``start`` to ``end`` (exclusive) by ``step``, as torch.arange:
+        int32 when start/end/step are all ints (PyTorch: int64), else float32.
+
+        >>> wt.arange(4)
+        tensor([0, 1, 2, 3])
+        >>> wt.arange(1, 2, 0.25)
+        tensor([1.0000, 1.2500, 1.5000, 1.7500])""",
+    "rand": """Uniform samples in [0, 1) of ``shape``, float32, drawn on the GPU: the same
+        ``seed`` gives the same values (PyTorch uses a global generator; without a seed
+        one is drawn from the generator that ``wt.manual_seed`` seeds).
+
+        >>> x = wt.rand(2, 3, seed=0)
+        >>> x.shape, bool(((x >= 0) & (x < 1)).all())
+        ((2, 3), True)
+        >>> bool((wt.rand(4, seed=1) == wt.rand(4, seed=1)).all())
+        True""",
+    "randn": """Standard normal samples of ``shape``, float32, drawn on the GPU (``seed`` as rand).
+
+        >>> x = wt.randn(1000, seed=0)
+        >>> x.shape, abs(float(x.mean())) < 0.2, 0.8 < float(x.std()) < 1.2
+        ((1000,), True, True)""",
+    "randint": """Integers uniform in [low, high) of ``size``, int32 (PyTorch: int64), drawn on
+        the GPU; ``randint(high, size)`` starts at 0 (``seed`` as rand).
+
+        >>> x = wt.randint(0, 10, (5,), seed=0)
+        >>> x.shape, x.dtype, bool(((x >= 0) & (x < 10)).all())
+        ((5,), wgpu_tensor.int32, True)""",
+    "tril": """The lower triangle of a matrix (or of each in a batch): elements above the
+        ``diagonal``-th diagonal set to zero.
+
+        >>> x = wt.ones(3, 3, dtype=wt.int32)
+        >>> x.tril()
+        tensor([[1, 0, 0],
+                [1, 1, 0],
+                [1, 1, 1]])
+        >>> wt.tril(x, diagonal=-1)[2]
+        tensor([1, 1, 0])""",
+    "triu": """The upper triangle of a matrix (or of each in a batch): elements below the
+        ``diagonal``-th diagonal set to zero.
+
+        >>> wt.triu(wt.ones(2, 3))
+        tensor([[1., 1., 1.],
+                [0., 1., 1.]])""",
+})
 
 
 # ---------------------------------------------------------------- linear algebra and attention (matmul, softmax, scaled_dot_product_attention)
