@@ -808,7 +808,15 @@ document({
 
 @op(method=False, function=False)
 def expand(x, *sizes):
-    """A view broadcast to ``sizes`` (-1 keeps a dim), without copying."""
+    """A view broadcast to ``sizes`` (-1 keeps a dim), without copying.
+
+    >>> x = wt.tensor([[1], [2]])
+    >>> x.expand(2, 3)
+    tensor([[1, 1, 1],
+            [2, 2, 2]])
+    >>> x.expand(-1, 2).shape
+    (2, 2)
+    """
     out = x.expand(_as_sizes(sizes))
     if x.count is not None:
         if out.ndim != x.ndim or out.shape[0] != x.shape[0]:
