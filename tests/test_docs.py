@@ -46,13 +46,15 @@ def documented(cls, name):
 
 
 def undocumented(api):
-    """The names whose docstring is missing or has no example (no ``>>>`` line)."""
+    """The names whose docstring is missing, does not start with a line saying what it
+    does, or has no example (no ``>>>`` line)."""
     missing = []
     for name, obj in api.items():
         doc = inspect.getdoc(obj) or ""
         if obj is wt.Tensor and name != "wt.Tensor":  # a slot: the class docstring must name it
             doc = doc if f"``{name.split('.')[-1]}``" in doc else ""
-        if not doc.strip() or not doc.strip().splitlines()[0].strip() or ">>>" not in doc:
+        lines = doc.strip().splitlines()
+        if not lines or lines[0].lstrip().startswith(">>>") or ">>>" not in doc:
             missing.append(name)
     return missing
 

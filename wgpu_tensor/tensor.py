@@ -9,6 +9,7 @@ from declared ops, so their gradients come for free. This module makes no wgpu c
 """
 from __future__ import annotations
 
+import builtins  # Tensor's bool/int/float methods shadow the builtins in its body
 import inspect
 import math
 import re
@@ -900,7 +901,7 @@ class Tensor:
         k = await S.read_count_async(res._v.count)
         return apply(OPS["narrow"], res, k)
 
-    async def nonzero_async(self, *, as_tuple: bool = False) -> Tensor | tuple[Tensor, ...]:
+    async def nonzero_async(self, *, as_tuple: builtins.bool = False) -> Tensor | tuple[Tensor, ...]:
         """The exact [k, ndim] coordinates (or a tuple of [k] per dim); awaits only the count.
 
         >>> import asyncio
