@@ -13,6 +13,7 @@ are made from these declarations; nothing here knows the Tensor.
 """
 from __future__ import annotations
 
+import inspect
 import math
 import operator
 import textwrap
@@ -32,6 +33,7 @@ from .ops import select as S
 from .ops import shape as SH
 from .ops import sort as SO
 from .ops import unique as U
+from .dtypes import DType
 from .view import View, as_shape, broadcast_shapes, norm_dim
 
 OPS = {}
@@ -92,6 +94,23 @@ def document(docs):
         OPS[name].doc = textwrap.dedent(doc).strip()
 
 
+# What a parameter of a conventional name takes (a lambda cannot carry annotations):
+# ``typed`` annotates a lambda forward with these, so the public signature shows them.
+_PARAM_TYPES = {"x": "View", "t": "View", "mask": "View", "source": "View", "src": "View", "index": "View",
+                "value": "View | float", "fill_value": "float", "dim": "int | tuple[int, ...] | None",
+                "keepdim": "bool", "shape": "int | tuple[int, ...]", "dtype": "DType | str | None",
+                "device": "object", "requires_grad": "bool", "seed": "int | None", "diagonal": "int",
+                "min": "View | float | None", "max": "View | float | None"}
+
+
+def typed(fn):
+    """``fn`` with its parameters of a conventional name annotated (see _PARAM_TYPES)."""
+    params = inspect.signature(fn).parameters
+    fn.__annotations__ = {**{n: _PARAM_TYPES[n] for n in params if n in _PARAM_TYPES}, "return": "View",
+                          **fn.__annotations__}
+    return fn
+
+
 # ---------------------------------------------------------------- helpers of the rules
 def zeros(shape, dtype, dev):
     return E.fill(tuple(shape), 0, dtype, device=dev)
@@ -112,7 +131,7 @@ def _mul(a, b):
 
 # ---------------------------------------------------------------- elementwise
 def _binary_op(name):
-    def forward(x, y):
+    def forward(x: View | float, y: View | float) -> View:
         return E.binary(name, x, y)
     forward.__name__ = name
     forward.__doc__ = f"Elementwise {name} with broadcasting (tensor or Python scalar operands)."
@@ -262,7 +281,7 @@ def _div_grad(g, out, want, x, y):
 
 
 @op()
-def neg(x):
+def neg(x: View) -> View:
     """-x.
 
     >>> -wt.tensor([1., -2.])
@@ -279,7 +298,7 @@ def _neg_grad(g, out, want, x):
 
 
 @op("abs", saves=(0,))
-def abs_(x):
+def abs_(x: View) -> View:
     """|x|.
 
     >>> wt.tensor([-1.5, 2.]).abs()
@@ -297,7 +316,7 @@ def _abs_grad(g, out, want, x):
 
 
 @op("reciprocal")
-def reciprocal(x):
+def reciprocal(x: View) -> View:
     """1 / x, elementwise; integer and bool inputs give float32 (as torch.reciprocal).
 
     >>> wt.tensor([2, 4]).reciprocal()
@@ -312,7 +331,7 @@ def _reciprocal_grad(g, out, want, x):
 
 
 @op()
-def logical_not(x):
+def logical_not(x: View) -> View:
     """~x for a bool tensor.
 
     >>> ~wt.tensor([True, False])
@@ -334,11 +353,16 @@ def _cast_grad(g, out, want, x, dtype):
     return (g,)
 
 
-_NO_ARG = object()
+class _NoArg:
+    def __repr__(self):
+        return "<not given>"
+
+
+_NO_ARG = _NoArg()
 
 
 @op(saves=(0,), method=False)
-def where(condition, x=_NO_ARG, y=_NO_ARG):
+def where(condition: View, x: View | float = _NO_ARG, y: View | float = _NO_ARG) -> View | tuple[View, ...]:
     """x where condition is true, else y (tensors or scalars, broadcast). With the
     condition alone: ``nonzero(condition, as_tuple=True)`` (one explicit read, as PyTorch).
 
@@ -367,7 +391,7 @@ def _where_grad(g, out, want, condition, x, y):
 def _unary_op(name, grad=None, doc=""):
     """Declare UNARY op ``name``; ``grad``: its gradient as one elementwise
     expression over a = g, b = x, c = the result (None: not differentiable)."""
-    def forward(x):
+    def forward(x: View) -> View:
         return E.unary(name, x)
     forward.__name__ = name
     forward.__doc__ = doc
@@ -428,7 +452,7 @@ document({n: f"{OPS[n].doc}\n\n{ex}\n{out}" for n, (ex, out) in _UNARY_EXAMPLES.
 
 
 @op("round", saves=(0,))
-def round_(x, *, decimals=0):
+def round_(x: View, *, decimals: int = 0) -> View:
     """x rounded to the nearest integer, halves to even (as torch.round); with
     ``decimals``, round(x * 10^d) / 10^d as PyTorch computes it. Integers are copied.
 
@@ -452,7 +476,7 @@ def _round_grad(g, out, want, x, **kwargs):
 
 
 @op(saves=(0,))
-def gelu(x, approximate="none"):
+def gelu(x: View, approximate: str = "none") -> View:
     """x * Phi(x) (``approximate='none'``, with erf) or its tanh form (``'tanh'``);
     integer and bool inputs give float32.
 
@@ -510,7 +534,7 @@ for _name in ("pow", "remainder", "fmod", "maximum", "minimum"):
 
 
 @op(saves=(0, 1, 2))
-def clamp(x, min=None, max=None):
+def clamp(x: View, min: View | float | None = None, max: View | float | None = None) -> View:
     """x limited to [min, max] (scalars or tensors, either optional); NaN propagates;
     the result dtype is PyTorch's result type of x and the bounds.
 
@@ -544,13 +568,13 @@ def _clamp_grad(g, out, want, x, min=None, max=None):
     return gx, glo, ghi
 
 
-clip = op("clip", saves=(0, 1, 2))(lambda x, min=None, max=None: E.clamp(x, min, max))
+clip = op("clip", saves=(0, 1, 2))(typed(lambda x, min=None, max=None: E.clamp(x, min, max)))
 clip.doc = OPS["clamp"].doc.replace("x limited", "clip: alias of clamp; x limited", 1)
 clip.grad(_clamp_grad)
 
 
 @op(saves=(0,))
-def nan_to_num(x, nan=0.0, posinf=None, neginf=None):
+def nan_to_num(x: View, nan: float = 0.0, posinf: float | None = None, neginf: float | None = None) -> View:
     """NaN, +inf and -inf replaced (defaults: 0, the dtype's largest and lowest finite).
 
     >>> x = wt.tensor([float("nan"), float("inf"), -1.])
@@ -566,7 +590,7 @@ def _nan_to_num_grad(g, out, want, x, *args, **kwargs):
 
 
 @op(saves=(0, 1, 2))
-def lerp(start, end, weight):
+def lerp(start: View, end: View, weight: View | float) -> View:
     """start + weight * (end - start) (weight a tensor or a number), float tensors.
 
     >>> wt.lerp(wt.tensor([0., 10.]), wt.tensor([10., 20.]), 0.5)
@@ -583,7 +607,7 @@ def _lerp_grad(g, out, want, start, end, weight):
 
 
 @op(saves=(1, 2))
-def addcmul(x, tensor1, tensor2, *, value=1):
+def addcmul(x: View, tensor1: View, tensor2: View, *, value: float = 1) -> View:
     """x + value * tensor1 * tensor2, broadcast.
 
     >>> x = wt.tensor([1., 1.])
@@ -686,11 +710,11 @@ def _view_op(name, fn, doc, method=True, function=True):
     return o
 
 
-def _reshape(x, shape):
+def _reshape(x: View, shape: tuple[int, ...]) -> View:
     return _reshape_count(x, E.reshape(x, shape))
 
 
-def _view(x, shape):
+def _view(x: View, shape: tuple[int, ...]) -> View:
     shape = x.infer_shape(tuple(shape))
     if not x.is_contiguous():
         raise RuntimeError("view size is not compatible with input tensor's size and stride; "
@@ -698,7 +722,7 @@ def _view(x, shape):
     return _reshape_count(x, x.reshaped(shape), "view")
 
 
-def _flatten(x, start_dim=0, end_dim=-1):
+def _flatten(x: View, start_dim: int = 0, end_dim: int = -1) -> View:
     if x.ndim == 0:
         return E.reshape(x, (1,))
     s, e = norm_dim(start_dim, x.ndim), norm_dim(end_dim, x.ndim)
@@ -708,7 +732,7 @@ def _flatten(x, start_dim=0, end_dim=-1):
                           "flatten")
 
 
-def _unsqueeze(x, dim):
+def _unsqueeze(x: View, dim: int) -> View:
     out = _bounds(x, x.unsqueeze(dim))
     if x.count is not None:
         if norm_dim(dim, x.ndim, 1) == 0:
@@ -717,7 +741,7 @@ def _unsqueeze(x, dim):
     return out
 
 
-def _squeeze(x, dim=None):
+def _squeeze(x: View, dim: int | tuple[int, ...] | None = None) -> View:
     out = _bounds(x, x.squeeze(dim))
     if x.count is not None and x.ndim:
         dims = range(x.ndim) if dim is None else [norm_dim(d, x.ndim) for d in
@@ -728,7 +752,7 @@ def _squeeze(x, dim=None):
 
 
 @op(method=True, function=False)
-def uncounted(x):
+def uncounted(x: View) -> View:
     """The same data without its count: all rows of a fixed-size result count as data
     (the raw capacity-sized buffer, as the seed page's fixed-size semantics describe).
 
@@ -747,7 +771,7 @@ def _uncounted_grad(g, out, want, x):
     return (g,)
 
 
-def _clone(x):
+def _clone(x: View) -> View:
     return E.copy(x)
 
 
@@ -807,7 +831,7 @@ document({
 
 
 @op(method=False, function=False)
-def expand(x, *sizes):
+def expand(x: View, *sizes: int) -> View:
     """A view broadcast to ``sizes`` (-1 keeps a dim), without copying.
 
     >>> x = wt.tensor([[1], [2]])
@@ -917,7 +941,7 @@ def _narrow_grad(g, out, want, x, dim, start, length):
     return (_zeros_with(x, g, lambda z: z.narrow(dim, start, length)),)
 
 
-def _transpose(x, dim0, dim1):
+def _transpose(x: View, dim0: int, dim1: int) -> View:
     return x.transpose(operator.index(dim0), operator.index(dim1))
 
 
@@ -925,7 +949,7 @@ def _transpose_grad(g, out, want, x, dim0, dim1):
     return (g.transpose(dim0, dim1),) if x.ndim >= 2 else (E.reshape(g, x.shape),)
 
 
-def _swapaxes(x, axis0, axis1):
+def _swapaxes(x: View, axis0: int, axis1: int) -> View:
     return x.transpose(operator.index(axis0), operator.index(axis1))
 
 
@@ -942,7 +966,7 @@ document({n: f"""A view with dims {a}0 and {a}1 swapped (transpose, swapdims and
 
 
 @op()
-def t(x):
+def t(x: View) -> View:
     """The transpose of a matrix, a view; 0-d and 1-d tensors come back as they are.
 
     >>> wt.tensor([[1, 2, 3]]).t()
@@ -961,7 +985,7 @@ def _t_grad(g, out, want, x):
 
 
 @op()
-def permute(x, *dims, **kwargs):
+def permute(x: View, *dims: int, **kwargs) -> View:
     """A view with dim i taken from dims[i] (x.permute(2, 0, 1) or wt.permute(x, dims=(2, 0, 1))).
 
     >>> x = wt.zeros(2, 3, 4)
@@ -1011,7 +1035,7 @@ def _movedim_perm(ndim, source, destination):
     return [p if p >= 0 else next(rest) for p in perm]
 
 
-def _movedim(x, source, destination):
+def _movedim(x: View, source: int | tuple[int, ...], destination: int | tuple[int, ...]) -> View:
     return x.permute(_movedim_perm(x.ndim, source, destination))
 
 
@@ -1035,7 +1059,7 @@ document({n: f"""A view with the dims at ``source`` moved to ``destination`` (mo
 
 
 @op()
-def unflatten(x, dim, sizes):
+def unflatten(x: View, dim: int, sizes: tuple[int, ...]) -> View:
     """A view with dim ``dim`` split into ``sizes`` (one -1 inferred).
 
     >>> wt.arange(6).unflatten(0, (2, -1))
@@ -1049,7 +1073,7 @@ unflatten.grad(_reshape_grad)
 
 
 @op()
-def diagonal(x, offset=0, dim1=0, dim2=1):
+def diagonal(x: View, offset: int = 0, dim1: int = 0, dim2: int = 1) -> View:
     """The diagonal of dims dim1 and dim2 (``offset`` above the main one when positive)
     as the last dim, a view.
 
@@ -1068,7 +1092,7 @@ def _diagonal_grad(g, out, want, x, offset=0, dim1=0, dim2=1):
 
 
 @op()
-def flip(x, *dims, **kwargs):
+def flip(x: View, *dims: int, **kwargs) -> View:
     """A copy of x with the order of ``dims`` reversed (x.flip(0, 1) or wt.flip(x, dims=(0, 1))).
 
     >>> x = wt.tensor([[1, 2], [3, 4]])
@@ -1088,7 +1112,7 @@ def _flip_grad(g, out, want, x, *dims, **kwargs):
 
 
 @op()
-def roll(x, shifts, dims=None):
+def roll(x: View, shifts: int | tuple[int, ...], dims: int | tuple[int, ...] | None = None) -> View:
     """A copy of x with elements shifted by ``shifts`` along ``dims``, wrapping around;
     dims=None: over the flattened tensor, shape kept.
 
@@ -1108,7 +1132,7 @@ def _roll_grad(g, out, want, x, shifts, dims=None):
 
 
 @op(saves=(1,))
-def repeat_interleave(x, repeats=None, dim=None, *, output_size=None):
+def repeat_interleave(x: View, repeats: View | int | None = None, dim: int | None = None, *, output_size: int | None = None) -> View:
     """Each element (dim=None: of the flattened x) or each slice along ``dim`` repeated
     ``repeats`` times in a row: an int, or an int32/uint32 tensor of one count per slice.
     With a tensor, the output size comes from the data: give ``output_size`` (the sum of
@@ -1313,7 +1337,7 @@ def _index_get_grad(g, out, want, x, idx):
 
 
 @op(saves=(2,))
-def gather(x, dim, index):
+def gather(x: View, dim: int, index: View) -> View:
     """torch.gather: out[i][j][k] = x[index[i][j][k]][j][k] (dim 0); out has index's shape.
 
     >>> x = wt.tensor([[1, 2], [3, 4]])
@@ -1331,7 +1355,7 @@ def _gather_grad(g, out, want, x, dim, index):
 
 
 @op()
-def scatter(x, dim, index, src=None, *, value=None):
+def scatter(x: View, dim: int, index: View, src: View | None = None, *, value: float | None = None) -> View:
     """torch.scatter: a copy of x with x[index[i][j]][j] = src[i][j] (dim 0).
 
     >>> x = wt.zeros(2, 3)
@@ -1345,7 +1369,7 @@ def scatter(x, dim, index, src=None, *, value=None):
 
 
 @op()
-def scatter_add(x, dim, index, src):
+def scatter_add(x: View, dim: int, index: View, src: View) -> View:
     """torch.scatter_add: a copy of x with src added at index (duplicates add).
 
     >>> wt.zeros(3).scatter_add(0, wt.tensor([0, 2, 0]), wt.tensor([1., 2., 3.]))
@@ -1355,7 +1379,7 @@ def scatter_add(x, dim, index, src):
 
 
 @op()
-def index_select(x, dim, index):
+def index_select(x: View, dim: int, index: View) -> View:
     """torch.index_select: the slices of x at ``index`` along dim.
 
     >>> x = wt.tensor([[1, 2], [3, 4], [5, 6]])
@@ -1368,7 +1392,7 @@ def index_select(x, dim, index):
 
 # ---------------------------------------------------------------- masking
 @op(saves=(1,))
-def masked_select(x, mask, out=None, fill_value=None):
+def masked_select(x: View, mask: View, out: View | None = None, fill_value: float | None = None) -> View:
     """The elements of x where mask is true, packed first into a fixed-size [N] result
     (N = elements of the broadcast shape); ``.count`` is a 0-d int32 tensor on the GPU
     holding how many; nothing is read back. ``fill_value`` fills the rest. A numpy bool
@@ -1423,7 +1447,7 @@ def _narrow0_grad(g, out, want, t, k):
 
 
 @op(saves=(1,))
-def masked_fill(x, mask, value):
+def masked_fill(x: View, mask: View, value: View | float) -> View:
     """x with ``value`` (cast to x's dtype) where mask is true; mask and x broadcast.
 
     >>> x = wt.tensor([1., 2., 3.])
@@ -1441,7 +1465,7 @@ def _masked_fill_grad(g, out, want, x, mask, value):
 
 
 @op(saves=(1,))
-def masked_scatter(x, mask, source):
+def masked_scatter(x: View, mask: View, source: View) -> View:
     """A copy of x (broadcast with mask) whose selected elements are source's first
     elements, in row-major order.
 
@@ -1467,7 +1491,7 @@ def _masked_scatter_grad(g, out, want, x, mask, source):
 
 
 @op()
-def nonzero(x, *, as_tuple=False):
+def nonzero(x: View, *, as_tuple: bool = False) -> View | tuple[View, ...]:
     """[N, ndim] int32 coordinates of the nonzero elements, packed first; ``.count``.
     ``as_tuple=True``: a tuple of ndim exact [k] index tensors, which needs the count:
     one explicit read, as in PyTorch (``await x.nonzero_async(as_tuple=True)`` does
@@ -1493,7 +1517,7 @@ def nonzero(x, *, as_tuple=False):
 
 
 @op(method=False)
-def isin(elements, test_elements, *, invert=False):
+def isin(elements: View, test_elements: View | float, *, invert: bool = False) -> View:
     """Bool tensor of elements' shape: whether each element is in test_elements.
 
     >>> wt.isin(wt.tensor([1, 2, 3, 4]), wt.tensor([2, 4]))
@@ -1535,7 +1559,8 @@ def _numpy_args(name, dim, axis, out):
 
 
 @op("sum")
-def sum_(x, dim=None, keepdim=False, *, dtype=None, axis=None, out=None):
+def sum_(x: View, dim: int | tuple[int, ...] | None = None, keepdim: bool = False, *, dtype: DType | str | None = None, axis: int | tuple[int, ...] | None = None,
+         out: None = None) -> View:
     """Sum over ``dim``: bool/int32 -> int32 (wraps), uint32 -> uint32, floats keep their dtype.
 
     >>> x = wt.tensor([[1, 2], [3, 4]])
@@ -1556,7 +1581,8 @@ def _sum_grad(g, out, want, x, dim=None, keepdim=False, **kwargs):
 
 
 @op()
-def mean(x, dim=None, keepdim=False, *, dtype=None, axis=None, out=None):
+def mean(x: View, dim: int | tuple[int, ...] | None = None, keepdim: bool = False, *, dtype: DType | str | None = None, axis: int | tuple[int, ...] | None = None,
+         out: None = None) -> View:
     """Mean over ``dim`` of a float tensor (or with a float ``dtype=``); nan when empty.
 
     >>> x = wt.tensor([[1., 2.], [3., 4.]])
@@ -1575,7 +1601,7 @@ def _mean_grad(g, out, want, x, dim=None, keepdim=False, **kwargs):
 
 def _reduction(name, fn, doc):
     fn.__doc__ = doc
-    return op(name)(fn)
+    return op(name)(typed(fn))
 
 
 any_ = _reduction("any", lambda x, dim=None, keepdim=False: R.any(x, dim, keepdim),
@@ -1623,7 +1649,7 @@ document({n: OPS[n].doc + "\n" + textwrap.dedent(ex) for n, ex in _REDUCTION_EXA
 
 
 @op()
-def sort(x, dim=-1, descending=False):
+def sort(x: View, dim: int = -1, descending: bool = False) -> tuple[View, View]:
     """(values, indices) of x sorted along dim; NaN is the largest value. Stable.
 
     >>> values, indices = wt.tensor([3., 1., 2.]).sort()
@@ -1636,7 +1662,7 @@ def sort(x, dim=-1, descending=False):
 
 
 @op()
-def kthvalue(x, k, dim=-1, keepdim=False):
+def kthvalue(x: View, k: int, dim: int = -1, keepdim: bool = False) -> tuple[View, View]:
     """(values, indices) of the k-th smallest (1-based) element along dim (NaN largest).
 
     >>> wt.tensor([5., 1., 4., 2.]).kthvalue(2)
@@ -1660,7 +1686,7 @@ def _amin_grad(g, out, want, x, dim=None, keepdim=False):
 def _extreme(largest):
     name = "max" if largest else "min"
 
-    def forward(x, dim=None, keepdim=False):
+    def forward(x: View, dim: int | None = None, keepdim: bool = False) -> View | tuple[View, View]:
         if isinstance(dim, View):
             raise TypeError(f"{name}(input, other): the elementwise {name}imum of two tensors is "
                             f"wt.{name}imum(a, b)")
@@ -1704,7 +1730,7 @@ document({
 
 
 @op()
-def argmax(x, dim=None, keepdim=False):
+def argmax(x: View, dim: int | None = None, keepdim: bool = False) -> View:
     """int32 index of the first largest element along dim (of the flattened tensor when
     dim is None); NaN counts as the largest.
 
@@ -1718,7 +1744,7 @@ def argmax(x, dim=None, keepdim=False):
 
 
 @op()
-def argmin(x, dim=None, keepdim=False):
+def argmin(x: View, dim: int | None = None, keepdim: bool = False) -> View:
     """int32 index of the first smallest element along dim (of the flattened tensor when
     dim is None); NaN counts as the smallest.
 
@@ -1732,7 +1758,7 @@ def argmin(x, dim=None, keepdim=False):
 
 
 @op(saves=(0,))
-def prod(x, dim=None, keepdim=False, *, dtype=None):
+def prod(x: View, dim: int | None = None, keepdim: bool = False, *, dtype: DType | str | None = None) -> View:
     """Product over dim: bool/int32 -> int32 (wraps), uint32 -> uint32, floats keep their dtype.
 
     >>> x = wt.tensor([[1, 2], [3, 4]])
@@ -1756,7 +1782,8 @@ def _var_args(dim, unbiased, keepdim):
 
 
 def _var_like(name, take_sqrt):
-    def forward(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    def forward(x: View, dim: int | tuple[int, ...] | None = None, unbiased: bool | None = None, keepdim: bool = False, *,
+                correction: int | None = None) -> View:
         dim, unbiased, keepdim = _var_args(dim, unbiased, keepdim)
         return RD.var(x, dim, unbiased, keepdim, correction, take_sqrt=take_sqrt, name=name)
     forward.__name__ = name
@@ -1792,7 +1819,7 @@ document({
 
 
 @op(saves=(0,))
-def nansum(x, dim=None, keepdim=False, *, dtype=None):
+def nansum(x: View, dim: int | tuple[int, ...] | None = None, keepdim: bool = False, *, dtype: DType | str | None = None) -> View:
     """Sum over dim, NaN counted as zero.
 
     >>> wt.tensor([1., float("nan"), 2.]).nansum()
@@ -1807,7 +1834,7 @@ def _nansum_grad(g, out, want, x, dim=None, keepdim=False, **kwargs):
 
 
 @op(saves=(0,))
-def nanmean(x, dim=None, keepdim=False, *, dtype=None):
+def nanmean(x: View, dim: int | tuple[int, ...] | None = None, keepdim: bool = False, *, dtype: DType | str | None = None) -> View:
     """Mean over dim of the non-NaN elements (NaN where all are NaN).
 
     >>> wt.tensor([1., float("nan"), 2.]).nanmean()
@@ -1822,7 +1849,7 @@ def _nanmean_grad(g, out, want, x, dim=None, keepdim=False, **kwargs):
 
 
 @op(saves=(0,))
-def logsumexp(x, dim, keepdim=False):
+def logsumexp(x: View, dim: int | tuple[int, ...], keepdim: bool = False) -> View:
     """log(sum(exp(x))) over dim, computed stably; int and bool inputs give float32.
 
     >>> wt.tensor([[0., 0.], [100., 100.]]).logsumexp(dim=1)
@@ -1837,7 +1864,7 @@ def _logsumexp_grad(g, out, want, x, dim, keepdim=False):
 
 
 @op(saves=(0,))
-def norm(x, p="fro", dim=None, keepdim=False, dtype=None):
+def norm(x: View, p: float | str = "fro", dim: int | tuple[int, ...] | None = None, keepdim: bool = False, dtype: DType | str | None = None) -> View:
     """Vector p-norm over dim (all elements when None): p = 'fro' (2), 1, 2, inf, -inf, 0,
     or any other float.
 
@@ -1859,7 +1886,7 @@ def _norm_grad(g, out, want, x, p="fro", dim=None, keepdim=False, dtype=None):
 # ---------------------------------------------------------------- in place
 def _inplace_op(name, fn, doc, method=True):
     fn.__doc__ = doc
-    return op(name, inplace=True, method=method, function=False)(fn)
+    return op(name, inplace=True, method=method, function=False)(typed(fn))
 
 
 def _binary_(x, name, other):
@@ -1911,6 +1938,8 @@ scatter_ = _inplace_op("scatter_", lambda x, dim, index, src=None, *, value=None
                        I.scatter_(x, dim, index, src, value=value), "scatter in place.")
 scatter_add_ = _inplace_op("scatter_add_", lambda x, dim, index, src: I.scatter_add_(x, dim, index, src),
                            "scatter_add in place.")
+scatter_.forward.__annotations__.update(dim="int", src="View | None", value="float | None")
+scatter_add_.forward.__annotations__.update(dim="int")
 setitem = _inplace_op("x[...] = value", _setitem, "x[key] = value.", method=False)
 document({
     "fill_": """Every element set to ``value`` (cast to x's dtype), in place; returns x.
@@ -1953,7 +1982,7 @@ document({
 # Scans: ops/scan.py. topk and unique: ops/unique.py (sort, then the selection's
 # compaction). cumsum/cumprod of bool/int32 give int32 (PyTorch: int64).
 @op(saves=())
-def cumsum(x, dim, *, dtype=None):
+def cumsum(x: View, dim: int, *, dtype: DType | str | None = None) -> View:
     """Cumulative sum along dim: bool/int32 -> int32 (PyTorch: int64; wraps), uint32 ->
     uint32, float16 accumulated in float32; ``dtype=`` converts the input first.
 
@@ -1972,7 +2001,7 @@ def _cumsum_grad(g, out, want, x, dim, **kwargs):
 
 
 @op(saves=(0,))
-def cumprod(x, dim, *, dtype=None):
+def cumprod(x: View, dim: int, *, dtype: DType | str | None = None) -> View:
     """Cumulative product along dim (dtypes as cumsum).
 
     >>> wt.tensor([1., 2., 3., 4.]).cumprod(0)
@@ -2007,7 +2036,7 @@ def _cumext_grad(fn):
 
 
 @op(saves=(0,))
-def cummax(x, dim):
+def cummax(x: View, dim: int) -> tuple[View, View]:
     """(values, indices) named tuple: running maximum along dim and its index (the later
     one on ties; NaN propagates); indices int32 (PyTorch: int64).
 
@@ -2018,7 +2047,7 @@ def cummax(x, dim):
 
 
 @op(saves=(0,))
-def cummin(x, dim):
+def cummin(x: View, dim: int) -> tuple[View, View]:
     """(values, indices) named tuple: running minimum along dim (as cummax).
 
     >>> wt.tensor([4., 2., 3., 1.]).cummin(0)
@@ -2032,7 +2061,7 @@ cummin.grad(_cumext_grad(SC.cummin))
 
 
 @op(saves=(0,))
-def topk(x, k, dim=-1, largest=True, sorted=True):
+def topk(x: View, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> tuple[View, View]:
     """(values, indices) named tuple of the k largest (``largest=False``: smallest)
     elements along dim, in order (NaN is the largest); indices int32 (PyTorch: int64).
 
@@ -2054,7 +2083,8 @@ def _topk_grad(g, out, want, x, k, dim=-1, largest=True, sorted=True):
 
 
 @op()
-def unique(x, sorted=True, return_inverse=False, return_counts=False, dim=None, *, fixed_size=False):
+def unique(x: View, sorted: bool = True, return_inverse: bool = False, return_counts: bool = False,
+           dim: int | None = None, *, fixed_size: bool = False) -> View | tuple[View, ...]:
     """Unique values of the flattened x, sorted (NaNs are one value, -0.0 == 0.0); with
     ``return_inverse`` (int32, x's shape) and ``return_counts`` (int32). Reads the number
     of unique values once (explicit, like x[mask]); ``fixed_size=True`` reads nothing:
@@ -2091,7 +2121,7 @@ for _name in ("cumsum", "cumprod", "cummax", "cummin"):
 
 # ---------------------------------------------------------------- creation
 def _creation(name, fn):
-    return op(name, method=False)(fn)
+    return op(name, method=False)(typed(fn))
 
 
 tensor = _creation("tensor", C.tensor)
@@ -2119,7 +2149,8 @@ randn = _creation("randn", lambda *shape, seed=None, dtype=None, device=None, re
                   C.randn(as_shape(shape), seed, dtype, device))
 
 
-def _randint(low, high=None, size=None, seed=None, dtype=None, device=None):
+def _randint(low: int, high: int | None = None, size: int | tuple[int, ...] | None = None, seed: int | None = None,
+             dtype: DType | str | None = None, device: object = None) -> View:
     if high is None:
         low, high = 0, low
     if size is None:
@@ -2266,7 +2297,7 @@ def _matmul_grad(g, out, want, a, b):
 
 
 @op(saves=(0, 1))
-def matmul(a, b):
+def matmul(a: View, b: View) -> View:
     """torch.matmul: dot (1-D @ 1-D), matrix-vector, vector-matrix, matrix products and
     batches of them with broadcast batch dims; float32, float16 (accumulated in f32), int32.
 
@@ -2281,7 +2312,7 @@ def matmul(a, b):
 
 
 @op(saves=(0, 1))
-def mm(a, b):
+def mm(a: View, b: View) -> View:
     """torch.mm: the product of two matrices (no broadcasting).
 
     >>> wt.mm(wt.tensor([[1., 2.]]), wt.tensor([[3.], [4.]]))
@@ -2291,7 +2322,7 @@ def mm(a, b):
 
 
 @op(saves=(0, 1))
-def bmm(a, b):
+def bmm(a: View, b: View) -> View:
     """torch.bmm: products of two [B, n, m] and [B, m, p] batches (no broadcasting).
 
     >>> a = wt.ones(2, 1, 3)
@@ -2309,7 +2340,7 @@ bmm.grad(_matmul_grad)
 
 
 @op()
-def softmax(x, dim=None, dtype=None):
+def softmax(x: View, dim: int | None = None, dtype: DType | str | None = None) -> View:
     """exp(x) / sum(exp(x)) along ``dim`` (the row max subtracted first); a row whose max is
     NaN, +inf or -inf (all -inf) gives NaN, as PyTorch; ``dtype=`` casts the input first.
 
@@ -2328,7 +2359,7 @@ def _softmax_grad(g, out, want, x, dim=None, dtype=None):
 
 
 @op()
-def log_softmax(x, dim=None, dtype=None):
+def log_softmax(x: View, dim: int | None = None, dtype: DType | str | None = None) -> View:
     """x - max - log(sum(exp(x - max))) along ``dim``; NaN rows as softmax; ``dtype=``.
 
     >>> wt.tensor([0., 0.]).log_softmax(dim=0)

@@ -23,6 +23,7 @@ from .ops import advanced as AD
 from .ops import creation as C
 from .ops import elementwise as E
 from .ops import select as S
+from .dtypes import DType
 from .runtime.device import Device
 from .view import View, as_shape, norm_dim
 
@@ -162,8 +163,10 @@ def _binop(name, reflected=False):
     m.__name__ = name
     m.__qualname__ = f"Tensor.{name}"
     m.__doc__ = op.doc
-    m.__signature__ = inspect.Signature([inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-                                         for n in ("self", "other")])
+    m.__signature__ = inspect.Signature(
+        [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+         inspect.Parameter("other", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation="Tensor | float")],
+        return_annotation="Tensor")
     return m
 
 
@@ -191,7 +194,7 @@ _REPR_FULL = 1000
 
 
 @composite
-def as_tensor(data, dtype: D.DType | str | None = None, device: object = None) -> Tensor:
+def as_tensor(data, dtype: DType | str | None = None, device: object = None) -> Tensor:
     """``data`` itself when it is already a tensor of ``dtype`` (no copy), else a new
     tensor from it (torch.as_tensor; a numpy array is copied to the GPU, not shared).
 
@@ -276,7 +279,7 @@ class Tensor:
         return self._v.shape
 
     @property
-    def dtype(self) -> D.DType:
+    def dtype(self) -> DType:
         """The element type: wt.bool, wt.int32, wt.uint32, wt.float16 or wt.float32.
 
         >>> wt.tensor([1.5]).dtype
@@ -649,7 +652,7 @@ class Tensor:
         """
         return self if self.is_contiguous() else self.clone()
 
-    def to(self, *args, dtype: D.DType | str | None = None, device: object = None, copy: bool = False, non_blocking: bool = False) -> Tensor:
+    def to(self, *args, dtype: DType | str | None = None, device: object = None, copy: bool = False, non_blocking: bool = False) -> Tensor:
         """``.to(dtype)``, ``.to(device)``, ``.to(device, dtype)``, ``.to(other_tensor)``
         as in PyTorch. A device ("cpu", "cuda", "cuda:0", a torch-style device or a
         tensor's ``.device``) changes nothing: the data stays on the one WebGPU adapter,
@@ -782,7 +785,7 @@ class Tensor:
         """
         return self._new("full", size, fill_value, **kw)
 
-    def new_tensor(self, data, dtype: D.DType | str | None = None, device: object = None, requires_grad: bool = False) -> Tensor:
+    def new_tensor(self, data, dtype: DType | str | None = None, device: object = None, requires_grad: bool = False) -> Tensor:
         """A new tensor from ``data`` with this tensor's dtype (unless ``dtype=``).
 
         >>> wt.tensor([1.]).new_tensor([2, 3])
@@ -846,7 +849,7 @@ class Tensor:
         """
         return self.to(D.bool_)
 
-    def type(self, dtype: D.DType | str | None = None) -> D.DType | Tensor:
+    def type(self, dtype: DType | str | None = None) -> DType | Tensor:
         """The dtype (no argument; PyTorch gives a type name string), or a copy as ``dtype``.
 
         >>> x = wt.tensor([1, 2])
