@@ -13,17 +13,18 @@ import builtins  # Tensor's bool/int/float methods shadow the builtins in its bo
 import inspect
 import math
 import re
+from collections.abc import Iterator
 
 import numpy as np
 
 from . import autograd as A
 from . import dtypes as D
+from .dtypes import DType
 from .opdefs import OPS, tensor_key
 from .ops import advanced as AD
 from .ops import creation as C
 from .ops import elementwise as E
 from .ops import select as S
-from .dtypes import DType
 from .runtime.device import Device
 from .view import View, as_shape, norm_dim
 
@@ -377,12 +378,12 @@ class Tensor:
         """
         return self._v.is_contiguous()
 
-    def __len__(self):
+    def __len__(self) -> int:
         if not self.shape:
             raise TypeError("len() of a 0-d tensor")
         return self.shape[0]
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Tensor]:
         if not self.shape:
             raise TypeError("iteration over a 0-d tensor")
         rows = self.shape[0] if self._v.count is None else S.read_count(self._v.count)
@@ -545,25 +546,25 @@ class Tensor:
             raise RuntimeError(f"{what} of a Tensor with {self.numel()} values is ambiguous")
         return self.numpy(_explicit=False).reshape(()).item()
 
-    def __bool__(self):
+    def __bool__(self) -> bool:
         return bool(self._implicit_scalar("Boolean value"))
 
-    def __int__(self):
+    def __int__(self) -> int:
         return int(self._implicit_scalar("int()"))
 
-    def __float__(self):
+    def __float__(self) -> float:
         return float(self._implicit_scalar("float()"))
 
-    def __index__(self):
+    def __index__(self) -> int:
         if self.dtype.kind not in "iu":
             raise TypeError("only integer tensors of a single element can be converted to an index")
         return int(self._implicit_scalar("index"))
 
-    def __array__(self, dtype=None, copy=None):
+    def __array__(self, dtype: object = None, copy: bool | None = None) -> np.ndarray:
         a = self.numpy(_explicit=False)
         return a.astype(dtype) if dtype is not None else a
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         text = self._repr_body()
         if self._node is not None:
             name = "".join(p.capitalize() for p in self._node.name.split("_"))
@@ -793,7 +794,7 @@ class Tensor:
         """
         return function("tensor")(data, dtype=dtype or self.dtype, device=device, requires_grad=requires_grad)
 
-    def __format__(self, spec):
+    def __format__(self, spec: str) -> str:
         """``f"{loss:.4f}"`` formats a one-element tensor's value (one explicit read), as
         PyTorch; no spec gives the repr."""
         if not spec:
@@ -803,7 +804,7 @@ class Tensor:
         raise TypeError(f"unsupported format string passed to Tensor.__format__ (a tensor of shape "
                         f"{self.shape}; only one-element tensors take a format spec)")
 
-    def __round__(self, ndigits=None):
+    def __round__(self, ndigits: int | None = None) -> Tensor:
         """``round(t)`` / ``round(t, n)``: wt.round (half to even), a tensor, as PyTorch."""
         return apply(OPS["round"], self) if ndigits is None else apply(OPS["round"], self, decimals=ndigits)
 
@@ -861,7 +862,7 @@ class Tensor:
         return self.dtype if dtype is None else self.to(dtype)
 
     # ---------------------------------------------------------------- indexing
-    def __getitem__(self, key):
+    def __getitem__(self, key: object) -> Tensor:
         key = tensor_key(_unwrap(key))
         if AD.is_advanced(key):
             return apply(OPS["index_advanced"], self, AD.prepare(self._v, key))
@@ -880,14 +881,14 @@ class Tensor:
         inner = math.prod(rest)
         return apply(OPS["narrow"], res, k).reshape((k // inner if inner else 0,) + rest)
 
-    def __setitem__(self, key, value):
+    def __setitem__(self, key: object, value: Tensor | float | list | np.ndarray) -> None:
         if value.__class__ is Tensor and value._requires_grad and A.is_grad_enabled():
             raise RuntimeError("x[...] = value with a value that requires grad is not differentiable in "
                                "wgpu_tensor (its gradient would be lost): build the result out of place "
                                "(wt.where, masked_scatter, cat) or assign value.detach()")
         apply(OPS["x[...] = value"], self, key, value)
 
-    def __delitem__(self, key):
+    def __delitem__(self, key: object) -> None:
         raise TypeError("'Tensor' object does not support item deletion")
 
     # ---------------------------------------------------------------- masking
@@ -926,10 +927,10 @@ class Tensor:
         """
         return self.fill_(0)
 
-    def __neg__(self):
+    def __neg__(self) -> Tensor:
         return apply(OPS["neg"], self)
 
-    def __pos__(self):
+    def __pos__(self) -> Tensor:
         return self
 
     __eq__ = __ne__ = None  # the declared compares, set below
@@ -974,7 +975,7 @@ def _bitop(logical, bitwise, reflected=False):
     else the bitwise op (integers; a float operand is a TypeError), as PyTorch."""
     lg, bw = _binop(logical, reflected), _binop(bitwise, reflected)
 
-    def m(self, other):
+    def m(self: Tensor, other: Tensor | int | bool) -> Tensor:
         c = other.__class__
         if self._v.dtype is D.bool_ and (c is bool or (c is Tensor and other._v.dtype is D.bool_)):
             return lg(self, other)
@@ -985,7 +986,13 @@ def _bitop(logical, bitwise, reflected=False):
 
 T.__and__, T.__or__, T.__xor__ = (_bitop(f"logical_{n}", f"bitwise_{n}") for n in ("and", "or", "xor"))
 T.__rand__, T.__ror__, T.__rxor__ = (_bitop(f"logical_{n}", f"bitwise_{n}", True) for n in ("and", "or", "xor"))
-T.__invert__ = lambda self: self.logical_not() if self._v.dtype is D.bool_ else self.bitwise_not()
+
+
+def _invert(self: Tensor) -> Tensor:
+    return self.logical_not() if self._v.dtype is D.bool_ else self.bitwise_not()
+
+
+T.__invert__ = _invert
 
 
 # ---------------------------------------------------------------- operators and properties of shape ops (.T, .mT)
@@ -1175,7 +1182,13 @@ for _f in (cat, concatenate, concat, stack, narrow, split, chunk):
 
 # ---------------------------------------------------------------- operators of linear algebra (@)
 T.__matmul__ = T.matmul
-T.__rmatmul__ = lambda self, other: apply(OPS["matmul"], other, self)
+
+
+def _rmatmul(self: Tensor, other: Tensor) -> Tensor:
+    return apply(OPS["matmul"], other, self)
+
+
+T.__rmatmul__ = _rmatmul
 
 
 del T
