@@ -64,8 +64,9 @@ def tensor_stub():
     import wgpu_tensor as wt
     T = importlib.import_module("wgpu_tensor.tensor")  # wt.tensor is the function
 
-    lines = [HEADER, "from __future__ import annotations\n\n", BUILTINS, "from collections.abc import Iterator\n",
-             "from typing import Any\n\n", "import numpy as np\n\n", "from .dtypes import DType\n", "from .runtime.device import Device\n\n",
+    lines = [HEADER, "from __future__ import annotations\n\n", BUILTINS,
+             "from collections.abc import Iterator\n", "from typing import Any\n\n", "import numpy as np\n\n",
+             "from .dtypes import DType\n", "from .runtime.device import Device\n\n",
              "Shape = tuple[_int, ...]\n\n\n", "class Tensor:\n", "    grad: Tensor | None\n"]
     for name in sorted(vars(wt.Tensor)):
         attr = inspect.getattr_static(wt.Tensor, name)

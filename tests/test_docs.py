@@ -9,8 +9,8 @@ attribute of ``wt.Tensor`` not starting with ``_``. A shared docstring (``wt.exp
 """
 import ast
 import doctest
-import importlib.util
 import inspect
+import runpy
 import types
 from pathlib import Path
 
@@ -153,17 +153,10 @@ def test_generated_functions_show_their_parameters():
             assert "View" not in str(inspect.signature(obj)), name
 
 
-def _gen_stubs():
-    spec = importlib.util.spec_from_file_location("gen_stubs", REPO / "scripts" / "gen_stubs.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def test_type_stubs_are_up_to_date_and_list_the_public_api():
     """The generated functions and Tensor methods exist only at run time: the stubs
     show them to static checkers and IDEs, so they must match the declarations."""
-    stubs = _gen_stubs().stubs()
+    stubs = runpy.run_path(str(REPO / "scripts" / "gen_stubs.py"))["stubs"]()
     for path, text in stubs.items():
         on_disk = (REPO / path).read_text()
         assert on_disk == text, f"{path} is stale: run `python scripts/gen_stubs.py`"
@@ -179,5 +172,5 @@ def test_type_stubs_are_up_to_date_and_list_the_public_api():
                 declared.update(a.asname for a in node.names if a.asname == a.name)
     names = {name.split(".", 1)[1] for name in public_api() if not name.startswith("F.")}
     assert names - declared == set()
-    assert "def masked_select(x: Tensor, mask: Tensor, out: Tensor | None = ..., fill_value: _float | None = ...)" \
-        " -> Tensor: ..." in stubs["wgpu_tensor/__init__.pyi"]
+    assert ("def masked_select(x: Tensor, mask: Tensor, out: Tensor | None = ..., "
+            "fill_value: _float | None = ...) -> Tensor: ...") in stubs["wgpu_tensor/__init__.pyi"]

@@ -55,7 +55,8 @@ async def nonzero_async(x: Tensor, *, as_tuple: builtins.bool = False) -> Tensor
 
 
 async def unique_async(x: Tensor, sorted: builtins.bool = True, return_inverse: builtins.bool = False,
-                       return_counts: builtins.bool = False, dim: builtins.int | None = None) -> Tensor | tuple[Tensor, ...]:
+                       return_counts: builtins.bool = False,
+                       dim: builtins.int | None = None) -> Tensor | tuple[Tensor, ...]:
     """The exact torch.unique result; awaits only the 4-byte count of unique values.
 
     >>> import asyncio

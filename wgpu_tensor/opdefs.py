@@ -446,7 +446,8 @@ _UNARY_EXAMPLES = {
     "bitwise_not": (">>> ~wt.tensor([0, 5])", "tensor([-1, -6])"),
     "isnan": (">>> wt.tensor([1., float('nan')]).isnan()", "tensor([False,  True])"),
     "isinf": (">>> wt.isinf(wt.tensor([1., float('-inf')]))", "tensor([False,  True])"),
-    "isfinite": (">>> wt.tensor([1., float('inf'), float('nan')]).isfinite()", "tensor([ True, False, False])"),
+    "isfinite": (">>> wt.tensor([1., float('inf'), float('nan')]).isfinite()",
+                 "tensor([ True, False, False])"),
 }
 document({n: f"{OPS[n].doc}\n\n{ex}\n{out}" for n, (ex, out) in _UNARY_EXAMPLES.items()})
 
@@ -1049,7 +1050,7 @@ def _movedim_grad(g, out, want, x, source, destination):
 
 for _name in ("movedim", "moveaxis"):
     op(_name)(_movedim).grad(_movedim_grad)
-document({n: f"""A view with the dims at ``source`` moved to ``destination`` (movedim and moveaxis are aliases).
+document({n: f"""A view with the dims at ``source`` moved to ``destination`` (moveaxis: an alias).
 
     >>> x = wt.zeros(2, 3, 4)
     >>> x.{n}(0, -1).shape
@@ -1132,7 +1133,8 @@ def _roll_grad(g, out, want, x, shifts, dims=None):
 
 
 @op(saves=(1,))
-def repeat_interleave(x: View, repeats: View | int | None = None, dim: int | None = None, *, output_size: int | None = None) -> View:
+def repeat_interleave(x: View, repeats: View | int | None = None, dim: int | None = None, *,
+                      output_size: int | None = None) -> View:
     """Each element (dim=None: of the flattened x) or each slice along ``dim`` repeated
     ``repeats`` times in a row: an int, or an int32/uint32 tensor of one count per slice.
     With a tensor, the output size comes from the data: give ``output_size`` (the sum of
@@ -1559,8 +1561,8 @@ def _numpy_args(name, dim, axis, out):
 
 
 @op("sum")
-def sum_(x: View, dim: int | tuple[int, ...] | None = None, keepdim: bool = False, *, dtype: DType | str | None = None, axis: int | tuple[int, ...] | None = None,
-         out: None = None) -> View:
+def sum_(x: View, dim: int | tuple[int, ...] | None = None, keepdim: bool = False, *,
+         dtype: DType | str | None = None, axis: int | tuple[int, ...] | None = None, out: None = None) -> View:
     """Sum over ``dim``: bool/int32 -> int32 (wraps), uint32 -> uint32, floats keep their dtype.
 
     >>> x = wt.tensor([[1, 2], [3, 4]])
@@ -1581,8 +1583,8 @@ def _sum_grad(g, out, want, x, dim=None, keepdim=False, **kwargs):
 
 
 @op()
-def mean(x: View, dim: int | tuple[int, ...] | None = None, keepdim: bool = False, *, dtype: DType | str | None = None, axis: int | tuple[int, ...] | None = None,
-         out: None = None) -> View:
+def mean(x: View, dim: int | tuple[int, ...] | None = None, keepdim: bool = False, *,
+         dtype: DType | str | None = None, axis: int | tuple[int, ...] | None = None, out: None = None) -> View:
     """Mean over ``dim`` of a float tensor (or with a float ``dtype=``); nan when empty.
 
     >>> x = wt.tensor([[1., 2.], [3., 4.]])
@@ -1782,8 +1784,8 @@ def _var_args(dim, unbiased, keepdim):
 
 
 def _var_like(name, take_sqrt):
-    def forward(x: View, dim: int | tuple[int, ...] | None = None, unbiased: bool | None = None, keepdim: bool = False, *,
-                correction: int | None = None) -> View:
+    def forward(x: View, dim: int | tuple[int, ...] | None = None, unbiased: bool | None = None,
+                keepdim: bool = False, *, correction: int | None = None) -> View:
         dim, unbiased, keepdim = _var_args(dim, unbiased, keepdim)
         return RD.var(x, dim, unbiased, keepdim, correction, take_sqrt=take_sqrt, name=name)
     forward.__name__ = name
@@ -1819,7 +1821,8 @@ document({
 
 
 @op(saves=(0,))
-def nansum(x: View, dim: int | tuple[int, ...] | None = None, keepdim: bool = False, *, dtype: DType | str | None = None) -> View:
+def nansum(x: View, dim: int | tuple[int, ...] | None = None, keepdim: bool = False, *,
+           dtype: DType | str | None = None) -> View:
     """Sum over dim, NaN counted as zero.
 
     >>> wt.tensor([1., float("nan"), 2.]).nansum()
@@ -1834,7 +1837,8 @@ def _nansum_grad(g, out, want, x, dim=None, keepdim=False, **kwargs):
 
 
 @op(saves=(0,))
-def nanmean(x: View, dim: int | tuple[int, ...] | None = None, keepdim: bool = False, *, dtype: DType | str | None = None) -> View:
+def nanmean(x: View, dim: int | tuple[int, ...] | None = None, keepdim: bool = False, *,
+            dtype: DType | str | None = None) -> View:
     """Mean over dim of the non-NaN elements (NaN where all are NaN).
 
     >>> wt.tensor([1., float("nan"), 2.]).nanmean()
@@ -1864,7 +1868,8 @@ def _logsumexp_grad(g, out, want, x, dim, keepdim=False):
 
 
 @op(saves=(0,))
-def norm(x: View, p: float | str = "fro", dim: int | tuple[int, ...] | None = None, keepdim: bool = False, dtype: DType | str | None = None) -> View:
+def norm(x: View, p: float | str = "fro", dim: int | tuple[int, ...] | None = None, keepdim: bool = False,
+         dtype: DType | str | None = None) -> View:
     """Vector p-norm over dim (all elements when None): p = 'fro' (2), 1, 2, inf, -inf, 0,
     or any other float.
 
@@ -2149,8 +2154,8 @@ randn = _creation("randn", lambda *shape, seed=None, dtype=None, device=None, re
                   C.randn(as_shape(shape), seed, dtype, device))
 
 
-def _randint(low: int, high: int | None = None, size: int | tuple[int, ...] | None = None, seed: int | None = None,
-             dtype: DType | str | None = None, device: object = None) -> View:
+def _randint(low: int, high: int | None = None, size: int | tuple[int, ...] | None = None,
+             seed: int | None = None, dtype: DType | str | None = None, device: object = None) -> View:
     if high is None:
         low, high = 0, low
     if size is None:

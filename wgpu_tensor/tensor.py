@@ -653,7 +653,8 @@ class Tensor:
         """
         return self if self.is_contiguous() else self.clone()
 
-    def to(self, *args, dtype: DType | str | None = None, device: object = None, copy: bool = False, non_blocking: bool = False) -> Tensor:
+    def to(self, *args, dtype: DType | str | None = None, device: object = None, copy: bool = False,
+           non_blocking: bool = False) -> Tensor:
         """``.to(dtype)``, ``.to(device)``, ``.to(device, dtype)``, ``.to(other_tensor)``
         as in PyTorch. A device ("cpu", "cuda", "cuda:0", a torch-style device or a
         tensor's ``.device``) changes nothing: the data stays on the one WebGPU adapter,
@@ -786,7 +787,8 @@ class Tensor:
         """
         return self._new("full", size, fill_value, **kw)
 
-    def new_tensor(self, data, dtype: DType | str | None = None, device: object = None, requires_grad: bool = False) -> Tensor:
+    def new_tensor(self, data, dtype: DType | str | None = None, device: object = None,
+                   requires_grad: bool = False) -> Tensor:
         """A new tensor from ``data`` with this tensor's dtype (unless ``dtype=``).
 
         >>> wt.tensor([1.]).new_tensor([2, 3])
@@ -1024,7 +1026,8 @@ def cat(tensors: list[Tensor] | tuple[Tensor, ...], dim: int = 0, *, axis: int |
     return apply(OPS["cat"], *_tensor_list(tensors, "cat"), dim=dim if axis is None else axis)
 
 
-def concatenate(tensors: list[Tensor] | tuple[Tensor, ...], axis: int = 0, *, dim: int | None = None) -> Tensor:
+def concatenate(tensors: list[Tensor] | tuple[Tensor, ...], axis: int = 0, *,
+                dim: int | None = None) -> Tensor:
     """torch.concatenate: cat with numpy's ``axis``.
 
     >>> wt.concatenate([wt.tensor([1]), wt.tensor([2, 3])], axis=0)
@@ -1071,7 +1074,8 @@ def narrow(x: Tensor, dim: int, start: int, length: int) -> Tensor:
     return apply(OPS["slice"], x, dim, start, length)
 
 
-def split(x: Tensor, split_size_or_sections: int | list[int] | tuple[int, ...], dim: int = 0) -> tuple[Tensor, ...]:
+def split(x: Tensor, split_size_or_sections: int | list[int] | tuple[int, ...],
+          dim: int = 0) -> tuple[Tensor, ...]:
     """torch.split: a tuple of views of x along ``dim``: pieces of ``split_size`` (the
     last one shorter), or of the sizes in a list.
 
