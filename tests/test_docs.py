@@ -19,6 +19,8 @@ import pytest
 
 import wgpu_tensor as wt
 import wgpu_tensor.nn.functional as F
+from wgpu_tensor import dtypes as D
+from wgpu_tensor.ops import creation as C
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -120,12 +122,16 @@ def test_the_runner_reports_a_wrong_example():
 
 def test_every_example_runs():
     api = public_api()
-    mode = wt.get_sync_debug_mode()
+    # The examples touch process state (the sync mode, the seed generator, the one
+    # warning about 64-bit dtypes): leave it as it was for the tests that follow.
+    mode, seeds, warned = wt.get_sync_debug_mode(), C._seed_gen.getstate(), list(D._WARNED_64)
     wt.set_sync_debug_mode("default")  # examples print tensors (an implicit read)
     try:
         ran, failures = run_examples(api)
     finally:
         wt.set_sync_debug_mode(mode)
+        C._seed_gen.setstate(seeds)
+        D._WARNED_64[:] = warned
     assert not failures, f"{len(failures)} docstrings fail:\n" + "\n".join(failures)
     # Aliases and a function and its method share one docstring, run once; still there
     # are at least as many examples as public names, so the run cannot go quiet.

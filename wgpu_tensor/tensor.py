@@ -106,6 +106,7 @@ def function(name):
     def f(*args, **kwargs):
         return apply(op, *args, **kwargs)
     f.__name__ = f.__qualname__ = name
+    f.__module__ = "wgpu_tensor"  # where help() and pickle find it: wt.<name>
     f.__doc__ = op.doc
     f.__signature__ = signature(op.forward)
     return f
