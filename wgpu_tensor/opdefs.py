@@ -1657,8 +1657,8 @@ def sort(x: View, dim: int = -1, descending: bool = False) -> tuple[View, View]:
     >>> values, indices = wt.tensor([3., 1., 2.]).sort()
     >>> values, indices
     (tensor([1., 2., 3.]), tensor([1, 2, 0]))
-    >>> wt.sort(wt.tensor([3, 1, 2]), descending=True).values
-    tensor([3, 2, 1])
+    >>> wt.sort(wt.tensor([3., 1., 2.]), descending=True).values
+    tensor([3., 2., 1.])
     """
     return SO.sort(x, dim, descending)
 
