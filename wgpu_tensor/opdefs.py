@@ -1494,7 +1494,10 @@ def _masked_scatter_grad(g, out, want, x, mask, source):
 
 @op()
 def nonzero(x: View, *, as_tuple: bool = False) -> View | tuple[View, ...]:
-    """[N, ndim] int32 coordinates of the nonzero elements, packed first; ``.count``.
+    """[N, ndim] int32 coordinates of the nonzero elements, packed first into a fixed-size
+    result (N = x.numel()); ``.count`` on the GPU holds how many rows are valid (PyTorch
+    returns the exact [k, ndim] int64 result, which costs a sync; ``x.nonzero_async()``
+    gives that one here, awaiting only the count).
     ``as_tuple=True``: a tuple of ndim exact [k] index tensors, which needs the count:
     one explicit read, as in PyTorch (``await x.nonzero_async(as_tuple=True)`` does
     not block).
@@ -1652,7 +1655,8 @@ document({n: OPS[n].doc + "\n" + textwrap.dedent(ex) for n, ex in _REDUCTION_EXA
 
 @op()
 def sort(x: View, dim: int = -1, descending: bool = False) -> tuple[View, View]:
-    """(values, indices) of x sorted along dim; NaN is the largest value. Stable.
+    """(values, indices) of x sorted along dim; NaN is the largest value. Stable; indices
+    int32 (PyTorch: int64).
 
     >>> values, indices = wt.tensor([3., 1., 2.]).sort()
     >>> values, indices
@@ -1665,7 +1669,8 @@ def sort(x: View, dim: int = -1, descending: bool = False) -> tuple[View, View]:
 
 @op()
 def kthvalue(x: View, k: int, dim: int = -1, keepdim: bool = False) -> tuple[View, View]:
-    """(values, indices) of the k-th smallest (1-based) element along dim (NaN largest).
+    """(values, indices) of the k-th smallest (1-based) element along dim (NaN largest);
+    indices int32 (PyTorch: int64).
 
     >>> wt.tensor([5., 1., 4., 2.]).kthvalue(2)
     kthvalue(values=tensor(2.), indices=tensor(3))
@@ -1733,8 +1738,8 @@ document({
 
 @op()
 def argmax(x: View, dim: int | None = None, keepdim: bool = False) -> View:
-    """int32 index of the first largest element along dim (of the flattened tensor when
-    dim is None); NaN counts as the largest.
+    """int32 index (PyTorch: int64) of the first largest element along dim (of the
+    flattened tensor when dim is None); NaN counts as the largest.
 
     >>> x = wt.tensor([[1., 7.], [9., 3.]])
     >>> x.argmax()
@@ -1747,8 +1752,8 @@ def argmax(x: View, dim: int | None = None, keepdim: bool = False) -> View:
 
 @op()
 def argmin(x: View, dim: int | None = None, keepdim: bool = False) -> View:
-    """int32 index of the first smallest element along dim (of the flattened tensor when
-    dim is None); NaN counts as the smallest.
+    """int32 index (PyTorch: int64) of the first smallest element along dim (of the
+    flattened tensor when dim is None); NaN counts as the smallest.
 
     >>> x = wt.tensor([[1., 7.], [9., 3.]])
     >>> x.argmin()
