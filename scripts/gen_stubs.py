@@ -15,6 +15,7 @@ import inspect
 import re
 import sys
 import types
+import typing
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -57,6 +58,9 @@ def _signature(fn):
 
 def _def(name, fn, indent=""):
     prefix = "async def" if inspect.iscoroutinefunction(fn) else "def"
+    overloads = typing.get_overloads(fn)  # Tensor.size(): a tuple, size(dim): an int
+    if overloads:
+        return "".join(f"{indent}@overload\n{indent}{prefix} {name}{_signature(o)}: ...\n" for o in overloads)
     return f"{indent}{prefix} {name}{_signature(fn)}: ...\n"
 
 
@@ -65,7 +69,7 @@ def tensor_stub():
     T = importlib.import_module("wgpu_tensor.tensor")  # wt.tensor is the function
 
     lines = [HEADER, "from __future__ import annotations\n\n", BUILTINS,
-             "from collections.abc import Iterator\n", "from typing import Any\n\n", "import numpy as np\n\n",
+             "from collections.abc import Iterator\n", "from typing import Any, overload\n\n", "import numpy as np\n\n",
              "from .dtypes import DType\n", "from .runtime.device import Device\n\n",
              "Shape = tuple[_int, ...]\n\n\n", "class Tensor:\n", "    grad: Tensor | None\n"]
     for name in sorted(vars(wt.Tensor)):

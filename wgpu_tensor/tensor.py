@@ -14,6 +14,7 @@ import inspect
 import math
 import re
 from collections.abc import Iterator
+from typing import overload
 
 import numpy as np
 
@@ -344,6 +345,12 @@ class Tensor:
         """
         return self._v.numel()
 
+    @overload
+    def size(self, dim: None = None) -> Shape: ...
+
+    @overload
+    def size(self, dim: int) -> int: ...
+
     def size(self, dim: int | None = None) -> Shape | int:
         """The shape, or the size of one dim (negative dims count from the end).
 
@@ -352,6 +359,12 @@ class Tensor:
         ((2, 3), 3)
         """
         return self._v.shape if dim is None else self._v.shape[norm_dim(dim, self.ndim)]
+
+    @overload
+    def stride(self, dim: None = None) -> Shape: ...
+
+    @overload
+    def stride(self, dim: int) -> int: ...
 
     def stride(self, dim: int | None = None) -> Shape | int:
         """The step in elements between neighbours along each dim (or along one).
