@@ -33,6 +33,10 @@ where = Path(wt.__file__).resolve()
 assert prefix in where.parents, f"wgpu_tensor imported from {where}, not from the venv {prefix}"
 assert prefix in shaders.shader_dir().resolve().parents, shaders.shader_dir()
 
+assert (where.parent / "py.typed").is_file(), "py.typed missing from the installed package"
+import inspect
+assert list(inspect.signature(wt.masked_select).parameters) == ["x", "mask", "out", "fill_value"]
+
 x = wt.tensor([[1, 2, 3], [4, 5, 6]])
 got = x.gt(3).numpy().tolist()
 assert got == [[False, False, False], [True, True, True]], got
@@ -84,6 +88,8 @@ def test_wheel_carries_package_and_shaders(installed):
     want = {"wgpu_tensor/shaders/elementwise.wgsl"}
     want |= {f"wgpu_tensor/shaders/{p.name}" for p in (src / "shaders").glob("*.wgsl")}
     want |= {p.relative_to(src).as_posix() for p in (src / "wgpu_tensor").rglob("*.py")}
+    want |= {p.relative_to(src).as_posix() for p in (src / "wgpu_tensor").rglob("*.pyi")}
+    want.add("wgpu_tensor/py.typed")  # PEP 561: type checkers read the package's hints
     missing = sorted(want - names)
     assert not missing, f"{wheel.name} lacks {missing}"
 

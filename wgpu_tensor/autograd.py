@@ -20,7 +20,15 @@ from .ops import reduce as R
 _state = threading.local()
 
 
-def is_grad_enabled():
+def is_grad_enabled() -> bool:
+    """Whether ops are recorded for backward() now (False inside ``no_grad()``).
+
+    >>> wt.is_grad_enabled()
+    True
+    >>> with wt.no_grad():
+    ...     wt.is_grad_enabled()
+    False
+    """
     return getattr(_state, "enabled", True)
 
 
@@ -36,12 +44,26 @@ class _GradMode(contextlib.ContextDecorator):
         _state.enabled = self.prev
 
 
-def no_grad():
-    """Context manager (or decorator): ops inside record nothing."""
+def no_grad() -> _GradMode:
+    """Context manager (or decorator): ops inside record nothing.
+
+    >>> x = wt.tensor([1.], requires_grad=True)
+    >>> with wt.no_grad():
+    ...     y = x * 2
+    >>> y.requires_grad
+    False
+    """
     return _GradMode(False)
 
 
-def enable_grad():
+def enable_grad() -> _GradMode:
+    """Context manager (or decorator): ops inside are recorded again, even within no_grad.
+
+    >>> x = wt.tensor([1.], requires_grad=True)
+    >>> with wt.no_grad(), wt.enable_grad():
+    ...     (x * 2).requires_grad
+    True
+    """
     return _GradMode(True)
 
 

@@ -12,6 +12,15 @@ import numpy as np
 
 
 class DType:
+    """An element type: wt.bool, wt.int32, wt.uint32, wt.float16, wt.float32 (WebGPU has
+    no 64-bit types: int64/long requests give int32 and float64/double give float32).
+    PyTorch's short names are the same objects: wt.float, wt.int, wt.half.
+
+    >>> wt.float is wt.float32, wt.int32.itemsize, wt.bool.is_floating_point
+    (True, 4, False)
+    >>> wt.zeros(2, dtype=wt.uint32)
+    tensor([0, 0], dtype=wgpu_tensor.uint32)
+    """
     __slots__ = ("name", "np", "itemsize", "kind", "wgsl", "load", "rank")
 
     def __init__(self, name, np_dtype, kind, wgsl, load, rank):

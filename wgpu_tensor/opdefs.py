@@ -13,8 +13,10 @@ are made from these declarations; nothing here knows the Tensor.
 """
 from __future__ import annotations
 
+import inspect
 import math
 import operator
+import textwrap
 
 import numpy as np
 
@@ -32,6 +34,7 @@ from .ops import select as S
 from .ops import shape as SH
 from .ops import sort as SO
 from .ops import unique as U
+from .dtypes import DType
 from .view import View, as_shape, broadcast_shapes, norm_dim
 
 OPS = {}
@@ -68,6 +71,7 @@ class Op:
         def forward(*args, **kwargs):
             return wrapper(inner, *args, **kwargs)
         forward.__name__, forward.__doc__ = inner.__name__, inner.__doc__
+        forward.__wrapped__ = inner  # its signature is the inner forward's
         self.forward = forward
         return wrapper
 
@@ -82,6 +86,30 @@ def op(name=None, *, saves=(), inplace=False, method=True, function=True):
         OPS[o.name] = o
         return o
     return deco
+
+
+def document(docs):
+    """Give each op in ``{name: docstring}`` that docstring: what it does, its PyTorch
+    differences, and an example (a doctest; tests/test_docs.py runs them all)."""
+    for name, doc in docs.items():
+        OPS[name].doc = textwrap.dedent(doc).strip()
+
+
+# What a parameter of a conventional name takes (a lambda cannot carry annotations):
+# ``typed`` annotates a lambda forward with these, so the public signature shows them.
+_PARAM_TYPES = {"x": "View", "t": "View", "mask": "View", "source": "View", "src": "View", "index": "View",
+                "value": "View | float", "fill_value": "float", "dim": "int | tuple[int, ...] | None",
+                "keepdim": "bool", "shape": "int | tuple[int, ...]", "dtype": "DType | str | None",
+                "device": "object", "requires_grad": "bool", "seed": "int | None", "diagonal": "int",
+                "min": "View | float | None", "max": "View | float | None"}
+
+
+def typed(fn):
+    """``fn`` with its parameters of a conventional name annotated (see _PARAM_TYPES)."""
+    params = inspect.signature(fn).parameters
+    fn.__annotations__ = {**{n: _PARAM_TYPES[n] for n in params if n in _PARAM_TYPES}, "return": "View",
+                          **fn.__annotations__}
+    return fn
 
 
 # ---------------------------------------------------------------- helpers of the rules
@@ -104,7 +132,7 @@ def _mul(a, b):
 
 # ---------------------------------------------------------------- elementwise
 def _binary_op(name):
-    def forward(x, y):
+    def forward(x: View | float, y: View | float) -> View:
         return E.binary(name, x, y)
     forward.__name__ = name
     forward.__doc__ = f"Elementwise {name} with broadcasting (tensor or Python scalar operands)."
@@ -113,6 +141,122 @@ def _binary_op(name):
 
 for _name in E.BINARY:
     _binary_op(_name)
+document({
+    "gt": """x > y elementwise (tensor or Python scalar, broadcast): a bool tensor; NaN compares false.
+
+        >>> wt.tensor([1, 5]) > 2
+        tensor([False,  True])
+        >>> wt.gt(wt.tensor([1., 2.]), wt.tensor([2., 1.]))
+        tensor([False,  True])""",
+    "ge": """x >= y elementwise (broadcast): a bool tensor; NaN compares false.
+
+        >>> wt.tensor([1, 2, 3]) >= 2
+        tensor([False,  True,  True])""",
+    "lt": """x < y elementwise (broadcast): a bool tensor; NaN compares false.
+
+        >>> wt.lt(wt.tensor([1., 3.]), 2)
+        tensor([ True, False])""",
+    "le": """x <= y elementwise (broadcast): a bool tensor; NaN compares false.
+
+        >>> wt.tensor([[1], [3]]) <= wt.tensor([1, 2])
+        tensor([[ True,  True],
+                [False, False]])""",
+    "eq": """x == y elementwise (broadcast): a bool tensor; NaN equals nothing. (``==`` on
+        tensors is this op, so a Tensor is hashed by identity, as in PyTorch.)
+
+        >>> wt.tensor([1., float("nan")]) == wt.tensor([1., float("nan")])
+        tensor([ True, False])""",
+    "ne": """x != y elementwise (broadcast): a bool tensor; NaN != NaN is True (IEEE).
+
+        >>> wt.tensor([1, 2]) != 2
+        tensor([ True, False])""",
+    "add": """x + y elementwise (broadcast); bool promotes to the other operand's dtype, an int
+        tensor plus a Python float gives float32 (no 64-bit types: PyTorch's int64 is int32).
+
+        >>> wt.tensor([1, 2]) + 1.5
+        tensor([2.5000, 3.5000])
+        >>> wt.add(wt.tensor([[1], [2]]), wt.tensor([10, 20]))
+        tensor([[11, 21],
+                [12, 22]])""",
+    "sub": """x - y elementwise (broadcast); int32 arithmetic wraps (PyTorch's int64 does not).
+
+        >>> wt.tensor([5., 1.]) - wt.tensor([1., 2.])
+        tensor([ 4., -1.])
+        >>> 10 - wt.tensor([1, 2])
+        tensor([9, 8])""",
+    "mul": """x * y elementwise (broadcast); a bool mask promotes to the other dtype (x * mask).
+
+        >>> x = wt.tensor([1., 2., 3.])
+        >>> x * (x > 1)
+        tensor([0., 2., 3.])
+        >>> wt.mul(x, 2)
+        tensor([2., 4., 6.])""",
+    "div": """x / y elementwise (broadcast), true division: int / int gives float32.
+
+        >>> wt.tensor([1, 3]) / 2
+        tensor([0.5000, 1.5000])""",
+    "logical_and": """x and y elementwise (``&`` on bool tensors); nonzero counts as true.
+
+        >>> a, b = wt.tensor([True, True, False]), wt.tensor([True, False, False])
+        >>> a & b
+        tensor([ True, False, False])
+        >>> wt.logical_and(wt.tensor([1., 0.]), wt.tensor([2., 2.]))
+        tensor([ True, False])""",
+    "logical_or": """x or y elementwise (``|`` on bool tensors); nonzero counts as true.
+
+        >>> wt.tensor([True, False, False]) | wt.tensor([False, False, True])
+        tensor([ True, False,  True])""",
+    "logical_xor": """x xor y elementwise (``^`` on bool tensors); nonzero counts as true.
+
+        >>> wt.logical_xor(wt.tensor([True, True]), wt.tensor([True, False]))
+        tensor([False,  True])""",
+    "pow": """x ** y elementwise (broadcast; an int base with an int exponent stays int32).
+
+        >>> wt.tensor([2, 3]) ** 2
+        tensor([4, 9])
+        >>> wt.tensor([4., 9.]).pow(0.5)
+        tensor([2., 3.])""",
+    "remainder": """x % y with the sign of y (Python's and torch.remainder's rule).
+
+        >>> wt.tensor([-4, 5]) % 3
+        tensor([2, 2])""",
+    "fmod": """The C-style remainder of x / y, with the sign of x (torch.fmod).
+
+        >>> wt.fmod(wt.tensor([-4, 5]), 3)
+        tensor([-1,  2])""",
+    "floor_divide": """x // y rounded toward -inf (torch.floor_divide, Python's ``//``).
+
+        >>> wt.tensor([-7, 7]) // 2
+        tensor([-4,  3])""",
+    "maximum": """The larger of x and y elementwise (broadcast); NaN if either is NaN.
+
+        >>> wt.maximum(wt.tensor([1., 5.]), wt.tensor([3., 2.]))
+        tensor([3., 5.])""",
+    "minimum": """The smaller of x and y elementwise (broadcast); NaN if either is NaN.
+
+        >>> wt.tensor([1., 5.]).minimum(wt.tensor([3., 2.]))
+        tensor([1., 2.])""",
+    "bitwise_and": """x & y bitwise for integer tensors (logical for bool); floats are a TypeError.
+
+        >>> wt.tensor([12, 10]) & 6
+        tensor([4, 2])""",
+    "bitwise_or": """x | y bitwise for integer tensors (logical for bool).
+
+        >>> wt.bitwise_or(wt.tensor([12, 10]), 6)
+        tensor([14, 14])""",
+    "bitwise_xor": """x ^ y bitwise for integer tensors (logical for bool).
+
+        >>> wt.tensor([12, 10]) ^ 6
+        tensor([10, 12])""",
+    "bitwise_left_shift": """x << y for integer tensors (torch.bitwise_left_shift).
+
+        >>> wt.tensor([1, 3]) << 2
+        tensor([ 4, 12])""",
+    "bitwise_right_shift": """x >> y for integer tensors, arithmetic for int32 (the sign is kept).
+
+        >>> wt.tensor([16, -16]) >> 2
+        tensor([ 4, -4])""",
+})
 
 
 @OPS["add"].grad
@@ -138,8 +282,14 @@ def _div_grad(g, out, want, x, y):
 
 
 @op()
-def neg(x):
-    """-x."""
+def neg(x: View) -> View:
+    """-x.
+
+    >>> -wt.tensor([1., -2.])
+    tensor([-1.,  2.])
+    >>> wt.neg(wt.tensor([3, 0]))
+    tensor([-3,  0])
+    """
     return E.neg(x)
 
 
@@ -149,8 +299,14 @@ def _neg_grad(g, out, want, x):
 
 
 @op("abs", saves=(0,))
-def abs_(x):
-    """|x|."""
+def abs_(x: View) -> View:
+    """|x|.
+
+    >>> wt.tensor([-1.5, 2.]).abs()
+    tensor([1.5000, 2.0000])
+    >>> abs(wt.tensor([-3, 3]))
+    tensor([3, 3])
+    """
     return E.abs_(x)
 
 
@@ -161,8 +317,12 @@ def _abs_grad(g, out, want, x):
 
 
 @op("reciprocal")
-def reciprocal(x):
-    """1 / x, elementwise; integer and bool inputs give float32 (as torch.reciprocal)."""
+def reciprocal(x: View) -> View:
+    """1 / x, elementwise; integer and bool inputs give float32 (as torch.reciprocal).
+
+    >>> wt.tensor([2, 4]).reciprocal()
+    tensor([0.5000, 0.2500])
+    """
     return E.reciprocal(x)
 
 
@@ -172,8 +332,14 @@ def _reciprocal_grad(g, out, want, x):
 
 
 @op()
-def logical_not(x):
-    """~x for a bool tensor."""
+def logical_not(x: View) -> View:
+    """~x for a bool tensor.
+
+    >>> ~wt.tensor([True, False])
+    tensor([False,  True])
+    >>> wt.logical_not(wt.tensor([0., 2.]))
+    tensor([ True, False])
+    """
     return E.logical_not(x)
 
 
@@ -188,13 +354,27 @@ def _cast_grad(g, out, want, x, dtype):
     return (g,)
 
 
-_NO_ARG = object()
+class _NoArg:
+    def __repr__(self):
+        return "<not given>"
+
+
+_NO_ARG = _NoArg()
 
 
 @op(saves=(0,), method=False)
-def where(condition, x=_NO_ARG, y=_NO_ARG):
+def where(condition: View, x: View | float = _NO_ARG, y: View | float = _NO_ARG) -> View | tuple[View, ...]:
     """x where condition is true, else y (tensors or scalars, broadcast). With the
-    condition alone: ``nonzero(condition, as_tuple=True)`` (one explicit read, as PyTorch)."""
+    condition alone: ``nonzero(condition, as_tuple=True)`` (one explicit read, as PyTorch).
+
+    >>> x = wt.tensor([1., -2., 3.])
+    >>> wt.where(x > 0, x, 0.)
+    tensor([1., 0., 3.])
+    >>> x.where(x < 0, -1.)
+    tensor([-1., -2., -1.])
+    >>> wt.where(x > 0)
+    (tensor([0, 2]),)
+    """
     if x is _NO_ARG and y is _NO_ARG:
         return OPS["nonzero"].forward(condition, as_tuple=True)
     if x is _NO_ARG or y is _NO_ARG:
@@ -212,7 +392,7 @@ def _where_grad(g, out, want, condition, x, y):
 def _unary_op(name, grad=None, doc=""):
     """Declare UNARY op ``name``; ``grad``: its gradient as one elementwise
     expression over a = g, b = x, c = the result (None: not differentiable)."""
-    def forward(x):
+    def forward(x: View) -> View:
         return E.unary(name, x)
     forward.__name__ = name
     forward.__doc__ = doc
@@ -246,12 +426,43 @@ bitwise_not = _unary_op("bitwise_not", None, "~x: bitwise for integer tensors, l
 isnan = _unary_op("isnan", None, "Bool tensor: x is NaN.")
 isinf = _unary_op("isinf", None, "Bool tensor: x is +inf or -inf.")
 isfinite = _unary_op("isfinite", None, "Bool tensor: x is neither NaN nor infinite.")
+_UNARY_EXAMPLES = {
+    "exp": (">>> wt.tensor([0., 1.]).exp()", "tensor([1.0000, 2.7183])"),
+    "log": (">>> wt.log(wt.tensor([1., 0.]))", "tensor([0., -inf])"),
+    "log1p": (">>> wt.tensor([0., 1.7182817]).log1p()", "tensor([0., 1.])"),
+    "expm1": (">>> wt.tensor([0., 1.]).expm1()", "tensor([0.0000, 1.7183])"),
+    "sqrt": (">>> wt.sqrt(wt.tensor([4, 9]))", "tensor([2., 3.])"),
+    "rsqrt": (">>> wt.tensor([4., 16.]).rsqrt()", "tensor([0.5000, 0.2500])"),
+    "sin": (">>> wt.tensor([0., 1.]).sin()", "tensor([0.0000, 0.8415])"),
+    "cos": (">>> wt.cos(wt.tensor([0., 1.]))", "tensor([1.0000, 0.5403])"),
+    "tanh": (">>> wt.tensor([0., 1.]).tanh()", "tensor([0.0000, 0.7616])"),
+    "sigmoid": (">>> wt.sigmoid(wt.tensor([0., 1.]))", "tensor([0.5000, 0.7311])"),
+    "silu": (">>> wt.tensor([0., 1.]).silu()", "tensor([0.0000, 0.7311])"),
+    "relu": (">>> wt.tensor([-1., 2.]).relu()", "tensor([0., 2.])"),
+    "floor": (">>> wt.tensor([-1.5, 1.5]).floor()", "tensor([-2.,  1.])"),
+    "ceil": (">>> wt.ceil(wt.tensor([-1.5, 1.5]))", "tensor([-1.,  2.])"),
+    "trunc": (">>> wt.tensor([-1.5, 1.5]).trunc()", "tensor([-1.,  1.])"),
+    "sign": (">>> wt.tensor([-2., 0., 3.]).sign()", "tensor([-1.,  0.,  1.])"),
+    "square": (">>> wt.square(wt.tensor([2, -3]))", "tensor([4, 9])"),
+    "bitwise_not": (">>> ~wt.tensor([0, 5])", "tensor([-1, -6])"),
+    "isnan": (">>> wt.tensor([1., float('nan')]).isnan()", "tensor([False,  True])"),
+    "isinf": (">>> wt.isinf(wt.tensor([1., float('-inf')]))", "tensor([False,  True])"),
+    "isfinite": (">>> wt.tensor([1., float('inf'), float('nan')]).isfinite()",
+                 "tensor([ True, False, False])"),
+}
+document({n: f"{OPS[n].doc}\n\n{ex}\n{out}" for n, (ex, out) in _UNARY_EXAMPLES.items()})
 
 
 @op("round", saves=(0,))
-def round_(x, *, decimals=0):
+def round_(x: View, *, decimals: int = 0) -> View:
     """x rounded to the nearest integer, halves to even (as torch.round); with
-    ``decimals``, round(x * 10^d) / 10^d as PyTorch computes it. Integers are copied."""
+    ``decimals``, round(x * 10^d) / 10^d as PyTorch computes it. Integers are copied.
+
+    >>> wt.tensor([0.5, 1.5, -2.7]).round()
+    tensor([ 0.,  2., -3.])
+    >>> wt.round(wt.tensor([1.234, 5.678]), decimals=1)
+    tensor([1.2000, 5.7000])
+    """
     decimals = operator.index(decimals)
     if decimals == 0 or x.dtype.kind != "f":
         if decimals and x.dtype.kind != "f":
@@ -267,9 +478,15 @@ def _round_grad(g, out, want, x, **kwargs):
 
 
 @op(saves=(0,))
-def gelu(x, approximate="none"):
+def gelu(x: View, approximate: str = "none") -> View:
     """x * Phi(x) (``approximate='none'``, with erf) or its tanh form (``'tanh'``);
-    integer and bool inputs give float32."""
+    integer and bool inputs give float32.
+
+    >>> wt.gelu(wt.tensor([-1., 0., 1.]))
+    tensor([-0.1587,  0.0000,  0.8413])
+    >>> wt.tensor([1.]).gelu(approximate="tanh")
+    tensor([0.8412])
+    """
     if approximate not in ("none", "tanh"):
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
     return E.unary("gelu" if approximate == "none" else "gelu_tanh", x)
@@ -319,9 +536,16 @@ for _name in ("pow", "remainder", "fmod", "maximum", "minimum"):
 
 
 @op(saves=(0, 1, 2))
-def clamp(x, min=None, max=None):
+def clamp(x: View, min: View | float | None = None, max: View | float | None = None) -> View:
     """x limited to [min, max] (scalars or tensors, either optional); NaN propagates;
-    the result dtype is PyTorch's result type of x and the bounds."""
+    the result dtype is PyTorch's result type of x and the bounds.
+
+    >>> x = wt.tensor([-2., 0.5, 3.])
+    >>> x.clamp(0., 1.)
+    tensor([0.0000, 0.5000, 1.0000])
+    >>> wt.clamp(x, min=wt.tensor([0., 1., 0.]))
+    tensor([0., 1., 3.])
+    """
     return E.clamp(x, min, max)
 
 
@@ -346,14 +570,19 @@ def _clamp_grad(g, out, want, x, min=None, max=None):
     return gx, glo, ghi
 
 
-clip = op("clip", saves=(0, 1, 2))(lambda x, min=None, max=None: E.clamp(x, min, max))
-clip.doc = "Alias of clamp."
+clip = op("clip", saves=(0, 1, 2))(typed(lambda x, min=None, max=None: E.clamp(x, min, max)))
+clip.doc = OPS["clamp"].doc.replace("x limited", "clip: alias of clamp; x limited", 1)
 clip.grad(_clamp_grad)
 
 
 @op(saves=(0,))
-def nan_to_num(x, nan=0.0, posinf=None, neginf=None):
-    """NaN, +inf and -inf replaced (defaults: 0, the dtype's largest and lowest finite)."""
+def nan_to_num(x: View, nan: float = 0.0, posinf: float | None = None, neginf: float | None = None) -> View:
+    """NaN, +inf and -inf replaced (defaults: 0, the dtype's largest and lowest finite).
+
+    >>> x = wt.tensor([float("nan"), float("inf"), -1.])
+    >>> x.nan_to_num(posinf=9.).tolist()
+    [0.0, 9.0, -1.0]
+    """
     return E.nan_to_num(x, nan, posinf, neginf)
 
 
@@ -363,8 +592,12 @@ def _nan_to_num_grad(g, out, want, x, *args, **kwargs):
 
 
 @op(saves=(0, 1, 2))
-def lerp(start, end, weight):
-    """start + weight * (end - start) (weight a tensor or a number), float tensors."""
+def lerp(start: View, end: View, weight: View | float) -> View:
+    """start + weight * (end - start) (weight a tensor or a number), float tensors.
+
+    >>> wt.lerp(wt.tensor([0., 10.]), wt.tensor([10., 20.]), 0.5)
+    tensor([ 5., 15.])
+    """
     return E.lerp(start, end, weight)
 
 
@@ -376,8 +609,13 @@ def _lerp_grad(g, out, want, start, end, weight):
 
 
 @op(saves=(1, 2))
-def addcmul(x, tensor1, tensor2, *, value=1):
-    """x + value * tensor1 * tensor2, broadcast."""
+def addcmul(x: View, tensor1: View, tensor2: View, *, value: float = 1) -> View:
+    """x + value * tensor1 * tensor2, broadcast.
+
+    >>> x = wt.tensor([1., 1.])
+    >>> x.addcmul(wt.tensor([2., 3.]), wt.tensor([4., 5.]), value=0.5)
+    tensor([5.0000, 8.5000])
+    """
     return E.addcmul(x, tensor1, tensor2, value)
 
 
@@ -474,11 +712,11 @@ def _view_op(name, fn, doc, method=True, function=True):
     return o
 
 
-def _reshape(x, shape):
+def _reshape(x: View, shape: tuple[int, ...]) -> View:
     return _reshape_count(x, E.reshape(x, shape))
 
 
-def _view(x, shape):
+def _view(x: View, shape: tuple[int, ...]) -> View:
     shape = x.infer_shape(tuple(shape))
     if not x.is_contiguous():
         raise RuntimeError("view size is not compatible with input tensor's size and stride; "
@@ -486,7 +724,7 @@ def _view(x, shape):
     return _reshape_count(x, x.reshaped(shape), "view")
 
 
-def _flatten(x, start_dim=0, end_dim=-1):
+def _flatten(x: View, start_dim: int = 0, end_dim: int = -1) -> View:
     if x.ndim == 0:
         return E.reshape(x, (1,))
     s, e = norm_dim(start_dim, x.ndim), norm_dim(end_dim, x.ndim)
@@ -496,7 +734,7 @@ def _flatten(x, start_dim=0, end_dim=-1):
                           "flatten")
 
 
-def _unsqueeze(x, dim):
+def _unsqueeze(x: View, dim: int) -> View:
     out = _bounds(x, x.unsqueeze(dim))
     if x.count is not None:
         if norm_dim(dim, x.ndim, 1) == 0:
@@ -505,7 +743,7 @@ def _unsqueeze(x, dim):
     return out
 
 
-def _squeeze(x, dim=None):
+def _squeeze(x: View, dim: int | tuple[int, ...] | None = None) -> View:
     out = _bounds(x, x.squeeze(dim))
     if x.count is not None and x.ndim:
         dims = range(x.ndim) if dim is None else [norm_dim(d, x.ndim) for d in
@@ -516,9 +754,17 @@ def _squeeze(x, dim=None):
 
 
 @op(method=True, function=False)
-def uncounted(x):
+def uncounted(x: View) -> View:
     """The same data without its count: all rows of a fixed-size result count as data
-    (the raw capacity-sized buffer, as the seed page's fixed-size semantics describe)."""
+    (the raw capacity-sized buffer, as the seed page's fixed-size semantics describe).
+
+    >>> x = wt.tensor([5, 1, 7])
+    >>> sel = x.masked_select(x > 2, fill_value=0)
+    >>> sel
+    tensor([5, 7], count=2 of 3)
+    >>> sel.uncounted()
+    tensor([5, 7, 0])
+    """
     return x.derive(x.shape, x._strides, x._offset)
 
 
@@ -527,7 +773,7 @@ def _uncounted_grad(g, out, want, x):
     return (g,)
 
 
-def _clone(x):
+def _clone(x: View) -> View:
     return E.copy(x)
 
 
@@ -539,11 +785,64 @@ flatten = _view_op("flatten", _flatten, "Dims start_dim..end_dim merged into one
 unsqueeze = _view_op("unsqueeze", _unsqueeze, "A view with a new dim of size 1 at ``dim``.")
 squeeze = _view_op("squeeze", _squeeze, "A view without the dims of size 1 (or only ``dim``'s).")
 clone = _view_op("clone", _clone, "A new contiguous copy.")
+document({
+    "reshape": """x under a new shape (one -1 inferred): a view when x is contiguous, else a copy.
+
+        >>> x = wt.arange(6)
+        >>> x.reshape(2, 3)
+        tensor([[0, 1, 2],
+                [3, 4, 5]])
+        >>> wt.reshape(x, (-1, 2)).shape
+        (3, 2)""",
+    "view": """x under a new shape, sharing its storage (x must be contiguous; one -1 inferred).
+
+        >>> x = wt.arange(6)
+        >>> v = x.view(3, 2)
+        >>> v[0] = 9            # writes through to x
+        >>> x
+        tensor([9, 9, 2, 3, 4, 5])""",
+    "flatten": """Dims start_dim..end_dim merged into one (a view when x is contiguous).
+
+        >>> x = wt.zeros(2, 3, 4)
+        >>> x.flatten().shape
+        (24,)
+        >>> wt.flatten(x, start_dim=1).shape
+        (2, 12)""",
+    "unsqueeze": """A view with a new dim of size 1 at ``dim``.
+
+        >>> x = wt.tensor([1, 2])
+        >>> x.unsqueeze(0)
+        tensor([[1, 2]])
+        >>> wt.unsqueeze(x, -1).shape
+        (2, 1)""",
+    "squeeze": """A view without the dims of size 1 (or only ``dim``'s, an int or a tuple).
+
+        >>> x = wt.zeros(1, 2, 1)
+        >>> x.squeeze().shape
+        (2,)
+        >>> wt.squeeze(x, 0).shape
+        (2, 1)""",
+    "clone": """A new contiguous copy (differentiable, as torch.clone).
+
+        >>> x = wt.tensor([1, 2])
+        >>> y = x.clone()
+        >>> y[0] = 5
+        >>> x, y
+        (tensor([1, 2]), tensor([5, 2]))""",
+})
 
 
 @op(method=False, function=False)
-def expand(x, *sizes):
-    """A view broadcast to ``sizes`` (-1 keeps a dim), without copying."""
+def expand(x: View, *sizes: int) -> View:
+    """A view broadcast to ``sizes`` (-1 keeps a dim), without copying.
+
+    >>> x = wt.tensor([[1], [2]])
+    >>> x.expand(2, 3)
+    tensor([[1, 1, 1],
+            [2, 2, 2]])
+    >>> x.expand(-1, 2).shape
+    (2, 2)
+    """
     out = x.expand(_as_sizes(sizes))
     if x.count is not None:
         if out.ndim != x.ndim or out.shape[0] != x.shape[0]:
@@ -644,7 +943,7 @@ def _narrow_grad(g, out, want, x, dim, start, length):
     return (_zeros_with(x, g, lambda z: z.narrow(dim, start, length)),)
 
 
-def _transpose(x, dim0, dim1):
+def _transpose(x: View, dim0: int, dim1: int) -> View:
     return x.transpose(operator.index(dim0), operator.index(dim1))
 
 
@@ -652,18 +951,31 @@ def _transpose_grad(g, out, want, x, dim0, dim1):
     return (g.transpose(dim0, dim1),) if x.ndim >= 2 else (E.reshape(g, x.shape),)
 
 
-def _swapaxes(x, axis0, axis1):
+def _swapaxes(x: View, axis0: int, axis1: int) -> View:
     return x.transpose(operator.index(axis0), operator.index(axis1))
 
 
 for _name, _fn in (("transpose", _transpose), ("swapdims", _transpose), ("swapaxes", _swapaxes)):
     op(_name)(_fn).grad(_transpose_grad)
-OPS["transpose"].doc = "A view with dims dim0 and dim1 swapped (swapaxes and swapdims are aliases)."
+document({n: f"""A view with dims {a}0 and {a}1 swapped (transpose, swapdims and swapaxes are aliases).
+
+    >>> x = wt.zeros(2, 3, 4)
+    >>> x.{n}(0, 2).shape
+    (4, 3, 2)
+    >>> wt.{n}(wt.tensor([[1, 2]]), 0, 1)
+    tensor([[1],
+            [2]])""" for n, a in (("transpose", "dim"), ("swapdims", "dim"), ("swapaxes", "axis"))})
 
 
 @op()
-def t(x):
-    """The transpose of a matrix, a view; 0-d and 1-d tensors come back as they are."""
+def t(x: View) -> View:
+    """The transpose of a matrix, a view; 0-d and 1-d tensors come back as they are.
+
+    >>> wt.tensor([[1, 2, 3]]).t()
+    tensor([[1],
+            [2],
+            [3]])
+    """
     if x.ndim > 2:
         raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {x.ndim}D")
     return x.transpose(0, -1) if x.ndim == 2 else x.derive(x.shape, x._strides, x._offset)
@@ -675,8 +987,15 @@ def _t_grad(g, out, want, x):
 
 
 @op()
-def permute(x, *dims, **kwargs):
-    """A view with dim i taken from dims[i] (x.permute(2, 0, 1) or wt.permute(x, dims=(2, 0, 1)))."""
+def permute(x: View, *dims: int, **kwargs) -> View:
+    """A view with dim i taken from dims[i] (x.permute(2, 0, 1) or wt.permute(x, dims=(2, 0, 1))).
+
+    >>> x = wt.zeros(2, 3, 4)
+    >>> x.permute(2, 0, 1).shape
+    (4, 2, 3)
+    >>> wt.permute(x, dims=(1, 0, 2)).shape
+    (3, 2, 4)
+    """
     return x.permute(_dims_arg(_dims_kw(dims, kwargs, "permute"), "permute"))
 
 
@@ -718,7 +1037,7 @@ def _movedim_perm(ndim, source, destination):
     return [p if p >= 0 else next(rest) for p in perm]
 
 
-def _movedim(x, source, destination):
+def _movedim(x: View, source: int | tuple[int, ...], destination: int | tuple[int, ...]) -> View:
     return x.permute(_movedim_perm(x.ndim, source, destination))
 
 
@@ -732,12 +1051,23 @@ def _movedim_grad(g, out, want, x, source, destination):
 
 for _name in ("movedim", "moveaxis"):
     op(_name)(_movedim).grad(_movedim_grad)
-OPS["movedim"].doc = "A view with the dims at ``source`` moved to ``destination`` (moveaxis: alias)."
+document({n: f"""A view with the dims at ``source`` moved to ``destination`` (moveaxis: an alias).
+
+    >>> x = wt.zeros(2, 3, 4)
+    >>> x.{n}(0, -1).shape
+    (3, 4, 2)
+    >>> wt.{n}(x, (0, 1), (2, 0)).shape
+    (3, 4, 2)""" for n in ("movedim", "moveaxis")})
 
 
 @op()
-def unflatten(x, dim, sizes):
-    """A view with dim ``dim`` split into ``sizes`` (one -1 inferred)."""
+def unflatten(x: View, dim: int, sizes: tuple[int, ...]) -> View:
+    """A view with dim ``dim`` split into ``sizes`` (one -1 inferred).
+
+    >>> wt.arange(6).unflatten(0, (2, -1))
+    tensor([[0, 1, 2],
+            [3, 4, 5]])
+    """
     return x.unflatten(operator.index(dim), as_shape((sizes,) if isinstance(sizes, int) else sizes))
 
 
@@ -745,9 +1075,16 @@ unflatten.grad(_reshape_grad)
 
 
 @op()
-def diagonal(x, offset=0, dim1=0, dim2=1):
+def diagonal(x: View, offset: int = 0, dim1: int = 0, dim2: int = 1) -> View:
     """The diagonal of dims dim1 and dim2 (``offset`` above the main one when positive)
-    as the last dim, a view."""
+    as the last dim, a view.
+
+    >>> x = wt.arange(9).reshape(3, 3)
+    >>> x.diagonal()
+    tensor([0, 4, 8])
+    >>> wt.diagonal(x, offset=1)
+    tensor([1, 5])
+    """
     return x.diagonal(operator.index(offset), operator.index(dim1), operator.index(dim2))
 
 
@@ -757,8 +1094,17 @@ def _diagonal_grad(g, out, want, x, offset=0, dim1=0, dim2=1):
 
 
 @op()
-def flip(x, *dims, **kwargs):
-    """A copy of x with the order of ``dims`` reversed (x.flip(0, 1) or wt.flip(x, dims=(0, 1)))."""
+def flip(x: View, *dims: int, **kwargs) -> View:
+    """A copy of x with the order of ``dims`` reversed (x.flip(0, 1) or wt.flip(x, dims=(0, 1))).
+
+    >>> x = wt.tensor([[1, 2], [3, 4]])
+    >>> x.flip(0)
+    tensor([[3, 4],
+            [1, 2]])
+    >>> wt.flip(x, dims=(0, 1))
+    tensor([[4, 3],
+            [2, 1]])
+    """
     return SH.flip(x, _dims_arg(_dims_kw(dims, kwargs, "flip"), "flip"))
 
 
@@ -768,9 +1114,16 @@ def _flip_grad(g, out, want, x, *dims, **kwargs):
 
 
 @op()
-def roll(x, shifts, dims=None):
+def roll(x: View, shifts: int | tuple[int, ...], dims: int | tuple[int, ...] | None = None) -> View:
     """A copy of x with elements shifted by ``shifts`` along ``dims``, wrapping around;
-    dims=None: over the flattened tensor, shape kept."""
+    dims=None: over the flattened tensor, shape kept.
+
+    >>> wt.tensor([1, 2, 3, 4]).roll(1)
+    tensor([4, 1, 2, 3])
+    >>> wt.roll(wt.tensor([[1, 2], [3, 4]]), shifts=-1, dims=1)
+    tensor([[2, 1],
+            [4, 3]])
+    """
     return SH.roll(x, shifts, dims)
 
 
@@ -781,12 +1134,19 @@ def _roll_grad(g, out, want, x, shifts, dims=None):
 
 
 @op(saves=(1,))
-def repeat_interleave(x, repeats=None, dim=None, *, output_size=None):
+def repeat_interleave(x: View, repeats: View | int | None = None, dim: int | None = None, *,
+                      output_size: int | None = None) -> View:
     """Each element (dim=None: of the flattened x) or each slice along ``dim`` repeated
     ``repeats`` times in a row: an int, or an int32/uint32 tensor of one count per slice.
     With a tensor, the output size comes from the data: give ``output_size`` (the sum of
     repeats) to avoid the read of it (as PyTorch). repeat_interleave(repeats) alone
-    repeats arange(len(repeats))."""
+    repeats arange(len(repeats)).
+
+    >>> wt.tensor([1, 2]).repeat_interleave(2)
+    tensor([1, 1, 2, 2])
+    >>> wt.repeat_interleave(wt.tensor([1, 2]), wt.tensor([1, 3]))
+    tensor([1, 2, 2, 2])
+    """
     if repeats is None:
         if not isinstance(x, View):
             raise TypeError("repeat_interleave(): repeats must be given")
@@ -980,8 +1340,14 @@ def _index_get_grad(g, out, want, x, idx):
 
 
 @op(saves=(2,))
-def gather(x, dim, index):
-    """torch.gather: out[i][j][k] = x[index[i][j][k]][j][k] (dim 0); out has index's shape."""
+def gather(x: View, dim: int, index: View) -> View:
+    """torch.gather: out[i][j][k] = x[index[i][j][k]][j][k] (dim 0); out has index's shape.
+
+    >>> x = wt.tensor([[1, 2], [3, 4]])
+    >>> wt.gather(x, 1, wt.tensor([[0, 0], [1, 0]]))
+    tensor([[1, 1],
+            [4, 3]])
+    """
     return I.gather(x, dim, index)
 
 
@@ -992,30 +1358,73 @@ def _gather_grad(g, out, want, x, dim, index):
 
 
 @op()
-def scatter(x, dim, index, src=None, *, value=None):
-    """torch.scatter: a copy of x with x[index[i][j]][j] = src[i][j] (dim 0)."""
+def scatter(x: View, dim: int, index: View, src: View | None = None, *, value: float | None = None) -> View:
+    """torch.scatter: a copy of x with x[index[i][j]][j] = src[i][j] (dim 0).
+
+    >>> x = wt.zeros(2, 3)
+    >>> x.scatter(1, wt.tensor([[2], [0]]), wt.tensor([[5.], [6.]]))
+    tensor([[0., 0., 5.],
+            [6., 0., 0.]])
+    >>> wt.scatter(wt.zeros(3), 0, wt.tensor([1]), value=2.)
+    tensor([0., 2., 0.])
+    """
     return I.scatter(x, dim, index, src, value=value)
 
 
 @op()
-def scatter_add(x, dim, index, src):
-    """torch.scatter_add: a copy of x with src added at index (duplicates add)."""
+def scatter_add(x: View, dim: int, index: View, src: View) -> View:
+    """torch.scatter_add: a copy of x with src added at index (duplicates add).
+
+    >>> wt.zeros(3).scatter_add(0, wt.tensor([0, 2, 0]), wt.tensor([1., 2., 3.]))
+    tensor([4., 0., 2.])
+    """
     return I.scatter_add(x, dim, index, src)
 
 
 @op()
-def index_select(x, dim, index):
-    """torch.index_select: the slices of x at ``index`` along dim."""
+def index_select(x: View, dim: int, index: View) -> View:
+    """torch.index_select: the slices of x at ``index`` along dim.
+
+    >>> x = wt.tensor([[1, 2], [3, 4], [5, 6]])
+    >>> x.index_select(0, wt.tensor([2, 0]))
+    tensor([[5, 6],
+            [1, 2]])
+    """
     return I.index_select(x, dim, index)
 
 
 # ---------------------------------------------------------------- masking
 @op(saves=(1,))
-def masked_select(x, mask, out=None, fill_value=None):
+def masked_select(x: View, mask: View, out: View | None = None, fill_value: float | None = None) -> View:
     """The elements of x where mask is true, packed first into a fixed-size [N] result
     (N = elements of the broadcast shape); ``.count`` is a 0-d int32 tensor on the GPU
     holding how many; nothing is read back. ``fill_value`` fills the rest. A numpy bool
-    array as the mask is uploaded first (as ``x[np_mask]`` does)."""
+    array as the mask is uploaded first (as ``x[np_mask]`` does).
+
+    PyTorch's result has the exact size k, which needs the count on the host (a sync).
+    Here the size is the capacity N and the count stays on the GPU: host reads
+    (``numpy()``, ``tolist()``, ``item()``, ``repr``, iteration) show the k valid
+    elements, and reductions, elementwise ops, sort and indexing honour the count
+    without a read. Past the count the values are unspecified unless ``fill_value`` is
+    given; ``.uncounted()`` shows all N. ``out=`` takes a preallocated [N] tensor. For
+    the exact [k] tensor: ``x[mask]`` (blocks once for the count) or ``await
+    x.masked_select_async(mask)`` (awaits only the 4-byte count). Differentiable in x.
+
+    >>> x = wt.tensor([[1, 2, 3], [4, 5, 6]])
+    >>> sel = wt.masked_select(x, x > 3)
+    >>> sel.shape                          # the capacity N: no read of the count
+    (6,)
+    >>> sel.count                          # a 0-d int32 tensor on the GPU
+    tensor(3)
+    >>> sel                                # host reads show the valid prefix
+    tensor([4, 5, 6], count=3 of 6)
+    >>> x.masked_select(x > 3).float().mean()    # honours the count, no sync
+    tensor(5.)
+    >>> x.masked_select(x > 3, fill_value=-1).uncounted()
+    tensor([ 4,  5,  6, -1, -1, -1])
+    >>> x[x > 3]                           # exact [k]: one read of the count
+    tensor([4, 5, 6])
+    """
     if isinstance(mask, np.ndarray) and mask.dtype == np.bool_:
         mask = C.tensor(mask)
     return S.masked_select(x, mask, out=out, fill_value=fill_value)
@@ -1041,8 +1450,13 @@ def _narrow0_grad(g, out, want, t, k):
 
 
 @op(saves=(1,))
-def masked_fill(x, mask, value):
-    """x with ``value`` (cast to x's dtype) where mask is true; mask and x broadcast."""
+def masked_fill(x: View, mask: View, value: View | float) -> View:
+    """x with ``value`` (cast to x's dtype) where mask is true; mask and x broadcast.
+
+    >>> x = wt.tensor([1., 2., 3.])
+    >>> x.masked_fill(x > 1, 0.)
+    tensor([1., 0., 0.])
+    """
     return S.masked_fill(x, mask, value)
 
 
@@ -1054,9 +1468,14 @@ def _masked_fill_grad(g, out, want, x, mask, value):
 
 
 @op(saves=(1,))
-def masked_scatter(x, mask, source):
+def masked_scatter(x: View, mask: View, source: View) -> View:
     """A copy of x (broadcast with mask) whose selected elements are source's first
-    elements, in row-major order."""
+    elements, in row-major order.
+
+    >>> x = wt.zeros(4)
+    >>> x.masked_scatter(wt.tensor([True, False, True, False]), wt.tensor([7., 8., 9.]))
+    tensor([7., 0., 8., 0.])
+    """
     return S.masked_scatter(x, mask, source)
 
 
@@ -1075,11 +1494,25 @@ def _masked_scatter_grad(g, out, want, x, mask, source):
 
 
 @op()
-def nonzero(x, *, as_tuple=False):
-    """[N, ndim] int32 coordinates of the nonzero elements, packed first; ``.count``.
+def nonzero(x: View, *, as_tuple: bool = False) -> View | tuple[View, ...]:
+    """[N, ndim] int32 coordinates of the nonzero elements, packed first into a fixed-size
+    result (N = x.numel()); ``.count`` on the GPU holds how many rows are valid (PyTorch
+    returns the exact [k, ndim] int64 result, which costs a sync; ``x.nonzero_async()``
+    gives that one here, awaiting only the count).
     ``as_tuple=True``: a tuple of ndim exact [k] index tensors, which needs the count:
     one explicit read, as in PyTorch (``await x.nonzero_async(as_tuple=True)`` does
-    not block)."""
+    not block).
+
+    >>> m = wt.tensor([[True, False], [False, True]])
+    >>> idx = m.nonzero()
+    >>> idx.shape, idx.count
+    ((4, 2), tensor(2))
+    >>> idx
+    tensor([[0, 0],
+            [1, 1]], count=2 of 4)
+    >>> wt.nonzero(m, as_tuple=True)
+    (tensor([0, 1]), tensor([0, 1]))
+    """
     if as_tuple:
         res = S.nonzero(x)
         out = S.exact(res, S.read_count(res.count))
@@ -1090,8 +1523,14 @@ def nonzero(x, *, as_tuple=False):
 
 
 @op(method=False)
-def isin(elements, test_elements, *, invert=False):
-    """Bool tensor of elements' shape: whether each element is in test_elements."""
+def isin(elements: View, test_elements: View | float, *, invert: bool = False) -> View:
+    """Bool tensor of elements' shape: whether each element is in test_elements.
+
+    >>> wt.isin(wt.tensor([1, 2, 3, 4]), wt.tensor([2, 4]))
+    tensor([False,  True, False,  True])
+    >>> wt.isin(wt.tensor([1, 2]), wt.tensor([2]), invert=True)
+    tensor([ True, False])
+    """
     return SO.isin(elements, test_elements, invert=invert)
 
 
@@ -1126,8 +1565,19 @@ def _numpy_args(name, dim, axis, out):
 
 
 @op("sum")
-def sum_(x, dim=None, keepdim=False, *, dtype=None, axis=None, out=None):
-    """Sum over ``dim``: bool/int32 -> int32 (wraps), uint32 -> uint32, floats keep their dtype."""
+def sum_(x: View, dim: int | tuple[int, ...] | None = None, keepdim: bool = False, *,
+         dtype: DType | str | None = None, axis: int | tuple[int, ...] | None = None, out: None = None) -> View:
+    """Sum over ``dim``: bool/int32 -> int32 (wraps), uint32 -> uint32, floats keep their dtype.
+
+    >>> x = wt.tensor([[1, 2], [3, 4]])
+    >>> x.sum()
+    tensor(10)
+    >>> wt.sum(x, dim=0)
+    tensor([4, 6])
+    >>> x.float().sum(1, keepdim=True)
+    tensor([[3.],
+            [7.]])
+    """
     return R.sum(x, _numpy_args("sum", dim, axis, out), keepdim, dtype=dtype)
 
 
@@ -1137,8 +1587,16 @@ def _sum_grad(g, out, want, x, dim=None, keepdim=False, **kwargs):
 
 
 @op()
-def mean(x, dim=None, keepdim=False, *, dtype=None, axis=None, out=None):
-    """Mean over ``dim`` of a float tensor (or with a float ``dtype=``); nan when empty."""
+def mean(x: View, dim: int | tuple[int, ...] | None = None, keepdim: bool = False, *,
+         dtype: DType | str | None = None, axis: int | tuple[int, ...] | None = None, out: None = None) -> View:
+    """Mean over ``dim`` of a float tensor (or with a float ``dtype=``); nan when empty.
+
+    >>> x = wt.tensor([[1., 2.], [3., 4.]])
+    >>> x.mean()
+    tensor(2.5000)
+    >>> wt.mean(x, dim=1)
+    tensor([1.5000, 3.5000])
+    """
     return R.mean(x, _numpy_args("mean", dim, axis, out), keepdim, dtype=dtype)
 
 
@@ -1149,7 +1607,7 @@ def _mean_grad(g, out, want, x, dim=None, keepdim=False, **kwargs):
 
 def _reduction(name, fn, doc):
     fn.__doc__ = doc
-    return op(name)(fn)
+    return op(name)(typed(fn))
 
 
 any_ = _reduction("any", lambda x, dim=None, keepdim=False: R.any(x, dim, keepdim),
@@ -1162,17 +1620,62 @@ amax = _reduction("amax", lambda x, dim=None, keepdim=False: R.amax(x, dim, keep
                   "Largest element over ``dim`` (NaN if any is NaN).")
 amin = _reduction("amin", lambda x, dim=None, keepdim=False: R.amin(x, dim, keepdim),
                   "Smallest element over ``dim`` (NaN if any is NaN).")
+_REDUCTION_EXAMPLES = {
+    "any": """
+        >>> m = wt.tensor([[True, False], [False, False]])
+        >>> m.any()
+        tensor(True)
+        >>> wt.any(m, dim=1)
+        tensor([ True, False])""",
+    "all": """
+        >>> m = wt.tensor([[True, True], [False, True]])
+        >>> m.all()
+        tensor(False)
+        >>> wt.all(m, dim=1)
+        tensor([ True, False])""",
+    "count_nonzero": """
+        >>> x = wt.tensor([[0, 1, 2], [3, 0, 0]])
+        >>> x.count_nonzero()
+        tensor(3)
+        >>> wt.count_nonzero(x, dim=1)
+        tensor([2, 1])""",
+    "amax": """
+        >>> x = wt.tensor([[1, 5], [7, 2]])
+        >>> x.amax()
+        tensor(7)
+        >>> wt.amax(x, dim=0)
+        tensor([7, 5])""",
+    "amin": """
+        >>> x = wt.tensor([[1, 5], [7, 2]])
+        >>> x.amin(dim=1, keepdim=True)
+        tensor([[1],
+                [2]])""",
+}
+document({n: OPS[n].doc + "\n" + textwrap.dedent(ex) for n, ex in _REDUCTION_EXAMPLES.items()})
 
 
 @op()
-def sort(x, dim=-1, descending=False):
-    """(values, indices) of x sorted along dim; NaN is the largest value. Stable."""
+def sort(x: View, dim: int = -1, descending: bool = False) -> tuple[View, View]:
+    """(values, indices) of x sorted along dim; NaN is the largest value. Stable; indices
+    int32 (PyTorch: int64).
+
+    >>> values, indices = wt.tensor([3., 1., 2.]).sort()
+    >>> values, indices
+    (tensor([1., 2., 3.]), tensor([1, 2, 0]))
+    >>> wt.sort(wt.tensor([3., 1., 2.]), descending=True).values
+    tensor([3., 2., 1.])
+    """
     return SO.sort(x, dim, descending)
 
 
 @op()
-def kthvalue(x, k, dim=-1, keepdim=False):
-    """(values, indices) of the k-th smallest (1-based) element along dim (NaN largest)."""
+def kthvalue(x: View, k: int, dim: int = -1, keepdim: bool = False) -> tuple[View, View]:
+    """(values, indices) of the k-th smallest (1-based) element along dim (NaN largest);
+    indices int32 (PyTorch: int64).
+
+    >>> wt.tensor([5., 1., 4., 2.]).kthvalue(2)
+    kthvalue(values=tensor(2.), indices=tensor(3))
+    """
     return SO.kthvalue(x, k, dim, keepdim)
 
 
@@ -1191,7 +1694,7 @@ def _amin_grad(g, out, want, x, dim=None, keepdim=False):
 def _extreme(largest):
     name = "max" if largest else "min"
 
-    def forward(x, dim=None, keepdim=False):
+    def forward(x: View, dim: int | None = None, keepdim: bool = False) -> View | tuple[View, View]:
         if isinstance(dim, View):
             raise TypeError(f"{name}(input, other): the elementwise {name}imum of two tensors is "
                             f"wt.{name}imum(a, b)")
@@ -1216,25 +1719,62 @@ def _extreme(largest):
 
 max_ = _extreme(True)
 min_ = _extreme(False)
+document({
+    "max": OPS["max"].doc + """ For the elementwise max of two tensors: wt.maximum.
+
+        >>> x = wt.tensor([[1, 5], [7, 2]])
+        >>> x.max()
+        tensor(7)
+        >>> wt.max(x, dim=1)
+        max(values=tensor([5, 7]), indices=tensor([1, 0]))""",
+    "min": OPS["min"].doc + """ For the elementwise min of two tensors: wt.minimum.
+
+        >>> x = wt.tensor([[1, 5], [7, 2]])
+        >>> x.min()
+        tensor(1)
+        >>> x.min(dim=0).indices
+        tensor([0, 1])""",
+})
 
 
 @op()
-def argmax(x, dim=None, keepdim=False):
-    """int32 index of the first largest element along dim (of the flattened tensor when
-    dim is None); NaN counts as the largest."""
+def argmax(x: View, dim: int | None = None, keepdim: bool = False) -> View:
+    """int32 index (PyTorch: int64) of the first largest element along dim (of the
+    flattened tensor when dim is None); NaN counts as the largest.
+
+    >>> x = wt.tensor([[1., 7.], [9., 3.]])
+    >>> x.argmax()
+    tensor(2)
+    >>> wt.argmax(x, dim=1)
+    tensor([1, 0])
+    """
     return RD.arg_extreme(x, dim, keepdim, True, "argmax")
 
 
 @op()
-def argmin(x, dim=None, keepdim=False):
-    """int32 index of the first smallest element along dim (of the flattened tensor when
-    dim is None); NaN counts as the smallest."""
+def argmin(x: View, dim: int | None = None, keepdim: bool = False) -> View:
+    """int32 index (PyTorch: int64) of the first smallest element along dim (of the
+    flattened tensor when dim is None); NaN counts as the smallest.
+
+    >>> x = wt.tensor([[1., 7.], [9., 3.]])
+    >>> x.argmin()
+    tensor(0)
+    >>> wt.argmin(x, dim=0)
+    tensor([0, 1])
+    """
     return RD.arg_extreme(x, dim, keepdim, False, "argmin")
 
 
 @op(saves=(0,))
-def prod(x, dim=None, keepdim=False, *, dtype=None):
-    """Product over dim: bool/int32 -> int32 (wraps), uint32 -> uint32, floats keep their dtype."""
+def prod(x: View, dim: int | None = None, keepdim: bool = False, *, dtype: DType | str | None = None) -> View:
+    """Product over dim: bool/int32 -> int32 (wraps), uint32 -> uint32, floats keep their dtype.
+
+    >>> x = wt.tensor([[1, 2], [3, 4]])
+    >>> x.prod()
+    tensor(24)
+    >>> wt.prod(x.float(), dim=0)
+    tensor([3., 8.])
+    """
     return RD.prod(x, dim, keepdim, dtype)
 
 
@@ -1250,7 +1790,8 @@ def _var_args(dim, unbiased, keepdim):
 
 
 def _var_like(name, take_sqrt):
-    def forward(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    def forward(x: View, dim: int | tuple[int, ...] | None = None, unbiased: bool | None = None,
+                keepdim: bool = False, *, correction: int | None = None) -> View:
         dim, unbiased, keepdim = _var_args(dim, unbiased, keepdim)
         return RD.var(x, dim, unbiased, keepdim, correction, take_sqrt=take_sqrt, name=name)
     forward.__name__ = name
@@ -1267,11 +1808,32 @@ def _var_like(name, take_sqrt):
 
 var = _var_like("var", False)
 std = _var_like("std", True)
+document({
+    "var": OPS["var"].doc + """
+
+        >>> x = wt.tensor([[1., 2.], [3., 5.]])
+        >>> x.var()
+        tensor(2.9167)
+        >>> wt.var(x, dim=1, correction=0)
+        tensor([0.2500, 1.0000])""",
+    "std": OPS["std"].doc + """
+
+        >>> x = wt.tensor([1., 2., 3., 4.])
+        >>> x.std()
+        tensor(1.2910)
+        >>> wt.std(x, unbiased=False)
+        tensor(1.1180)""",
+})
 
 
 @op(saves=(0,))
-def nansum(x, dim=None, keepdim=False, *, dtype=None):
-    """Sum over dim, NaN counted as zero."""
+def nansum(x: View, dim: int | tuple[int, ...] | None = None, keepdim: bool = False, *,
+           dtype: DType | str | None = None) -> View:
+    """Sum over dim, NaN counted as zero.
+
+    >>> wt.tensor([1., float("nan"), 2.]).nansum()
+    tensor(3.)
+    """
     return RD.nansum(x, dim, keepdim, dtype)
 
 
@@ -1281,8 +1843,13 @@ def _nansum_grad(g, out, want, x, dim=None, keepdim=False, **kwargs):
 
 
 @op(saves=(0,))
-def nanmean(x, dim=None, keepdim=False, *, dtype=None):
-    """Mean over dim of the non-NaN elements (NaN where all are NaN)."""
+def nanmean(x: View, dim: int | tuple[int, ...] | None = None, keepdim: bool = False, *,
+            dtype: DType | str | None = None) -> View:
+    """Mean over dim of the non-NaN elements (NaN where all are NaN).
+
+    >>> wt.tensor([1., float("nan"), 2.]).nanmean()
+    tensor(1.5000)
+    """
     return RD.nanmean(x, dim, keepdim, dtype)
 
 
@@ -1292,8 +1859,12 @@ def _nanmean_grad(g, out, want, x, dim=None, keepdim=False, **kwargs):
 
 
 @op(saves=(0,))
-def logsumexp(x, dim, keepdim=False):
-    """log(sum(exp(x))) over dim, computed stably; int and bool inputs give float32."""
+def logsumexp(x: View, dim: int | tuple[int, ...], keepdim: bool = False) -> View:
+    """log(sum(exp(x))) over dim, computed stably; int and bool inputs give float32.
+
+    >>> wt.tensor([[0., 0.], [100., 100.]]).logsumexp(dim=1)
+    tensor([  0.6931, 100.6931])
+    """
     return RD.logsumexp(x, dim, keepdim)
 
 
@@ -1303,9 +1874,17 @@ def _logsumexp_grad(g, out, want, x, dim, keepdim=False):
 
 
 @op(saves=(0,))
-def norm(x, p="fro", dim=None, keepdim=False, dtype=None):
+def norm(x: View, p: float | str = "fro", dim: int | tuple[int, ...] | None = None, keepdim: bool = False,
+         dtype: DType | str | None = None) -> View:
     """Vector p-norm over dim (all elements when None): p = 'fro' (2), 1, 2, inf, -inf, 0,
-    or any other float."""
+    or any other float.
+
+    >>> x = wt.tensor([3., -4.])
+    >>> x.norm()
+    tensor(5.)
+    >>> wt.norm(x, p=1)
+    tensor(7.)
+    """
     return RD.norm(x, p, dim, keepdim, dtype)
 
 
@@ -1318,7 +1897,7 @@ def _norm_grad(g, out, want, x, p="fro", dim=None, keepdim=False, dtype=None):
 # ---------------------------------------------------------------- in place
 def _inplace_op(name, fn, doc, method=True):
     fn.__doc__ = doc
-    return op(name, inplace=True, method=method, function=False)(fn)
+    return op(name, inplace=True, method=method, function=False)(typed(fn))
 
 
 def _binary_(x, name, other):
@@ -1370,16 +1949,60 @@ scatter_ = _inplace_op("scatter_", lambda x, dim, index, src=None, *, value=None
                        I.scatter_(x, dim, index, src, value=value), "scatter in place.")
 scatter_add_ = _inplace_op("scatter_add_", lambda x, dim, index, src: I.scatter_add_(x, dim, index, src),
                            "scatter_add in place.")
+scatter_.forward.__annotations__.update(dim="int", src="View | None", value="float | None")
+scatter_add_.forward.__annotations__.update(dim="int")
 setitem = _inplace_op("x[...] = value", _setitem, "x[key] = value.", method=False)
+document({
+    "fill_": """Every element set to ``value`` (cast to x's dtype), in place; returns x.
+
+        >>> x = wt.zeros(3)
+        >>> x.fill_(2)
+        tensor([2., 2., 2.])""",
+    "copy_": """src (broadcast, any dtype: cast to x's) copied into x, in place; returns x.
+
+        >>> x = wt.zeros(2, 2)
+        >>> x.copy_(wt.tensor([1, 2]))
+        tensor([[1., 2.],
+                [1., 2.]])""",
+    "masked_fill_": """masked_fill in place: ``value`` written where mask is true; returns x.
+
+        >>> x = wt.tensor([1., 2., 3.])
+        >>> x.masked_fill_(x > 1, 0.)
+        tensor([1., 0., 0.])
+        >>> x
+        tensor([1., 0., 0.])""",
+    "masked_scatter_": """masked_scatter in place: source's first elements go where mask is true.
+
+        >>> x = wt.zeros(3)
+        >>> x.masked_scatter_(wt.tensor([False, True, True]), wt.tensor([5., 6.]))
+        tensor([0., 5., 6.])""",
+    "scatter_": """scatter in place: x[index[i][j]][j] = src[i][j] (dim 0), or ``value=``.
+
+        >>> x = wt.zeros(4)
+        >>> x.scatter_(0, wt.tensor([3, 0]), wt.tensor([1., 2.]))
+        tensor([2., 0., 0., 1.])""",
+    "scatter_add_": """scatter_add in place: src added into x at index (duplicates add up).
+
+        >>> x = wt.zeros(3)
+        >>> x.scatter_add_(0, wt.tensor([1, 1, 2]), wt.tensor([1., 2., 3.]))
+        tensor([0., 3., 3.])""",
+})
 
 
 # ---------------------------------------------------------------- scans, topk, unique
 # Scans: ops/scan.py. topk and unique: ops/unique.py (sort, then the selection's
 # compaction). cumsum/cumprod of bool/int32 give int32 (PyTorch: int64).
 @op(saves=())
-def cumsum(x, dim, *, dtype=None):
+def cumsum(x: View, dim: int, *, dtype: DType | str | None = None) -> View:
     """Cumulative sum along dim: bool/int32 -> int32 (PyTorch: int64; wraps), uint32 ->
-    uint32, float16 accumulated in float32; ``dtype=`` converts the input first."""
+    uint32, float16 accumulated in float32; ``dtype=`` converts the input first.
+
+    >>> wt.tensor([1, 2, 3]).cumsum(0)
+    tensor([1, 3, 6])
+    >>> wt.cumsum(wt.tensor([[1., 2.], [3., 4.]]), dim=1)
+    tensor([[1., 3.],
+            [3., 7.]])
+    """
     return SC.cumsum(x, dim, dtype=dtype)
 
 
@@ -1389,8 +2012,12 @@ def _cumsum_grad(g, out, want, x, dim, **kwargs):
 
 
 @op(saves=(0,))
-def cumprod(x, dim, *, dtype=None):
-    """Cumulative product along dim (dtypes as cumsum)."""
+def cumprod(x: View, dim: int, *, dtype: DType | str | None = None) -> View:
+    """Cumulative product along dim (dtypes as cumsum).
+
+    >>> wt.tensor([1., 2., 3., 4.]).cumprod(0)
+    tensor([ 1.,  2.,  6., 24.])
+    """
     return SC.cumprod(x, dim, dtype=dtype)
 
 
@@ -1420,15 +2047,23 @@ def _cumext_grad(fn):
 
 
 @op(saves=(0,))
-def cummax(x, dim):
+def cummax(x: View, dim: int) -> tuple[View, View]:
     """(values, indices) named tuple: running maximum along dim and its index (the later
-    one on ties; NaN propagates); indices int32 (PyTorch: int64)."""
+    one on ties; NaN propagates); indices int32 (PyTorch: int64).
+
+    >>> wt.tensor([1., 3., 2., 5.]).cummax(0)
+    cummax(values=tensor([1., 3., 3., 5.]), indices=tensor([0, 1, 1, 3]))
+    """
     return SC.cummax(x, dim)
 
 
 @op(saves=(0,))
-def cummin(x, dim):
-    """(values, indices) named tuple: running minimum along dim (as cummax)."""
+def cummin(x: View, dim: int) -> tuple[View, View]:
+    """(values, indices) named tuple: running minimum along dim (as cummax).
+
+    >>> wt.tensor([4., 2., 3., 1.]).cummin(0)
+    cummin(values=tensor([4., 2., 2., 1.]), indices=tensor([0, 1, 1, 3]))
+    """
     return SC.cummin(x, dim)
 
 
@@ -1437,9 +2072,15 @@ cummin.grad(_cumext_grad(SC.cummin))
 
 
 @op(saves=(0,))
-def topk(x, k, dim=-1, largest=True, sorted=True):
+def topk(x: View, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> tuple[View, View]:
     """(values, indices) named tuple of the k largest (``largest=False``: smallest)
-    elements along dim, in order (NaN is the largest); indices int32 (PyTorch: int64)."""
+    elements along dim, in order (NaN is the largest); indices int32 (PyTorch: int64).
+
+    >>> wt.tensor([1., 5., 3., 4.]).topk(2)
+    topk(values=tensor([5., 4.]), indices=tensor([1, 3]))
+    >>> wt.topk(wt.tensor([1, 5, 3]), 1, largest=False).values
+    tensor([1])
+    """
     return U.topk(x, k, dim, largest, sorted)
 
 
@@ -1453,11 +2094,22 @@ def _topk_grad(g, out, want, x, k, dim=-1, largest=True, sorted=True):
 
 
 @op()
-def unique(x, sorted=True, return_inverse=False, return_counts=False, dim=None, *, fixed_size=False):
+def unique(x: View, sorted: bool = True, return_inverse: bool = False, return_counts: bool = False,
+           dim: int | None = None, *, fixed_size: bool = False) -> View | tuple[View, ...]:
     """Unique values of the flattened x, sorted (NaNs are one value, -0.0 == 0.0); with
     ``return_inverse`` (int32, x's shape) and ``return_counts`` (int32). Reads the number
     of unique values once (explicit, like x[mask]); ``fixed_size=True`` reads nothing:
-    [N] results, unique values first, ``.count`` on the GPU."""
+    [N] results, unique values first, ``.count`` on the GPU.
+
+    >>> x = wt.tensor([3, 1, 3, 2, 1])
+    >>> x.unique()
+    tensor([1, 2, 3])
+    >>> wt.unique(x, return_counts=True)
+    (tensor([1, 2, 3]), tensor([2, 1, 2]))
+    >>> u = x.unique(fixed_size=True)
+    >>> u.shape, u.count
+    ((5,), tensor(3))
+    """
     return U.unique(x, sorted, return_inverse, return_counts, dim, fixed_size=fixed_size)
 
 
@@ -1480,7 +2132,7 @@ for _name in ("cumsum", "cumprod", "cummax", "cummin"):
 
 # ---------------------------------------------------------------- creation
 def _creation(name, fn):
-    return op(name, method=False)(fn)
+    return op(name, method=False)(typed(fn))
 
 
 tensor = _creation("tensor", C.tensor)
@@ -1508,7 +2160,8 @@ randn = _creation("randn", lambda *shape, seed=None, dtype=None, device=None, re
                   C.randn(as_shape(shape), seed, dtype, device))
 
 
-def _randint(low, high=None, size=None, seed=None, dtype=None, device=None):
+def _randint(low: int, high: int | None = None, size: int | tuple[int, ...] | None = None,
+             seed: int | None = None, dtype: DType | str | None = None, device: object = None) -> View:
     if high is None:
         low, high = 0, low
     if size is None:
@@ -1521,6 +2174,116 @@ tril = _creation("tril", lambda x, diagonal=0: C.tri(x, diagonal, True))
 triu = _creation("triu", lambda x, diagonal=0: C.tri(x, diagonal, False))
 tril.grad(lambda g, out, want, x, diagonal=0: (C.tri(g, diagonal, True), None))
 triu.grad(lambda g, out, want, x, diagonal=0: (C.tri(g, diagonal, False), None))
+document({
+    "tensor": """A new tensor from a Python scalar, a (nested) list, a numpy array or a tensor
+        (copied). Python bool -> bool, int -> int32, float -> float32; numpy float64 ->
+        float32 and int64 -> int32 (WebGPU has no 64-bit types; an int out of int32's
+        range raises OverflowError). ``device`` may be None, "cpu" or "cuda": all mean
+        the one WebGPU adapter.
+
+        >>> wt.tensor([[1, 2], [3, 4]])
+        tensor([[1, 2],
+                [3, 4]])
+        >>> wt.tensor([1., 2.], requires_grad=True)
+        tensor([1., 2.], requires_grad=True)
+        >>> wt.tensor(np.arange(3)).dtype
+        wgpu_tensor.int32""",
+    "from_numpy": """A tensor copied from a numpy array (PyTorch shares the memory; here the data
+        goes to the GPU). float64 becomes float32, other integer types int32
+        (OverflowError when a value does not fit), unless ``dtype`` says otherwise.
+
+        >>> wt.from_numpy(np.array([1.5, 2.5]))
+        tensor([1.5000, 2.5000])
+        >>> wt.from_numpy(np.array([1, 2], dtype=np.uint8)).dtype
+        wgpu_tensor.int32""",
+    "empty": """An uninitialised tensor of ``shape`` (float32 unless ``dtype``); the values are
+        whatever the buffer held.
+
+        >>> wt.empty(2, 3).shape
+        (2, 3)
+        >>> wt.empty((4,), dtype=wt.int32).dtype
+        wgpu_tensor.int32""",
+    "full": """A tensor of ``shape`` filled with ``fill_value`` (its dtype from the value when
+        ``dtype`` is None: bool, int32 or float32).
+
+        >>> wt.full((2, 2), 7)
+        tensor([[7, 7],
+                [7, 7]])
+        >>> wt.full(3, 0.5)
+        tensor([0.5000, 0.5000, 0.5000])""",
+    "zeros": """A tensor of zeros of ``shape`` (float32 unless ``dtype``).
+
+        >>> wt.zeros(2, 3)
+        tensor([[0., 0., 0.],
+                [0., 0., 0.]])
+        >>> wt.zeros((2,), dtype=wt.bool)
+        tensor([False, False])""",
+    "ones": """A tensor of ones of ``shape`` (float32 unless ``dtype``).
+
+        >>> wt.ones(3, dtype=wt.int32)
+        tensor([1, 1, 1])""",
+    "empty_like": """An uninitialised tensor with the shape (and dtype, unless given) of ``t``.
+
+        >>> x = wt.tensor([[1, 2]])
+        >>> y = wt.empty_like(x)
+        >>> y.shape, y.dtype
+        ((1, 2), wgpu_tensor.int32)""",
+    "zeros_like": """Zeros with the shape (and dtype, unless given) of ``t``.
+
+        >>> wt.zeros_like(wt.tensor([1, 2]))
+        tensor([0, 0])""",
+    "ones_like": """Ones with the shape (and dtype, unless given) of ``t``.
+
+        >>> wt.ones_like(wt.tensor([1, 2]), dtype=wt.float32)
+        tensor([1., 1.])""",
+    "full_like": """``fill_value`` with the shape (and dtype, unless given) of ``t``.
+
+        >>> wt.full_like(wt.tensor([1., 2.]), 3)
+        tensor([3., 3.])""",
+    "arange": """Values from ``start`` to ``end`` (exclusive) by ``step``, as torch.arange:
+        int32 when start/end/step are all ints (PyTorch: int64), else float32.
+
+        >>> wt.arange(4)
+        tensor([0, 1, 2, 3])
+        >>> wt.arange(1, 2, 0.25)
+        tensor([1.0000, 1.2500, 1.5000, 1.7500])""",
+    "rand": """Uniform samples in [0, 1) of ``shape``, float32, drawn on the GPU: the same
+        ``seed`` gives the same values (PyTorch uses a global generator; without a seed
+        one is drawn from the generator that ``wt.manual_seed`` seeds).
+
+        >>> x = wt.rand(2, 3, seed=0)
+        >>> x.shape, bool(((x >= 0) & (x < 1)).all())
+        ((2, 3), True)
+        >>> bool((wt.rand(4, seed=1) == wt.rand(4, seed=1)).all())
+        True""",
+    "randn": """Standard normal samples of ``shape``, float32, drawn on the GPU (``seed`` as rand).
+
+        >>> x = wt.randn(1000, seed=0)
+        >>> x.shape, abs(float(x.mean())) < 0.2, 0.8 < float(x.std()) < 1.2
+        ((1000,), True, True)""",
+    "randint": """Integers uniform in [low, high) of ``size``, int32 (PyTorch: int64), drawn on
+        the GPU; ``randint(high, size)`` starts at 0 (``seed`` as rand).
+
+        >>> x = wt.randint(0, 10, (5,), seed=0)
+        >>> x.shape, x.dtype, bool(((x >= 0) & (x < 10)).all())
+        ((5,), wgpu_tensor.int32, True)""",
+    "tril": """The lower triangle of a matrix (or of each in a batch): elements above the
+        ``diagonal``-th diagonal set to zero.
+
+        >>> x = wt.ones(3, 3, dtype=wt.int32)
+        >>> x.tril()
+        tensor([[1, 0, 0],
+                [1, 1, 0],
+                [1, 1, 1]])
+        >>> wt.tril(x, diagonal=-1)[2]
+        tensor([1, 1, 0])""",
+    "triu": """The upper triangle of a matrix (or of each in a batch): elements below the
+        ``diagonal``-th diagonal set to zero.
+
+        >>> wt.triu(wt.ones(2, 3))
+        tensor([[1., 1., 1.],
+                [0., 1., 1.]])""",
+})
 
 
 # ---------------------------------------------------------------- wgpu interop (a caller's buffers, indirect arguments)
@@ -1621,21 +2384,40 @@ def _matmul_grad(g, out, want, a, b):
 
 
 @op(saves=(0, 1))
-def matmul(a, b):
+def matmul(a: View, b: View) -> View:
     """torch.matmul: dot (1-D @ 1-D), matrix-vector, vector-matrix, matrix products and
-    batches of them with broadcast batch dims; float32, float16 (accumulated in f32), int32."""
+    batches of them with broadcast batch dims; float32, float16 (accumulated in f32), int32.
+
+    >>> a = wt.tensor([[1., 2.], [3., 4.]])
+    >>> a @ wt.tensor([1., 1.])
+    tensor([3., 7.])
+    >>> wt.matmul(a, a)
+    tensor([[ 7., 10.],
+            [15., 22.]])
+    """
     return L.matmul(a, b)
 
 
 @op(saves=(0, 1))
-def mm(a, b):
-    """torch.mm: the product of two matrices (no broadcasting)."""
+def mm(a: View, b: View) -> View:
+    """torch.mm: the product of two matrices (no broadcasting).
+
+    >>> wt.mm(wt.tensor([[1., 2.]]), wt.tensor([[3.], [4.]]))
+    tensor([[11.]])
+    """
     return L.mm(a, b)
 
 
 @op(saves=(0, 1))
-def bmm(a, b):
-    """torch.bmm: products of two [B, n, m] and [B, m, p] batches (no broadcasting)."""
+def bmm(a: View, b: View) -> View:
+    """torch.bmm: products of two [B, n, m] and [B, m, p] batches (no broadcasting).
+
+    >>> a = wt.ones(2, 1, 3)
+    >>> wt.bmm(a, wt.ones(2, 3, 2)).shape
+    (2, 1, 2)
+    >>> a.bmm(wt.ones(2, 3, 1)).flatten()
+    tensor([3., 3.])
+    """
     return L.bmm(a, b)
 
 
@@ -1645,9 +2427,16 @@ bmm.grad(_matmul_grad)
 
 
 @op()
-def softmax(x, dim=None, dtype=None):
+def softmax(x: View, dim: int | None = None, dtype: DType | str | None = None) -> View:
     """exp(x) / sum(exp(x)) along ``dim`` (the row max subtracted first); a row whose max is
-    NaN, +inf or -inf (all -inf) gives NaN, as PyTorch; ``dtype=`` casts the input first."""
+    NaN, +inf or -inf (all -inf) gives NaN, as PyTorch; ``dtype=`` casts the input first.
+
+    >>> wt.softmax(wt.tensor([0., 0., 0., 0.]), dim=0)
+    tensor([0.2500, 0.2500, 0.2500, 0.2500])
+    >>> wt.tensor([[1., 1.], [0., float("-inf")]]).softmax(dim=1)
+    tensor([[0.5000, 0.5000],
+            [1.0000, 0.0000]])
+    """
     return L.softmax(x, dim, dtype)
 
 
@@ -1657,8 +2446,12 @@ def _softmax_grad(g, out, want, x, dim=None, dtype=None):
 
 
 @op()
-def log_softmax(x, dim=None, dtype=None):
-    """x - max - log(sum(exp(x - max))) along ``dim``; NaN rows as softmax; ``dtype=``."""
+def log_softmax(x: View, dim: int | None = None, dtype: DType | str | None = None) -> View:
+    """x - max - log(sum(exp(x - max))) along ``dim``; NaN rows as softmax; ``dtype=``.
+
+    >>> wt.tensor([0., 0.]).log_softmax(dim=0)
+    tensor([-0.6931, -0.6931])
+    """
     return L.softmax(x, dim, dtype, log=True)
 
 

@@ -9,19 +9,28 @@ from declared ops, so their gradients come for free. This module makes no wgpu c
 """
 from __future__ import annotations
 
+import builtins  # Tensor's bool/int/float methods shadow the builtins in its body
+import inspect
 import math
+import re
+from collections.abc import Iterator
+from typing import overload
 
 import numpy as np
 
 from . import autograd as A
 from . import dtypes as D
+from .dtypes import DType
 from .opdefs import OPS, tensor_key
 from .ops import advanced as AD
 from .ops import creation as C
 from .ops import elementwise as E
 from .ops import interop as IO
 from .ops import select as S
+from .runtime.device import Device
 from .view import View, as_shape, norm_dim
+
+Shape = tuple  # a tensor's shape: a tuple of ints
 
 
 def _unwrap(a):
@@ -99,7 +108,9 @@ def function(name):
     def f(*args, **kwargs):
         return apply(op, *args, **kwargs)
     f.__name__ = f.__qualname__ = name
+    f.__module__ = "wgpu_tensor"  # where help() and pickle find it: wt.<name>
     f.__doc__ = op.doc
+    f.__signature__ = signature(op.forward)
     return f
 
 
@@ -109,8 +120,29 @@ def _method(name):
     def m(self, *args, **kwargs):
         return apply(op, self, *args, **kwargs)
     m.__name__ = name
+    m.__qualname__ = f"Tensor.{name}"
     m.__doc__ = op.doc
+    m.__signature__ = signature(op.forward, method=True)
     return m
+
+
+def signature(forward, method=False):
+    """The public signature of a declared op: its forward's parameters, with Tensor in
+    place of View in the annotations (help() and IDEs show these); a method's first
+    parameter is ``self``."""
+    sig = inspect.signature(forward)
+    params = [p.replace(annotation=_public(p.annotation)) for p in sig.parameters.values()]
+    if method and params and params[0].kind in (params[0].POSITIONAL_ONLY, params[0].POSITIONAL_OR_KEYWORD):
+        params[0] = inspect.Parameter("self", params[0].POSITIONAL_OR_KEYWORD)
+    return sig.replace(parameters=params, return_annotation=_public(sig.return_annotation))
+
+
+def _public(annotation):
+    if annotation is View:
+        return "Tensor"
+    if isinstance(annotation, str):
+        return re.sub(r"\bView\b", "Tensor", annotation)
+    return annotation
 
 
 def _binop(name, reflected=False):
@@ -133,15 +165,32 @@ def _binop(name, reflected=False):
                 return t
         return apply(op, a, b)
     m.__name__ = name
+    m.__qualname__ = f"Tensor.{name}"
+    m.__doc__ = op.doc
+    m.__signature__ = inspect.Signature(
+        [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+         inspect.Parameter("other", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation="Tensor | float")],
+        return_annotation="Tensor")
     return m
 
 
 def _inplace_binop(name):
     op = OPS["binary_"]
 
-    def m(self, other):
+    def m(self: Tensor, other: Tensor | bool | int | float) -> Tensor:
         return apply(op, self, name, other)
     m.__name__ = f"{name}_"
+    m.__qualname__ = f"Tensor.{name}_"
+    sign, res = {"add": ("+", "[6., 8.]"), "sub": ("-", "[2., 4.]"), "mul": ("*", "[ 8., 12.]"),
+                 "div": ("/", "[2., 3.]")}[name]
+    m.__doc__ = f"""``x {sign}= other`` in place (the result must keep x's shape and dtype, as in
+    PyTorch); returns x.
+
+    >>> x = wt.tensor([4., 6.])
+    >>> x.{name}_(2)
+    tensor({res})
+    >>> x
+    tensor({res})"""
     return m
 
 
@@ -149,9 +198,16 @@ _REPR_FULL = 1000
 
 
 @composite
-def as_tensor(data, dtype=None, device=None):
+def as_tensor(data, dtype: DType | str | None = None, device: object = None) -> Tensor:
     """``data`` itself when it is already a tensor of ``dtype`` (no copy), else a new
-    tensor from it (torch.as_tensor)."""
+    tensor from it (torch.as_tensor; a numpy array is copied to the GPU, not shared).
+
+    >>> x = wt.tensor([1, 2])
+    >>> wt.as_tensor(x) is x
+    True
+    >>> wt.as_tensor([1.5, 2.5])
+    tensor([1.5000, 2.5000])
+    """
     if data.__class__ is Tensor and (dtype is None or D.to_dtype(dtype) is data.dtype):
         if device is not None:
             _check_device(device)
@@ -160,8 +216,12 @@ def as_tensor(data, dtype=None, device=None):
 
 
 @composite
-def is_tensor(obj):
-    """Whether ``obj`` is a wgpu_tensor Tensor (torch.is_tensor)."""
+def is_tensor(obj: object) -> bool:
+    """Whether ``obj`` is a wgpu_tensor Tensor (torch.is_tensor).
+
+    >>> wt.is_tensor(wt.tensor([1])), wt.is_tensor([1])
+    (True, False)
+    """
     return isinstance(obj, Tensor)
 
 
@@ -181,6 +241,23 @@ def _from_host(array, dtype, requires_grad):
 
 
 class Tensor:
+    """A tensor whose data lives in a GPU buffer (wgpu): ``shape``, ``dtype``, ``device``,
+    and, for a fixed-size result, ``count``. Made by ``wt.tensor``, ``wt.zeros``,
+    ``wt.from_numpy``, ... (not by calling the class). ``grad`` holds the gradient
+    accumulated by ``backward()`` (None until then), as in PyTorch.
+
+    >>> x = wt.tensor([[1., -2.], [3., 4.]], requires_grad=True)
+    >>> x.shape, x.dtype
+    ((2, 2), wgpu_tensor.float32)
+    >>> x[x > 0].tolist()
+    [1.0, 3.0, 4.0]
+    >>> x.grad is None
+    True
+    >>> x.relu().sum().backward()
+    >>> x.grad
+    tensor([[1., 0.],
+            [1., 1.]])
+    """
     __slots__ = ("_v", "_node", "_requires_grad", "grad", "_count", "__weakref__", "__dict__")  # PyTorch lets users add attributes
     __hash__ = object.__hash__
     __array_priority__ = 1000  # numpy defers to our reflected operators
@@ -196,21 +273,47 @@ class Tensor:
 
     # ---------------------------------------------------------------- metadata
     @property
-    def shape(self):
+    def shape(self) -> Shape:
+        """The size of each dim, a tuple of ints (PyTorch's torch.Size is a tuple too). A
+        fixed-size result's shape is its capacity; ``.count`` holds the valid length.
+
+        >>> wt.zeros(2, 3).shape
+        (2, 3)
+        """
         return self._v.shape
 
     @property
-    def dtype(self):
+    def dtype(self) -> DType:
+        """The element type: wt.bool, wt.int32, wt.uint32, wt.float16 or wt.float32.
+
+        >>> wt.tensor([1.5]).dtype
+        wgpu_tensor.float32
+        """
         return self._v.dtype
 
     @property
-    def device(self):
+    def device(self) -> Device:
+        """The WebGPU device holding the data (there is one; ``.to(x.device)`` works).
+
+        >>> x = wt.tensor([1])
+        >>> x.device is wt.tensor([2]).device
+        True
+        """
         return self._v.device
 
     @property
-    def count(self):
-        """For a fixed-size result (masked_select, nonzero): a 0-d int32 tensor on the GPU
-        holding how many leading elements are valid; None otherwise."""
+    def count(self) -> Tensor | None:
+        """For a fixed-size result (masked_select, nonzero, ...): a 0-d int32 tensor on the GPU
+        holding how many leading elements are valid; None otherwise. PyTorch has no such
+        attribute: its results have the exact size, which costs a sync.
+
+        >>> x = wt.tensor([3, 8, 1, 9])
+        >>> sel = x.masked_select(x > 2)
+        >>> sel.count
+        tensor(3)
+        >>> x.count is None
+        True
+        """
         c = self._v.count
         if c is None:
             return None
@@ -219,22 +322,66 @@ class Tensor:
         return self._count
 
     @property
-    def ndim(self):
+    def ndim(self) -> int:
+        """The number of dims.
+
+        >>> wt.zeros(2, 3).ndim
+        2
+        """
         return len(self._v.shape)
 
-    def dim(self):
+    def dim(self) -> int:
+        """The number of dims (as ``ndim``).
+
+        >>> wt.tensor(1.).dim()
+        0
+        """
         return len(self._v.shape)
 
-    def numel(self):
+    def numel(self) -> int:
+        """The number of elements (of the capacity, for a fixed-size result).
+
+        >>> wt.zeros(2, 3).numel()
+        6
+        """
         return self._v.numel()
 
-    def size(self, dim=None):
+    @overload
+    def size(self, dim: None = None) -> Shape: ...
+
+    @overload
+    def size(self, dim: int) -> int: ...
+
+    def size(self, dim: int | None = None) -> Shape | int:
+        """The shape, or the size of one dim (negative dims count from the end).
+
+        >>> x = wt.zeros(2, 3)
+        >>> x.size(), x.size(-1)
+        ((2, 3), 3)
+        """
         return self._v.shape if dim is None else self._v.shape[norm_dim(dim, self.ndim)]
 
-    def stride(self, dim=None):
+    @overload
+    def stride(self, dim: None = None) -> Shape: ...
+
+    @overload
+    def stride(self, dim: int) -> int: ...
+
+    def stride(self, dim: int | None = None) -> Shape | int:
+        """The step in elements between neighbours along each dim (or along one).
+
+        >>> x = wt.zeros(2, 3)
+        >>> x.stride(), x.t().stride()
+        ((3, 1), (1, 3))
+        """
         return self._v._strides if dim is None else self._v._strides[norm_dim(dim, self.ndim)]
 
-    def element_size(self):
+    def element_size(self) -> int:
+        """Bytes per element (a bool is one byte, as in numpy and PyTorch).
+
+        >>> wt.zeros(1).element_size(), wt.zeros(1, dtype=wt.bool).element_size()
+        (4, 1)
+        """
         return self._v.dtype.itemsize
 
     # ---------------------------------------------------------------- wgpu interop (ops/interop.py)
@@ -290,15 +437,21 @@ class Tensor:
         """
         return self._v.numel() * self._v.dtype.itemsize
 
-    def is_contiguous(self):
+    def is_contiguous(self) -> bool:
+        """Whether the elements lie in row-major order without gaps (an empty tensor is).
+
+        >>> x = wt.zeros(2, 3)
+        >>> x.is_contiguous(), x.t().is_contiguous()
+        (True, False)
+        """
         return self._v.is_contiguous()
 
-    def __len__(self):
+    def __len__(self) -> int:
         if not self.shape:
             raise TypeError("len() of a 0-d tensor")
         return self.shape[0]
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Tensor]:
         if not self.shape:
             raise TypeError("iteration over a 0-d tensor")
         rows = self.shape[0] if self._v.count is None else S.read_count(self._v.count)
@@ -307,7 +460,17 @@ class Tensor:
 
     # ---------------------------------------------------------------- autograd (autograd.py)
     @property
-    def requires_grad(self):
+    def requires_grad(self) -> bool:
+        """Whether ops on this tensor are recorded for ``backward()`` (float tensors only;
+        settable on leaves).
+
+        >>> x = wt.tensor([1., 2.])
+        >>> x.requires_grad
+        False
+        >>> x.requires_grad = True
+        >>> (x * 2).requires_grad
+        True
+        """
         return self._requires_grad
 
     @requires_grad.setter
@@ -319,26 +482,56 @@ class Tensor:
             raise RuntimeError(f"only tensors of floating point dtype can require gradients, got {self.dtype.name}")
         self._requires_grad = flag
 
-    def requires_grad_(self, requires_grad=True):
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Set ``requires_grad`` in place; returns the tensor.
+
+        >>> wt.tensor([1., 2.]).requires_grad_()
+        tensor([1., 2.], requires_grad=True)
+        """
         self.requires_grad = requires_grad
         return self
 
     @property
-    def is_leaf(self):
+    def is_leaf(self) -> bool:
+        """Whether the tensor was made by the user rather than by a recorded op.
+
+        >>> x = wt.tensor([1.], requires_grad=True)
+        >>> x.is_leaf, (x * 2).is_leaf
+        (True, False)
+        """
         return self._node is None
 
     @property
     def grad_fn(self):
+        """The tape node that made this tensor (None for a leaf or without grad).
+
+        >>> x = wt.tensor([1.], requires_grad=True)
+        >>> x.grad_fn is None, (x * 2).grad_fn is None
+        (True, False)
+        """
         return self._node
 
-    def detach(self):
-        """The same data, cut from the tape."""
+    def detach(self) -> Tensor:
+        """The same data, cut from the tape (shares the storage; keeps a count).
+
+        >>> x = wt.tensor([1., 2.], requires_grad=True)
+        >>> (x * 2).detach()
+        tensor([2., 4.])
+        """
         v = self._v
         d = v.derive(v.shape, v._strides, v._offset)
         d.count = v.count
         return Tensor._wrap(d)
 
-    def backward(self, gradient=None):
+    def backward(self, gradient: Tensor | None = None) -> None:
+        """Accumulate the gradient of this tensor with respect to every leaf that requires
+        grad into their ``.grad`` (``gradient`` is required for a non-scalar output).
+
+        >>> x = wt.tensor([1., 2., 3.], requires_grad=True)
+        >>> (x * x).sum().backward()
+        >>> x.grad
+        tensor([2., 4., 6.])
+        """
         A.backward(self, gradient)
 
     # ---------------------------------------------------------------- host transfer
@@ -359,22 +552,49 @@ class Tensor:
         c = self._v.count
         return None if c is None else (c._buf, c._offset * 4)
 
-    def numpy(self, *, _explicit=True) -> np.ndarray:
+    def numpy(self, *, _explicit: bool = True) -> np.ndarray:
         """Copy to the host (one GPU-to-CPU read). A counted tensor gives its valid rows
-        only: the count is read in the same round trip."""
+        only: the count is read in the same round trip.
+
+        >>> wt.tensor([[1, 2], [3, 4]]).numpy()
+        array([[1, 2],
+               [3, 4]], dtype=int32)
+        >>> x = wt.tensor([5, 1, 7])
+        >>> x.masked_select(x > 2).numpy()
+        array([5, 7], dtype=int32)
+        """
         t, off, nbytes = self._read_plan()
         return self._from_bytes(self.device.read(t._buf, off, nbytes, explicit=_explicit,
                                                  count=self._count_src()))
 
     async def numpy_async(self) -> np.ndarray:
-        """Copy to the host without blocking the event loop."""
+        """Copy to the host without blocking the event loop (as ``numpy()``, awaited).
+
+        >>> import asyncio
+        >>> asyncio.run(wt.tensor([1., 2.]).numpy_async())
+        array([1., 2.], dtype=float32)
+        """
         t, off, nbytes = self._read_plan()
         return self._from_bytes(await self.device.read_async(t._buf, off, nbytes, count=self._count_src()))
 
-    def tolist(self):
+    def tolist(self) -> list | bool | int | float:
+        """The values as (nested) Python lists (one read; a counted tensor: its valid rows).
+
+        >>> wt.tensor([[1, 2], [3, 4]]).tolist()
+        [[1, 2], [3, 4]]
+        >>> wt.tensor(2.5).tolist()
+        2.5
+        """
         return self.numpy().tolist()
 
-    def item(self):
+    def item(self) -> bool | int | float:
+        """The one value of a one-element tensor as a Python number (one explicit read).
+
+        >>> wt.tensor([[7]]).item()
+        7
+        >>> wt.tensor([1., 2.]).sum().item()
+        3.0
+        """
         if self._v.count is not None:
             a = self.numpy()
             if a.size != 1:
@@ -394,25 +614,25 @@ class Tensor:
             raise RuntimeError(f"{what} of a Tensor with {self.numel()} values is ambiguous")
         return self.numpy(_explicit=False).reshape(()).item()
 
-    def __bool__(self):
+    def __bool__(self) -> bool:
         return bool(self._implicit_scalar("Boolean value"))
 
-    def __int__(self):
+    def __int__(self) -> int:
         return int(self._implicit_scalar("int()"))
 
-    def __float__(self):
+    def __float__(self) -> float:
         return float(self._implicit_scalar("float()"))
 
-    def __index__(self):
+    def __index__(self) -> int:
         if self.dtype.kind not in "iu":
             raise TypeError("only integer tensors of a single element can be converted to an index")
         return int(self._implicit_scalar("index"))
 
-    def __array__(self, dtype=None, copy=None):
+    def __array__(self, dtype: object = None, copy: bool | None = None) -> np.ndarray:
         a = self.numpy(_explicit=False)
         return a.astype(dtype) if dtype is not None else a
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         text = self._repr_body()
         if self._node is not None:
             name = "".join(p.capitalize() for p in self._node.name.split("_"))
@@ -453,19 +673,33 @@ class Tensor:
         return f"{body[:-1]}, count={k} of {cap})"
 
     # ---------------------------------------------------------------- views and shape
-    def view(self, *shape):
+    def view(self, *shape: int) -> Tensor:
         return apply(OPS["view"], self, as_shape(shape))
 
-    def reshape(self, *shape):
+    def reshape(self, *shape: int) -> Tensor:
         return apply(OPS["reshape"], self, as_shape(shape))
 
-    def expand(self, *sizes):
+    def expand(self, *sizes: int) -> Tensor:
         return apply(OPS["expand"], self, as_shape(sizes))
 
-    def expand_as(self, other):
+    def expand_as(self, other: Tensor) -> Tensor:
+        """A view broadcast to ``other``'s shape (as ``expand(other.shape)``).
+
+        >>> wt.tensor([1, 2]).expand_as(wt.zeros(2, 2))
+        tensor([[1, 2],
+                [1, 2]])
+        """
         return self.expand(other.shape)
 
-    def repeat(self, *reps):
+    def repeat(self, *reps: int) -> Tensor:
+        """A copy tiled ``reps`` times along each dim (extra leading reps add dims).
+
+        >>> wt.tensor([1, 2]).repeat(2)
+        tensor([1, 2, 1, 2])
+        >>> wt.tensor([1, 2]).repeat(2, 1)
+        tensor([[1, 2],
+                [1, 2]])
+        """
         reps = as_shape(reps)
         if len(reps) < self.ndim:
             raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number "
@@ -478,14 +712,31 @@ class Tensor:
         out = t.reshape(tuple(inter)).expand(tuple(big)).contiguous()
         return out.reshape(tuple(r * s for r, s in zip(reps, t.shape)))
 
-    def contiguous(self):
+    def contiguous(self) -> Tensor:
+        """Itself when contiguous, else a contiguous copy.
+
+        >>> x = wt.arange(6).reshape(2, 3).t()
+        >>> x.is_contiguous(), x.contiguous().is_contiguous()
+        (False, True)
+        """
         return self if self.is_contiguous() else self.clone()
 
-    def to(self, *args, dtype=None, device=None, copy=False, non_blocking=False):
+    def to(self, *args, dtype: DType | str | None = None, device: object = None, copy: bool = False,
+           non_blocking: bool = False) -> Tensor:
         """``.to(dtype)``, ``.to(device)``, ``.to(device, dtype)``, ``.to(other_tensor)``
         as in PyTorch. A device ("cpu", "cuda", "cuda:0", a torch-style device or a
         tensor's ``.device``) changes nothing: the data stays on the one WebGPU adapter,
-        and ``.numpy()`` reads it wherever the ported code expects it (see Devices)."""
+        and ``.numpy()`` reads it wherever the ported code expects it (see Devices).
+        A 64-bit dtype gives its 32-bit type (one warning per process).
+
+        >>> x = wt.tensor([1.7, -2.5])
+        >>> x.to(wt.int32)
+        tensor([ 1, -2])
+        >>> x.to("cpu") is x
+        True
+        >>> x.to(wt.tensor([True])).dtype
+        wgpu_tensor.bool
+        """
         for a in args:
             if isinstance(a, Tensor):
                 dtype = a.dtype
@@ -504,53 +755,116 @@ class Tensor:
             return self.clone() if copy else self
         return apply(OPS["to"], self, dtype)
 
-    def cpu(self):
-        """Itself: the data stays on the GPU; ``.numpy()`` copies it to the host."""
+    def cpu(self) -> Tensor:
+        """Itself: the data stays on the GPU; ``.numpy()`` copies it to the host (so
+        PyTorch's ``t.cpu().numpy()`` works unchanged).
+
+        >>> x = wt.tensor([1, 2])
+        >>> x.cpu() is x, x.cpu().numpy().tolist()
+        (True, [1, 2])
+        """
         return self
 
-    def cuda(self, device=None, non_blocking=False):
-        """Itself: it already lives on the (one) WebGPU adapter."""
+    def cuda(self, device: object = None, non_blocking: bool = False) -> Tensor:
+        """Itself: it already lives on the (one) WebGPU adapter.
+
+        >>> x = wt.tensor([1, 2])
+        >>> x.cuda() is x
+        True
+        """
         if device is not None:
             _check_device(device)
         return self
 
     @property
-    def is_cuda(self):
+    def is_cuda(self) -> bool:
+        """False: the data lives on a WebGPU adapter, not a CUDA device.
+
+        >>> wt.tensor([1]).is_cuda
+        False
+        """
         return False
 
     @property
-    def data(self):
-        """The same data without autograd history (PyTorch's ``.data``)."""
+    def data(self) -> Tensor:
+        """The same data without autograd history (PyTorch's ``.data``).
+
+        >>> x = wt.tensor([1., 2.], requires_grad=True)
+        >>> x.data.requires_grad, x.data.tolist()
+        (False, [1.0, 2.0])
+        """
         return self.detach()
 
-    def long(self):
-        """int64 requested: int32 (WebGPU has no 64-bit types; one warning per process)."""
+    def long(self) -> Tensor:
+        """int64 requested: int32 (WebGPU has no 64-bit types; one warning per process).
+
+        >>> import warnings
+        >>> with warnings.catch_warnings():
+        ...     warnings.simplefilter("ignore")
+        ...     wt.tensor([1.5, 2.5]).long()
+        tensor([1, 2])
+        """
         return self.to(D.narrow_64("int64"))
 
-    def double(self):
-        """float64 requested: float32 (WebGPU has no 64-bit types; one warning per process)."""
+    def double(self) -> Tensor:
+        """float64 requested: float32 (WebGPU has no 64-bit types; one warning per process).
+
+        >>> import warnings
+        >>> with warnings.catch_warnings():
+        ...     warnings.simplefilter("ignore")
+        ...     wt.tensor([1, 2]).double().dtype
+        wgpu_tensor.float32
+        """
         return self.to(D.narrow_64("float64"))
 
     def _new(self, fn, *args, dtype=None, device=None, requires_grad=False, **kwargs):
         return function(fn)(*args, dtype=dtype or self.dtype, device=device, requires_grad=requires_grad,
                                  **kwargs)
 
-    def new_zeros(self, *size, **kw):
+    def new_zeros(self, *size: int, **kw) -> Tensor:
+        """Zeros of ``size`` with this tensor's dtype (unless ``dtype=``).
+
+        >>> wt.tensor([1, 2]).new_zeros(3)
+        tensor([0, 0, 0])
+        """
         return self._new("zeros", *size, **kw)
 
-    def new_ones(self, *size, **kw):
+    def new_ones(self, *size: int, **kw) -> Tensor:
+        """Ones of ``size`` with this tensor's dtype (unless ``dtype=``).
+
+        >>> wt.tensor([1.]).new_ones(2, 1)
+        tensor([[1.],
+                [1.]])
+        """
         return self._new("ones", *size, **kw)
 
-    def new_empty(self, *size, **kw):
+    def new_empty(self, *size: int, **kw) -> Tensor:
+        """An uninitialised tensor of ``size`` with this tensor's dtype (unless ``dtype=``).
+
+        >>> y = wt.tensor([1, 2]).new_empty(2, 2)
+        >>> y.shape, y.dtype
+        ((2, 2), wgpu_tensor.int32)
+        """
         return self._new("empty", *size, **kw)
 
-    def new_full(self, size, fill_value, **kw):
+    def new_full(self, size: Shape, fill_value: bool | int | float, **kw) -> Tensor:
+        """``fill_value`` in a tensor of ``size`` with this tensor's dtype (unless ``dtype=``).
+
+        >>> wt.tensor([1.]).new_full((2,), 3)
+        tensor([3., 3.])
+        """
         return self._new("full", size, fill_value, **kw)
 
-    def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
+    def new_tensor(self, data, dtype: DType | str | None = None, device: object = None,
+                   requires_grad: bool = False) -> Tensor:
+        """A new tensor from ``data`` with this tensor's dtype (unless ``dtype=``).
+
+        >>> wt.tensor([1.]).new_tensor([2, 3])
+        tensor([2., 3.])
+        """
         return function("tensor")(data, dtype=dtype or self.dtype, device=device, requires_grad=requires_grad)
 
-    def __format__(self, spec):
+    def __format__(self, spec: str) -> str:
         """``f"{loss:.4f}"`` formats a one-element tensor's value (one explicit read), as
         PyTorch; no spec gives the repr."""
         if not spec:
@@ -560,7 +874,7 @@ class Tensor:
         raise TypeError(f"unsupported format string passed to Tensor.__format__ (a tensor of shape "
                         f"{self.shape}; only one-element tensors take a format spec)")
 
-    def __round__(self, ndigits=None):
+    def __round__(self, ndigits: int | None = None) -> Tensor:
         """``round(t)`` / ``round(t, n)``: wt.round (half to even), a tensor, as PyTorch."""
         return apply(OPS["round"], self) if ndigits is None else apply(OPS["round"], self, decimals=ndigits)
 
@@ -573,23 +887,52 @@ class Tensor:
     def __deepcopy__(self, memo):
         return _from_host(*self.__reduce__()[1])
 
-    def float(self):
+    def float(self) -> Tensor:
+        """A float32 copy (itself when already float32).
+
+        >>> wt.tensor([1, 2]).float()
+        tensor([1., 2.])
+        """
         return self.to(D.float32)
 
-    def half(self):
+    def half(self) -> Tensor:
+        """A float16 copy (stored two per word and computed in f32, so it needs no
+        ``shader-f16`` feature).
+
+        >>> wt.tensor([1.5, 1/3]).half()
+        tensor([1.5000, 0.3333], dtype=wgpu_tensor.float16)
+        """
         return self.to(D.float16)
 
-    def int(self):
+    def int(self) -> Tensor:
+        """An int32 copy (floats truncate toward zero).
+
+        >>> wt.tensor([1.7, -1.7]).int()
+        tensor([ 1, -1])
+        """
         return self.to(D.int32)
 
-    def bool(self):
+    def bool(self) -> Tensor:
+        """A bool copy: nonzero is True.
+
+        >>> wt.tensor([0., 0.5]).bool()
+        tensor([False,  True])
+        """
         return self.to(D.bool_)
 
-    def type(self, dtype=None):
+    def type(self, dtype: DType | str | None = None) -> DType | Tensor:
+        """The dtype (no argument; PyTorch gives a type name string), or a copy as ``dtype``.
+
+        >>> x = wt.tensor([1, 2])
+        >>> x.type()
+        wgpu_tensor.int32
+        >>> x.type(wt.float32)
+        tensor([1., 2.])
+        """
         return self.dtype if dtype is None else self.to(dtype)
 
     # ---------------------------------------------------------------- indexing
-    def __getitem__(self, key):
+    def __getitem__(self, key: object) -> Tensor:
         key = tensor_key(_unwrap(key))
         if AD.is_advanced(key):
             return apply(OPS["index_advanced"], self, AD.prepare(self._v, key))
@@ -608,34 +951,56 @@ class Tensor:
         inner = math.prod(rest)
         return apply(OPS["narrow"], res, k).reshape((k // inner if inner else 0,) + rest)
 
-    def __setitem__(self, key, value):
+    def __setitem__(self, key: object, value: Tensor | float | list | np.ndarray) -> None:
         if value.__class__ is Tensor and value._requires_grad and A.is_grad_enabled():
             raise RuntimeError("x[...] = value with a value that requires grad is not differentiable in "
                                "wgpu_tensor (its gradient would be lost): build the result out of place "
                                "(wt.where, masked_scatter, cat) or assign value.detach()")
         apply(OPS["x[...] = value"], self, key, value)
 
-    def __delitem__(self, key):
+    def __delitem__(self, key: object) -> None:
         raise TypeError("'Tensor' object does not support item deletion")
 
     # ---------------------------------------------------------------- masking
-    async def masked_select_async(self, mask):
-        """The exact [k] selection; awaits only the 4-byte count."""
+    async def masked_select_async(self, mask: Tensor) -> Tensor:
+        """The exact [k] selection (PyTorch's masked_select result); awaits only the 4-byte
+        count, never blocks the event loop and never downloads the data.
+
+        >>> import asyncio
+        >>> x = wt.tensor([5, 1, 7])
+        >>> asyncio.run(x.masked_select_async(x > 2))
+        tensor([5, 7])
+        """
         res = self.masked_select(mask)
         k = await S.read_count_async(res._v.count)
         return apply(OPS["narrow"], res, k)
 
-    async def nonzero_async(self, *, as_tuple=False):
-        """The exact [k, ndim] coordinates (or a tuple of [k] per dim); awaits only the count."""
+    async def nonzero_async(self, *, as_tuple: builtins.bool = False) -> Tensor | tuple[Tensor, ...]:
+        """The exact [k, ndim] coordinates (or a tuple of [k] per dim); awaits only the count.
+
+        >>> import asyncio
+        >>> m = wt.tensor([[False, True], [True, True]])
+        >>> asyncio.run(m.nonzero_async())
+        tensor([[0, 1],
+                [1, 0],
+                [1, 1]])
+        >>> asyncio.run(m.nonzero_async(as_tuple=True))
+        (tensor([0, 1, 1]), tensor([1, 0, 1]))
+        """
         return _wrap_out(await S.nonzero_async(self._v, as_tuple=as_tuple))
 
-    def zero_(self):
+    def zero_(self) -> Tensor:
+        """Every element set to zero, in place; returns the tensor.
+
+        >>> wt.tensor([1, 2]).zero_()
+        tensor([0, 0])
+        """
         return self.fill_(0)
 
-    def __neg__(self):
+    def __neg__(self) -> Tensor:
         return apply(OPS["neg"], self)
 
-    def __pos__(self):
+    def __pos__(self) -> Tensor:
         return self
 
     __eq__ = __ne__ = None  # the declared compares, set below
@@ -648,8 +1013,16 @@ for _name in ("add", "sub", "mul", "div"):
 for _op in OPS.values():  # every other declared op is a method of its name
     if _op.method and _op.name not in Tensor.__dict__:
         setattr(Tensor, _op.name, _method(_op.name))
-Tensor.where = lambda self, condition, y: apply(OPS["where"], condition, self, y)
-Tensor.where.__doc__ = OPS["where"].doc
+
+
+def _where(self: Tensor, condition: Tensor, y: Tensor | bool | int | float) -> Tensor:
+    return apply(OPS["where"], condition, self, y)
+
+
+_where.__name__, _where.__qualname__, _where.__doc__ = "where", "Tensor.where", OPS["where"].doc
+Tensor.where = _where
+for _name in ("view", "reshape", "expand"):  # hand-written above for their *shape arguments
+    getattr(Tensor, _name).__doc__ = OPS[_name].doc
 T = Tensor
 T.__gt__, T.__ge__, T.__lt__, T.__le__ = T.gt, T.ge, T.lt, T.le
 T.__eq__, T.__ne__ = T.eq, T.ne
@@ -672,7 +1045,7 @@ def _bitop(logical, bitwise, reflected=False):
     else the bitwise op (integers; a float operand is a TypeError), as PyTorch."""
     lg, bw = _binop(logical, reflected), _binop(bitwise, reflected)
 
-    def m(self, other):
+    def m(self: Tensor, other: Tensor | int | bool) -> Tensor:
         c = other.__class__
         if self._v.dtype is D.bool_ and (c is bool or (c is Tensor and other._v.dtype is D.bool_)):
             return lg(self, other)
@@ -683,7 +1056,13 @@ def _bitop(logical, bitwise, reflected=False):
 
 T.__and__, T.__or__, T.__xor__ = (_bitop(f"logical_{n}", f"bitwise_{n}") for n in ("and", "or", "xor"))
 T.__rand__, T.__ror__, T.__rxor__ = (_bitop(f"logical_{n}", f"bitwise_{n}", True) for n in ("and", "or", "xor"))
-T.__invert__ = lambda self: self.logical_not() if self._v.dtype is D.bool_ else self.bitwise_not()
+
+
+def _invert(self: Tensor) -> Tensor:
+    return self.logical_not() if self._v.dtype is D.bool_ else self.bitwise_not()
+
+
+T.__invert__ = _invert
 
 
 # ---------------------------------------------------------------- operators and properties of shape ops (.T, .mT)
@@ -701,37 +1080,79 @@ def _tensor_list(tensors, what):
     return tuple(tensors)
 
 
-def cat(tensors, dim=0, *, axis=None):
+def cat(tensors: list[Tensor] | tuple[Tensor, ...], dim: int = 0, *, axis: int | None = None) -> Tensor:
     """torch.cat: the tensors joined along ``dim`` (or ``axis``), promoted to one dtype
-    (as torch.cat); a 1-d empty tensor is skipped."""
+    (as torch.cat); a 1-d empty tensor is skipped.
+
+    >>> a, b = wt.tensor([[1, 2]]), wt.tensor([[3, 4]])
+    >>> wt.cat([a, b])
+    tensor([[1, 2],
+            [3, 4]])
+    >>> wt.cat((a, b), dim=1)
+    tensor([[1, 2, 3, 4]])
+    """
     return apply(OPS["cat"], *_tensor_list(tensors, "cat"), dim=dim if axis is None else axis)
 
 
-def concatenate(tensors, axis=0, *, dim=None):
-    """torch.concatenate: cat with numpy's ``axis``."""
+def concatenate(tensors: list[Tensor] | tuple[Tensor, ...], axis: int = 0, *,
+                dim: int | None = None) -> Tensor:
+    """torch.concatenate: cat with numpy's ``axis``.
+
+    >>> wt.concatenate([wt.tensor([1]), wt.tensor([2, 3])], axis=0)
+    tensor([1, 2, 3])
+    """
     return apply(OPS["cat"], *_tensor_list(tensors, "concatenate"), dim=axis if dim is None else dim)
 
 
-def concat(tensors, dim=0):
-    """torch.concat: an alias of cat."""
+def concat(tensors: list[Tensor] | tuple[Tensor, ...], dim: int = 0) -> Tensor:
+    """torch.concat: an alias of cat.
+
+    >>> wt.concat([wt.tensor([1.]), wt.tensor([2])])
+    tensor([1., 2.])
+    """
     return apply(OPS["cat"], *_tensor_list(tensors, "concat"), dim=dim)
 
 
-def stack(tensors, dim=0):
-    """torch.stack: tensors of one shape joined along a new dim ``dim``."""
+def stack(tensors: list[Tensor] | tuple[Tensor, ...], dim: int = 0) -> Tensor:
+    """torch.stack: tensors of one shape joined along a new dim ``dim``.
+
+    >>> a, b = wt.tensor([1, 2]), wt.tensor([3, 4])
+    >>> wt.stack([a, b])
+    tensor([[1, 2],
+            [3, 4]])
+    >>> wt.stack([a, b], dim=1)
+    tensor([[1, 3],
+            [2, 4]])
+    """
     return apply(OPS["stack"], *_tensor_list(tensors, "stack"), dim=dim)
 
 
-def narrow(x, dim, start, length):
-    """torch.narrow: ``length`` entries of ``dim`` from ``start``, a view of x."""
+def narrow(x: Tensor, dim: int, start: int, length: int) -> Tensor:
+    """torch.narrow: ``length`` entries of ``dim`` from ``start``, a view of x.
+
+    >>> x = wt.arange(6).reshape(2, 3)
+    >>> wt.narrow(x, 1, 1, 2)
+    tensor([[1, 2],
+            [4, 5]])
+    >>> x.narrow(0, 1, 1)
+    tensor([[3, 4, 5]])
+    """
     if x.__class__ is not Tensor:
         raise TypeError(f"narrow(): input must be a wgpu_tensor.Tensor, got {type(x).__name__}")
     return apply(OPS["slice"], x, dim, start, length)
 
 
-def split(x, split_size_or_sections, dim=0):
+def split(x: Tensor, split_size_or_sections: int | list[int] | tuple[int, ...],
+          dim: int = 0) -> tuple[Tensor, ...]:
     """torch.split: a tuple of views of x along ``dim``: pieces of ``split_size`` (the
-    last one shorter), or of the sizes in a list."""
+    last one shorter), or of the sizes in a list.
+
+    >>> x = wt.arange(5)
+    >>> wt.split(x, 2)
+    (tensor([0, 1]), tensor([2, 3]), tensor([4]))
+    >>> x.split([1, 4])
+    (tensor([0]), tensor([1, 2, 3, 4]))
+    """
     if x.__class__ is not Tensor:
         raise TypeError(f"split(): input must be a wgpu_tensor.Tensor, got {type(x).__name__}")
     if x.ndim == 0:
@@ -764,9 +1185,16 @@ def split(x, split_size_or_sections, dim=0):
     return tuple(out)
 
 
-def chunk(x, chunks, dim=0):
+def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
     """torch.chunk: at most ``chunks`` views of x along ``dim``, of ceil(size / chunks)
-    entries each (the last one shorter; fewer pieces when they run out)."""
+    entries each (the last one shorter; fewer pieces when they run out).
+
+    >>> wt.chunk(wt.arange(5), 2)
+    (tensor([0, 1, 2]), tensor([3, 4]))
+    >>> wt.arange(4).reshape(2, 2).chunk(2, dim=1)[1]
+    tensor([[1],
+            [3]])
+    """
     if x.__class__ is not Tensor:
         raise TypeError(f"chunk(): input must be a wgpu_tensor.Tensor, got {type(x).__name__}")
     if isinstance(chunks, bool) or not hasattr(chunks, "__index__") or chunks.__class__ is Tensor:
@@ -783,21 +1211,32 @@ def chunk(x, chunks, dim=0):
     return split(x, -(-size // chunks), d)
 
 
-def _tril(self, diagonal=0):
+def _tril(self: Tensor, diagonal: int = 0) -> Tensor:
     return apply(OPS["tril"], self, diagonal)
 
 
-def _triu(self, diagonal=0):
+def _triu(self: Tensor, diagonal: int = 0) -> Tensor:
     return apply(OPS["triu"], self, diagonal)
 
 
-def _T(self):
-    """All dims reversed, a view (PyTorch deprecates .T for other than 2-d, but allows it)."""
+def _T(self: Tensor) -> Tensor:
+    """All dims reversed, a view (PyTorch deprecates .T for other than 2-d, but allows it).
+
+    >>> wt.tensor([[1, 2, 3]]).T
+    tensor([[1],
+            [2],
+            [3]])
+    """
     return apply(OPS["permute"], self, tuple(range(self.ndim - 1, -1, -1)))
 
 
-def _mT(self):
-    """The last two dims swapped, a view (a batch of matrices transposed)."""
+def _mT(self: Tensor) -> Tensor:
+    """The last two dims swapped, a view (a batch of matrices transposed).
+
+    >>> x = wt.zeros(4, 2, 3)
+    >>> x.mT.shape
+    (4, 3, 2)
+    """
     if self.ndim < 2:
         raise RuntimeError(f"tensor.mT is only supported on matrices or batches of matrices. "
                            f"Got {self.ndim}-D tensor.")
@@ -815,7 +1254,13 @@ for _f in (cat, concatenate, concat, stack, narrow, split, chunk):
 
 # ---------------------------------------------------------------- operators of linear algebra (@)
 T.__matmul__ = T.matmul
-T.__rmatmul__ = lambda self, other: apply(OPS["matmul"], other, self)
+
+
+def _rmatmul(self: Tensor, other: Tensor) -> Tensor:
+    return apply(OPS["matmul"], other, self)
+
+
+T.__rmatmul__ = _rmatmul
 
 
 del T
