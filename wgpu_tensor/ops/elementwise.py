@@ -84,6 +84,15 @@ def _kernel(dev, expr, out_dtype, operands, cts, rt, all_contig):
     return k
 
 
+def scalar_bits(operands, cts):
+    """The uniform words (P.scal.x..w) of the scalar operands in slots a..d."""
+    scal = [0, 0, 0, 0]
+    for i, op in enumerate(operands):
+        if not isinstance(op, View):
+            scal[i] = _bits(op.value, cts[i])
+    return scal
+
+
 def slot_params(operands, cts, vals=None):
     """Template parameters of operand slots a, b, c (tensors or scalars) and d (a
     scalar): CT_x (the WGSL type it is computed in), VAL_x (a tensor's load from
@@ -190,13 +199,9 @@ def launch(expr, out_dtype, operands, cts, shape=None, result_type=None, device=
     if n == 0:
         return out
     rt = result_type or out_dtype.wgsl
-    scal = [0, 0, 0, 0]
-    for i, op, ct in zip(range(3), operands, cts):
-        if not isinstance(op, View):
-            scal[i] = _bits(op.value, ct)
     if extra is not None:
-        scal[3] = _bits(*extra)
         operands, cts = [*operands, Scalar(extra[0])], [*cts, extra[1]]
+    scal = scalar_bits(operands, cts)
 
     # Fast path (most small ops): every tensor operand is a contiguous view of the
     # output's shape and the whole op fits one launch with room to spare: one
@@ -387,12 +392,13 @@ def _int_kind(v, dt, is_tensor):
 PRED_TENSORS = 3   # tensor leaves at most: operand slots a, b, c of the kernels
 PRED_LEAVES = 4    # leaves at most: a fourth one is a scalar in slot d
 _PRED_DTYPES = (D.bool_, D.int32, D.uint32, D.float16, D.float32)
-_SLOT_RE = re.compile(r"\b[ab]\b")
+_SLOT_RE = re.compile(r"\b[abc]\b")
 _BOOL_RULES = ("cmp", "logic", "bitwise")
 
 # masks made lazy and masks written from a Pred: for tests and benchmarks
 lazy_made = 0
 lazy_written = 0
+lazy_fused = 0  # elementwise launches (masked_fill, where) that evaluated a lazy mask
 
 
 class Pred:
@@ -411,14 +417,7 @@ class Pred:
         return [v for v in self.leaves if isinstance(v, View)]
 
     def form(self):
-        """(expression over slots a..d, operands, their WGSL types): tensors first
-        (slots a, b, c), then the scalars. The expression and the operands' dtypes
-        and types are a kernel's cache key; scalar values travel in its uniforms."""
-        order = sorted(range(len(self.leaves)), key=lambda i: not isinstance(self.leaves[i], View))
-        names = [""] * len(order)
-        for slot, i in enumerate(order):
-            names[i] = "abcd"[slot]
-        return (self.expr.format(*names), [self.leaves[i] for i in order], [self.cts[i] for i in order])
+        return _form(self.expr, self.leaves, self.cts)
 
     def write(self, st):
         """Materialise into lazy storage ``st`` (Storage.materialise, under the device lock)."""
@@ -465,17 +464,30 @@ def _pred_operand(v, shape):
     return "{0}", [v], [ct], ct
 
 
-def _lazy(expr, parts, shape):
-    """A lazy bool View of ``expr`` (over a, or a and b) with operand ``parts`` from
-    _pred_operand (a tensor converted to the type the op computes in) or
-    ("{0}", [Scalar], [type], type); None past the leaf bounds."""
+def _form(expr, leaves, cts):
+    """(expression over slots a..d, operands, their WGSL types) of an expression over
+    leaf placeholders: tensors first (slots a, b, c), then the scalars. The
+    expression and the operands' dtypes and types are a kernel's cache key; scalar
+    values travel in its uniforms."""
+    order = sorted(range(len(leaves)), key=lambda i: not isinstance(leaves[i], View))
+    names = [""] * len(order)
+    for slot, i in enumerate(order):
+        names[i] = "abcd"[slot]
+    return expr.format(*names), [leaves[i] for i in order], [cts[i] for i in order]
+
+
+def _merge(expr, parts):
+    """``expr`` (over a, b, c) with operand i replaced by ``parts[i]`` = (expression
+    over its own leaf placeholders, leaves, types): (expression over the merged
+    leaves, leaves, types), a leaf repeated across parts kept once; None past the
+    leaf bounds."""
     leaves, cts, subs = [], [], []
-    for e, pl, pc, _ in parts:
+    for e, pl, pc in parts:
         idx = []
         for leaf, ct in zip(pl, pc):
             j = next((k for k, o in enumerate(leaves) if isinstance(leaf, View) and isinstance(o, View)
                       and o._st is leaf._st and o._offset == leaf._offset and o._strides == leaf._strides
-                      and o.dtype is leaf.dtype and cts[k] == ct), None)
+                      and o.shape == leaf.shape and o.dtype is leaf.dtype and cts[k] == ct), None)
             if j is None:
                 j = len(leaves)
                 leaves.append(leaf)
@@ -487,15 +499,44 @@ def _lazy(expr, parts, shape):
         return None
     for v in tensors:
         v._buf  # a leaf that is a part of a lazy mask is written now
-    expr = _SLOT_RE.sub(lambda m: subs["ab".index(m.group())], expr)
+    return _SLOT_RE.sub(lambda m: subs["abc".index(m.group())], expr), leaves, cts
+
+
+def _lazy(expr, parts, shape):
+    """A lazy bool View of ``expr`` (over a, or a and b) with operand ``parts`` from
+    _pred_operand; None past the leaf bounds."""
+    merged = _merge(expr, parts)
+    if merged is None:
+        return None
+    p = Pred(*merged, shape)
+    tensors = p.tensors()
     dev = tensors[0].device
-    p = Pred(expr, leaves, cts, shape)
     st = Storage(None, dev, p)
     for v in tensors:
         dev.add_reader(v._buf, st)
     global lazy_made
     lazy_made += 1
     return View(st, shape, contiguous_strides(shape), 0, D.bool_)
+
+
+def fused_launch(expr, out_dtype, operands, cts, shape):
+    """launch() of EXPR (over a, b, c) with each whole lazy mask among ``operands``
+    evaluated inside the kernel from its leaves (its mask is not read, nor
+    written); None when no operand is one or the leaves do not fit."""
+    if not LAZY or not any(isinstance(o, View) and pred_of(o) is not None for o in operands):
+        return None
+    parts = []
+    for op, ct in zip(operands, cts):
+        p = pred_of(op) if isinstance(op, View) else None
+        parts.append((p.expr, p.leaves, p.cts) if p is not None else ("{0}", [op], [ct]))
+    merged = _merge(expr, parts)
+    if merged is None:
+        return None
+    global lazy_fused
+    lazy_fused += 1
+    expr, ops, cts = _form(*merged)
+    extra = (ops.pop().value, cts.pop()) if len(ops) == 4 else None
+    return launch(expr, out_dtype, ops, cts, shape=shape, extra=extra)
 
 
 def _lazy_binary(expr, x, y, cts, shape):
@@ -509,13 +550,13 @@ def _lazy_binary(expr, x, y, cts, shape):
                 part = (f"{ct}({part[0]})",) + part[1:]
         else:
             part = ("{0}", [Scalar(v)], [ct], ct)
-        parts.append(part)
+        parts.append(part[:3])
     return _lazy(expr, parts, shape)
 
 
 def _lazy_unary(expr, x):
     part = _pred_operand(x, x.shape)
-    return None if part is None else _lazy(expr, [part], x.shape)
+    return None if part is None else _lazy(expr, [part[:3]], x.shape)
 
 
 def _lazy_ok(views):
@@ -661,11 +702,8 @@ def _make_plan(name, a, b, ta, tb):
     if f16:
         a, b = (v if isinstance(v, View) else _round_f16(v) for v in (a, b))
     operands = [a if ta else Scalar(a), b if tb else Scalar(b)]
-    scal = [0, 0, 0, 0]
     try:
-        for i, op, ct in zip(range(2), operands, cts):
-            if not isinstance(op, View):
-                scal[i] = _bits(op.value, ct)
+        scal = scalar_bits(operands, cts)
     except (OverflowError, ValueError):
         return False
     n = math.prod(shape)
@@ -957,7 +995,10 @@ def where(cond, x, y):
         pd = D.promote(D.scalar_dtype(x), D.scalar_dtype(y))
     broadcast_shapes(cond.shape, *[t.shape for t in (x, y) if isinstance(t, View)])
     ops = [cond, x if xt else Scalar(x), y if yt else Scalar(y)]
-    return launch("select(c, b, a)", pd, ops, ["bool", pd.wgsl, pd.wgsl])
+    cts = ["bool", pd.wgsl, pd.wgsl]
+    shape = broadcast_shapes(*[o.shape for o in ops if isinstance(o, View)])
+    out = fused_launch("select(c, b, a)", pd, ops, cts, shape)
+    return out if out is not None else launch("select(c, b, a)", pd, ops, cts, shape=shape)
 
 
 def fill(shape, value, dtype, device=None):

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import operator
+import re
 import struct
 
 from .. import dtypes as D
@@ -276,10 +277,14 @@ def _reduce(op, x, dim, keepdim, out_dtype, name, cast_to=None):
         shape = tuple(1 if d in dims else s for d, s in enumerate(x.shape))
     else:
         shape = tuple(s for d, s in enumerate(x.shape) if d not in dims)
-    kept = _merge([(x.shape[d], x._strides[d]) for d in range(x.ndim) if d not in dims])
+    # A lazy mask of one tensor is reduced from that tensor, its predicate evaluated
+    # in MAP: the mask is never written (see fuse_pred).
+    fuse = fuse_pred(x, op, cast_to)
+    src = x if fuse is None else fuse[0]
+    kept = _merge([(x.shape[d], src._strides[d]) for d in range(x.ndim) if d not in dims])
     # Reduction order is free: reduced dims sorted by stride merge more often
     # (a transposed contiguous view reduced whole becomes one contiguous run).
-    red = _merge(sorted(((x.shape[d], x._strides[d]) for d in dims), key=lambda t: -t[1]))
+    red = _merge(sorted(((x.shape[d], src._strides[d]) for d in dims), key=lambda t: -t[1]))
     if len(kept) > MAX_DIMS or len(red) > MAX_DIMS:
         raise ValueError(f"{name}(): tensors of more than {MAX_DIMS} (non-mergeable) kept or reduced "
                          "dimensions are not supported")
@@ -294,23 +299,53 @@ def _reduce(op, x, dim, keepdim, out_dtype, name, cast_to=None):
         out.count = x.count  # the counted dim is kept, and stays leading
     if M == 0:
         return out
-    src_vt = x.dtype.wgsl
     out_vt = _acc_of(out_dtype)
-    acc, mp, comb, ident, final = OPS[op](src_vt, out_vt)
+    acc, mp, comb, ident, final = OPS[op](x.dtype.wgsl, out_vt)
     if cast_to is D.float16 and x.dtype is not D.float16:
         mp = f"round_f16({mp})" if mp != "v" else "round_f16(v)"
-    geo = _Geometry(x, kept, red, M, N)
+    pred = {"FUSED": fuse is not None}
+    if fuse is not None:
+        global fused
+        fused += 1
+        mp = _V.sub("pred(0u, v)", mp)
+        pred.update(fuse[1])
+    geo = _Geometry(src, kept, red, M, N)
+    geo.scal = fuse[2] if fuse is not None else (0, 0, 0, 0)
     if counted:
         # Only the first count rows of dim 0 take part: with dim 0 outermost among the
         # reduced dims, they are the first count * (N / shape[0]) reduced elements of a row.
         geo.cnt, geo.cnt_inner, geo.limit = x.count, N // x.shape[0] if x.shape[0] else 0, True
     tpl = {"WG": WG, "ACC": acc, "IDENT": ident, "COMBINE": comb}
-    first = dict(tpl, VT=src_vt, LOAD=x.dtype.load.replace("W[", "X["), MAP=mp)
-    again = dict(tpl, VT=acc, LOAD=_ACC_LOAD[acc], MAP="v")
+    first = dict(tpl, VT=src.dtype.wgsl, LOAD=src.dtype.load.replace("W[", "X["), MAP=mp, **pred)
+    again = dict(tpl, VT=acc, LOAD=_ACC_LOAD[acc], MAP="v", FUSED=False)
     denom = float(N)
     with dev.lock:
         _pass(dev, geo, first, again, final, out, out_dtype, denom)
     return out
+
+
+# reductions that evaluated a lazy mask's predicate instead of reading the mask
+fused = 0
+_V = re.compile(r"\bv\b")
+_FUSED_OPS = ("sum", "count_nonzero", "any", "all")
+
+
+def fuse_pred(x, op, cast_to):
+    """(the tensor, template parameters, scalar bits) when ``x`` is a whole lazy mask
+    over one tensor (and scalars) reduced by sum/count_nonzero/any/all: the
+    reduction reads that tensor in x's place and MAP evaluates the predicate
+    (pred.wgsl; the one generator of elementwise.slot_params, the tensor's value
+    being MAP's v). Else None."""
+    p = E.pred_of(x)
+    if p is None or op not in _FUSED_OPS or cast_to is not None:
+        return None
+    expr, ops, cts = p.form()
+    if len(p.tensors()) != 1:
+        return None
+    t = ops[0]
+    params = E.slot_params(ops, cts, {"A": "v"})
+    params.update(HAS_A=False, PRED=expr, PV=t.dtype.wgsl, LEAF_A=0, LEAF_B=0, LEAF_C=0)
+    return t, params, E.scalar_bits(ops, cts)
 
 
 class _Geometry:
@@ -325,6 +360,7 @@ class _Geometry:
         # A counted source (see _reduce): the count View, reduced elements per counted
         # row, and whether this pass limits the rows (the first) or only divides by them.
         self.cnt, self.cnt_inner, self.limit = None, 0, False
+        self.scal = (0, 0, 0, 0)  # a fused predicate's scalars
 
 
 def _choose(dev, geo):
@@ -472,6 +508,6 @@ def _record(dev, geo, tpl, final, out_dtype, plan, splits, chunk, denom):
     ipw = WG // T
     for item0, cnt, xwin, xoff, owin, ooff in plan:
         p = REDUCE.pack(cnt, item0, splits, chunk, geo.N, xoff, ooff, len(geo.kept), len(geo.red), denom,
-                        geo.cnt_inner, coff, *dims)
+                        geo.cnt_inner, coff, *dims, *geo.scal)
         bindings = [xwin, owin, xwin if vec4 else None] + ([cwin] if cwin else [])
         dev.dispatch(kernel, p, bindings, -(-cnt // ipw))

@@ -256,8 +256,8 @@ def _record_onepass(dev, x, m, shape, mode, out_buf, out_byte_start, out_nbytes,
     if fuse is not None:
         access += ["r"] * len(fuse.tensors)
         tpl.update(fuse.params(5 + K))
-        if sg:
-            tpl["FUSED_X"] = values
+    if sg:
+        tpl["FUSED_X"] = fuse is not None and values
 
     def kern(full):
         if sg:
@@ -302,11 +302,11 @@ class _Fused:
 
     def __init__(self, pred, x):
         expr, ops, cts = pred.form()
-        vals, self.tensors, self.scal = {}, [], [0, 0, 0, 0]
-        for i, (op, ct) in enumerate(zip(ops, cts)):
+        vals, self.tensors, self.scal = {}, [], E.scalar_bits(ops, cts)
+        for i, op in enumerate(ops):
             if not isinstance(op, View):
-                self.scal[i] = E._bits(op.value, ct)
-            elif (x is not None and op._st is x._st and op._offset == x._offset and op.dtype is x.dtype
+                continue
+            if (x is not None and op._st is x._st and op._offset == x._offset and op.dtype is x.dtype
                   and op._strides == x._strides):
                 vals["ABC"[i]] = _WORD_AS[x.dtype.wgsl]  # x itself: the word the kernel loaded
             else:
@@ -529,8 +529,9 @@ def _fill_value(x, value, what):
 
 def _masked_fill(x, mask, value, shape, what):
     v = _fill_value(x, value, what)
-    ct = x.dtype.wgsl
-    return E.launch("select(a, b, c)", x.dtype, [x, v, mask], [ct, ct, "bool"], shape=shape)
+    ops, cts = [x, v, mask], [x.dtype.wgsl, x.dtype.wgsl, "bool"]
+    out = E.fused_launch("select(a, b, c)", x.dtype, ops, cts, shape)
+    return out if out is not None else E.launch("select(a, b, c)", x.dtype, ops, cts, shape=shape)
 
 
 def masked_fill(x, mask, value):
