@@ -404,14 +404,15 @@ lazy_fused = 0  # elementwise launches (masked_fill, where) that evaluated a laz
 class Pred:
     """An unwritten bool result: ``expr``, a WGSL expression over leaf placeholders
     {0}, {1}, ... ; ``leaves`` (Views of the result's shape, or Scalars) and the
-    WGSL type each is computed in (``cts``); the result's ``shape``; each tensor
-    leaf's storage version when it was made (checked when it is written)."""
+    WGSL type each is computed in (``cts``); the result's ``shape``. Its leaves
+    cannot change before it is written: the device writes it before any write
+    into their buffers (Device.add_reader sees every write route, out= results
+    and uploads included, where storage versions see only in-place ops)."""
 
-    __slots__ = ("expr", "leaves", "cts", "shape", "versions")
+    __slots__ = ("expr", "leaves", "cts", "shape")
 
     def __init__(self, expr, leaves, cts, shape):
         self.expr, self.leaves, self.cts, self.shape = expr, leaves, cts, shape
-        self.versions = [(v._st, v._st.version) for v in leaves if isinstance(v, View)]
 
     def tensors(self):
         return [v for v in self.leaves if isinstance(v, View)]
@@ -422,10 +423,6 @@ class Pred:
     def write(self, st):
         """Materialise into lazy storage ``st`` (Storage.materialise, under the device lock)."""
         global lazy_written
-        for s, version in self.versions:
-            if s.version != version:
-                raise RuntimeError("internal error: an input of a lazy mask was changed in place "
-                                   "before the mask was written")
         n = math.prod(self.shape)
         dev = st.dev
         st.buf = dev.alloc(n)
@@ -512,8 +509,9 @@ def _lazy(expr, parts, shape):
     tensors = p.tensors()
     dev = tensors[0].device
     st = Storage(None, dev, p)
-    for v in tensors:
-        dev.add_reader(v._buf, st)
+    with dev.lock:
+        for v in tensors:
+            dev.add_reader(v._buf, st)
     global lazy_made
     lazy_made += 1
     return View(st, shape, contiguous_strides(shape), 0, D.bool_)
@@ -525,6 +523,13 @@ def fused_launch(expr, out_dtype, operands, cts, shape):
     written); None when no operand is one or the leaves do not fit."""
     if not LAZY or not any(isinstance(o, View) and pred_of(o) is not None for o in operands):
         return None
+    with operands[0].device.lock:
+        return _fused_launch(expr, out_dtype, operands, cts, shape)
+
+
+def _fused_launch(expr, out_dtype, operands, cts, shape):
+    # under the device lock: no other thread writes a leaf (and so writes the mask)
+    # between reading the predicate and recording the launch
     parts = []
     for op, ct in zip(operands, cts):
         p = pred_of(op) if isinstance(op, View) else None

@@ -258,6 +258,13 @@ def _merge(dims):
 
 def _reduce(op, x, dim, keepdim, out_dtype, name, cast_to=None):
     _check_tensor(x, name)
+    # under the device lock: a lazy mask read as its predicate (fuse_pred) cannot have
+    # its tensors written by another thread before the reduction is recorded
+    with x.device.lock:
+        return _reduce_locked(op, x, dim, keepdim, out_dtype, name, cast_to)
+
+
+def _reduce_locked(op, x, dim, keepdim, out_dtype, name, cast_to):
     if not isinstance(keepdim, (bool, int)):
         raise TypeError(f"{name}(): keepdim must be a bool, got {type(keepdim).__name__}")
     dims = reduced_dims(dim, x.ndim)
@@ -319,8 +326,7 @@ def _reduce(op, x, dim, keepdim, out_dtype, name, cast_to=None):
     first = dict(tpl, VT=src.dtype.wgsl, LOAD=src.dtype.load.replace("W[", "X["), MAP=mp, **pred)
     again = dict(tpl, VT=acc, LOAD=_ACC_LOAD[acc], MAP="v", FUSED=False)
     denom = float(N)
-    with dev.lock:
-        _pass(dev, geo, first, again, final, out, out_dtype, denom)
+    _pass(dev, geo, first, again, final, out, out_dtype, denom)
     return out
 
 

@@ -333,21 +333,23 @@ class _Fused:
         return wins, off, self.scal
 
 
-def _fusable(dev, mask, shape, x=None, out=None):
+def _fusable(dev, mask, shape, x, out, out_byte_start, out_nbytes):
     """The _Fused of ``mask`` when the one-pass kernel can evaluate it in place of
     reading it: a whole lazy mask of the selection's shape whose tensors are
     contiguous (element i of the selection is element i of each), that the
-    output does not alias, within the adapter's storage bindings. Else None (the
-    mask is then written when the caller reads it). Call under dev.lock."""
+    output (a View) does not alias, within the adapter's storage bindings. Else
+    None (the mask is then written when the caller reads it). Call under dev.lock."""
     p = E.pred_of(mask)
     n = math.prod(shape)
     if p is None or mask.shape != tuple(shape) or select_path(dev, n) != "onepass":
         return None
     tensors = p.tensors()
     for t in tensors:
-        if not t.is_contiguous() or (out is not None and t._st is out._st):
+        if not t.is_contiguous() or t._st is out._st:
             return None
-    if 3 + 1 + len(tensors) + 1 > dev.max_storage_bindings:  # flags, x, an output window, count
+    # flags, x, the output windows, count and the predicate's tensors
+    if 3 + len(_out_windows(dev, out._buf, out_byte_start, out_nbytes)[0]) + len(tensors) \
+            > dev.max_storage_bindings:
         return None
     return _Fused(p, x)
 
@@ -398,10 +400,7 @@ def masked_select(x, mask, *, out=None, fill_value=None):
             xx, dst = _flat_word_view(x, shape), res
         else:
             xx, dst = E.cast(x.expand(shape), sel_dtype), View.empty((n,), sel_dtype, dev)
-        fuse = _fusable(dev, mask, shape, xx, out)
-        if fuse is not None and len(_out_windows(dev, dst._buf, dst._offset * 4, n * 4)[0]) + 3 + \
-                len(fuse.tensors) > dev.max_storage_bindings:
-            fuse = None
+        fuse = _fusable(dev, mask, shape, xx, dst, dst._offset * 4, n * 4)
         if fuse is not None:
             global fused
             fused += 1
@@ -464,7 +463,7 @@ def nonzero(x):
         res.count = count
         return res
     with dev.lock:
-        fuse = _fusable(dev, m, shape) if onepass_kernel(dev) == "subgroup" else None
+        fuse = _fusable(dev, m, shape, None, res, 0, n * nd * 4) if onepass_kernel(dev) == "subgroup" else None
         if fuse is not None:
             global fused
             fused += 1
