@@ -50,10 +50,10 @@ from wgpu_tensor.runtime.uniforms import COPY, ELEMENTWISE  # noqa: E402
 
 GPU_OPS = ["copy_kernel", "masked_select", "masked_select_async", "x[mask]", "nonzero", "compare",
            "masked_select(x>t)", "x[x>t]", "x[(x>a)&(x<b)]", "count_nonzero(x>t)", "(x>t).sum()",
-           "(x>t).any()"]
+           "(x>t).any()", "x.sum()"]
 # The lazy-mask entries (x > t is not run: the consumer evaluates it; see
 # ops/elementwise.py's Pred), and the counters that prove each one fused.
-FUSED_OPS = GPU_OPS[6:]
+FUSED_OPS = GPU_OPS[6:-1]  # (x.sum(): the reduction kernel over float32 x, for reference)
 
 
 def run_once(dev, fn, device_time):
@@ -240,6 +240,7 @@ def main(argv=None):
                 "count_nonzero(x>t)": lambda: wt.count_nonzero(x > thr),
                 "(x>t).sum()": lambda: (x > thr).sum(),
                 "(x>t).any()": lambda: (x > thr).any(),
+                "x.sum()": lambda: x.sum(),
             }
             runs = {name: (lambda f=f: run_once(dev, f, device_time)) for name, f in gpu.items()}
             runs["numpy x[m]"] = lambda: run_host(lambda: a[m_np])
@@ -311,7 +312,7 @@ def main(argv=None):
 
 
 def print_table(rows, basis):
-    ops = [o for o in GPU_OPS[1:] if o not in FUSED_OPS or o == "masked_select(x>t)"]
+    ops = GPU_OPS[1:7]  # (the other lazy-mask entries: print_fused)
     short = {"masked_select": "sel", "masked_select_async": "async", "x[mask]": "x[m]", "nonzero": "nonzero",
              "compare": "x>t", "masked_select(x>t)": "sel(x>t)"}
     extra = [k for k in rows[0]["times"] if k.startswith("torch")] if rows else []
@@ -334,14 +335,16 @@ def print_table(rows, basis):
 def print_fused(rows, basis):
     """The lazy-mask entries: ratio to the copy kernel and to masked_select with a
     precomputed mask, and x[x > t]'s wall time against numpy's."""
-    print(f"\nfused consumers of a lazy mask ({basis}): ratio to copy / to masked_select(x, m)")
-    head = f"{'n':>6} {'sel%':>5} " + " ".join(f"{o:>22}" for o in FUSED_OPS) + f" {'x[x>t]/np':>10} {'np x[x>t] ms':>13}"
+    print(f"\nfused consumers of a lazy mask ({basis}): ratio to copy / to masked_select(x, m); "
+          "x.sum() (no mask) for reference")
+    head = (f"{'n':>6} {'sel%':>5} " + " ".join(f"{o:>22}" for o in FUSED_OPS) + f" {'x.sum()':>8}"
+            + f" {'x[x>t]/np':>10} {'np x[x>t] ms':>13}")
     print(head)
     print("-" * len(head))
     for r in rows:
         cells = [f"{r['ratio_vs_copy'][o]:.2f} / {r['ratio_vs_select'][o]:.2f}" for o in FUSED_OPS]
         print(f"2^{int(math.log2(r['n'])):<4} {r['frac'] * 100:5.0f} " + " ".join(f"{c:>22}" for c in cells)
-              + f" {r['x[x>t]_vs_numpy']:10.2f} {r['times']['numpy x[x>t]']['wall'] * 1e3:13.3f}")
+              + f" {r['ratio_vs_copy']['x.sum()']:8.2f} {r['x[x>t]_vs_numpy']:10.2f} {r['times']['numpy x[x>t]']['wall'] * 1e3:13.3f}")
 
 
 def plot(rows, info, key, path):

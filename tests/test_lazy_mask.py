@@ -205,6 +205,12 @@ def test_past_the_leaf_bound_is_written_and_right():
     want = (arrs[0] > arrs[1]) & (arrs[2] > arrs[0])
     np.testing.assert_array_equal(ts[3][m].numpy(), arrs[3][want])
     np.testing.assert_array_equal(ts[0][m4].numpy(), arrs[0][want & (arrs[3] > 0)])
+    # a where over a lazy mask: x repeated is one leaf, the fill the fourth (slot d)
+    k = (ts[0] > ts[1]) & (ts[0] < 0.5)
+    with Counters() as c:
+        w = wt.where(k, ts[0], 0.25).numpy()
+    assert c.launch == 1 and c.written == 0
+    np.testing.assert_array_equal(w, np.where((arrs[0] > arrs[1]) & (arrs[0] < 0.5), arrs[0], np.float32(0.25)))
     m5 = (ts[0] > 0.1) & (ts[1] > 0.2) & (ts[0] < 1.5)   # two tensors, three scalars: five leaves
     assert not is_lazy(m5)
     np.testing.assert_array_equal(ts[1][m5].numpy(), arrs[1][(arrs[0] > 0.1) & (arrs[1] > 0.2) & (arrs[0] < 1.5)])

@@ -165,9 +165,10 @@ def _flat(dev, expr, out_dtype, out_offset, out_size, operands, cts, rt, shape, 
 
 def launch(expr, out_dtype, operands, cts, shape=None, result_type=None, device=None, out=None,
            extra=None):
-    """Run EXPR over the broadcast of ``operands`` (Views or Scalars), each
-    converted to the WGSL type in ``cts``; returns a new contiguous View, or
-    writes into ``out`` (contiguous, of the broadcast shape and ``out_dtype``).
+    """Run EXPR over the broadcast of ``operands`` (Views or Scalars; a fourth one
+    is a Scalar, d), each converted to the WGSL type in ``cts``; returns a new
+    contiguous View, or writes into ``out`` (contiguous, of the broadcast shape
+    and ``out_dtype``).
     ``extra``: (value, WGSL type) of a fourth scalar, d in EXPR."""
     views = [o for o in operands if isinstance(o, View)]
     if views:
@@ -428,8 +429,7 @@ class Pred:
         st.buf = dev.alloc(n)
         try:
             expr, ops, cts = self.form()
-            extra = (ops.pop().value, cts.pop()) if len(ops) == 4 else None
-            launch(expr, D.bool_, ops, cts, shape=self.shape, extra=extra,
+            launch(expr, D.bool_, ops, cts, shape=self.shape,
                    out=View(st, self.shape, contiguous_strides(self.shape), 0, D.bool_))
         except BaseException:
             dev.release(st.buf)
@@ -540,8 +540,7 @@ def _fused_launch(expr, out_dtype, operands, cts, shape):
     global lazy_fused
     lazy_fused += 1
     expr, ops, cts = _form(*merged)
-    extra = (ops.pop().value, cts.pop()) if len(ops) == 4 else None
-    return launch(expr, out_dtype, ops, cts, shape=shape, extra=extra)
+    return launch(expr, out_dtype, ops, cts, shape=shape)
 
 
 def _lazy_binary(expr, x, y, cts, shape):
