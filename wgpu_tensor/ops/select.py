@@ -72,12 +72,7 @@ def onepass_kernel(dev):
         return "workgroup"
     if ONEPASS_KERNEL is not None:
         return ONEPASS_KERNEL
-    return "subgroup" if _is_cpu(dev) else "workgroup"
-
-
-def _is_cpu(dev):
-    info = dev.adapter.info
-    return "cpu" in str(info.get("adapter_type", "")).lower() or dev.is_lavapipe
+    return "subgroup" if dev.is_cpu else "workgroup"
 
 
 def select_path(dev, n):

@@ -254,6 +254,11 @@ class Device:
         }
 
     @property
+    def is_cpu(self):
+        """A CPU adapter (lavapipe, or any that says so): the kernels' CPU layouts."""
+        return "cpu" in str(self.adapter.info.get("adapter_type", "")).lower() or self.is_lavapipe
+
+    @property
     def is_lavapipe(self):
         i = self.adapter.info
         return "llvmpipe" in (i.get("device", "") + i.get("vendor", "")).lower()
