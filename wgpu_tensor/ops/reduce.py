@@ -14,6 +14,8 @@ copy and no CPU read:
   - Each launch binds a window of the input and of the output that fits one storage
     binding and a grid that fits the adapter (rows far apart are cut at row ends,
     then chunked smaller); bool and float16 outputs are packed whole words.
+  - sum/count_nonzero/any/all of a lazy mask over one tensor (x > t, (x > a) & (x < b))
+    read that tensor and evaluate the predicate in MAP (fuse_pred): no mask is written.
 """
 from __future__ import annotations
 

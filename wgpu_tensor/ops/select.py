@@ -22,6 +22,9 @@ three passes (masked_scatter always; masked_select over 2**30 elements; nonzero 
 masked_select writes every element branch-free: the selected ones packed first,
 the rejected ones from the end backwards (positions past .count are unspecified
 by the API; the one-pass kernel's sparse tiles leave theirs untouched).
+A lazy mask (ops/elementwise.py's Pred: x > t, (x > a) & (x < b), ...) is not
+read: the one-pass kernels evaluate its predicate from its tensors (_Fused,
+shaders/select_pred.wgsl), so it is never written.
 Bool and float16 inputs (1- and 2-byte elements) are selected widened to 32
 bits and narrowed back. Inputs bigger than one storage
 binding run as several segments; an output bigger than one binding is bound as
