@@ -93,13 +93,14 @@ def scalar_bits(operands, cts):
     return scal
 
 
-def slot_params(operands, cts, vals=None):
+def slot_params(operands, cts, own=None):
     """Template parameters of operand slots a, b, c (tensors or scalars) and d (a
     scalar): CT_x (the WGSL type it is computed in), VAL_x (a tensor's load from
     word array A/B/C at element ea/eb/ec, or the scalar decoded from P.scal.x..w)
-    and HAS_x (a tensor: its binding exists). ``vals`` overrides VAL_x by slot
-    letter. The elementwise, selection and reduction kernels all take their
-    operands this way (one shared generator, see Pred)."""
+    and HAS_x (a tensor: its binding exists). ``own`` = (slot index, WGSL value):
+    that tensor is a value the kernel loaded itself (no binding). The
+    elementwise, selection and reduction kernels all take their operands this way
+    (one shared generator, see Pred)."""
     params = {}
     for i, slot in enumerate(_SLOTS + "D"):
         if i < len(operands):
@@ -110,8 +111,10 @@ def slot_params(operands, cts, vals=None):
             val = _load(op.dtype, slot) if tensor else _decode(_SCAL[i], ct)
         else:
             ct, tensor, val = "u32", False, "0u"
+        if own is not None and own[0] == i:
+            val, tensor = own[1], False
         params[f"CT_{slot}"] = ct
-        params[f"VAL_{slot}"] = (vals or {}).get(slot, val)
+        params[f"VAL_{slot}"] = val
         if slot != "D":
             params[f"HAS_{slot}"] = tensor
     return params

@@ -359,8 +359,8 @@ def fuse_pred(x, op, cast_to):
     if len(p.tensors()) != 1:
         return None
     t = ops[0]
-    params = E.slot_params(ops, cts, {"A": "v"})
-    params.update(HAS_A=False, PRED=expr, PV=t.dtype.wgsl, LEAF_A=0, LEAF_B=0, LEAF_C=0)
+    params = E.slot_params(ops, cts, own=(0, "v"))
+    params.update(PRED=expr, PV=t.dtype.wgsl, LEAF_A=0, LEAF_B=0, LEAF_C=0)
     return t, params, E.scalar_bits(ops, cts)
 
 

@@ -300,18 +300,16 @@ class _Fused:
 
     def __init__(self, pred, x):
         expr, ops, cts = pred.form()
-        vals, self.tensors, self.scal = {}, [], E.scalar_bits(ops, cts)
+        own, self.tensors, self.scal = None, [], E.scalar_bits(ops, cts)
         for i, op in enumerate(ops):
             if not isinstance(op, View):
                 continue
             if (x is not None and op._st is x._st and op._offset == x._offset and op.dtype is x.dtype
-                  and op._strides == x._strides):
-                vals["ABC"[i]] = _WORD_AS[x.dtype.wgsl]  # x itself: the word the kernel loaded
+                    and op._strides == x._strides):
+                own = (i, _WORD_AS[x.dtype.wgsl])  # x itself: the word the kernel loaded
             else:
                 self.tensors.append(("ABC"[i], op))
-        self.slot_params = E.slot_params(ops, cts, vals)
-        for slot in vals:
-            self.slot_params[f"HAS_{slot}"] = False
+        self.slot_params = E.slot_params(ops, cts, own)
         self.expr = expr
 
     def params(self, first_binding):
