@@ -458,7 +458,7 @@ def _pred_operand(v, shape):
     p = pred_of(v)
     if p is not None:
         return p.expr, p.leaves, p.cts, "bool"
-    if v.shape != shape or v.count is not None or v.dtype not in _PRED_DTYPES:
+    if v.shape != shape or v.count is not None or v.dtype not in _PRED_DTYPES or not _one_window(v):
         return None
     ct = "bool" if v.dtype is D.bool_ else v.dtype.wgsl
     return "{0}", [v], [ct], ct
@@ -500,6 +500,21 @@ def _merge(expr, parts):
     for v in tensors:
         v._buf  # a leaf that is a part of a lazy mask is written now
     return _SLOT_RE.sub(lambda m: subs["abc".index(m.group())], expr), leaves, cts
+
+
+def _one_window(v):
+    """A leaf the write of its mask can always read: contiguous (launch splits it
+    as needed), or strided within one storage binding. Anything else runs at once,
+    so that its errors (a view too thin for a binding) come from the op itself,
+    never from a later write that materialises the mask."""
+    if len(v.shape) > MAX_DIMS:
+        return False
+    if v.is_contiguous():
+        return True
+    if any(st < 0 for st in v._strides):
+        return False
+    hi = v._offset + sum((s - 1) * st for s, st in zip(v.shape, v._strides))
+    return (hi - v._offset + 1) * v.dtype.itemsize + 2 * v.device.storage_align <= v.device.max_binding
 
 
 def _lazy(expr, parts, shape):
