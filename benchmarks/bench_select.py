@@ -5,8 +5,10 @@
 
 Times, on the current adapter: the copy kernel (the floor: reads and writes 4n
 bytes), our masked_select (fixed size + count), masked_select_async, x[mask],
-nonzero, a compare op, x.masked_select(x > t) (the fused compare-and-select; the
-script checks that it fused), numpy's x[m], and
+nonzero, a compare op (x > t written: a lazy mask materialised), the fused
+consumers of a lazy mask (masked_select(x, x > t), x[x > t], x[(x > a) & (x < b)],
+count_nonzero(x > t), (x > t).sum(), (x > t).any(): the script checks that each
+fused and wrote no mask), numpy's x[m] and x[x > t], and
 torch.masked_select and torch's x[m] when torch is importable (CPU, and CUDA when
 available: device time from CUDA events, wall time after a synchronize).
 
@@ -41,12 +43,18 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import wgpu_tensor as wt  # noqa: E402
+from wgpu_tensor.ops import elementwise as E  # noqa: E402
+from wgpu_tensor.ops import reduce as R  # noqa: E402
 from wgpu_tensor.ops import select as S  # noqa: E402
 from wgpu_tensor.runtime import get_device  # noqa: E402
 from wgpu_tensor.runtime.uniforms import COPY, ELEMENTWISE  # noqa: E402
 
 GPU_OPS = ["copy_kernel", "masked_select", "masked_select_async", "x[mask]", "nonzero", "compare",
-           "masked_select(x>t)"]
+           "masked_select(x>t)", "x[x>t]", "x[(x>a)&(x<b)]", "count_nonzero(x>t)", "(x>t).sum()",
+           "(x>t).any()", "x.sum()"]
+# The lazy-mask entries (x > t is not run: the consumer evaluates it; see
+# ops/elementwise.py's Pred), and the counters that prove each one fused.
+FUSED_OPS = GPU_OPS[6:-1]  # (x.sum(): the reduction kernel over float32 x, for reference)
 
 
 def run_once(dev, fn, device_time):
@@ -116,7 +124,15 @@ def small_op_cost(dev, n_ops=1000, n=1024, rounds=5):
     wgpu loop recording the same kernel, bind group and parameters n_ops times
     into one encoder; best of `rounds` interleaved rounds. Also the recording
     part alone (before the sync) of each."""
-    from wgpu_tensor.ops import elementwise as E
+    # x > y written at once (a lazy mask would run nothing): the dispatch overhead
+    old, E.LAZY = E.LAZY, False
+    try:
+        return _small_op_cost(dev, n_ops, n, rounds)
+    finally:
+        E.LAZY = old
+
+
+def _small_op_cost(dev, n_ops, n, rounds):
     x, y = wt.rand(n, seed=1), wt.rand(n, seed=2)
     r = x > y
     kern = E._kernel(dev, "a > b", wt.bool, [x._v, y._v], ("f32", "f32"), "bool", True)
@@ -224,7 +240,8 @@ def main(argv=None):
             m_np = rng.random(n) < frac
             m = wt.tensor(m_np)
             thr = float(np.quantile(a, 1 - frac)) if 0 < frac < 1 else (-np.inf if frac >= 1 else np.inf)
-            ref, ref_t = a[m_np], a[a > thr]
+            lo, hi = (float(np.quantile(a, q)) for q in ((1 - frac) / 2, 1 - (1 - frac) / 2))
+            ref, ref_t, ref_band = a[m_np], a[a > thr], a[(a > lo) & (a < hi)]
             k = len(ref)
             gpu = {
                 "copy_kernel": lambda: copy_kernel(dev, x, dst, n),
@@ -232,11 +249,18 @@ def main(argv=None):
                 "masked_select_async": lambda: run_async(x.masked_select_async(m)),
                 "x[mask]": lambda: x[m],
                 "nonzero": lambda: m.nonzero(),
-                "compare": lambda: x > thr,
+                "compare": lambda: (x > thr)._v._buf,   # the mask written
                 "masked_select(x>t)": lambda: x.masked_select(x > thr),
+                "x[x>t]": lambda: x[x > thr],
+                "x[(x>a)&(x<b)]": lambda: x[(x > lo) & (x < hi)],
+                "count_nonzero(x>t)": lambda: wt.count_nonzero(x > thr),
+                "(x>t).sum()": lambda: (x > thr).sum(),
+                "(x>t).any()": lambda: (x > thr).any(),
+                "x.sum()": lambda: x.sum(),
             }
             runs = {name: (lambda f=f: run_once(dev, f, device_time)) for name, f in gpu.items()}
             runs["numpy x[m]"] = lambda: run_host(lambda: a[m_np])
+            runs["numpy x[x>t]"] = lambda: run_host(lambda: a[a > thr])
             for td in torch_devs:
                 tx, tm = torch.from_numpy(a).to(td), torch.from_numpy(m_np).to(td)
                 runs[f"torch.masked_select ({td})"] = (
@@ -249,11 +273,17 @@ def main(argv=None):
             assert np.array_equal(x[m].numpy(), ref)
             nz = m.nonzero()  # fixed size n, with .count (as masked_select)
             assert np.array_equal(nz.numpy()[:nz.count.item()].reshape(-1), np.flatnonzero(m_np))
-            before = S.fused
+            counters = (S.fused, R.fused, E.lazy_written)
             rt = x.masked_select(x > thr)
             assert np.array_equal(rt.numpy()[:rt.count.item()], ref_t)
-            # the timed x.masked_select(x > t) is the fused compare-and-select
-            assert S.fused == before + (S.select_path(dev, n) == "onepass" and n <= S._segment_elems(dev))
+            assert np.array_equal(x[x > thr].numpy(), ref_t)
+            assert np.array_equal(x[(x > lo) & (x < hi)].numpy(), ref_band)
+            assert wt.count_nonzero(x > thr).item() == len(ref_t) == (x > thr).sum().item()
+            assert (x > thr).any().item() == bool(len(ref_t))
+            # the timed lazy-mask entries are fused: no mask written
+            onepass = S.select_path(dev, n) == "onepass"
+            assert (S.fused - counters[0], R.fused - counters[1], E.lazy_written - counters[2]) == \
+                (3 * onepass, 3, 0 if onepass else 3), "a lazy-mask entry did not fuse"
             moved = async_bytes(dev, x, m, ref)
             bytes_ok &= moved == 4 + 4 * k
             rows.append({"n": n, "frac": frac, "k": k, "times": res, "async_bytes_read": moved,
@@ -273,9 +303,12 @@ def main(argv=None):
             "device": t[ours]["device"] / t[theirs]["device"] if t[ours]["device"] and t[theirs]["device"] else None}
             for ours, prefix in (("masked_select", "torch.masked_select"), ("x[mask]", "torch x[m]"))
             for theirs in t if theirs.startswith(prefix + " (")}
+        r["ratio_vs_select"] = {op: t[op][key] / t["masked_select"][key] for op in FUSED_OPS}
+        r["x[x>t]_vs_numpy"] = t["x[x>t]"]["wall"] / t["numpy x[x>t]"]["wall"]
         r["select_GBps"] = (r["n"] * 5 + r["k"] * 4) / t["masked_select"][key] / 1e9
         r["copy_GBps"] = r["n"] * 8 / t["copy_kernel"][key] / 1e9
     print_table(rows, basis)
+    print_fused(rows, basis)
     print(f"\nmasked_select_async + .numpy() host bytes: "
           + ", ".join(f"{r['async_bytes_read']} (4+4k={r['async_bytes_expected']}, 4n={4 * r['n']})"
                       for r in rows[:3]) + (" ..." if len(rows) > 3 else "")
@@ -302,7 +335,7 @@ def main(argv=None):
 
 
 def print_table(rows, basis):
-    ops = GPU_OPS[1:]
+    ops = GPU_OPS[1:7]  # (the other lazy-mask entries: print_fused)
     short = {"masked_select": "sel", "masked_select_async": "async", "x[mask]": "x[m]", "nonzero": "nonzero",
              "compare": "x>t", "masked_select(x>t)": "sel(x>t)"}
     extra = [k for k in rows[0]["times"] if k.startswith("torch.masked_select")] if rows else []
@@ -320,6 +353,21 @@ def print_table(rows, basis):
                 + f" {r['ratio_vs_numpy']['masked_select']:7.2f} {t['numpy x[m]']['wall'] * 1e3:8.3f}"
                 + "".join(f" {t['masked_select']['wall'] / t[e]['wall']:9.2f}" for e in extra))
         print(line)
+
+
+def print_fused(rows, basis):
+    """The lazy-mask entries: ratio to the copy kernel and to masked_select with a
+    precomputed mask, and x[x > t]'s wall time against numpy's."""
+    print(f"\nfused consumers of a lazy mask ({basis}): ratio to copy / to masked_select(x, m); "
+          "x.sum() (no mask) for reference")
+    head = (f"{'n':>6} {'sel%':>5} " + " ".join(f"{o:>22}" for o in FUSED_OPS) + f" {'x.sum()':>8}"
+            + f" {'x[x>t]/np':>10} {'np x[x>t] ms':>13}")
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        cells = [f"{r['ratio_vs_copy'][o]:.2f} / {r['ratio_vs_select'][o]:.2f}" for o in FUSED_OPS]
+        print(f"2^{int(math.log2(r['n'])):<4} {r['frac'] * 100:5.0f} " + " ".join(f"{c:>22}" for c in cells)
+              + f" {r['ratio_vs_copy']['x.sum()']:8.2f} {r['x[x>t]_vs_numpy']:10.2f} {r['times']['numpy x[x>t]']['wall'] * 1e3:13.3f}")
 
 
 def plot(rows, info, key, path):

@@ -214,8 +214,9 @@ def op_autograd(rng):
 
 
 def op_fused(rng):
-    """x.masked_select(x OP t): the compare held back and fused into the selection
-    (other threads record in between at random, which must unfuse it safely)."""
+    """x.masked_select(x OP t): a lazy mask the selection evaluates itself (other
+    threads record in between at random; x changed in place before the selection
+    at random, which must write the mask first)."""
     dt = [wt.float32, wt.int32, wt.uint32][rng.integers(3)]
     n = int(rng.integers(1, 20000))
     a = data(rng, (n,), dt)
@@ -224,6 +225,9 @@ def op_fused(rng):
     name = ["gt", "le", "ne"][rng.integers(3)]
     m = {"gt": x > t, "le": x <= t, "ne": x != t}[name]
     want_m = {"gt": a > t, "le": a <= t, "ne": a != t}[name]
+    if rng.integers(2):
+        x.add_(1)
+        a = a + a.dtype.type(1)
     sel = x.masked_select(m)
     k = sel.count.item()
     if k != int(want_m.sum()):

@@ -3,9 +3,10 @@
 // One invocation computes 4 consecutive output elements so that every output
 // dtype (1-byte bool, 2-byte f16, 4-byte words) is written as whole u32 words.
 //
-// Template: WG; CT_A/B/C (WGSL type an operand is converted to), VAL_A/B/C
+// Template: WG; CT_A/B/C/D (WGSL type an operand is converted to), VAL_A/B/C/D
 // (its loaded value: a load from the word array with element index ea/eb/ec,
-// or a scalar decoded from P.scal), EXPR (in a, b, c, gi = global index),
+// or a scalar decoded from P.scal; d is always a scalar, P.scal.w), EXPR (in
+// a, b, c, d, gi = global index),
 // RT (WGSL type of EXPR), ALL_CONTIG, MATH (EXPR calls an m_ helper of
 // elementwise_math.wgsl; P.scal.w holds a fourth scalar for those that need
 // one), and one of OUT_W32 (with BITS), OUT_BOOL,
@@ -108,6 +109,7 @@ fn compute(gi: u32) -> {{RT}} {
     let a = {{CT_A}}({{VAL_A}});
     let b = {{CT_B}}({{VAL_B}});
     let c = {{CT_C}}({{VAL_C}});
+    let d = {{CT_D}}({{VAL_D}});
     return {{RT}}({{EXPR}});
 }
 

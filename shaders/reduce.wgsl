@@ -13,7 +13,8 @@
 // MAP (v -> ACC), COMBINE (a, b -> ACC), RT + FINAL (a -> RT); SPLIT (several items per
 // row, else one); KEPT_ND (several kept dims, else at most one); RED_1D / RED_ND (strided
 // reduced dims, merged into one or not) / RED_CONTIG (contiguous: read 4 at a time, VEC4
-// for 32-bit values); DIRECT (T = 1 and a 32-bit output: each invocation writes its own
+// for 32-bit values); FUSED (X holds a lazy mask's tensor; MAP evaluates its
+// predicate, pred.wgsl, as pred(0u, v)); DIRECT (T = 1 and a 32-bit output: each invocation writes its own
 // word, with BITS), else the tree and one of OUT_W32 (with BITS), OUT_BOOL, OUT_F16.
 
 //@uniform ReduceParams
@@ -84,6 +85,10 @@ fn round_f16(x: f32) -> f32 {
 fn combine(a: {{ACC}}, b: {{ACC}}) -> {{ACC}} {
     return {{COMBINE}};
 }
+
+//@if FUSED
+//@include pred
+//@endif
 
 fn map(v: {{VT}}) -> {{ACC}} {
     return {{MAP}};

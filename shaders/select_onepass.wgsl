@@ -56,13 +56,14 @@ fn tile_total(t: u32, li: u32, sid: u32, ssz: u32) -> u32 {
     let tile = next_tile(li == 0u);             // global block index
     let b = tile - P.blk0;                      // block in this segment
 //@if FUSED
-    // x's 16 words of this thread, loaded once: they give the mask and are written out.
+    // x's 16 words of this thread, loaded once: the predicate may read them, and they
+    // are written out.
     let wb = b * BLOCK_WORDS + li * 4u;
     let xi = P.x_off / 4u + wb;
     let xs = array<vec4<u32>, 4>(X[xi], X[xi + 1u], X[xi + 2u], X[xi + 3u]);
-    let bits = vec4<u32>(pred_word(xs[0]) & valid_bits(wb), pred_word(xs[1]) & valid_bits(wb + 1u),
-                         pred_word(xs[2]) & valid_bits(wb + 2u), pred_word(xs[3]) & valid_bits(wb + 3u));
-    store_words(wb, bits);
+    let bits = vec4<u32>(pred_word(wb, xs[0]) & valid_bits(wb), pred_word(wb + 1u, xs[1]) & valid_bits(wb + 1u),
+                         pred_word(wb + 2u, xs[2]) & valid_bits(wb + 2u),
+                         pred_word(wb + 3u, xs[3]) & valid_bits(wb + 3u));
 //@else
     let bits = block_bits(b, li);
 //@endif

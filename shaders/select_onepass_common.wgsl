@@ -1,17 +1,16 @@
 // select_onepass_common.wgsl: the bindings, includes and state constants of the two
 // one-pass selection kernels (select_onepass.wgsl, select_onepass_sg.wgsl).
-// Bindings: 0 P, 1 M (mask words as vec4, 16 bools each; FUSED: MW, the mask's u32
-// words, written from x OP t by select_pred.wgsl), 2 FLAGS (atomic u32, rw: [0] tile
+// Bindings: 0 P, 1 M (mask words as vec4, 16 bools each; absent when FUSED: the mask
+// is a predicate evaluated from its tensors, select_pred.wgsl), 2 FLAGS (atomic u32, rw: [0] tile
 // counter, [1 + t] the state of tile t; cleared before the first segment), 3 X (vec4
 // of x's u32 words; VALUES), 4.. OUT0..OUT{K-1} (u32 windows of the output, rw), 4+K
-// COUNT (u32, rw: the total, written by the last tile). A state is one u32: 2 flag
+// COUNT (u32, rw: the total, written by the last tile), 5+K.. (FUSED) the
+// predicate's tensors (pred.wgsl). A state is one u32: 2 flag
 // bits (AGG: the tile's own count is published; INCL: its inclusive prefix is) and
 // 30 value bits.
 
 @group(0) @binding(0) var<uniform> P: SelectParams;
-//@if FUSED
-@group(0) @binding(1) var<storage, read_write> MW: array<u32>;
-//@else
+//@if !FUSED
 @group(0) @binding(1) var<storage, read> M: array<vec4<u32>>;
 //@endif
 @group(0) @binding(2) var<storage, read_write> FLAGS: array<atomic<u32>>;

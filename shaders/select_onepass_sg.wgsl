@@ -77,8 +77,9 @@ fn tile_total(t: u32, li: u32, sid: u32, ssz: u32) -> u32 {
     let w0 = b * (TILE / 4u) + v0 * 4u;
     var bits: array<vec4<u32>, RUN>;
     var c = 0u;
-//@if FUSED
-    // x's words of the run, loaded once: they give the mask and are written out.
+//@if FUSED_X
+    // x's words of the run, loaded once: the predicate may read them, and they are
+    // written out.
     var xs: array<vec4<u32>, RUN * 4u>;
     for (var v = 0u; v < v1 - v0; v = v + 1u) {
         let w = w0 + v * 4u;
@@ -87,13 +88,12 @@ fn tile_total(t: u32, li: u32, sid: u32, ssz: u32) -> u32 {
         for (var k = 0u; k < 4u; k = k + 1u) {
             let xv = X[i + k];
             xs[v * 4u + k] = xv;
-            bv[k] = pred_word(xv);
+            bv[k] = pred_word(w + k, xv);
         }
 //@if !FULL
         bv = bv & vec4<u32>(valid_bits(w), valid_bits(w + 1u), valid_bits(w + 2u), valid_bits(w + 3u));
 //@endif
         bits[v] = bv;
-        store_words(w, bv);
         c = c + sum4(countOneBits(bv));
     }
 //@else
@@ -132,7 +132,7 @@ fn tile_total(t: u32, li: u32, sid: u32, ssz: u32) -> u32 {
         let cnt = countOneBits(bv);
         let w = w0 + v * 4u;
         for (var k = 0u; k < 4u; k = k + 1u) {
-//@if FUSED
+//@if FUSED_X
 //@if FULL
             emit_xv(pos, w + k, bv[k], xs[v * 4u + k]);
 //@else

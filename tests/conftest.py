@@ -94,7 +94,7 @@ def require_subgroups(what="this test"):
 def no_gpu_work(allocs=0):
     """Assert that the block records nothing at all on the device: no dispatch,
     clear, copy, upload or read, and no buffer allocated (new or from the pool).
-    Work recorded before the block (a held compare) is flushed first. Yields the
+    Work recorded before the block is flushed first. Yields the
     command log. ``allocs``: exactly that many allocations and nothing else (a
     known gap, stated where it is used, so that closing it shows here)."""
     from wgpu_tensor.runtime import get_device

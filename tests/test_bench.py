@@ -29,13 +29,17 @@ def test_bench_select_smoke(tmp_path, wall):
     for r in data["rows"]:
         assert r["async_bytes_read"] == 4 + 4 * r["k"] < 4 * r["n"] or r["k"] == r["n"]
         for name in ("copy_kernel", "masked_select", "masked_select_async", "x[mask]", "nonzero",
-                     "compare", "masked_select(x>t)", "numpy x[m]"):
+                     "compare", "masked_select(x>t)", "x[x>t]", "x[(x>a)&(x<b)]", "count_nonzero(x>t)",
+                     "(x>t).sum()", "(x>t).any()", "numpy x[m]", "numpy x[x>t]"):
             assert r["times"][name]["wall"] > 0
     dev = wt._get_device()
     timed = dev.has_timestamps and not wall
     assert data["timing"].startswith("device") == timed
     assert (data["rows"][0]["times"]["masked_select"]["device"] is not None) == timed
     assert data["small_op"]["ratio"] > 0
+    for r in data["rows"]:
+        assert set(r["ratio_vs_select"]) == {"masked_select(x>t)", "x[x>t]", "x[(x>a)&(x<b)]",
+                                             "count_nonzero(x>t)", "(x>t).sum()", "(x>t).any()"}
 
 
 def test_bench_copy_variants_smoke():

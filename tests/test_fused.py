@@ -1,7 +1,8 @@
-"""masked_select(x, x OP t) with the compare fused into the selection: the
-compare's dispatch is held back and the one-pass kernel computes the mask from
-x and stores it. Results, the mask itself, and every case where fusing must
-not happen, against numpy on both one-pass kernels and both scan paths."""
+"""masked_select(x, x OP t) with the compare fused into the selection: x OP t is a
+lazy mask (nothing runs), and the one-pass kernel evaluates it from x instead of
+reading a mask. Results, the mask itself (written when read), and every case
+where fusing must not happen, against numpy on both one-pass kernels and both
+scan paths. tests/test_lazy_mask.py covers the other expressions and consumers."""
 import asyncio
 import operator
 
@@ -40,6 +41,8 @@ def fused_select(x, op, t):
             S.ONEPASS_KERNEL) or onepass_name(dev, "default")
         assert ran and [c.name for c in ran] == [want] * len(ran), [c.name for c in ran]
         assert all(c.params["FUSED"] for c in ran), "the compare was not fused"
+        assert not [c for c in log if c.kind == "alloc" and c.params["nbytes"] == x.numel()], \
+            "a mask-sized buffer was allocated"
     else:
         assert "elementwise" in [c.name for c in ran], "the compare did not run"
     return m, res
@@ -172,25 +175,28 @@ async def _store(coro, box):
     box.append(await coro)
 
 
-def test_not_fused_when_anything_comes_between():
-    """Only the op right after the compare may take its place, and only with the
-    compare's own input: every other order runs both, with the mask as written."""
+def test_fused_or_not_whatever_comes_between():
+    """A lazy mask fuses into a later selection whatever ran in between, with any
+    input of its shape; a change of its input in place, a view of the mask or a
+    copy of it make the selection read a written mask, which holds the compare
+    of the input as it was."""
     rng = np.random.default_rng(8)
     a = rng.standard_normal(5000).astype(np.float32)
     x = wt.tensor(a)
     y = wt.tensor(a[::-1].copy())
     cases = []
-    before = S.fused
 
+    before = S.fused
     m = x > 0.0
     z = x + 1.0  # another op recorded in between
     cases.append((x.masked_select(m), a[a > 0]))
-
     m = x > 0.0
     cases.append((y.masked_select(m), a[::-1][a > 0]))  # another input
+    assert S.fused - before == 2
 
+    before = S.fused
     m = x > 0.0
-    x.add_(1.0)  # the input changed in place after the compare
+    x.add_(1.0)  # the input changed in place after the compare: the mask is the old one
     cases.append((x.masked_select(m), (a + 1)[a > 0]))
     x.sub_(1.0)
 
@@ -212,8 +218,8 @@ def test_not_fused_when_anything_comes_between():
     np.testing.assert_array_equal(z.numpy(), a + np.float32(1))
 
 
-def test_held_compare_is_recorded_by_every_other_use():
-    """A held compare is recorded before anything else: reads, reductions,
+def test_lazy_mask_is_written_for_every_other_use():
+    """A lazy mask is written for any use that is not fused: reads, reductions,
     timing, another compare."""
     dev = get_device()
     a = np.arange(-50, 50, dtype=np.float32)
@@ -230,7 +236,7 @@ def test_held_compare_is_recorded_by_every_other_use():
     np.testing.assert_array_equal(m.numpy(), a < 0)
 
 
-def test_failed_fused_recording_still_writes_the_mask(monkeypatch):
+def test_failed_fused_recording_leaves_the_mask_readable(monkeypatch):
     a = np.linspace(-1, 1, 999, dtype=np.float32)
     x = wt.tensor(a)
     m = x > 0.0

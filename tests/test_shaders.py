@@ -315,5 +315,5 @@ def test_uniform_block_round_trip_on_the_device(templates, name):
 def test_reduce_packs_denom_as_a_float():
     fields = {f.name: f for f in uniforms.REDUCE.fields}
     assert fields["denom"].wgsl == "f32"
-    args = [0] * 9 + [3.0] + [0] * 34
+    args = [0] * 9 + [3.0] + [0] * 38
     assert struct.unpack_from("<f", uniforms.REDUCE.pack(*args), uniforms.REDUCE.offsets[9])[0] == 3.0

@@ -14,18 +14,33 @@ from functools import lru_cache
 
 
 class Storage:
-    """Owns one pooled GPU buffer; returns it to the pool when the last view dies."""
+    """Owns one pooled GPU buffer; returns it to the pool when the last view dies.
 
-    __slots__ = ("buf", "dev", "version", "__weakref__")
+    A lazy storage (``lazy`` set, ``buf`` None) holds a result not computed yet: a
+    mask whose predicate (ops/elementwise.py's Pred) fused consumers evaluate in
+    their own kernels. ``materialise`` writes it; View._buf calls it, so any
+    consumer that needs the bytes gets them, and the device calls it before any
+    write into a buffer the predicate reads (Device.add_reader)."""
 
-    def __init__(self, buf, dev):
+    __slots__ = ("buf", "dev", "version", "lazy", "__weakref__")
+
+    def __init__(self, buf, dev, lazy=None):
         self.buf = buf
         self.dev = dev
         self.version = 0  # bumped by in-place ops; autograd checks it on saved inputs
+        self.lazy = lazy
+
+    def materialise(self):
+        """Write a lazy storage's buffer (once; a no-op otherwise)."""
+        if self.buf is None:
+            with self.dev.lock:
+                if self.buf is None:
+                    self.lazy.write(self)
 
     def __del__(self):
         try:
-            self.dev.release(self.buf)
+            if self.buf is not None:
+                self.dev.release(self.buf)
         except Exception:  # interpreter shutdown
             pass
 
@@ -35,7 +50,8 @@ class View:
 
     def __init__(self, storage, shape, strides, offset, dtype):
         self._st = storage
-        self._buf = storage.buf
+        if storage.buf is not None:  # else a lazy storage: __getattr__ materialises it
+            self._buf = storage.buf
         self.shape = shape
         self._strides = strides
         self._offset = offset
@@ -46,6 +62,15 @@ class View:
         # entry: all values): nonzero's coordinates are below its input's shape, so
         # indexing with them needs no range check (and no read).
         self.bounds = None
+
+    def __getattr__(self, name):
+        # Only an unset slot lands here: _buf of a lazy storage, written on first use.
+        if name != "_buf":
+            raise AttributeError(name)
+        st = self._st
+        st.materialise()
+        self._buf = st.buf
+        return st.buf
 
     @staticmethod
     def empty(shape, dtype, dev):

@@ -16,13 +16,13 @@ import numpy as np
 from .. import dtypes as D
 from ..runtime import get_device
 from ..runtime.uniforms import ELEMENTWISE, FILL
-from ..view import View, device_of
+from ..view import Storage, View, device_of
 from .launch import (MAX_DIMS, broadcast_shapes, broadcast_strides, chunk_elems, chunk_granule, coalesce,
                      contiguous_strides, span, window)
 
 WG = 64
 _SLOTS = "ABC"
-_SCAL = "xyz"
+_SCAL = "xyzw"
 
 
 class Scalar:
@@ -55,10 +55,7 @@ def _bits(value, wgsl_type):
 
 
 def _decode(slot_field, wgsl_type):
-    return _decode_field(f"P.scal.{slot_field}", wgsl_type)
-
-
-def _decode_field(f, wgsl_type):
+    f = f"P.scal.{slot_field}"
     return {"f32": f"bitcast<f32>({f})", "i32": f"bitcast<i32>({f})", "u32": f,
             "bool": f"({f} != 0u)"}[wgsl_type.replace("wide_", "")]
 
@@ -82,18 +79,45 @@ def _kernel(dev, expr, out_dtype, operands, cts, rt, all_contig):
               "OUT_W32": out_dtype.itemsize == 4, "OUT_BOOL": out_dtype is D.bool_,
               "OUT_F16": out_dtype is D.float16,
               "BITS": "u32" if rt == "u32" else "bitcast<u32>"}
-    access = ["rw", None, None, None]
-    for slot, op, ct in zip(_SLOTS, operands, cts):
-        params[f"CT_{slot}"] = ct
-        params[f"HAS_{slot}"] = isinstance(op, View)
-        if isinstance(op, View):
-            params[f"VAL_{slot}"] = _load(op.dtype, slot)
-            access[1 + _SLOTS.index(slot)] = "r"
-        else:
-            params[f"VAL_{slot}"] = _decode(_SCAL[_SLOTS.index(slot)], ct)
-    for slot in _SLOTS[len(operands):]:
-        params.update({f"CT_{slot}": "u32", f"VAL_{slot}": "0u", f"HAS_{slot}": False})
+    params.update(slot_params(operands, cts))
+    access = ["rw"] + ["r" if params.get(f"HAS_{slot}") else None for slot in _SLOTS]
     return dev.kernel("elementwise", params, access, ELEMENTWISE.size, alias=sig)
+
+
+def scalar_bits(operands, cts):
+    """The uniform words (P.scal.x..w) of the scalar operands in slots a..d."""
+    scal = [0, 0, 0, 0]
+    for i, op in enumerate(operands):
+        if not isinstance(op, View):
+            scal[i] = _bits(op.value, cts[i])
+    return scal
+
+
+def slot_params(operands, cts, own=None):
+    """Template parameters of operand slots a, b, c (tensors or scalars) and d (a
+    scalar): CT_x (the WGSL type it is computed in), VAL_x (a tensor's load from
+    word array A/B/C at element ea/eb/ec, or the scalar decoded from P.scal.x..w)
+    and HAS_x (a tensor: its binding exists). ``own`` = (slot index, WGSL value):
+    that tensor is a value the kernel loaded itself (no binding). The
+    elementwise, selection and reduction kernels all take their operands this way
+    (one shared generator, see Pred)."""
+    params = {}
+    for i, slot in enumerate(_SLOTS + "D"):
+        if i < len(operands):
+            op, ct = operands[i], cts[i]
+            tensor = isinstance(op, View)
+            if tensor and slot == "D":
+                raise ValueError("operand d is a scalar")
+            val = _load(op.dtype, slot) if tensor else _decode(_SCAL[i], ct)
+        else:
+            ct, tensor, val = "u32", False, "0u"
+        if own is not None and own[0] == i:
+            val, tensor = own[1], False
+        params[f"CT_{slot}"] = ct
+        params[f"VAL_{slot}"] = val
+        if slot != "D":
+            params[f"HAS_{slot}"] = tensor
+    return params
 
 
 _MATH = re.compile(r"\bm_\w+\(")
@@ -144,10 +168,11 @@ def _flat(dev, expr, out_dtype, out_offset, out_size, operands, cts, rt, shape, 
 
 def launch(expr, out_dtype, operands, cts, shape=None, result_type=None, device=None, out=None,
            extra=None):
-    """Run EXPR over the broadcast of ``operands`` (Views or Scalars), each
-    converted to the WGSL type in ``cts``; returns a new contiguous View, or
-    writes into ``out`` (contiguous, of the broadcast shape and ``out_dtype``).
-    ``extra``: (value, WGSL type) of a fourth scalar, P.scal.w in EXPR."""
+    """Run EXPR over the broadcast of ``operands`` (Views or Scalars; a fourth one
+    is a Scalar, d), each converted to the WGSL type in ``cts``; returns a new
+    contiguous View, or writes into ``out`` (contiguous, of the broadcast shape
+    and ``out_dtype``).
+    ``extra``: (value, WGSL type) of a fourth scalar, d in EXPR."""
     views = [o for o in operands if isinstance(o, View)]
     if views:
         dev = views[0].device
@@ -178,12 +203,9 @@ def launch(expr, out_dtype, operands, cts, shape=None, result_type=None, device=
     if n == 0:
         return out
     rt = result_type or out_dtype.wgsl
-    scal = [0, 0, 0, 0]
-    for i, op, ct in zip(range(3), operands, cts):
-        if not isinstance(op, View):
-            scal[i] = _bits(op.value, ct)
     if extra is not None:
-        scal[3] = _bits(*extra)
+        operands, cts = [*operands, Scalar(extra[0])], [*cts, extra[1]]
+    scal = scalar_bits(operands, cts)
 
     # Fast path (most small ops): every tensor operand is a contiguous view of the
     # output's shape and the whole op fits one launch with room to spare: one
@@ -321,7 +343,6 @@ def _load(dtype, slot):
 # (f32, i32, u32, bool); the m_ helpers live in shaders/elementwise_math.wgsl.
 # Float comparisons are ordered in SPIR-V, so NaN makes all of them false;
 # `ne` is written as !(a == b) so that NaN != x is true, as IEEE says.
-_LOGIC = {"logical_and": "&&", "logical_or": "||", "logical_xor": "!="}
 BINARY = {
     "gt": ("cmp", "a > b"), "ge": ("cmp", "a >= b"), "lt": ("cmp", "a < b"),
     "le": ("cmp", "a <= b"), "eq": ("cmp", "a == b"), "ne": ("cmp", "!(a == b)"),
@@ -362,12 +383,224 @@ def _int_kind(v, dt, is_tensor):
     return None
 
 
+# ---------------------------------------------------------------- lazy masks
+# A compare, logical op or isnan/isinf/isfinite whose operands are tensors of the
+# result's own shape (or Python scalars) is not run: its result is a lazy bool
+# tensor (view.Storage with ``lazy`` = a Pred) holding the predicate as an
+# expression over its leaves. Fused consumers (masked_select, nonzero,
+# masked_fill, where, the reductions of a mask) evaluate it in their own kernels
+# from the leaves, so the mask is never written; anything else asks for the
+# buffer (View._buf) and the predicate is written then by one elementwise launch.
+# The device materialises a Pred before any write into a leaf's buffer
+# (Device.add_reader), so it always sees the leaves as they were when it was made.
+PRED_TENSORS = 3   # tensor leaves at most: operand slots a, b, c of the kernels
+PRED_LEAVES = 4    # leaves at most: a fourth one is a scalar in slot d
+_PRED_DTYPES = (D.bool_, D.int32, D.uint32, D.float16, D.float32)
+_SLOT_RE = re.compile(r"\b[abc]\b")
+_BOOL_RULES = ("cmp", "logic", "bitwise")
+
+# masks made lazy and masks written from a Pred: for tests and benchmarks
+lazy_made = 0
+lazy_written = 0
+lazy_fused = 0  # elementwise launches (masked_fill, where) that evaluated a lazy mask
+
+
+class Pred:
+    """An unwritten bool result: ``expr``, a WGSL expression over leaf placeholders
+    {0}, {1}, ... ; ``leaves`` (Views of the result's shape, or Scalars) and the
+    WGSL type each is computed in (``cts``); the result's ``shape``. Its leaves
+    cannot change before it is written: the device writes it before any write
+    into their buffers (Device.add_reader sees every write route, out= results
+    and uploads included, where storage versions see only in-place ops)."""
+
+    __slots__ = ("expr", "leaves", "cts", "shape")
+
+    def __init__(self, expr, leaves, cts, shape):
+        self.expr, self.leaves, self.cts, self.shape = expr, leaves, cts, shape
+
+    def tensors(self):
+        return [v for v in self.leaves if isinstance(v, View)]
+
+    def form(self):
+        return _form(self.expr, self.leaves, self.cts)
+
+    def write(self, st):
+        """Materialise into lazy storage ``st`` (Storage.materialise, under the device lock)."""
+        global lazy_written
+        n = math.prod(self.shape)
+        dev = st.dev
+        st.buf = dev.alloc(n)
+        try:
+            expr, ops, cts = self.form()
+            launch(expr, D.bool_, ops, cts, shape=self.shape,
+                   out=View(st, self.shape, contiguous_strides(self.shape), 0, D.bool_))
+        except BaseException:
+            dev.release(st.buf)
+            st.buf = None
+            raise
+        st.lazy = None
+        lazy_written += 1
+
+
+def pred_of(v):
+    """The Pred of ``v`` when v is a whole, unwritten lazy mask; else None."""
+    p = v._st.lazy
+    if p is None or v._offset or v.shape != p.shape or v._strides != contiguous_strides(v.shape) \
+            or v.count is not None or v._st.buf is not None:
+        return None
+    return p
+
+
+def _pred_operand(v, shape):
+    """(expression, leaves, types, WGSL type) of operand ``v`` of a lazy op of
+    result ``shape``: a whole lazy mask inlines its predicate; a tensor of that
+    shape is a leaf; None when v cannot take part (broadcast, counted, ...)."""
+    p = pred_of(v)
+    if p is not None:
+        return p.expr, p.leaves, p.cts, "bool"
+    if v.shape != shape or v.count is not None or v.dtype not in _PRED_DTYPES or not _one_window(v):
+        return None
+    ct = "bool" if v.dtype is D.bool_ else v.dtype.wgsl
+    return "{0}", [v], [ct], ct
+
+
+def _form(expr, leaves, cts):
+    """(expression over slots a..d, operands, their WGSL types) of an expression over
+    leaf placeholders: tensors first (slots a, b, c), then the scalars. The
+    expression and the operands' dtypes and types are a kernel's cache key; scalar
+    values travel in its uniforms."""
+    order = sorted(range(len(leaves)), key=lambda i: not isinstance(leaves[i], View))
+    names = [""] * len(order)
+    for slot, i in enumerate(order):
+        names[i] = "abcd"[slot]
+    return expr.format(*names), [leaves[i] for i in order], [cts[i] for i in order]
+
+
+def _merge(expr, parts):
+    """``expr`` (over a, b, c) with operand i replaced by ``parts[i]`` = (expression
+    over its own leaf placeholders, leaves, types): (expression over the merged
+    leaves, leaves, types), a leaf repeated across parts kept once; None past the
+    leaf bounds."""
+    leaves, cts, subs = [], [], []
+    for e, pl, pc in parts:
+        idx = []
+        for leaf, ct in zip(pl, pc):
+            j = next((k for k, o in enumerate(leaves) if isinstance(leaf, View) and isinstance(o, View)
+                      and o._st is leaf._st and o._offset == leaf._offset and o._strides == leaf._strides
+                      and o.shape == leaf.shape and o.dtype is leaf.dtype and cts[k] == ct), None)
+            if j is None:
+                j = len(leaves)
+                leaves.append(leaf)
+                cts.append(ct)
+            idx.append("{%d}" % j)
+        subs.append("(" + e.format(*idx) + ")")
+    tensors = [v for v in leaves if isinstance(v, View)]
+    if not tensors or len(tensors) > PRED_TENSORS or len(leaves) > PRED_LEAVES:
+        return None
+    for v in tensors:
+        v._buf  # a leaf that is a part of a lazy mask is written now
+    return _SLOT_RE.sub(lambda m: subs["abc".index(m.group())], expr), leaves, cts
+
+
+def _one_window(v):
+    """A leaf the write of its mask can always read: contiguous (launch splits it
+    as needed), or strided within one storage binding. Anything else runs at once,
+    so that its errors (a view too thin for a binding) come from the op itself,
+    never from a later write that materialises the mask."""
+    if len(v.shape) > MAX_DIMS:
+        return False
+    if v.is_contiguous():
+        return True
+    if any(st < 0 for st in v._strides):
+        return False
+    hi = v._offset + sum((s - 1) * st for s, st in zip(v.shape, v._strides))
+    return (hi - v._offset + 1) * v.dtype.itemsize + 2 * v.device.storage_align <= v.device.max_binding
+
+
+def _lazy(expr, parts, shape):
+    """A lazy bool View of ``expr`` (over a, or a and b) with operand ``parts`` from
+    _pred_operand; None past the leaf bounds."""
+    merged = _merge(expr, parts)
+    if merged is None:
+        return None
+    p = Pred(*merged, shape)
+    tensors = p.tensors()
+    dev = tensors[0].device
+    st = Storage(None, dev, p)
+    with dev.lock:
+        for v in tensors:
+            dev.add_reader(v._buf, st)
+    global lazy_made
+    lazy_made += 1
+    return View(st, shape, contiguous_strides(shape), 0, D.bool_)
+
+
+def fused_launch(expr, out_dtype, operands, cts, shape):
+    """launch() of EXPR (over a, b, c) with each whole lazy mask among ``operands``
+    evaluated inside the kernel from its leaves (its mask is not read, nor
+    written); None when no operand is one or the leaves do not fit."""
+    if not LAZY or not any(isinstance(o, View) and pred_of(o) is not None for o in operands):
+        return None
+    with operands[0].device.lock:
+        return _fused_launch(expr, out_dtype, operands, cts, shape)
+
+
+def _fused_launch(expr, out_dtype, operands, cts, shape):
+    # under the device lock: no other thread writes a leaf (and so writes the mask)
+    # between reading the predicate and recording the launch
+    parts = []
+    for op, ct in zip(operands, cts):
+        p = pred_of(op) if isinstance(op, View) else None
+        parts.append((p.expr, p.leaves, p.cts) if p is not None else ("{0}", [op], [ct]))
+    merged = _merge(expr, parts)
+    if merged is None:
+        return None
+    global lazy_fused
+    lazy_fused += 1
+    expr, ops, cts = _form(*merged)
+    return launch(expr, out_dtype, ops, cts, shape=shape)
+
+
+def _lazy_binary(expr, x, y, cts, shape):
+    parts = []
+    for v, ct in zip((x, y), cts):
+        if isinstance(v, View):
+            part = _pred_operand(v, shape)
+            if part is None:
+                return None
+            if part[3] != ct:
+                part = (f"{ct}({part[0]})",) + part[1:]
+        else:
+            part = ("{0}", [Scalar(v)], [ct], ct)
+        parts.append(part[:3])
+    return _lazy(expr, parts, shape)
+
+
+def _lazy_unary(expr, x):
+    part = _pred_operand(x, x.shape)
+    return None if part is None else _lazy(expr, [part[:3]], x.shape)
+
+
+def _lazy_ok(views):
+    """Lazy results are made for non-empty tensors of one device that need no gradient
+    of their own (bool results never do)."""
+    dev = views[0].device
+    return all(v.device is dev for v in views) and views[0].numel() > 0 and LAZY
+
+
+LAZY = True  # False: every mask is written at once (benchmarks compare)
+
+
 def binary(name, x, y):
     xt, yt = isinstance(x, View), isinstance(y, View)
     if xt and yt:
         if x.shape != y.shape:
             broadcast_shapes(x.shape, y.shape)
         expr, out, cts, _ = _binary_plan(name, x.dtype, y.dtype, True, True, None, None)
+        if out is D.bool_ and x.shape == y.shape:
+            lz = _try_lazy(name, expr, x, y, cts)
+            if lz is not None:
+                return lz
         return launch(expr, out, [x, y], cts)
     if not xt and not yt:
         raise TypeError(f"{name} needs at least one tensor")
@@ -379,7 +612,24 @@ def binary(name, x, y):
         # numpy and PyTorch round a Python float to the tensor's float16 first
         # (so a float16 tensor holding 0.1 == 0.1); the kernel computes in f32.
         x, y = (v if isinstance(v, View) else _round_f16(v) for v in (x, y))
+    if out is D.bool_:
+        lz = _try_lazy(name, expr, x, y, cts)
+        if lz is not None:
+            return lz
     return launch(expr, out, [x if xt else Scalar(x), y if yt else Scalar(y)], cts)
+
+
+def _try_lazy(name, expr, x, y, cts):
+    """The lazy result of bool op ``name`` (checked, computed in ``cts``), or None."""
+    if BINARY[name][0] not in _BOOL_RULES or "wide" in cts[0] or not LAZY:
+        return None
+    views = [v for v in (x, y) if isinstance(v, View)]
+    if not _lazy_ok(views):
+        return None
+    for v, ct in zip((x, y), cts):
+        if not isinstance(v, View):
+            _bits(v, ct)  # OverflowError before any GPU work, as launch would
+    return _lazy_binary(expr, x, y, cts, views[0].shape)
 
 
 class _Plan:
@@ -387,8 +637,7 @@ class _Plan:
     parameter block, binding windows and result layout. Replaying it costs an
     allocation and a dispatch. It holds no buffer."""
 
-    __slots__ = ("dev", "kernel", "params", "wins", "grid", "shape", "strides", "dtype", "nbytes",
-                 "fuse", "a_off")
+    __slots__ = ("dev", "kernel", "params", "wins", "grid", "shape", "strides", "dtype", "nbytes")
 
 
 class _NoPlan:
@@ -411,6 +660,10 @@ def fast_binary(name, a, b):
     a hit needs no checks beyond the device. The caller (the Tensor) takes the
     general path itself when an operand requires a gradient."""
     ta, tb = a.__class__ is View, b.__class__ is View
+    if BINARY[name][0] in _BOOL_RULES and LAZY:
+        lz = _fast_lazy(name, a, b, ta, tb)
+        if lz is not None:
+            return lz
     if ta and tb:
         key = (name, a.dtype, a.shape, a._strides, a._offset, b.dtype, b.shape, b._strides, b._offset)
     elif ta and b.__class__ in _NUMBERS:  # (-0.0 == 0.0: the key holds the sign too)
@@ -444,11 +697,28 @@ def fast_binary(name, a, b):
         count = b.count
     out = View.fresh(plan.shape, plan.strides, plan.dtype, dev, plan.nbytes)
     out.count = count
-    if plan.fuse is None:
-        dev.dispatch_plan(plan, out._buf, a._buf if ta else None, b._buf if tb else None)
-    else:  # a compare that masked_select may compute itself (ops/select.py)
-        dev.dispatch_plan(plan, out._buf, a._buf, None, hold=(plan, a._buf, out._buf))
+    dev.dispatch_plan(plan, out._buf, a._buf if ta else None, b._buf if tb else None)
     return out
+
+
+def _fast_lazy(name, a, b, ta, tb):
+    """fast_binary's lazy mask: None whenever binary() would do anything else."""
+    if ta and tb:
+        if a.shape != b.shape or a.device is not b.device:
+            return None
+    elif not ((ta and b.__class__ in _NUMBERS) or (tb and a.__class__ in _NUMBERS)):
+        return None
+    dx = a.dtype if ta else D.scalar_dtype(a)
+    dy = b.dtype if tb else D.scalar_dtype(b)
+    try:
+        expr, out, cts, f16 = _binary_plan(name, dx, dy, ta, tb, _int_kind(a, dx, ta), _int_kind(b, dy, tb))
+        if out is not D.bool_:
+            return None
+        if f16:
+            a, b = (v if isinstance(v, View) else _round_f16(v) for v in (a, b))
+        return _try_lazy(name, expr, a, b, cts)
+    except (TypeError, OverflowError, RuntimeError, ValueError):
+        return None
 
 
 def _make_plan(name, a, b, ta, tb):
@@ -468,11 +738,8 @@ def _make_plan(name, a, b, ta, tb):
     if f16:
         a, b = (v if isinstance(v, View) else _round_f16(v) for v in (a, b))
     operands = [a if ta else Scalar(a), b if tb else Scalar(b)]
-    scal = [0, 0, 0, 0]
     try:
-        for i, op, ct in zip(range(2), operands, cts):
-            if not isinstance(op, View):
-                scal[i] = _bits(op.value, ct)
+        scal = scalar_bits(operands, cts)
     except (OverflowError, ValueError):
         return False
     n = math.prod(shape)
@@ -490,18 +757,7 @@ def _make_plan(name, a, b, ta, tb):
     plan.grid = dev.grid(groups)
     plan.shape, plan.strides, plan.dtype = shape, contiguous_strides(shape), out_dtype
     plan.nbytes = n * out_dtype.itemsize
-    # A 32-bit tensor compared with a scalar: masked_select(a, a OP s) can compute
-    # the mask itself (select.py, shaders/select_pred.wgsl) instead of reading it.
-    plan.fuse = None
-    if (BINARY[name][0] == "cmp" and ta and not tb and a.dtype.itemsize == 4
-            and not cts[0].startswith("wide")):
-        plan.a_off = a._offset
-        plan.fuse = {"PRED": expr, "XVAL": f"{cts[0]}({_WORD_AS[a.dtype.wgsl]})",
-                     "SVAL": _decode_field("P.scal", cts[1]), "scal": scal[1]}
     return plan
-
-
-_WORD_AS = {"f32": "bitcast<f32>(v)", "i32": "bitcast<i32>(v)", "u32": "v"}
 
 
 @lru_cache(maxsize=None)
@@ -583,7 +839,16 @@ def reciprocal(x):
 def logical_not(x):
     """not x as bool: for a non-bool tensor, x == 0 (NaN counts as true), as PyTorch."""
     ct = "bool" if x.dtype is D.bool_ else x.dtype.wgsl
-    return launch("!" + _NONZERO[ct].format(v="a"), D.bool_, [x], [ct])
+    return _bool_unary("!" + _NONZERO[ct].format(v="a"), x, ct)
+
+
+def _bool_unary(expr, x, ct):
+    """A bool-valued unary op: a lazy mask when it may be, else run now."""
+    if LAZY and _lazy_ok([x]):
+        lz = _lazy_unary(expr, x)
+        if lz is not None:
+            return lz
+    return launch(expr, D.bool_, [x], [ct])
 
 
 # ---------------------------------------------------------------- elementwise math
@@ -606,9 +871,13 @@ UNARY = {
                       "u32": "select(0u, 1u, a > 0u)", "bool": "a"}),
     "square": ("same", {"f32": "a * a", "i32": "a * a", "u32": "a * a"}),
     "bitwise_not": ("same", {"i32": "~a", "u32": "~a", "bool": "!a"}),
-    "isnan": ("pred", {"f32": "is_nan(a)", "i32": "false", "u32": "false", "bool": "false"}),
-    "isinf": ("pred", {"f32": "m_is_inf(a)", "i32": "false", "u32": "false", "bool": "false"}),
-    "isfinite": ("pred", {"f32": "m_is_finite(a)", "i32": "true", "u32": "true", "bool": "true"}),
+    # (bit tests written out, so that every kernel a predicate is fused into has them)
+    "isnan": ("pred", {"f32": "(bitcast<u32>(a) & 0x7fffffffu) > 0x7f800000u", "i32": "false",
+                       "u32": "false", "bool": "false"}),
+    "isinf": ("pred", {"f32": "(bitcast<u32>(a) & 0x7fffffffu) == 0x7f800000u", "i32": "false",
+                       "u32": "false", "bool": "false"}),
+    "isfinite": ("pred", {"f32": "(bitcast<u32>(a) & 0x7f800000u) != 0x7f800000u", "i32": "true",
+                          "u32": "true", "bool": "true"}),
 }
 
 
@@ -624,7 +893,9 @@ def unary(name, x):
         kind = "a bool or integer" if name == "bitwise_not" else "a numeric (non-bool)"
         raise TypeError(f"{name} needs {kind} tensor, got {x.dtype.name}"
                         + (" (for a float tensor, use logical_not)" if name == "bitwise_not" else ""))
-    return launch(expr[ct], D.bool_ if rule == "pred" else x.dtype, [x], [ct])
+    if rule == "pred" or x.dtype is D.bool_:
+        return _bool_unary(expr[ct], x, ct)
+    return launch(expr[ct], x.dtype, [x], [ct])
 
 
 def grad_expr(expr, dtype, operands):
@@ -694,7 +965,7 @@ def nan_to_num(x, nan=0.0, posinf=None, neginf=None):
     vals = [float(nan), big if posinf is None else float(posinf), -big if neginf is None else float(neginf)]
     if x.dtype is D.float16:
         vals = [_round_f16(v) for v in vals]
-    return launch("m_nan_to_num(a, b, c, bitcast<f32>(P.scal.w))", x.dtype,
+    return launch("m_nan_to_num(a, b, c, d)", x.dtype,
                   [x, Scalar(vals[0]), Scalar(vals[1])], ["f32"] * 3, extra=(vals[2], "f32"))
 
 
@@ -731,8 +1002,7 @@ def addcmul(x, t1, t2, value=1):
     broadcast_shapes(x.shape, t1.shape, t2.shape)
     ct = rd.wgsl
     v = _round_f16(value) if rd is D.float16 else value
-    dec = _decode_field("P.scal.w", ct)
-    return launch(f"a + {dec} * b * c", rd, [x, t1, t2], [ct] * 3, extra=(v, ct))
+    return launch("a + d * b * c", rd, [x, t1, t2], [ct] * 3, extra=(v, ct))
 
 
 def cast_expr(src, dtype):
@@ -761,7 +1031,10 @@ def where(cond, x, y):
         pd = D.promote(D.scalar_dtype(x), D.scalar_dtype(y))
     broadcast_shapes(cond.shape, *[t.shape for t in (x, y) if isinstance(t, View)])
     ops = [cond, x if xt else Scalar(x), y if yt else Scalar(y)]
-    return launch("select(c, b, a)", pd, ops, ["bool", pd.wgsl, pd.wgsl])
+    cts = ["bool", pd.wgsl, pd.wgsl]
+    shape = broadcast_shapes(*[o.shape for o in ops if isinstance(o, View)])
+    out = fused_launch("select(c, b, a)", pd, ops, cts, shape)
+    return out if out is not None else launch("select(c, b, a)", pd, ops, cts, shape=shape)
 
 
 def fill(shape, value, dtype, device=None):

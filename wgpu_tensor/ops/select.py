@@ -22,6 +22,9 @@ three passes (masked_scatter always; masked_select over 2**30 elements; nonzero 
 masked_select writes every element branch-free: the selected ones packed first,
 the rejected ones from the end backwards (positions past .count are unspecified
 by the API; the one-pass kernel's sparse tiles leave theirs untouched).
+A lazy mask (ops/elementwise.py's Pred: x > t, (x > a) & (x < b), ...) is not
+read: the one-pass kernels evaluate its predicate from its tensors (_Fused,
+shaders/select_pred.wgsl), so it is never written.
 Bool and float16 inputs (1- and 2-byte elements) are selected widened to 32
 bits and narrowed back. Inputs bigger than one storage
 binding run as several segments; an output bigger than one binding is bound as
@@ -54,8 +57,8 @@ SPINS = 4         # one-pass look-back: polls of a predecessor's state before th
 # the adapter's default (see select_path). WGPU_TENSOR_SELECT overrides it.
 PATH = os.environ.get("WGPU_TENSOR_SELECT") or None
 
-# masked_select calls that computed their mask from a held compare (see
-# _held_compare): for tests and benchmarks.
+# selections (masked_select, nonzero) that evaluated a lazy mask's predicate in
+# their own kernel instead of reading a mask (see _fusable): for tests and benchmarks.
 fused = 0
 
 
@@ -72,12 +75,7 @@ def onepass_kernel(dev):
         return "workgroup"
     if ONEPASS_KERNEL is not None:
         return ONEPASS_KERNEL
-    return "subgroup" if _is_cpu(dev) else "workgroup"
-
-
-def _is_cpu(dev):
-    info = dev.adapter.info
-    return "cpu" in str(info.get("adapter_type", "")).lower() or dev.is_lavapipe
+    return "subgroup" if dev.is_cpu else "workgroup"
 
 
 def select_path(dev, n):
@@ -106,10 +104,14 @@ def _block_kernel(dev, name, access, **extra):
     return dev.kernel(name, _flags(dev, **extra), access, SELECT.size), lambda nb: nb
 
 
+_ZERO4 = (0, 0, 0, 0)
+
+
 def _params(n=0, blk0=0, g0=0, x_off=0, m_off=0, nblocks=0, ndim=0, out_off=0, out_win=0, fill=0,
-            shape=(), n_all=0, scal=0):
+            shape=(), n_all=0, off=_ZERO4, scal=_ZERO4):
     shape8 = list(shape) + [1] * (MAX_DIMS - len(shape))
-    return SELECT.pack(n, blk0, g0, x_off, m_off, nblocks, ndim, out_off, out_win, fill, n_all, scal, *shape8)
+    return SELECT.pack(n, blk0, g0, x_off, m_off, nblocks, ndim, out_off, out_win, fill, n_all, *shape8,
+                       *off, *scal)
 
 
 def _check_mask(x, mask, what):
@@ -232,10 +234,10 @@ def _record_onepass(dev, x, m, shape, mode, out_buf, out_byte_start, out_nbytes,
     byte is set, packed into the output; 'indices' (nonzero; subgroup kernel
     only): their coordinates in ``shape``. The total into ``count``. Workgroup
     path (select_onepass.wgsl): a workgroup per BLOCK; subgroup path
-    (select_onepass_sg.wgsl): a subgroup per TILE_SG. ``fuse`` (the template
-    parameters of a compare of x with a scalar, see _held_compare): the kernel
-    computes the mask from x and stores it into ``m`` instead of reading it."""
-    n = m.numel()
+    (select_onepass_sg.wgsl): a subgroup per TILE_SG. ``fuse`` (a _Fused, with
+    ``m`` None): the kernel evaluates a lazy mask's predicate from its tensors
+    instead of reading a mask."""
+    n = math.prod(shape)
     sg = onepass_kernel(dev) == "subgroup"
     values = mode == "values"
     tile = TILE_SG if sg else BLOCK
@@ -247,10 +249,13 @@ def _record_onepass(dev, x, m, shape, mode, out_buf, out_byte_start, out_nbytes,
     K = len(outs)
     sparse_lim = tile + 1 if not values or SPARSE == 1 else 0 if not SPARSE else tile // SPARSE
 
-    pred = {} if fuse is None else {k: v for k, v in fuse.items() if k != "scal"}
-
-    access = ["r" if fuse is None else "rw", "rw", "r" if values else None] + ["rw"] * K + ["rw"]
-    tpl = dict(VALUES=values, TAKE=False, K=K, ONE_WINDOW=K == 1, SPINS=SPINS, FUSED=fuse is not None, **pred)
+    access = [None if fuse else "r", "rw", "r" if values else None] + ["rw"] * K + ["rw"]
+    tpl = dict(VALUES=values, TAKE=False, K=K, ONE_WINDOW=K == 1, SPINS=SPINS, FUSED=fuse is not None)
+    if fuse is not None:
+        access += ["r"] * len(fuse.tensors)
+        tpl.update(fuse.params(5 + K))
+    if sg:
+        tpl["FUSED_X"] = fuse is not None and values
 
     def kern(full):
         if sg:
@@ -270,13 +275,79 @@ def _record_onepass(dev, x, m, shape, mode, out_buf, out_byte_start, out_nbytes,
         for s, e in ((s0, cut), (cut, e0)):
             if e <= s:
                 continue
-            mwin, m_off = _vec4_window(dev, m, 1, m._offset + s, m._offset + e - 1)
+            mwin, m_off, lwins, off, scal = None, 0, [], _ZERO4, _ZERO4
+            if fuse is None:
+                mwin, m_off = _vec4_window(dev, m, 1, m._offset + s, m._offset + e - 1)
+            else:
+                lwins, off, scal = fuse.windows(dev, s, e)
             xwin, x_off = _vec4_window(dev, x, 4, x._offset + s, x._offset + e - 1) if values else (None, 0)
             p = _params(n=e - s, blk0=s // tile, g0=s, x_off=x_off, m_off=m_off, nblocks=ntiles,
                         ndim=0 if values else len(shape), out_off=out_off, out_win=out_win,
-                        shape=() if values else shape, n_all=n, scal=fuse["scal"] if fuse else 0)
-            dev.dispatch(kern(not sg or (e - s) % tile == 0), p, [mwin, fwin, xwin] + outs + [(count._buf, 0, 4)],
+                        shape=() if values else shape, n_all=n, off=off, scal=scal)
+            dev.dispatch(kern(not sg or (e - s) % tile == 0), p,
+                         [mwin, fwin, xwin] + outs + [(count._buf, 0, 4)] + lwins,
                          math.ceil(math.ceil((e - s) / tile) / per_group))
+
+
+_WORD_AS = {"f32": "bitcast<f32>(v)", "i32": "bitcast<i32>(v)", "u32": "v"}
+
+
+class _Fused:
+    """A lazy mask's predicate as the one-pass kernels evaluate it: template
+    parameters (from elementwise.slot_params, the generator every kernel shares;
+    the expression's shape, never its scalars, is in the kernel's key), the
+    tensors it reads and, per segment, their windows and the uniforms."""
+
+    def __init__(self, pred, x):
+        expr, ops, cts = pred.form()
+        own, self.tensors, self.scal = None, [], E.scalar_bits(ops, cts)
+        for i, op in enumerate(ops):
+            if not isinstance(op, View):
+                continue
+            if (x is not None and op._st is x._st and op._offset == x._offset and op.dtype is x.dtype
+                    and op._strides == x._strides):
+                own = (i, _WORD_AS[x.dtype.wgsl])  # x itself: the word the kernel loaded
+            else:
+                self.tensors.append(("ABC"[i], op))
+        self.slot_params = E.slot_params(ops, cts, own)
+        self.expr = expr
+
+    def params(self, first_binding):
+        p = dict(self.slot_params, PRED=self.expr, PV="u32", LEAF_A=0, LEAF_B=0, LEAF_C=0)
+        for j, (slot, _) in enumerate(self.tensors):
+            p[f"LEAF_{slot}"] = first_binding + j
+        return p
+
+    def windows(self, dev, s, e):
+        """(bindings, element offsets by slot, scalar bits) for segment [s, e)."""
+        wins, off = [], [0, 0, 0, 0]
+        for slot, t in self.tensors:
+            isz = t.dtype.itemsize
+            start, size = window(dev, t._buf, isz, t._offset + s, t._offset + e - 1)
+            wins.append((t._buf, start, size))
+            off["ABC".index(slot)] = t._offset + s - start // isz
+        return wins, off, self.scal
+
+
+def _fusable(dev, mask, shape, x, out, out_byte_start, out_nbytes):
+    """The _Fused of ``mask`` when the one-pass kernel can evaluate it in place of
+    reading it: a whole lazy mask of the selection's shape whose tensors are
+    contiguous (element i of the selection is element i of each), that the
+    output (a View) does not alias, within the adapter's storage bindings. Else
+    None (the mask is then written when the caller reads it). Call under dev.lock."""
+    p = E.pred_of(mask)
+    n = math.prod(shape)
+    if p is None or mask.shape != tuple(shape) or select_path(dev, n) != "onepass":
+        return None
+    tensors = p.tensors()
+    for t in tensors:
+        if not t.is_contiguous() or t._st is out._st:
+            return None
+    # flags, x, the output windows, count and the predicate's tensors
+    if 3 + len(_out_windows(dev, out._buf, out_byte_start, out_nbytes)[0]) + len(tensors) \
+            > dev.max_storage_bindings:
+        return None
+    return _Fused(p, x)
 
 
 def _fill_bits(sel_dtype, fill_value):
@@ -321,51 +392,24 @@ def masked_select(x, mask, *, out=None, fill_value=None):
         res.count = count
         return res
     with dev.lock:
-        fuse = _held_compare(dev, x, mask, shape, n)
-        if fuse is not None:
-            global fused
-            fused += 1
-            held = dev.take_held()
-            try:
-                _record_onepass(dev, x, mask, shape, "values", res._buf, res._offset * 4, n * 4, count,
-                                fuse)
-            except BaseException:
-                dev.restore_held(held)  # the mask must still be written
-                raise
-            if fill is not None:
-                _fill_tail(dev, res, count, fill)
-            res.count = count
-            return res
-        m = _flat_word_view(mask, shape)
         if sel_dtype is x.dtype:
             xx, dst = _flat_word_view(x, shape), res
         else:
             xx, dst = E.cast(x.expand(shape), sel_dtype), View.empty((n,), sel_dtype, dev)
-        _record(dev, xx, m, shape, "values", dst._buf, dst._offset * 4, n * 4, count)
+        fuse = _fusable(dev, mask, shape, xx, dst, dst._offset * 4, n * 4)
+        if fuse is not None:
+            global fused
+            fused += 1
+            _record_onepass(dev, xx, None, shape, "values", dst._buf, dst._offset * 4, n * 4, count, fuse)
+        else:
+            m = _flat_word_view(mask, shape)
+            _record(dev, xx, m, shape, "values", dst._buf, dst._offset * 4, n * 4, count)
         if fill is not None:
             _fill_tail(dev, dst, count, fill)
         if dst is not res:
             E.launch(E.cast_expr(sel_dtype, x.dtype), x.dtype, [dst], [sel_dtype.wgsl], out=res)
     res.count = count
     return res
-
-
-def _held_compare(dev, x, mask, shape, n):
-    """Fusion: when ``mask`` is the result of ``x OP scalar`` (a 32-bit x, whole
-    and 16-byte aligned) whose dispatch the device still holds back (nothing was
-    recorded since), the one-pass kernel can compute the mask from x itself and
-    store it, so that x is read once and the mask is never read: returns the
-    compare's template parameters, else None. Call under dev.lock."""
-    tag = dev.held()
-    if tag is None:
-        return None
-    plan, a_buf, out_buf = tag
-    if (out_buf is not mask._buf or a_buf is not x._buf or x._offset != plan.a_off or mask._offset
-            or x.shape != plan.shape or mask.shape != plan.shape or (x._offset * 4) % 16
-            or x._strides != plan.strides or mask._strides != plan.strides
-            or select_path(dev, n) != "onepass" or n > _segment_elems(dev)):
-        return None
-    return plan.fuse
 
 
 def _fill_tail(dev, res, count, fill):
@@ -414,9 +458,14 @@ def nonzero(x):
                 _record(dev, None, m1, (1,), "indices", tmp._buf, 0, 4, count)
         res.count = count
         return res
-    mm = _flat_word_view(m, shape)
     with dev.lock:
-        _record(dev, None, mm, shape, "indices", res._buf, 0, n * nd * 4, count)
+        fuse = _fusable(dev, m, shape, None, res, 0, n * nd * 4) if onepass_kernel(dev) == "subgroup" else None
+        if fuse is not None:
+            global fused
+            fused += 1
+            _record_onepass(dev, None, None, shape, "indices", res._buf, 0, n * nd * 4, count, fuse)
+        else:
+            _record(dev, None, _flat_word_view(m, shape), shape, "indices", res._buf, 0, n * nd * 4, count)
     res.count = count
     res.bounds = tuple(shape)
     return res
@@ -475,8 +524,9 @@ def _fill_value(x, value, what):
 
 def _masked_fill(x, mask, value, shape, what):
     v = _fill_value(x, value, what)
-    ct = x.dtype.wgsl
-    return E.launch("select(a, b, c)", x.dtype, [x, v, mask], [ct, ct, "bool"], shape=shape)
+    ops, cts = [x, v, mask], [x.dtype.wgsl, x.dtype.wgsl, "bool"]
+    out = E.fused_launch("select(a, b, c)", x.dtype, ops, cts, shape)
+    return out if out is not None else E.launch("select(a, b, c)", x.dtype, ops, cts, shape=shape)
 
 
 def masked_fill(x, mask, value):

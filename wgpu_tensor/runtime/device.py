@@ -229,7 +229,9 @@ class Device:
         self._encoder = None
         self._pass = None
         self._pass_pipeline = None  # the pipeline last set in the open pass
-        self._held = None  # a dispatch held back by dispatch_plan(hold=...)
+        # Lazy results (view.Storage) by the buffers they read: a write into one of
+        # those buffers materialises them first (see add_reader).
+        self._readers = {}
         self._timer = None  # a _PassTimer while pass timing is on
         self._arena = self.device.create_buffer(
             size=self.ARENA_SIZE, usage=wgpu.BufferUsage.UNIFORM | wgpu.BufferUsage.COPY_DST)
@@ -239,7 +241,7 @@ class Device:
         self._pending = False  # anything recorded since the last submit
         self._batches = collections.deque()  # closed, not yet submitted: (params, command buffer)
         self._submit_lock = threading.Lock()
-        self._readers = None  # read_async's worker threads, made on first use
+        self._read_workers = None  # read_async's worker threads, made on first use
         self.sync_count = 0
         self.bytes_read = 0  # bytes copied GPU -> host by read/read_async
         self.sync_mode = "default"
@@ -356,6 +358,11 @@ class Device:
             "max_storage_binding_size": self.max_binding,
             "max_workgroups_per_dimension": self.max_groups,
         }
+
+    @property
+    def is_cpu(self):
+        """A CPU adapter (lavapipe, or any that says so): the kernels' CPU layouts."""
+        return "cpu" in str(self.adapter.info.get("adapter_type", "")).lower() or self.is_lavapipe
 
     @property
     def is_lavapipe(self):
@@ -585,6 +592,8 @@ class Device:
         if n == 0:
             return
         with self.lock:
+            if self._readers:
+                self._before_write(buf)
             # queue.write_buffer runs before commands still sitting in the encoder,
             # so submit those first to keep program order.
             if self._pending or self._batches:
@@ -735,8 +744,8 @@ class Device:
         else:
             gx, gy = self.grid(groups)
         with self.lock:
-            if self._held is not None:
-                self._emit_held()
+            if self._readers:
+                self._before_dispatch(kernel, bindings)
             off = self._params_offset(kernel, params)
             bg = self._bind_group(kernel, bindings)
             self._pending = True
@@ -769,71 +778,54 @@ class Device:
         cp.set_bind_group(0, bg, [off])
         cp.dispatch_workgroups(gx, gy, 1)
 
-    def dispatch_plan(self, plan, out, a, b, hold=None):
+    def dispatch_plan(self, plan, out, a, b):
         """dispatch() of an elementwise plan (ops/elementwise.py) over buffers
         ``out``, ``a`` and ``b`` (None for a scalar operand): the windows,
-        parameters and workgroup count come cached with the plan.
-
-        ``hold`` (a tag): keep this dispatch back instead of recording it; it is
-        recorded before anything else is (any dispatch, copy, clear, pass end,
-        submit), unless the very next op takes its place with take_held(): a
-        selection that computes the same result itself (a fused compare)."""
+        parameters and workgroup count come cached with the plan."""
         kernel = plan.kernel
         with self.lock:
-            if self._held is not None:
-                self._emit_held()
+            if self._readers:
+                self._before_write(out)
             off = self._params_offset(kernel, plan.params)
             key = (plan, out.uid, a and a.uid, b and b.uid)
             bg = self._bind_groups.get(key)
+            w = plan.wins
             if bg is None:
-                w = plan.wins
                 bg = self._bind_group(kernel, [(out, *w[0]), a and (a, *w[1]), b and (b, *w[2])], key)
             else:
                 self._bind_groups.move_to_end(key)
             self._pending = True
             self.dispatches += 1
-            if hold is not None:
-                # logged when (and if) it is recorded: see _emit_held
-                self._held = (kernel, bg, off, plan.grid, hold, (plan, out, a, b))
-                return
             self._record(kernel, bg, off, *plan.grid)
             if self._log is not None:
-                self._log_plan(plan, out, a, b)
+                self._log_dispatch(plan.kernel, [(out, *w[0]), a and (a, *w[1]), b and (b, *w[2])], *plan.grid)
 
-    def _log_plan(self, plan, out, a, b):
-        w = plan.wins
-        self._log_dispatch(plan.kernel, [(out, *w[0]), a and (a, *w[1]), b and (b, *w[2])], *plan.grid)
+    # ------------------------------------------------------------------ lazy results
+    def add_reader(self, buf, lazy):
+        """Note that ``lazy`` (an unwritten result with a ``materialise()``) reads
+        ``buf``: any later write into ``buf`` (a dispatch binding it read-write, a
+        clear, a copy or an upload into it) materialises it first, so it sees the
+        buffer as it was when it was made. Held weakly: a result that dies unwritten
+        costs nothing."""
+        with self.lock:
+            rs = self._readers.get(buf)
+            if rs is None:
+                rs = self._readers[buf] = weakref.WeakSet()
+                if len(self._readers) > 4096:  # drop the buffers whose readers all died
+                    for k in [k for k, v in self._readers.items() if not v]:
+                        del self._readers[k]
+            rs.add(lazy)
 
-    def _emit_held(self):
-        kernel, bg, off, grid, _, operands = self._held
-        self._held = None
-        self._record(kernel, bg, off, *grid)
-        if self._log is not None:
-            self._log_plan(*operands)
+    def _before_write(self, buf):
+        rs = self._readers.pop(buf, None)
+        if rs:
+            for r in list(rs):
+                r.materialise()
 
-    def held(self):
-        """The tag of the dispatch held back by dispatch_plan(hold=...), if it is
-        still the last thing recorded; else None. Call under self.lock."""
-        h = self._held
-        return None if h is None else h[4]
-
-    def take_held(self):
-        """Take the held dispatch out: the caller records work that produces its
-        result instead. Call under self.lock, right after held(). Returns it,
-        for restore_held() should that recording fail."""
-        h, self._held = self._held, None
-        self.dispatches -= 1
-        return h
-
-    def restore_held(self, h):
-        """Record a dispatch taken by take_held() after all (program order is
-        kept: it only read and wrote its own buffers, which nothing touched since)."""
-        if self._held is not None:
-            self._emit_held()
-        self._held = h
-        self.dispatches += 1
-        self._pending = True
-        self._emit_held()
+    def _before_dispatch(self, kernel, bindings):
+        for b, a in zip(bindings, kernel.access):
+            if b is not None and a == "rw" and b[0] in self._readers:
+                self._before_write(b[0])
 
     def _compute_pass(self):
         if self._pass is None:
@@ -856,8 +848,6 @@ class Device:
         return self._encoder
 
     def _end_pass(self):
-        if self._held is not None:
-            self._emit_held()
         if self._pass is not None:
             self._pass.end()
             self._pass = None
@@ -869,6 +859,8 @@ class Device:
         if size <= 0:
             return
         with self.lock:
+            if self._readers:
+                self._before_write(buf)
             self._end_pass()
             self._enc().clear_buffer(buf.gpu, offset, size)
             self._pending = True
@@ -880,6 +872,8 @@ class Device:
         if size <= 0:
             return
         with self.lock:
+            if self._readers:
+                self._before_write(dst)
             self._end_pass()
             self._enc().copy_buffer_to_buffer(src.gpu, src_off, dst.gpu, dst_off, size)
             self._pending = True
@@ -892,8 +886,6 @@ class Device:
         the batch and queues it; _submit_batches() submits the queue in order, and
         every flush (and so every upload, read and sync) does that first."""
         with self.lock:
-            if self._held is not None:
-                self._emit_held()
             if self._encoder is not None:
                 self._close_batch()
             if submit:
@@ -1008,10 +1000,10 @@ class Device:
             return np.zeros(0, np.uint8)
         with self.lock:
             st, skip, span = self._record_read(buf, offset, nbytes, explicit, count, submit=False)
-            if self._readers is None:
-                self._readers = concurrent.futures.ThreadPoolExecutor(
+            if self._read_workers is None:
+                self._read_workers = concurrent.futures.ThreadPoolExecutor(
                     max_workers=4, thread_name_prefix="wgpu_tensor_read")
-            fut = self._readers.submit(self._wait_read, st, skip, span, nbytes, count)
+            fut = self._read_workers.submit(self._wait_read, st, skip, span, nbytes, count)
         return await asyncio.shield(asyncio.wrap_future(fut))
 
     def _wait_read(self, st, skip, span, nbytes, count):
@@ -1046,7 +1038,7 @@ class Device:
         now on writes its begin/end). Returns False, and times nothing, when the
         adapter lacks "timestamp-query" or the query set cannot be made."""
         with self.lock:
-            self._end_pass()  # work recorded (or held) before now is not timed
+            self._end_pass()  # work recorded before now is not timed
             self._timer = None
             if not self.has_timestamps:
                 return False
@@ -1065,7 +1057,7 @@ class Device:
         are not counted), after waiting for them. None if timing was off or more
         passes ran than the query set holds. Not counted as a read."""
         with self.lock:
-            self._end_pass()  # a held dispatch is recorded in a timed pass
+            self._end_pass()
             t, self._timer = self._timer, None
             if t is None:
                 return None

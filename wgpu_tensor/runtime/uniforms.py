@@ -121,8 +121,10 @@ SELECT = Block("SelectParams", [
     u32("out_win", "elements per output window (several windows: output > one binding)"),
     u32("fill", "bits of fill_value"),
     u32("n_all", "elements of the whole selection (all segments)"),
-    u32("scal", "fused predicate: bits of the compare's scalar"),
+    pad("pad0"),
     vec4u_array("shape", 2, "nonzero: shape of the input, innermost last"),
+    vec4u("off", "FUSED: element offsets of the predicate's tensors A, B, C in their windows"),
+    vec4u("scal", "FUSED: bits of the predicate's scalars (slots a..d)"),
 ])
 
 REDUCE = Block("ReduceParams", [
@@ -142,6 +144,7 @@ REDUCE = Block("ReduceParams", [
     vec4u_array("kstride", 2),
     vec4u_array("rshape", 2),
     vec4u_array("rstride", 2),
+    vec4u("scal", "FUSED: bits of the predicate's scalars (slots a..d)"),
 ])
 
 MOVE = Block("MoveParams", [
