@@ -595,9 +595,10 @@ class Device:
             if self._readers:
                 self._before_write(buf)
             # queue.write_buffer runs before commands still sitting in the encoder,
-            # so submit those first to keep program order.
-            if self._pending or self._batches:
-                self.flush()
+            # so submit those first to keep program order. Always: a batch a read
+            # worker has taken off the queue but not yet submitted is in neither
+            # _pending nor _batches, and flush() waits for it (_submit_lock).
+            self.flush()
             if n % 4:
                 padded = bytearray(_round_up(n, 4))
                 padded[:n] = mv
@@ -678,9 +679,17 @@ class Device:
                     cache.popitem(last=False)
         return old
 
+    def _is_cached(self, kernel):
+        """Whether ``kernel`` (a Kernel, or a plan with .kernel) is still in the
+        pipeline cache: what refers to an evicted one must not be cached."""
+        k = kernel if kernel.__class__ is Kernel else kernel.kernel
+        return self._kernels.get(k.key) is k
+
     def remember_plan(self, key, plan):
         """Cache an op's replay plan (an object with .kernel) under ``key``."""
         with self.lock:
+            if plan.kernel is not None and not self._is_cached(plan.kernel):
+                return  # evicted by another thread since the plan took it: not cached
             self.plans[key] = plan
             if len(self.plans) > self.cache_limits["plans"]:
                 self.plans.popitem(last=False)
@@ -715,7 +724,8 @@ class Device:
                 entries.append({"binding": i + 1,
                                 "resource": {"buffer": b[0].gpu, "offset": b[1], "size": b[2]}})
         bg = self.device.create_bind_group(layout=kernel.layout, entries=entries)
-        self._bind_groups[key] = bg
+        if self._is_cached(kernel):  # (not one evicted meanwhile by another thread)
+            self._bind_groups[key] = bg
         if len(self._bind_groups) > self.cache_limits["bind_groups"]:
             self._bind_groups.popitem(last=False)
         return bg
