@@ -277,7 +277,7 @@ def test_buffer_submits_recorded_work(rng):
     y = x * 2 + 1                                    # recorded, not submitted
     raw = user_read(y.buffer)[y.buffer_offset:y.buffer_offset + y.nbytes]
     np.testing.assert_array_equal(raw.view(np.float32), a * 2 + 1)
-    m = x > 0.5                                      # a compare the device holds back
+    m = x > 0.5                                      # a lazy mask: written when .buffer is taken
     raw = user_read(m.buffer)[:m.nbytes]
     np.testing.assert_array_equal(raw.view(np.bool_), a > 0.5)
     sel = x.masked_select(m)
@@ -543,3 +543,15 @@ def test_get_device_is_the_runtimes():
     wt.use_device(d)                           # the device in use: a no-op
     with pytest.raises(TypeError, match="expected a wgpu.GPUDevice"):
         wt.use_device(get_device())            # the runtime's wrapper is not a GPUDevice
+
+
+def test_buffer_writes_the_lazy_masks_that_read_it(rng):
+    """Taking x.buffer lets the caller write into x: a lazy mask over x made before
+    must keep x's values as they were, so it is written first."""
+    a = rand_np(rng, (1000,), wt.float32)
+    x = wt.tensor(a)
+    m = x > 0.5                                      # lazy: reads x's buffer later
+    buf, off = x.buffer, x.buffer_offset
+    wt.get_device().queue.write_buffer(buf, off, np.full(1000, 9.0, np.float32))
+    np.testing.assert_array_equal(m.numpy(), a > 0.5)
+    np.testing.assert_array_equal(x.numpy(), np.full(1000, 9.0, np.float32))

@@ -64,8 +64,10 @@ def _is_64bit(dtype):
 def buffer_of(v):
     """(wgpu buffer, byte offset) of view ``v``, after submitting all recorded work."""
     dev = v.device
+    buf = v._buf  # (a lazy result is written now)
+    dev.before_outside_write(buf)  # the caller may write into it: lazy readers of it are written first
     dev.flush()
-    return v._buf.gpu, v._offset * v.dtype.itemsize
+    return buf.gpu, v._offset * v.dtype.itemsize
 
 
 def _count_view(count):

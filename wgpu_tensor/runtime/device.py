@@ -826,6 +826,13 @@ class Device:
                         del self._readers[k]
             rs.add(lazy)
 
+    def before_outside_write(self, buf):
+        """Write the lazy results that read ``buf`` now: code outside wgpu_tensor
+        (a caller holding ``t.buffer``) may write into it without our knowing."""
+        with self.lock:
+            if self._readers:
+                self._before_write(buf)
+
     def _before_write(self, buf):
         rs = self._readers.pop(buf, None)
         if rs:
