@@ -62,11 +62,17 @@ fn emit_word(pos0: u32, w: u32, bits: u32) {
             XW[P.x_off + w * 4u + j] = source_at(pos);
 //@else
             var g = P.g0 + w * 4u + j;
-            for (var d = i32(P.ndim) - 1; d >= 0; d = d - 1) {
-                let ud = u32(d);
-                let size = P.shape[ud >> 2u][ud & 3u];
-                put(pos * P.ndim + ud, g % size);
-                g = g / size;
+            if (P.ndim == 1u) {
+                // 1-D: the flat index is the coordinate (no per-lane divisions,
+                // which CPU adapters run as a loop over the lanes)
+                put(pos, g);
+            } else {
+                for (var d = i32(P.ndim) - 1; d >= 0; d = d - 1) {
+                    let ud = u32(d);
+                    let size = P.shape[ud >> 2u][ud & 3u];
+                    put(pos * P.ndim + ud, g % size);
+                    g = g / size;
+                }
             }
 //@endif
 //@endif
