@@ -83,13 +83,20 @@ fn run_x(xs: ptr<function, array<vec4<u32>, RUN * 4u>>, v: u32, w: u32, k: u32) 
 //@endif
 
 //@include select_entry
-    // Surplus subgroups leave before taking a tile, so the counter ends each
-    // segment at the next segment's first tile.
+    // Subgroups take tiles from the counter until the segment's nt are taken, so the
+    // counter ends each segment at the next segment's first tile. The launch is sized
+    // for one tile per subgroup of the probed size; a GPU may run the pipeline with
+    // larger subgroups (fewer of them: each takes several tiles) or smaller ones
+    // (surplus subgroups take none).
     let nt = (P.n + TILE - 1u) / TILE;
-    if (((wid.x + wid.y * nwg.x) * WG + li) / ssz >= nt) {
-        return;
+    let n_sg = nwg.x * nwg.y * (WG / ssz);
+    for (var j = ((wid.x + wid.y * nwg.x) * WG + li) / ssz; j < nt; j = j + n_sg) {
+        one_tile(next_tile(sid == 0u), li, sid, ssz);   // global tile index
     }
-    let tile = next_tile(sid == 0u);            // global tile index
+}
+
+// Global tile `tile`, by one subgroup.
+fn one_tile(tile: u32, li: u32, sid: u32, ssz: u32) {
     let b = tile - P.blk0;                      // tile in this segment
     // This lane's run: vec4s [v0, v0 + per) of the tile.
     let per = (TILE_V + ssz - 1u) / ssz;

@@ -260,11 +260,8 @@ def _record_onepass(dev, x, m, shape, mode, out_buf, out_byte_start, out_nbytes,
                               access, SELECT.size)
         return dev.kernel("select_onepass", _flags(dev, WG, **tpl), access, SELECT.size)
 
-    # One workgroup per tile: a tile's subgroup derives from the subgroup size the
-    # pipeline runs with, which may be larger than the probed one (a GPU picks it per
-    # pipeline), so workgroups are not assumed to hold several; surplus subgroups
-    # leave at once.
-    per_group = 1
+    # Sized by the probed subgroup size; the kernel is exact with any runtime size.
+    per_group = max(1, WG_SG // max(dev.subgroup_size, 1)) if sg else 1
     fwin = (flags._buf, 0, flags._buf.size)
     for s0 in range(0, n, seg):
         e0 = min(n, s0 + seg)
