@@ -21,8 +21,8 @@ export WGPU_BACKEND_TYPE=OpenGL
 # (-m "not slow") and the event-loop timing test (not about the adapter).
 SUBSET=(tests/test_portability.py tests/test_select.py tests/test_fused.py tests/test_masking.py
         tests/test_tensor.py tests/test_topk_unique.py tests/test_arith.py)
-pick test_bad_input.py test_cast_and_clone_of_views
 pick() { local f="$1"; shift; for t in "$@"; do SUBSET+=("tests/$f::$t"); done; }
+pick test_bad_input.py test_cast_and_clone_of_views
 pick test_sort.py test_sort_1d test_sort_special_floats test_kthvalue test_isin_special_floats
 pick test_math.py test_float_unary_special_values test_exact_unary_keeps_dtype_bit_for_bit \
     test_exact_binary_bit_for_bit test_round_half_to_even_and_sign_of_zero_and_nan \
