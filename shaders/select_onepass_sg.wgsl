@@ -23,12 +23,10 @@
 const TILE: u32 = {{TILE}}u;
 const SPARSE_LIM: u32 = {{SPARSE_LIM}}u;  // tiles with fewer selected write only the selected elements
 const TILE_V: u32 = TILE / 16u;   // mask vec4s (16 elements each) per tile
-// Mask vec4s of a lane's run kept in registers: TILE_V / the subgroup size the
-// runtime's probe measured (private arrays sized to the whole tile take LLVM,
-// lavapipe, tens of seconds to compile). A lane's run derives from the size the
-// pipeline actually runs with, which a GPU may pick per pipeline: where the run is
-// longer than RUN, its vec4s past RUN are read again instead of kept (run_bits,
-// run_x), so any subgroup size gives exact results.
+// Most mask vec4s one lane's run holds: TILE_V / the smallest subgroup size WebGPU
+// allows (4), so a run fits whatever size the GPU picks for the pipeline (a lane's
+// share derives from the size it runs with, not from the start-up probe). Private
+// arrays sized to the whole tile instead take LLVM (lavapipe) tens of seconds to compile.
 const RUN: u32 = {{RUN}}u;
 
 // v of the subgroup's first lane (the leader), in every lane.
@@ -51,14 +49,6 @@ fn word_bits(w: u32) -> vec4<u32> {
 //@endif
 }
 
-// Mask bits of vec4 v of a lane's run (starting at word w0): kept, or read again.
-fn run_bits(bits: ptr<function, array<vec4<u32>, RUN>>, v: u32, w0: u32) -> vec4<u32> {
-    if (v < RUN) {
-        return (*bits)[v];
-    }
-    return word_bits(w0 + v * 4u);
-}
-
 fn sum4(c: vec4<u32>) -> u32 {
     return c.x + c.y + c.z + c.w;
 }
@@ -71,16 +61,6 @@ fn tile_total(t: u32, li: u32, sid: u32, ssz: u32) -> u32 {
     }
     return subgroupAdd(c);
 }
-
-//@if FUSED
-// x's word k of vec4 v of a lane's run (word w of the segment): kept, or read again.
-fn run_x(xs: ptr<function, array<vec4<u32>, RUN * 4u>>, v: u32, w: u32, k: u32) -> vec4<u32> {
-    if (v < RUN) {
-        return (*xs)[v * 4u + k];
-    }
-    return X[P.x_off / 4u + w];
-}
-//@endif
 
 //@include select_entry
     // Subgroups take tiles from the counter until the segment's nt are taken, so the
@@ -114,27 +94,20 @@ fn one_tile(tile: u32, li: u32, sid: u32, ssz: u32) {
         var bv: vec4<u32>;
         for (var k = 0u; k < 4u; k = k + 1u) {
             let xv = X[i + k];
-            if (v < RUN) {
-                xs[v * 4u + k] = xv;
-            }
+            xs[v * 4u + k] = xv;
             bv[k] = pred_word(xv);
         }
 //@if !FULL
         bv = bv & vec4<u32>(valid_bits(w), valid_bits(w + 1u), valid_bits(w + 2u), valid_bits(w + 3u));
 //@endif
-        if (v < RUN) {
-            bits[v] = bv;
-        }
+        bits[v] = bv;
         store_words(w, bv);
         c = c + sum4(countOneBits(bv));
     }
 //@else
     for (var v = 0u; v < v1 - v0; v = v + 1u) {
-        let bv = word_bits(w0 + v * 4u);
-        if (v < RUN) {
-            bits[v] = bv;
-        }
-        c = c + sum4(countOneBits(bv));
+        bits[v] = word_bits(w0 + v * 4u);
+        c = c + sum4(countOneBits(bits[v]));
     }
 //@endif
     let excl = subgroupExclusiveAdd(c);
@@ -145,7 +118,7 @@ fn one_tile(tile: u32, li: u32, sid: u32, ssz: u32) {
         // A sparse tile: only the selected elements are read and written (a
         // lane skips its words without any), the tail is left as it was.
         for (var v = 0u; v < v1 - v0; v = v + 1u) {
-            let bv = run_bits(&bits, v, w0);
+            let bv = bits[v];
             let cnt = countOneBits(bv);
             if (any(bv != vec4<u32>(0u))) {
                 let w = w0 + v * 4u;
@@ -163,15 +136,15 @@ fn one_tile(tile: u32, li: u32, sid: u32, ssz: u32) {
     }
 //@if VALUES
     for (var v = 0u; v < v1 - v0; v = v + 1u) {
-        let bv = run_bits(&bits, v, w0);
+        let bv = bits[v];
         let cnt = countOneBits(bv);
         let w = w0 + v * 4u;
         for (var k = 0u; k < 4u; k = k + 1u) {
 //@if FUSED
 //@if FULL
-            emit_xv(pos, w + k, bv[k], run_x(&xs, v, w + k, k));
+            emit_xv(pos, w + k, bv[k], xs[v * 4u + k]);
 //@else
-            emit_xv_tail(pos, w + k, bv[k], run_x(&xs, v, w + k, k));
+            emit_xv_tail(pos, w + k, bv[k], xs[v * 4u + k]);
 //@endif
 //@else
 //@if FULL
