@@ -23,10 +23,10 @@
 const TILE: u32 = {{TILE}}u;
 const SPARSE_LIM: u32 = {{SPARSE_LIM}}u;  // tiles with fewer selected write only the selected elements
 const TILE_V: u32 = TILE / 16u;   // mask vec4s (16 elements each) per tile
-// Most mask vec4s one lane's run holds: TILE_V / the smallest subgroup size WebGPU
-// allows (4), so a run fits whatever size the GPU picks for the pipeline (a lane's
-// share derives from the size it runs with, not from the start-up probe). Private
-// arrays sized to the whole tile instead take LLVM (lavapipe) tens of seconds to compile.
+// Most mask vec4s one lane's run holds: TILE_V / the subgroup size (the runtime's
+// probe measured it). Private arrays sized to the whole tile instead take LLVM
+// (lavapipe) tens of seconds to compile; sized for 4 lanes they doubled the fused
+// kernel's compile time. A runtime size below the probed one would overflow RUN.
 const RUN: u32 = {{RUN}}u;
 
 // v of the subgroup's first lane (the leader), in every lane.

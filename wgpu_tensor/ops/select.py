@@ -48,7 +48,6 @@ ONEPASS_MAX = 2 ** 30 - 1   # the one-pass states hold 30-bit counts
 TILE_SG = 1024    # one-pass subgroup path: elements per tile (must divide BLOCK: segments are whole blocks)
 SPARSE = 8        # one-pass subgroup path: a tile under 1/SPARSE selected writes only those (0: never, 1: always)
 SPINS = 4         # one-pass look-back: polls of a predecessor's state before the fallback
-MIN_SUBGROUP = 4  # WebGPU's smallest subgroup size: sizes the one-pass kernel's private runs
 
 # Which masked_select algorithm runs: "onepass" (decoupled look-back with
 # fallback, reads the input once) or "threepass" (count, scan, scatter). None:
@@ -257,7 +256,7 @@ def _record_onepass(dev, x, m, shape, mode, out_buf, out_byte_start, out_nbytes,
         if sg:
             return dev.kernel("select_onepass_sg",
                               _flags(dev, WG_SG, TILE=tile, FULL=full, SPARSE_LIM=sparse_lim,
-                                     RUN=-(-tile // 16 // MIN_SUBGROUP), **tpl),
+                                     RUN=-(-tile // 16 // max(dev.subgroup_size, 1)), **tpl),
                               access, SELECT.size)
         return dev.kernel("select_onepass", _flags(dev, WG, **tpl), access, SELECT.size)
 
