@@ -10,7 +10,7 @@
 // RT (WGSL type of EXPR), ALL_CONTIG, MATH (EXPR calls an m_ helper of
 // elementwise_math.wgsl; P.scal.w holds a fourth scalar for those that need
 // one), and one of OUT_W32 (with BITS), OUT_BOOL,
-// OUT_F16.
+// OUT_F16 (f32 results rounded to float16), OUT_H16 (u32 results holding float16 bits).
 
 //@uniform ElementwiseParams
 
@@ -121,12 +121,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
     if (l0 >= P.n) {
         return;
     }
+//@if OUT_BOOL
+    // Bools are collected as u32 0/1: a private array of bool crashes some drivers (zink).
+    var r: array<u32, 4>;
+    for (var k = 0u; k < 4u; k = k + 1u) {
+        if (l0 + k < P.n) {
+            r[k] = select(0u, 1u, compute(P.start + l0 + k));
+        }
+    }
+//@else
     var r: array<{{RT}}, 4>;
     for (var k = 0u; k < 4u; k = k + 1u) {
         if (l0 + k < P.n) {
             r[k] = compute(P.start + l0 + k);
         }
     }
+//@endif
 //@if OUT_W32
     let o = P.out_off + l0;
     for (var k = 0u; k < 4u; k = k + 1u) {
@@ -137,14 +147,21 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
 //@endif
 //@if OUT_BOOL
     // Bytes past n in the last word are the buffer's padding: zeros.
-    OUT[(P.out_off + l0) >> 2u] = select(0u, 1u, r[0]) | (select(0u, 1u, r[1]) << 8u)
-        | (select(0u, 1u, r[2]) << 16u) | (select(0u, 1u, r[3]) << 24u);
+    OUT[(P.out_off + l0) >> 2u] = r[0] | (r[1] << 8u) | (r[2] << 16u) | (r[3] << 24u);
 //@endif
 //@if OUT_F16
     let o = (P.out_off + l0) >> 1u;
     OUT[o] = pack2x16float(vec2<f32>(r[0], r[1]));
     if (l0 + 2u < P.n) {
         OUT[o + 1u] = pack2x16float(vec2<f32>(r[2], r[3]));
+    }
+//@endif
+//@if OUT_H16
+    // Raw float16 bits (the low 16 of each u32), moved without a trip through f32.
+    let o = (P.out_off + l0) >> 1u;
+    OUT[o] = (r[0] & 0xffffu) | (r[1] << 16u);
+    if (l0 + 2u < P.n) {
+        OUT[o + 1u] = (r[2] & 0xffffu) | (r[3] << 16u);
     }
 //@endif
 }

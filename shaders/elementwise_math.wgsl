@@ -610,3 +610,40 @@ fn m_cos(x: f32) -> f32 {
     var v = select(cos(qr.y), -sin(qr.y), (q & 1u) == 1u);
     return select(v, -v, q == 2u || q == 3u);
 }
+
+// float16 bits (low 16 of h) -> the f32 bits of the same value, in integer arithmetic
+// (exact on every adapter: NaN payloads and subnormals survive; unpack2x16float
+// may quiet a NaN or flush a subnormal). Sort keys of float16 use it.
+fn m_f16_bits_to_f32(h: u32) -> u32 {
+    let s = (h & 0x8000u) << 16u;
+    let e = (h >> 10u) & 0x1fu;
+    let m = h & 0x3ffu;
+    if (e == 0x1fu) {
+        return s | 0x7f800000u | (m << 13u);
+    }
+    if (e != 0u) {
+        return s | ((e + 112u) << 23u) | (m << 13u);
+    }
+    if (m == 0u) {
+        return s;
+    }
+    let z = countLeadingZeros(m) - 21u;  // shift that brings m's top bit to bit 10
+    return s | ((113u - z) << 23u) | (((m << z) & 0x3ffu) << 13u);
+}
+
+// The inverse, for f32 bits of a value that float16 holds exactly.
+fn m_f32_bits_to_f16(u: u32) -> u32 {
+    let s = (u >> 16u) & 0x8000u;
+    let e = (u >> 23u) & 0xffu;
+    let m = u & 0x7fffffu;
+    if (e == 0xffu) {
+        return s | 0x7c00u | (m >> 13u);
+    }
+    if (e >= 113u) {
+        return s | ((e - 112u) << 10u) | (m >> 13u);
+    }
+    if (e < 103u) {
+        return s;
+    }
+    return s | ((0x800000u | m) >> (126u - e));
+}

@@ -25,7 +25,8 @@ const SPARSE_LIM: u32 = {{SPARSE_LIM}}u;  // tiles with fewer selected write onl
 const TILE_V: u32 = TILE / 16u;   // mask vec4s (16 elements each) per tile
 // Most mask vec4s one lane's run holds: TILE_V / the subgroup size (the runtime's
 // probe measured it). Private arrays sized to the whole tile instead take LLVM
-// (lavapipe) tens of seconds to compile.
+// (lavapipe) tens of seconds to compile; sized for 4 lanes they doubled the fused
+// kernel's compile time. A runtime size below the probed one would overflow RUN.
 const RUN: u32 = {{RUN}}u;
 
 // v of the subgroup's first lane (the leader), in every lane.
@@ -62,13 +63,20 @@ fn tile_total(t: u32, li: u32, sid: u32, ssz: u32) -> u32 {
 }
 
 //@include select_entry
-    // Surplus subgroups leave before taking a tile, so the counter ends each
-    // segment at the next segment's first tile.
+    // Subgroups take tiles from the counter until the segment's nt are taken, so the
+    // counter ends each segment at the next segment's first tile. The launch is sized
+    // for one tile per subgroup of the probed size; a GPU may run the pipeline with
+    // larger subgroups (fewer of them: each takes several tiles) or smaller ones
+    // (surplus subgroups take none).
     let nt = (P.n + TILE - 1u) / TILE;
-    if (((wid.x + wid.y * nwg.x) * WG + li) / ssz >= nt) {
-        return;
+    let n_sg = nwg.x * nwg.y * (WG / ssz);
+    for (var j = ((wid.x + wid.y * nwg.x) * WG + li) / ssz; j < nt; j = j + n_sg) {
+        one_tile(next_tile(sid == 0u), li, sid, ssz);   // global tile index
     }
-    let tile = next_tile(sid == 0u);            // global tile index
+}
+
+// Global tile `tile`, by one subgroup.
+fn one_tile(tile: u32, li: u32, sid: u32, ssz: u32) {
     let b = tile - P.blk0;                      // tile in this segment
     // This lane's run: vec4s [v0, v0 + per) of the tile.
     let per = (TILE_V + ssz - 1u) / ssz;

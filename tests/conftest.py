@@ -33,6 +33,11 @@ SIZES = [0, 1, 2, 3, 5, 63, 64, 65, 255, 256, 257, 1023, 1024, 1025, 4099]
 
 
 IN_CI = bool(os.environ.get("CI"))
+# CI runs the suite twice: on lavapipe (Vulkan, the full suite) and a subset on
+# wgpu's OpenGL backend over llvmpipe (scripts/test-gl.sh sets WGPU_BACKEND_TYPE).
+# The adapter check and require_subgroups follow that variable, so only the GL run
+# may lack subgroups: if they vanish on the lavapipe run, it still fails.
+CI_GL = os.environ.get("WGPU_BACKEND_TYPE", "").lower() == "opengl"
 
 # What the suite assumes of the CI adapter, lavapipe (Mesa's llvmpipe on Vulkan):
 # the subgroup probe passes (so both scan paths and the one-pass subgroup kernel
@@ -44,10 +49,17 @@ CI_SUBGROUP_SIZE = 8
 BIG_BINDING = 1 << 27  # 128 MiB: lavapipe's own max-storage-buffer-binding-size
 
 
-def ci_adapter_problems(dev):
-    """The ways ``dev`` differs from the adapter the suite assumes under CI."""
+def ci_adapter_problems(dev, gl=False):
+    """The ways ``dev`` differs from the adapter the suite assumes under CI (with
+    ``gl``: wgpu's OpenGL backend over llvmpipe, which has no subgroups)."""
     info = dev.info()
     bad = []
+    if gl:
+        if "llvmpipe" not in info["name"].lower():
+            bad.append(f"the CI GL run must run on llvmpipe, got adapter {info['name']!r}")
+        if info["backend"] != "OpenGL":
+            bad.append(f"the CI GL run must run on OpenGL, got backend {info['backend']!r}")
+        return bad
     if "llvmpipe" not in info["name"].lower():
         bad.append(f"CI must run on lavapipe, got adapter {info['name']!r}")
     if info["backend"] != "Vulkan":
@@ -74,18 +86,19 @@ def pytest_configure(config):
 def _adapter_facts_in_ci():
     if IN_CI:
         from wgpu_tensor.runtime import get_device
-        bad = ci_adapter_problems(get_device())
+        bad = ci_adapter_problems(get_device(), gl=CI_GL)
         assert not bad, "CI adapter check: " + "; ".join(bad)
     yield
 
 
 def require_subgroups(what="this test"):
     """Skip when the adapter has no usable subgroups; under CI fail instead (the
-    CI adapter has them, so their absence is a regression, not a skip)."""
+    CI adapter has them, so their absence is a regression, not a skip), except on
+    the CI's OpenGL run, whose adapter has none."""
     from wgpu_tensor.runtime import get_device
     if not get_device().use_subgroups:
         msg = f"{what} needs the subgroup path, and the adapter has no usable subgroups"
-        if IN_CI:
+        if IN_CI and not CI_GL:
             pytest.fail(msg)
         pytest.skip(msg)
 

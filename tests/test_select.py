@@ -511,6 +511,8 @@ def test_default_setting_mixed_sparse_and_dense_tiles(scan_path, n, binding):
     m = mixed_tile_mask(rng, n, tile, tile // S.SPARSE)
     dense = np.bincount(np.arange(n) // tile, weights=m) >= tile // S.SPARSE
     assert dense.any() and not dense.all()
+    while binding and -(-n * 4 // binding) + 3 > dev.max_storage_bindings:
+        binding *= 2  # an adapter with fewer storage buffers per stage (OpenGL: 16) gets fewer windows
     for dtype, sentinel in ((np.float32, -1e30), (np.int32, -(2 ** 31))):
         a = _data(rng, n, dtype)
         x, mm = wt.tensor(a), wt.tensor(m)

@@ -43,6 +43,13 @@ class DType:
         kernel moves one element per invocation."""
         return self if self.itemsize == 4 else int32 if self.kind == "b" else float32
 
+    @property
+    def bits32(self):
+        """The 32-bit dtype whose words hold this one's elements exactly where they
+        are only moved, never computed on (bool -> int32 0/1, float16 -> uint32
+        holding its 16 bits, so every NaN payload survives)."""
+        return self if self.itemsize == 4 else int32 if self.kind == "b" else uint32
+
     def __repr__(self):
         return f"wgpu_tensor.{self.name}"
 
@@ -58,6 +65,10 @@ uint32 = DType("uint32", np.uint32, "u", "u32", "W[e]", 1)
 # shader-f16 feature: it works on every adapter.
 float16 = DType("float16", np.float16, "f", "f32", "unpack2x16float(W[e >> 1u])[e & 1u]", 2)
 float32 = DType("float32", np.float32, "f", "f32", "bitcast<f32>(W[e])", 3)
+# The raw 16 bits of a float16 element as a u32 (not a public dtype): float16 data
+# that is moved rather than computed on goes through it, because a round trip
+# through f32 may change a NaN's payload (OpenGL returns 0x7E00 as 0x7FFF).
+float16_bits = DType("float16", np.float16, "u", "u32", "((W[e >> 1u] >> ((e & 1u) * 16u)) & 0xffffu)", 2)
 
 ALL = (bool_, int32, uint32, float16, float32)
 _BY_NAME = {d.name: d for d in ALL}

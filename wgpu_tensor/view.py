@@ -94,8 +94,10 @@ class View:
         return View(self._st, tuple(shape), tuple(strides), offset, self.dtype)
 
     def as_dtype(self, dtype):
-        """The same elements read as another dtype of the same itemsize (pairs views)."""
-        return View(self._st, self.shape, self._strides, self._offset, dtype)
+        """The same elements (and count) read as another dtype of the same itemsize."""
+        v = View(self._st, self.shape, self._strides, self._offset, dtype)
+        v.count = self.count
+        return v
 
     # ---------------------------------------------------------------- metadata
     @property

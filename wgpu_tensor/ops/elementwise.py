@@ -77,7 +77,8 @@ def _kernel(dev, expr, out_dtype, operands, cts, rt, all_contig):
     params = {"WG": WG, "EXPR": expr, "RT": rt, "ALL_CONTIG": all_contig,
               "MATH": _MATH.search(expr) is not None,
               "OUT_W32": out_dtype.itemsize == 4, "OUT_BOOL": out_dtype is D.bool_,
-              "OUT_F16": out_dtype is D.float16,
+              "OUT_F16": out_dtype.itemsize == 2 and rt == "f32",
+              "OUT_H16": out_dtype.itemsize == 2 and rt == "u32",
               "BITS": "u32" if rt == "u32" else "bitcast<u32>"}
     params.update(slot_params(operands, cts))
     access = ["rw"] + ["r" if params.get(f"HAS_{slot}") else None for slot in _SLOTS]
@@ -109,6 +110,8 @@ def slot_params(operands, cts, own=None):
             if tensor and slot == "D":
                 raise ValueError("operand d is a scalar")
             val = _load(op.dtype, slot) if tensor else _decode(_SCAL[i], ct)
+            if tensor and op.dtype.kind == "f" and ct in _SAT:
+                val = saturate(val, ct)  # a float tensor read as an int
         else:
             ct, tensor, val = "u32", False, "0u"
         if own is not None and own[0] == i:
@@ -1005,15 +1008,55 @@ def addcmul(x, t1, t2, value=1):
     return launch("a + d * b * c", rd, [x, t1, t2], [ct] * 3, extra=(v, ct))
 
 
+# Float -> int conversions saturate: WGSL specifies it for i32(f) / u32(f), but not
+# every translation does it (OpenGL's does not), so it is written out: the value is
+# clamped to the largest float below the type's bound, and NaN gives the lower bound
+# (as Vulkan does). (lower bound, largest f32 under the upper bound) per int type.
+_SAT = {"i32": ("-2147483648.0", "2147483520.0"), "u32": ("0.0", "4294967040.0")}
+
+
+def saturate(f, int_wgsl):
+    """WGSL converting f32 expression ``f`` to ``int_wgsl`` (i32 or u32), truncated
+    toward zero and clamped to the int range, NaN to the lower bound, on any backend."""
+    lo, hi = _SAT[int_wgsl]
+    return f"{int_wgsl}(select({lo}, min({f}, {hi}), {f} >= {lo}))"
+
+
 def cast_expr(src, dtype):
     if dtype is D.bool_:
         return {"f": "!(a == 0.0)", "i": "a != 0", "u": "a != 0u", "b": "a"}[src.kind]
+    if src.kind == "f" and dtype.kind in "iu":
+        return saturate("a", dtype.wgsl)
     return "a"
 
 
 def cast(x, dtype):
-    """Copy of ``x`` as ``dtype`` (float -> int truncates toward zero; x -> bool is x != 0)."""
+    """Copy of ``x`` as ``dtype`` (float -> int truncates toward zero and saturates;
+    x -> bool is x != 0)."""
+    if dtype is x.dtype:
+        return copy(x)
     return launch(cast_expr(x.dtype, dtype), dtype, [x], [x.dtype.wgsl])
+
+
+def widen(x, shape=None):
+    """``x`` (broadcast to ``shape``) as 32-bit words holding its elements exactly,
+    for kernels that move one element per invocation: bool -> int32 0/1, float16 ->
+    uint32 holding its 16 bits (never through f32, so NaN payloads survive), a
+    4-byte dtype as it is (copied)."""
+    if x.dtype is D.float16:
+        return launch("a", D.uint32, [x.as_dtype(D.float16_bits)], ["u32"], shape=shape)
+    return launch(cast_expr(x.dtype, x.dtype.bits32), x.dtype.bits32, [x], [x.dtype.wgsl], shape=shape)
+
+
+def narrow(w, dtype, out=None):
+    """The inverse of ``widen``: words ``w`` (of ``dtype.bits32``) back as ``dtype``,
+    into ``out`` when given."""
+    if dtype is not D.float16:
+        return launch(cast_expr(w.dtype, dtype), dtype, [w], [w.dtype.wgsl], out=out)
+    if out is not None:
+        launch("a", D.float16_bits, [w], ["u32"], out=out.as_dtype(D.float16_bits))
+        return out
+    return launch("a", D.float16_bits, [w], ["u32"]).as_dtype(D.float16)
 
 
 def where(cond, x, y):
@@ -1093,7 +1136,9 @@ def _fill_word(value, dtype):
 
 
 def copy(x):
-    """A new contiguous copy of ``x`` (clone)."""
+    """A new contiguous copy of ``x`` (clone); float16 is moved as raw bits."""
+    if x.dtype is D.float16:
+        return launch("a", D.float16_bits, [x.as_dtype(D.float16_bits)], ["u32"]).as_dtype(D.float16)
     return launch("a", x.dtype, [x], [x.dtype.wgsl])
 
 

@@ -58,8 +58,15 @@ def _acc_of(dtype):
 # The op table: name -> (ACC, MAP, COMBINE, IDENT, FINAL) as functions of (value type
 # of the input, accumulator/value type of the output dtype). MAP is over v, COMBINE over
 # a and b, FINAL over a; the first pass maps input elements, a second pass folds partials.
+def _conv(vt, at):
+    """An element v of value type vt as accumulator type at (float -> int saturates)."""
+    if vt == at:
+        return "v"
+    return E.saturate("v", at) if vt == "f32" and at in ("i32", "u32") else f"{at}(v)"
+
+
 def _row_sum(vt, at):
-    conv = f"{at}(v)" if vt != at else "v"
+    conv = _conv(vt, at)
     return at, conv, "a + b", f"{at}(0)", "a"
 
 
@@ -103,7 +110,7 @@ OPS = {
 # (prod, nansum, the counts the gradients and nanmean need, vector norms; used by
 # ops/reduce_dim.py). The counts are float32 results (FINAL converts the u32 count).
 def _row_prod(vt, at):
-    conv = f"{at}(v)" if vt != at else "v"
+    conv = _conv(vt, at)
     return at, conv, "a * b", f"{at}(1)", "a"
 
 
@@ -487,10 +494,11 @@ def _plan(dev, geo, T, splits, chunk, out_buf, out_offset, out_itemsize, n_items
 
 
 def _load4(dtype):
-    """WGSL array of elements e .. e + 3 of X (e a multiple of 4): one word of bools,
-    two of halves, four of 32-bit values."""
+    """WGSL array of elements e .. e + 3 of X (e a multiple of 4): one word of bools
+    (a vec4<bool>: an array of bool crashes some drivers), two of halves, four of
+    32-bit values."""
     if dtype is D.bool_:
-        return "array<bool, 4>(" + ", ".join(f"(X[e >> 2u] & 0x{0xff << (8 * k):x}u) != 0u"
+        return "vec4<bool>(" + ", ".join(f"(X[e >> 2u] & 0x{0xff << (8 * k):x}u) != 0u"
                                               for k in range(4)) + ")"
     if dtype is D.float16:
         return "array<f32, 4>(" + ", ".join(f"unpack2x16float(X[(e >> 1u) + {k // 2}u]).{'xy'[k % 2]}"

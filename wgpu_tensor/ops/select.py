@@ -26,7 +26,7 @@ A lazy mask (ops/elementwise.py's Pred: x > t, (x > a) & (x < b), ...) is not
 read: the one-pass kernels evaluate its predicate from its tensors (_Fused,
 shaders/select_pred.wgsl), so it is never written.
 Bool and float16 inputs (1- and 2-byte elements) are selected widened to 32
-bits and narrowed back. Inputs bigger than one storage
+bits (float16 as its raw bits, so NaN payloads survive) and narrowed back. Inputs bigger than one storage
 binding run as several segments; an output bigger than one binding is bound as
 several windows. No CPU read anywhere.
 """
@@ -265,6 +265,7 @@ def _record_onepass(dev, x, m, shape, mode, out_buf, out_byte_start, out_nbytes,
                               access, SELECT.size)
         return dev.kernel("select_onepass", _flags(dev, WG, **tpl), access, SELECT.size)
 
+    # Sized by the probed subgroup size; the kernel is exact with any runtime size.
     per_group = max(1, WG_SG // max(dev.subgroup_size, 1)) if sg else 1
     fwin = (flags._buf, 0, flags._buf.size)
     for s0 in range(0, n, seg):
@@ -350,12 +351,14 @@ def _fusable(dev, mask, shape, x, out, out_byte_start, out_nbytes):
     return _Fused(p, x)
 
 
-def _fill_bits(sel_dtype, fill_value):
-    """Bits of fill_value in the (32-bit) dtype the selection runs in."""
+def _fill_bits(dtype, fill_value):
+    """Bits of fill_value in the 32-bit words a selection of ``dtype`` runs in."""
     if fill_value is None:
         return None
+    if dtype is D.float16:
+        return I._scalar_bits(fill_value, dtype)
     D.scalar_dtype(fill_value)  # TypeError for non-scalars
-    return _bits(fill_value, sel_dtype.wgsl)
+    return _bits(fill_value, dtype.bits32.wgsl)
 
 
 def masked_select(x, mask, *, out=None, fill_value=None):
@@ -381,9 +384,9 @@ def masked_select(x, mask, *, out=None, fill_value=None):
         x = x.derive(x.shape, x._strides, x._offset)
     # 1- and 2-byte elements (bool, float16) cannot be stored one per invocation
     # without word races: they are selected widened to 32 bits (exactly: bool ->
-    # int32, float16 -> float32), then narrowed.
-    sel_dtype = x.dtype.wide32
-    fill = _fill_bits(sel_dtype, fill_value)
+    # int32, float16 -> uint32 holding its bits), then narrowed.
+    sel_dtype = x.dtype.bits32
+    fill = _fill_bits(x.dtype, fill_value)
     dev.check_size(n * 4, f"masked_select over shape {shape}")
     count = View.empty((), D.int32, dev)
     res = out if out is not None else View.empty((n,), x.dtype, dev)
@@ -395,7 +398,7 @@ def masked_select(x, mask, *, out=None, fill_value=None):
         if sel_dtype is x.dtype:
             xx, dst = _flat_word_view(x, shape), res
         else:
-            xx, dst = E.cast(x.expand(shape), sel_dtype), View.empty((n,), sel_dtype, dev)
+            xx, dst = E.widen(x, shape), View.empty((n,), sel_dtype, dev)
         fuse = _fusable(dev, mask, shape, xx, dst, dst._offset * 4, n * 4)
         if fuse is not None:
             global fused
@@ -407,7 +410,7 @@ def masked_select(x, mask, *, out=None, fill_value=None):
         if fill is not None:
             _fill_tail(dev, dst, count, fill)
         if dst is not res:
-            E.launch(E.cast_expr(sel_dtype, x.dtype), x.dtype, [dst], [sel_dtype.wgsl], out=res)
+            E.narrow(dst, x.dtype, out=res)
     res.count = count
     return res
 
@@ -587,14 +590,14 @@ def _masked_scatter(x, mask, source, shape, what, *, checked=False, explicit=Fal
         if k > source.numel():
             raise ValueError(f"{what}: expected source to have at least as many elements as ones in mask "
                              f"(mask has {k}, source has {source.numel()})")
-    sel_dtype = x.dtype.wide32
+    sel_dtype = x.dtype.bits32
     dev.check_size(n * 4, f"{what} over shape {shape}")
     if n == 0:
         return View.empty(shape, x.dtype, dev)
-    work = E.launch("a", sel_dtype, [x], [sel_dtype.wgsl], shape=shape)  # widened copy, 32-bit words
+    work = E.widen(x, shape)  # a widened copy, 32-bit words
     src = E.reshape(source, (-1,))
     if sel_dtype is not x.dtype:
-        src = E.cast(src, sel_dtype)
+        src = E.widen(src)
     elif not src.is_contiguous() or src._st is work._st:
         src = E.copy(src)
     count = View.empty((), D.int32, dev)
@@ -602,7 +605,7 @@ def _masked_scatter(x, mask, source, shape, what, *, checked=False, explicit=Fal
         _record(dev, work, m, shape, "take", src._buf, src._offset * 4, max(4, src.numel() * 4), count)
     if sel_dtype is x.dtype:
         return work
-    return E.cast(work, x.dtype)
+    return E.narrow(work, x.dtype)
 
 
 def _counted_source(x, m, source, shape):

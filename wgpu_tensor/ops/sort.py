@@ -56,17 +56,20 @@ class KOutOfRangeError(RuntimeError, IndexError):
 # ---------------------------------------------------------------- keys
 # The order-preserving key of an element, over the elementwise template's operand
 # `a` (converted to the "ct" type). Float keys are a bijection of the f32 bits.
+# A float key is written over the f32 bits {b} of the value: bitcast<u32>(a), or for
+# float16 (read as its raw bits, never through f32, so NaN payloads survive) the
+# bits of the same value as an f32.
+_F_KEY = "select({b} | 0x80000000u, ~{b}, {b} >= 0x80000000u)"
+_F16_BITS = "m_f16_bits_to_f32(a)"
 _KEY = {
     "b": ("bool", "select(0u, 1u, a)"),
     "i": ("i32", "(bitcast<u32>(a) ^ 0x80000000u)"),
     "u": ("u32", "a"),
-    "f": ("f32", "select(bitcast<u32>(a) | 0x80000000u, ~bitcast<u32>(a), "
-                 "bitcast<u32>(a) >= 0x80000000u)"),
+    "f": ("f32", _F_KEY),
 }
 # The same order with every NaN as 0xffffffff and -0.0 as +0.0 (isin compares keys).
-_CANON_F = ("select(select(select(bitcast<u32>(a) | 0x80000000u, ~bitcast<u32>(a), "
-            "bitcast<u32>(a) >= 0x80000000u), 0x80000000u, (bitcast<u32>(a) << 1u) == 0u), "
-            "0xffffffffu, (bitcast<u32>(a) << 1u) > 0xff000000u)")
+_CANON_F = ("select(select(" + _F_KEY + ", 0x80000000u, ({b} << 1u) == 0u), "
+            "0xffffffffu, ({b} << 1u) > 0xff000000u)")
 # Key (u32 `a`, already un-inverted) back to a value of the dtype.
 _DECODE = {
     "b": "({u} != 0u)",
@@ -79,8 +82,11 @@ _DECODE = {
 def _keys(x, descending, canonical=False):
     """A new contiguous uint32 tensor of x's shape holding its keys."""
     ct, expr = _KEY[x.dtype.kind]
-    if canonical and x.dtype.kind == "f":
-        expr = _CANON_F
+    if x.dtype.kind == "f":
+        b = "bitcast<u32>(a)"
+        if x.dtype is D.float16:
+            x, ct, b = x.as_dtype(D.float16_bits), "u32", _F16_BITS
+        expr = (_CANON_F if canonical else _F_KEY).format(b=b)
     if descending:
         expr = f"(~{expr})"
     return E.launch(expr, D.uint32, [x], [ct])
@@ -88,6 +94,9 @@ def _keys(x, descending, canonical=False):
 
 def _decode(keys, dtype, descending):
     u = "(~a)" if descending else "a"
+    if dtype is D.float16:  # back to the raw float16 bits, not through f32
+        bits = "m_f32_bits_to_f16(select(~{u}, {u} ^ 0x80000000u, {u} >= 0x80000000u))".format(u=u)
+        return E.launch(bits, D.float16_bits, [keys], ["u32"]).as_dtype(D.float16)
     expr = _DECODE[dtype.kind].format(u=u)
     return E.launch(expr, dtype, [keys], ["u32"],
                     result_type="f32" if dtype.kind == "f" else None)
