@@ -329,3 +329,23 @@ def test_device_lost_fails_the_same_clear_way_every_time():
     lines = out.splitlines()
     assert rc == 0, err[-2000:]
     assert all(ln.startswith("ERROR DeviceLostError the WebGPU device was lost") for ln in lines), lines
+
+
+def test_soak_smoke():
+    """scripts/soak.py for a few seconds: every op (the warm-up runs each once, the
+    memory-limit op included, under a low limit and a small pipeline bound that
+    forces evictions), 0 errors, the limit hit at least once. RSS is not judged here
+    (a first third of one second is no warm baseline: --rss-growth-mib is set out of
+    reach); the full 60 s run judges it."""
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts", "soak.py")
+    p = subprocess.run([sys.executable, script, "--seconds", "3", "--threads", "2",
+                        "--memory-limit-mib", "64", "--pipelines", "64", "--rss-growth-mib", "100000"],
+                       capture_output=True, text=True, timeout=240)
+    assert p.returncode == 0, p.stdout[-4000:] + p.stderr[-4000:]
+    assert "errors: 0" in p.stdout
+    ops = p.stdout.split("ops checked against numpy\n")[1].split("\n")[0]
+    for name in ("math", "reduce_dim", "scan_topk", "shape", "linalg", "adv_index", "counted",
+                 "predicates", "interop", "memory_limit", "memory_refused"):
+        assert f" {name} " in ops or ops.startswith(f"{name} ") or f" {name}," in ops, (name, ops)
+    evicted = int(p.stdout.split("pipelines cached ")[-1].split("evicted ")[1].split(";")[0])
+    assert evicted > 0, p.stdout[-2000:]
