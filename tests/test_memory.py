@@ -74,6 +74,7 @@ def test_readback_buffers_count_and_fail_cleanly(dev, rng):
     x_np = rng.standard_normal(3 * MiB // 4).astype(np.float32)  # 3 MiB
     x = wt.tensor(x_np)
     dev.empty_cache()
+    busy = dev.memory_stats()["staging_bytes"]  # readback buffers still mapped by earlier work
     syncs = wt.sync_count()
     with memory_limit(dev.held_bytes() + MiB):  # no room for a 3 MiB readback buffer
         with pytest.raises(MemoryError, match=r"reading back \d+ bytes .* memory limit of"):
@@ -82,7 +83,7 @@ def test_readback_buffers_count_and_fail_cleanly(dev, rng):
     np.testing.assert_array_equal(x.numpy(), x_np)
     assert dev.memory_stats()["staging_bytes"] > 0  # counted while it is kept
     dev.empty_cache()
-    assert dev.memory_stats()["staging_bytes"] == 0
+    assert dev.memory_stats()["staging_bytes"] <= busy
 
 
 def test_set_memory_limit_values(dev):
