@@ -13,7 +13,8 @@
 // MAP (v -> ACC), COMBINE (a, b -> ACC), RT + FINAL (a -> RT); SPLIT (several items per
 // row, else one); KEPT_ND (several kept dims, else at most one); RED_1D / RED_ND (strided
 // reduced dims, merged into one or not) / RED_CONTIG (contiguous: read 4 at a time, VEC4
-// for 32-bit values); FUSED (X holds a lazy mask's tensor; MAP evaluates its
+// for 32-bit values; RUN: T = 1, a contiguous run 16 elements per iteration, STOP: which
+// ends when the fold reaches SAT, the COMBINE's absorbing value); FUSED (X holds a lazy mask's tensor; MAP evaluates its
 // predicate, pred.wgsl, as pred(0u, v)); DIRECT (T = 1 and a 32-bit output: each invocation writes its own
 // word, with BITS), else the tree and one of OUT_W32 (with BITS), OUT_BOOL, OUT_F16.
 
@@ -133,6 +134,14 @@ fn load1(e: u32) -> {{ACC}} {
     return map({{VT}}({{LOAD}}));
 }
 
+//@if RED_CONTIG
+// The fold of the 4 elements from element e (a multiple of 4).
+fn group4(e: u32) -> {{ACC}} {
+    let v = {{LOAD4}};
+    return combine(combine(map(v[0]), map(v[1])), combine(map(v[2]), map(v[3])));
+}
+//@endif
+
 // Lane `lane`'s fold of the reduced elements [r0, r1) of the row starting at element `base`.
 fn fold(base: u32, r0: u32, r1: u32, lane: u32) -> {{ACC}} {
     var acc: {{ACC}} = {{IDENT}};
@@ -179,11 +188,27 @@ fn fold(base: u32, r0: u32, r1: u32, lane: u32) -> {{ACC}} {
     for (var h = lane; h < r1 - a1; h = h + T) {
         acc = combine(acc, load1(base + a1 + h));
     }
-    for (var g = lane; g < groups; g = g + T) {
+//@if RUN
+    // T = 1: one contiguous run, 16 elements per iteration, then the last groups.
+    let g16 = groups & ~3u;
+    for (var g = 0u; g < g16; g = g + 4u) {
         let e = base + a0 + g * 4u;
-        let v = {{LOAD4}};
-        acc = combine(acc, combine(combine(map(v[0]), map(v[1])), combine(map(v[2]), map(v[3]))));
+        acc = combine(acc, combine(combine(group4(e), group4(e + 4u)), combine(group4(e + 8u), group4(e + 12u))));
+//@if STOP
+        // any / all: once the fold is SAT no later element changes it (exact).
+        if (acc == {{SAT}}) {
+            break;
+        }
+//@endif
     }
+    for (var g = g16; g < groups; g = g + 1u) {
+        acc = combine(acc, group4(base + a0 + g * 4u));
+    }
+//@else
+    for (var g = lane; g < groups; g = g + T) {
+        acc = combine(acc, group4(base + a0 + g * 4u));
+    }
+//@endif
 //@endif
     return acc;
 }

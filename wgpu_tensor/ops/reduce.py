@@ -35,11 +35,22 @@ T_MAX = 64            # invocations per item, at most (so a workgroup holds >= 4
 PER_LANE = 64         # elements one invocation folds sequentially, at most
 PER_LANE_MIN = 16     # ... at least, when rows are split only to make more work
 TARGET_LANES = 1 << 16  # split rows until about this many invocations work
-# (T_MAX, PER_LANE, TARGET_LANES) of the exact (integer) reductions of a fused
+# (T_MAX, PER_LANE, TARGET_LANES, PER_LANE_MIN) of the exact (integer) reductions of a fused
 # predicate on a CPU adapter: lavapipe folds one invocation's run far faster than
 # it runs a 64-lane tree (2^22 float32 compared and counted: 2.6x faster), and
 # integer counts lose nothing to long sequential folds.
-CPU_EXACT = (4, 1024, 1 << 12)
+CPU_EXACT = (4, 1024, 1 << 12, PER_LANE_MIN)
+# ... and of a contiguous source (t_max = 1 means this): one invocation per item
+# (T = 1), each folding one contiguous run of up to RUN elements, 16 per loop
+# iteration (vec4 loads for 32-bit values; 4,096 float32 = 16 KB and 256 iterations,
+# far below llvmpipe's 65,535), into one partial word; the partials (one word per
+# 4,096 elements) are folded by a second pass of the same kind, one invocation per
+# output (CPU_RUN_PARTIALS). Runs of at least RUN_MIN elements (4 KB: shorter runs
+# per lane read slower), as many as RUN_LANES where the input is long enough, so
+# that it spreads over several workgroups (lavapipe runs one workgroup per thread).
+RUN, RUN_MIN, RUN_LANES = 4096, 1024, 1 << 11
+CPU_RUN = (1, RUN, RUN_LANES, RUN_MIN)
+CPU_RUN_PARTIALS = (1, RUN, 1, RUN_MIN)
 
 _ACC_DTYPE = {"f32": D.float32, "i32": D.int32, "u32": D.uint32}  # dtype of partials
 _NAN = "bitcast<f32>(0x7fc00000u)"
@@ -334,12 +345,14 @@ def _reduce_locked(op, x, dim, keepdim, out_dtype, name, cast_to):
     if fuse is not None:
         geo.scal = fuse[2]
         if dev.is_cpu:
-            geo.lanes = CPU_EXACT
+            geo.lanes = CPU_RUN if len(red) == 1 and red[0][1] == 1 else CPU_EXACT
     if counted:
         # Only the first count rows of dim 0 take part: with dim 0 outermost among the
         # reduced dims, they are the first count * (N / shape[0]) reduced elements of a row.
         geo.cnt, geo.cnt_inner, geo.limit = x.count, N // x.shape[0] if x.shape[0] else 0, True
-    tpl = {"WG": WG, "ACC": acc, "IDENT": ident, "COMBINE": comb}
+    # any / all of u32 0/1 values: max / min reach 1u / 0u and stay (a run can stop there)
+    sat = {"max(a, b)": "1u", "min(a, b)": "0u"}.get(comb) if op in ("any", "all") else None
+    tpl = {"WG": WG, "ACC": acc, "IDENT": ident, "COMBINE": comb, "STOP": sat is not None, "SAT": sat or "0u"}
     first = dict(tpl, VT=src.dtype.wgsl, LOAD=src.dtype.load.replace("W[", "X["), MAP=mp, **pred)
     again = dict(tpl, VT=acc, LOAD=_ACC_LOAD[acc], MAP="v", FUSED=False)
     denom = float(N)
@@ -384,20 +397,20 @@ class _Geometry:
         # row, and whether this pass limits the rows (the first) or only divides by them.
         self.cnt, self.cnt_inner, self.limit = None, 0, False
         self.scal = (0, 0, 0, 0)  # a fused predicate's scalars
-        self.lanes = (T_MAX, PER_LANE, TARGET_LANES)
+        self.lanes = (T_MAX, PER_LANE, TARGET_LANES, PER_LANE_MIN)
 
 
 def _choose(geo):
     """(T, splits, chunk) for a source: invocations per item, items per row, elements per item."""
     M, N = geo.M, geo.N
-    t_max, per_lane, target = geo.lanes
+    t_max, per_lane, target, per_lane_min = geo.lanes
     columns = (geo.red and geo.red[-1][1] != 1 and geo.kept and geo.kept[-1][1] == 1 and M >= 64)
-    if N <= 16 or columns:
+    if N <= 16 or columns or t_max == 1:
         T = 1  # one invocation per output: neighbours read neighbouring columns
     else:
         T = min(t_max, 1 << ((N // 8).bit_length() - 1))
     need = -(-N // (T * per_lane))
-    want = min(-(-target // (M * T)), -(-N // (T * PER_LANE_MIN)))
+    want = min(-(-target // (M * T)), -(-N // (T * per_lane_min)))
     splits = max(1, need, want)
     chunk = -(-N // splits) if N else 1
     splits = -(-N // chunk) if N else 1
@@ -439,7 +452,7 @@ def _pass(dev, geo, first, again, final, out, out_dtype, denom):
     nxt = _Geometry(None, [(geo.M, splits)] if geo.M > 1 else [], [(splits, 1)], geo.M, splits,
                     buf=part._buf, offset=0, dtype=_ACC_DTYPE[acc])
     nxt.cnt, nxt.cnt_inner = geo.cnt, geo.cnt_inner  # a mean's final pass divides by the count
-    nxt.lanes = geo.lanes
+    nxt.lanes = CPU_RUN_PARTIALS if geo.lanes[0] == 1 else geo.lanes
     _pass(dev, nxt, again, again, final, out, out_dtype, denom)
 
 
@@ -510,7 +523,10 @@ def _load4(dtype):
 def _record(dev, geo, tpl, final, out_dtype, plan, splits, chunk, denom):
     rt = out_dtype.wgsl
     T = tpl["T"]
-    contig = len(geo.red) == 1 and geo.red[0][1] == 1 and T > 1
+    # (T = 1 reads contiguous rows 4 at a time only in the runs of CPU_RUN, of 16
+    # elements or more, as T > 1 does: a vec4 binding needs 16 bytes; other short rows
+    # and columns read one element at a time)
+    contig = len(geo.red) == 1 and geo.red[0][1] == 1 and (T > 1 or (geo.lanes[0] == 1 and geo.N >= 16))
     direct = T == 1 and out_dtype.itemsize == 4
     params = dict(tpl, RT=rt, FINAL=final, LOAD4=_load4(geo.dtype),
                   SPLIT=splits > 1, KEPT_ND=len(geo.kept) > 1, RED_CONTIG=contig,
@@ -519,6 +535,7 @@ def _record(dev, geo, tpl, final, out_dtype, plan, splits, chunk, denom):
                   OUT_F16=out_dtype is D.float16, BITS=_BITS.get(rt, "u32"))
     vec4 = contig and geo.dtype.itemsize == 4
     params["VEC4"] = vec4
+    params["RUN"] = contig and T == 1
     params["COUNTED"] = geo.cnt is not None
     access = ["r", "rw", "r" if vec4 else None]
     cwin, coff = None, 0
