@@ -188,3 +188,29 @@ def test_property_replay_equals_general(name, dt, n, off, scalar):
         return
     for _ in range(2):
         same_bits(PY[name](x, y), want)
+
+
+def test_failed_replay_returns_its_buffer_and_replays_touch_the_pipeline(monkeypatch):
+    """A replay allocates its result and records its dispatch under one lock
+    (Device.dispatch_fresh): when recording fails, the new buffer goes back to
+    the pool (no bytes held by a result that does not exist), and the next replay
+    works. Each replay marks the plan's pipeline used, so a hot plan's pipeline is
+    the last one the pipeline cache would evict."""
+    dev = get_device()
+    x = wt.arange(37, dtype=wt.float32)
+    np.testing.assert_array_equal((x + 1.5).numpy(), np.arange(37, dtype=np.float32) + 1.5)  # a plan
+    kernel = next(p.kernel for p in reversed(dev.plans.values()) if p.kernel is not None)
+    wt.arange(5, dtype=wt.int32) * 3  # another pipeline used since
+    assert next(reversed(dev._kernels)) is not kernel.key
+    held = dev.memory_stats()["in_use_bytes"]
+
+    def fail(*args):
+        raise RuntimeError("recording failed")
+    monkeypatch.setattr(dev, "_record", fail)
+    with pytest.raises(RuntimeError, match="recording failed"):
+        x + 1.5
+    monkeypatch.undo()
+    assert dev.memory_stats()["in_use_bytes"] == held
+    r = x + 1.5
+    assert next(reversed(dev._kernels)) == kernel.key
+    np.testing.assert_array_equal(r.numpy(), np.arange(37, dtype=np.float32) + 1.5)

@@ -84,10 +84,10 @@ class View:
         return View(Storage(dev.alloc(nbytes), dev), shape, contiguous_strides(shape), 0, dtype)
 
     @staticmethod
-    def fresh(shape, strides, dtype, dev, nbytes):
-        """``empty`` for a shape, strides and size a caller has checked and cached
-        (the elementwise plans)."""
-        return View(Storage(dev.alloc(nbytes), dev), shape, strides, 0, dtype)
+    def fresh(buf, shape, strides, dtype, dev):
+        """A view of a new buffer (its owner from now on) for a shape, strides and
+        size a caller has checked and cached (the elementwise plans)."""
+        return View(Storage(buf, dev), shape, strides, 0, dtype)
 
     def derive(self, shape, strides, offset):
         """Another view of the same storage (no count)."""

@@ -640,7 +640,7 @@ class _Plan:
     parameter block, binding windows and result layout. Replaying it costs an
     allocation and a dispatch. It holds no buffer."""
 
-    __slots__ = ("dev", "kernel", "params", "wins", "grid", "shape", "strides", "dtype", "nbytes")
+    __slots__ = ("dev", "kernel", "params", "wins", "grid", "shape", "strides", "dtype", "nbytes", "size")
 
 
 class _NoPlan:
@@ -663,7 +663,7 @@ def fast_binary(name, a, b):
     a hit needs no checks beyond the device. The caller (the Tensor) takes the
     general path itself when an operand requires a gradient."""
     ta, tb = a.__class__ is View, b.__class__ is View
-    if BINARY[name][0] in _BOOL_RULES and LAZY:
+    if LAZY and BINARY[name][0] in _BOOL_RULES:
         lz = _fast_lazy(name, a, b, ta, tb)
         if lz is not None:
             return lz
@@ -690,7 +690,6 @@ def fast_binary(name, a, b):
             plans.move_to_end(key)
         except KeyError:  # evicted meanwhile by another thread
             pass
-        dev.touch(plan.kernel)
     if tb and ta and b.device is not dev:
         return None
     count = a.count if ta else None
@@ -698,9 +697,9 @@ def fast_binary(name, a, b):
         if count is not None and count is not b.count:
             return None  # two counts: the general path takes the smaller on the GPU
         count = b.count
-    out = View.fresh(plan.shape, plan.strides, plan.dtype, dev, plan.nbytes)
+    out = View.fresh(dev.dispatch_fresh(plan, a._buf if ta else None, b._buf if tb else None),
+                     plan.shape, plan.strides, plan.dtype, dev)
     out.count = count
-    dev.dispatch_plan(plan, out._buf, a._buf if ta else None, b._buf if tb else None)
     return out
 
 
@@ -760,6 +759,7 @@ def _make_plan(name, a, b, ta, tb):
     plan.grid = dev.grid(groups)
     plan.shape, plan.strides, plan.dtype = shape, contiguous_strides(shape), out_dtype
     plan.nbytes = n * out_dtype.itemsize
+    plan.size = dev.size_class(plan.nbytes)  # (MemoryError past the adapter's buffer size)
     return plan
 
 

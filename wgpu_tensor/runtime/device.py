@@ -438,51 +438,60 @@ class Device:
         ``indirect``: one that is also an INDIRECT buffer (the arguments of a
         caller's indirect dispatch or draw), pooled apart from the others.
         MemoryError when it would pass the memory limit even after trimming the pool."""
-        if nbytes <= 1 << 20:  # the common small case: a power-of-two size class
-            size = 16 if nbytes <= 16 else 1 << (int(nbytes) - 1).bit_length()
-        else:
-            self.check_size(nbytes)
-            size = _bucket(nbytes)
-            if size > self.max_buffer:
-                size = _round_up(max(nbytes, 16), 4)
-        key = ("indirect", size) if indirect else size
+        size = self.size_class(nbytes)
         with self.lock:
-            if self._pooled_bytes > self.POOL_CAP:
-                self._trim(self.POOL_CAP // 2)
-            free = self._pool.get(key)
-            if free:
-                self._pooled_bytes -= size
-                self.pool_hits += 1
-                buf = free.pop()
-                if self._log is not None:
-                    self._log.append(Command("alloc", "pool", {"nbytes": nbytes},
-                                             bindings=((buf.uid, 0, size),)))
-                return buf
-            self._check_limit(size, "allocating")
-            usage = wgpu.BufferUsage.STORAGE | wgpu.BufferUsage.COPY_SRC | wgpu.BufferUsage.COPY_DST
-            if indirect:
-                usage |= wgpu.BufferUsage.INDIRECT
+            return self._alloc(nbytes, size, indirect)
+
+    def size_class(self, nbytes):
+        """The bytes of the pooled buffer alloc(nbytes) gives (MemoryError when
+        ``nbytes`` is over the adapter's max-buffer-size)."""
+        if nbytes <= 1 << 20:  # the common small case: a power-of-two size class
+            return 16 if nbytes <= 16 else 1 << (int(nbytes) - 1).bit_length()
+        self.check_size(nbytes)
+        size = _bucket(nbytes)
+        if size > self.max_buffer:
+            size = _round_up(max(nbytes, 16), 4)
+        return size
+
+    def _alloc(self, nbytes, size, indirect=False):
+        """alloc() of a buffer of ``size`` bytes (its size class), under the lock."""
+        key = ("indirect", size) if indirect else size
+        if self._pooled_bytes > self.POOL_CAP:
+            self._trim(self.POOL_CAP // 2)
+        free = self._pool.get(key)
+        if free:
+            self._pooled_bytes -= size
+            self.pool_hits += 1
+            buf = free.pop()
+            if self._log is not None:
+                self._log.append(Command("alloc", "pool", {"nbytes": nbytes},
+                                         bindings=((buf.uid, 0, size),)))
+            return buf
+        self._check_limit(size, "allocating")
+        usage = wgpu.BufferUsage.STORAGE | wgpu.BufferUsage.COPY_SRC | wgpu.BufferUsage.COPY_DST
+        if indirect:
+            usage |= wgpu.BufferUsage.INDIRECT
+        try:
+            gpu = self.device.create_buffer(size=size, usage=usage)
+        except Exception as e:
+            self._trim(0)
             try:
                 gpu = self.device.create_buffer(size=size, usage=usage)
-            except Exception as e:
-                self._trim(0)
-                try:
-                    gpu = self.device.create_buffer(size=size, usage=usage)
-                except Exception as e2:
-                    if errors.is_device_lost(e2):
-                        raise errors.DeviceLostError(f"the WebGPU device was lost: {e2}") from e2
-                    raise MemoryError(f"could not allocate a GPU buffer of {size} bytes: {e}") from None
-            self._allocated_bytes += size
-            self.allocs += 1
-            buf = Buffer(gpu, size, "indirect" if indirect else None)
-            if self._log is not None:
-                self._log.append(Command("alloc", "new", {"nbytes": nbytes},
-                                         bindings=((buf.uid, 0, size),)))
-            # The device owns every buffer until it destroys it: a tensor dying in
-            # a reference cycle must not let the collector finalize the wgpu object
-            # of a buffer that goes back to the pool.
-            self._owned.add(buf)
-            return buf
+            except Exception as e2:
+                if errors.is_device_lost(e2):
+                    raise errors.DeviceLostError(f"the WebGPU device was lost: {e2}") from e2
+                raise MemoryError(f"could not allocate a GPU buffer of {size} bytes: {e}") from None
+        self._allocated_bytes += size
+        self.allocs += 1
+        buf = Buffer(gpu, size, "indirect" if indirect else None)
+        if self._log is not None:
+            self._log.append(Command("alloc", "new", {"nbytes": nbytes},
+                                     bindings=((buf.uid, 0, size),)))
+        # The device owns every buffer until it destroys it: a tensor dying in
+        # a reference cycle must not let the collector finalize the wgpu object
+        # of a buffer that goes back to the pool.
+        self._owned.add(buf)
+        return buf
 
     def release(self, buf: Buffer):
         """Return a buffer to the pool (commands already recorded keep their order).
@@ -788,27 +797,44 @@ class Device:
         cp.set_bind_group(0, bg, [off])
         cp.dispatch_workgroups(gx, gy, 1)
 
-    def dispatch_plan(self, plan, out, a, b):
-        """dispatch() of an elementwise plan (ops/elementwise.py) over buffers
-        ``out``, ``a`` and ``b`` (None for a scalar operand): the windows,
-        parameters and workgroup count come cached with the plan."""
+    def dispatch_fresh(self, plan, a, b):
+        """A new buffer (alloc) for the result of an elementwise plan
+        (ops/elementwise.py), and the plan dispatched into it over buffers ``a``
+        and ``b`` (None for a scalar operand): the windows, parameters, workgroup
+        count and result size come cached with the plan. The small-op path: one
+        lock acquisition, the plan's pipeline marked used (touch). Returns the
+        buffer (the caller's tensor owns it)."""
         kernel = plan.kernel
-        with self.lock:
-            if self._readers:
-                self._before_write(out)
-            off = self._params_offset(kernel, plan.params)
-            key = (plan, out.uid, a and a.uid, b and b.uid)
-            bg = self._bind_groups.get(key)
-            w = plan.wins
-            if bg is None:
-                bg = self._bind_group(kernel, [(out, *w[0]), a and (a, *w[1]), b and (b, *w[2])], key)
-            else:
-                self._bind_groups.move_to_end(key)
-            self._pending = True
-            self.dispatches += 1
-            self._record(kernel, bg, off, *plan.grid)
-            if self._log is not None:
-                self._log_dispatch(plan.kernel, [(out, *w[0]), a and (a, *w[1]), b and (b, *w[2])], *plan.grid)
+        lock = self.lock
+        lock.acquire()
+        try:
+            out = self._alloc(plan.nbytes, plan.size)
+            try:
+                if self._readers:
+                    self._before_write(out)
+                off = self._params_offset(kernel, plan.params)
+                key = (plan, out.uid, a and a.uid, b and b.uid)
+                bg = self._bind_groups.get(key)
+                w = plan.wins
+                if bg is None:
+                    bg = self._bind_group(kernel, [(out, *w[0]), a and (a, *w[1]), b and (b, *w[2])], key)
+                else:
+                    self._bind_groups.move_to_end(key)
+                self._pending = True
+                self.dispatches += 1
+                self._record(kernel, bg, off, *plan.grid)
+                if self._log is not None:
+                    self._log_dispatch(kernel, [(out, *w[0]), a and (a, *w[1]), b and (b, *w[2])], *plan.grid)
+            except BaseException:
+                self.release(out)
+                raise
+            try:
+                self._kernels.move_to_end(kernel.key)  # (touch)
+            except KeyError:  # evicted meanwhile by another thread: the plan's copy still works
+                pass
+        finally:
+            lock.release()
+        return out
 
     # ------------------------------------------------------------------ lazy results
     def add_reader(self, buf, lazy):
