@@ -119,3 +119,19 @@ def test_the_deciding_element_anywhere(n):
             assert (x > 0.5).any().item()
             assert (x > 0.5).all().item() == (p == 0)
             assert wt.count_nonzero(x > 0.5).item() == n - p
+
+
+def test_small_binding_windows_and_grids():
+    """A 4 KiB storage binding and 3 x 3 workgroups at most: runs are cut to fit a
+    window (the launches of one pass bind windows of x), the partials span launches."""
+    from wgpu_tensor.runtime import override_limits
+    rng = np.random.default_rng(9)
+    n = 3 * RUN + 37
+    a = data(rng, n, np.float32)
+    x = wt.tensor(a)
+    with override_limits(max_binding=4096, max_groups=3):
+        reductions(x, a, np.float32(0))
+        reductions(x[5:], a[5:], np.float32(50))
+        r = a.reshape(-1, 1)[: n // 7 * 7].reshape(7, -1)
+        np.testing.assert_array_equal(wt.count_nonzero(x[: n // 7 * 7].reshape(7, -1) > 0, dim=1).numpy(),
+                                      np.count_nonzero(r > 0, axis=1))
