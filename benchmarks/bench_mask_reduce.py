@@ -7,7 +7,9 @@ for n = 2**log2n elements of x: the vec4 copy kernel (reads and writes 4n bytes)
 loads-only variant of shaders/copy_variants.wgsl (reads 4n bytes, writes nothing: the
 floor of a reduction that reads x once), count_nonzero(x > t), (x > t).sum(),
 (x > t).any(), (x > t).all() (fused: the predicate is evaluated in the reduction, no
-mask is written) and x.sum(). Every entry runs once per round, rounds interleaved
+mask is written; t the median, so any / all are decided within the first elements of
+every run and stop there), any / all that nothing decides early (x read whole), and
+x.sum(). Every entry runs once per round, rounds interleaved
 after a warm-up round; prints for each the best time, its ratio to the best copy, and
 the median and spread of the per-round ratios (each paired with the copy of its own
 round: the load of a shared machine moves both). Each result is checked against numpy.
@@ -44,6 +46,7 @@ def main(argv=None):
     a = (rng.standard_normal(n) * 1000).astype(args.dtype)
     x = wt.tensor(a)
     thr = a.dtype.type(np.median(a))
+    top, low = a.max(), a.min()
     xf = wt.tensor(rng.standard_normal(n).astype(np.float32))
     dst = wt.empty(n)
     d1, d2 = wt.empty(n, dtype=wt.uint32), wt.empty(n, dtype=wt.uint32)
@@ -58,13 +61,16 @@ def main(argv=None):
         "(x>t).sum()": lambda: (x > thr).sum(),
         "(x>t).any()": lambda: (x > thr).any(),
         "(x>t).all()": lambda: (x > thr).all(),
+        "(x>max).any() (none)": lambda: (x > top).any(),   # nothing decides early: x read whole
+        "(x>=min).all() (every)": lambda: (x >= low).all(),
         "x.sum() float32": lambda: xf.sum(),
     }
     before = R.fused
     want = int((a > thr).sum())
     assert wt.count_nonzero(x > thr).item() == want == (x > thr).sum().item()
     assert (x > thr).any().item() == bool(want) and (x > thr).all().item() == (want == n)
-    assert R.fused - before == 4, "a mask reduction did not fuse"
+    assert not (x > top).any().item() and (x >= low).all().item()
+    assert R.fused - before == 6, "a mask reduction did not fuse"
     timed = dev.has_timestamps
     samples = {k: [] for k in cases}
     for rnd in range(args.repeat + 1):
@@ -82,12 +88,12 @@ def main(argv=None):
     print(f"adapter: {wt.device_info()['name']}; 2^{args.log2n} {args.dtype} x (copy / loads-only: float32), "
           f"{'device' if timed else 'wall'} time, {args.repeat} interleaved rounds; "
           f"loadavg {open('/proc/loadavg').read().split()[0]}")
-    print(f"  {'':22s} {'best ms':>8} {'best/copy':>9} {'median of paired ratios':>24} {'(min-max)':>12}")
+    print(f"  {'':24s} {'best ms':>8} {'best/copy':>9} {'median of paired ratios':>24} {'(min-max)':>12}")
     out = {}
     for k, ts in samples.items():
         ratios = [t / c for t, c in zip(ts, copy)]
         out[k] = (min(ts), min(ts) / min(copy), statistics.median(ratios), min(ratios), max(ratios))
-        print(f"  {k:22s} {min(ts) * 1e3:8.2f} {min(ts) / min(copy):9.2f} {statistics.median(ratios):24.2f}"
+        print(f"  {k:24s} {min(ts) * 1e3:8.2f} {min(ts) / min(copy):9.2f} {statistics.median(ratios):24.2f}"
               f" {min(ratios):5.2f}-{max(ratios):.2f}")
     return out
 
