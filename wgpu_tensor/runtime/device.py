@@ -205,6 +205,7 @@ class Device:
         # The three caches are least-recently-used, bounded by self.cache_limits.
         # Pipelines, under (shader, sorted params, access, entry):
         self._kernels = OrderedDict()
+        self._recent = None  # the pipeline dispatch_fresh last moved to the end (None: unknown)
         # Ops cache their kernels here too, under flat signature keys of their own
         # (e.g. elementwise: expression, dtypes), skipping the sorted params key
         # (kernel(alias=)); an evicted pipeline takes its aliases with it.
@@ -643,6 +644,7 @@ class Device:
             self._kernels.move_to_end(kernel.key)
         except KeyError:  # evicted meanwhile by another thread: the caller's copy still works
             pass
+        self._recent = None
 
     def _new_kernel(self, name, params, access, params_size, key, entry):
         code = shaders.render(name, params)
@@ -653,6 +655,7 @@ class Device:
                 raise errors.DeviceLostError(f"the WebGPU device was lost: {e}") from e
             raise errors.shader_error(name, params, e) from e
         self._kernels[key] = k
+        self._recent = None
         while len(self._kernels) > self.cache_limits["pipelines"]:
             self._evict(self._kernels.popitem(last=False)[1])
         return k
@@ -828,10 +831,12 @@ class Device:
             except BaseException:
                 self.release(out)
                 raise
-            try:
-                self._kernels.move_to_end(kernel.key)  # (touch)
-            except KeyError:  # evicted meanwhile by another thread: the plan's copy still works
-                pass
+            if kernel is not self._recent:  # (touch; a loop of one op hashes its key once)
+                try:
+                    self._kernels.move_to_end(kernel.key)
+                except KeyError:  # evicted meanwhile by another thread: the plan's copy still works
+                    pass
+                self._recent = kernel
         finally:
             lock.release()
         return out
