@@ -16,6 +16,9 @@ copy and no CPU read:
     then chunked smaller); bool and float16 outputs are packed whole words.
   - sum/count_nonzero/any/all of a lazy mask over one tensor (x > t, (x > a) & (x < b))
     read that tensor and evaluate the predicate in MAP (fuse_pred): no mask is written.
+    On a CPU adapter these exact reductions of a contiguous tensor give each
+    invocation one contiguous run (T = 1, CPU_RUN: vec4 loads, 16 elements per loop
+    iteration, no workgroup memory); any / all end a run once it is decided.
 """
 from __future__ import annotations
 
