@@ -42,6 +42,14 @@ def test_bench_select_smoke(tmp_path, wall):
                                              "count_nonzero(x>t)", "(x>t).sum()", "(x>t).any()"}
 
 
+@pytest.mark.parametrize("dtype", ["float32", "int32", "float16"])
+def test_bench_mask_reduce_smoke(dtype):
+    """Every entry runs (results checked and fusion asserted inside) and is timed."""
+    out = _bench("bench_mask_reduce").main(["--log2n", "12", "--repeat", "1", "--dtype", dtype])
+    assert {"copy kernel", "loads only", "count_nonzero(x>t)", "(x>max).any() (none)"} <= set(out)
+    assert all(best > 0 for best, *_ in out.values())
+
+
 def test_bench_copy_variants_smoke():
     """Every store variant builds and runs; the vec4 copy is checked inside."""
     best = _bench("bench_copy_variants").main(["--log2n", "12", "--repeat", "1"])
