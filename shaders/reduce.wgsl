@@ -13,9 +13,9 @@
 // MAP (v -> ACC), COMBINE (a, b -> ACC), RT + FINAL (a -> RT); SPLIT (several items per
 // row, else one); KEPT_ND (several kept dims, else at most one); RED_1D / RED_ND (strided
 // reduced dims, merged into one or not) / RED_CONTIG (contiguous: read 4 at a time, VEC4
-// for 32-bit values; RUN: T = 1, a contiguous run 16 elements per iteration, STOP: which
-// ends when the fold reaches SAT, the COMBINE's absorbing value); FUSED (X holds a lazy mask's tensor; MAP evaluates its
-// predicate, pred.wgsl, as pred(0u, v)); DIRECT (T = 1 and a 32-bit output: each invocation writes its own
+// for 32-bit values; RUN: T = 1, one contiguous run 16 elements per iteration; STOP: the
+// run ends once the fold is SAT, the COMBINE's absorbing value); FUSED (X holds a lazy
+// mask's tensor; MAP evaluates its predicate, pred.wgsl, as pred(0u, v)); DIRECT (T = 1 and a 32-bit output: each invocation writes its own
 // word, with BITS), else the tree and one of OUT_W32 (with BITS), OUT_BOOL, OUT_F16.
 
 //@uniform ReduceParams
