@@ -7,14 +7,14 @@
 //   !SUBGROUPS: a workgroup of 16 x 4 invocations, a 16 x 64 tile; invocation (tx, ty)
 //     rows 4 * ty + i x one vec4 of columns: 8 vec4 loads for 64 products.
 //   SUBGROUPS: a workgroup of SG invocations, one subgroup (SG = the adapter's subgroup
-//     size, >= 8), a 32 x 8 SG tile: every invocation the same 32 rows and two vec4s of
-//     columns, 4 * sid and 4 * (SG + sid) from the tile's first. Invocation i < 8 reads
-//     rows i, 8 + i, 16 + i, 24 + i of A and the others take them by subgroupBroadcast:
-//     12 vec4 loads for 1024 products. lavapipe runs each load as a loop over the
-//     lanes (per component), so the time follows loads per product; a broadcast is a
-//     register move there. (8 x 4 per invocation, the earlier shape, read 5 vec4s for
-//     128 products: ~2.5x slower; taller or wider tiles than 32 x 8 spill more
-//     accumulators to the stack than the loads they save.)
+//     size, >= 8), a 32 x 4 SG tile: every invocation the same 32 rows and its own vec4
+//     of columns. Invocation i < 8 reads rows i, 8 + i, 16 + i, 24 + i of A and the
+//     others take them by subgroupBroadcast: 8 vec4 loads for 512 products. lavapipe
+//     runs each load as a loop over the lanes, so the time follows loads per product;
+//     a broadcast is a register move there. (8 rows per invocation, the earlier shape,
+//     read 5 vec4s for 128 products and ran ~2x slower; 32 x 8 per invocation, 12
+//     loads for 1024 products, was at most ~1.2x faster than this one but took ~3x as
+//     long to compile, ~8 s: compile time grows with the accumulators.)
 // Both add the products of each output in the same order (k ascending, in f32, four at
 // a time as acc + a.x * b0 + a.y * b1 + a.z * b2 + a.w * b3): the same bits either way.
 // Same bindings and MatmulParams as matmul.wgsl (offsets and strides in elements).
@@ -31,7 +31,7 @@
 
 //@if SUBGROUPS
 const TM: u32 = 32u;
-const TN: u32 = 8u * {{SG}}u;
+const TN: u32 = 4u * {{SG}}u;
 //@else
 const ROWS: u32 = 4u;
 const TM: u32 = 16u;
@@ -65,12 +65,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
     let tile = tile_of(g, TM, TN);
     let row0 = tile.row0;
-    let col0 = tile.col0 + sid * 4u;          // this invocation's two vec4s of columns
-    let col1 = col0 + 4u * {{SG}}u;
+    let col = tile.col0 + sid * 4u;           // this invocation's vec4 of columns
     // Rows and columns past the matrix read the last ones (in bounds), are not written.
     let last_r = P.m - 1u;
-    let cb0 = (min(col0, P.n - 4u) + tile.b_base) / 4u;
-    let cb1 = (min(col1, P.n - 4u) + tile.b_base) / 4u;
+    let cb = (min(col, P.n - 4u) + tile.b_base) / 4u;
     let sbk4 = P.sbk / 4u;
     let k4_end = (P.k0 + P.kc) / 4u;
     // Invocation i < 8 reads rows i, 8 + i, 16 + i, 24 + i (the others the 8th again).
@@ -79,27 +77,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let ra1 = (min(lr + 8u, last_r) * P.sam + tile.a_base) / 4u;
     let ra2 = (min(lr + 16u, last_r) * P.sam + tile.a_base) / 4u;
     let ra3 = (min(lr + 24u, last_r) * P.sam + tile.a_base) / 4u;
-    // acc{i}_{h}_{c}: row 8 * h + i, column vec4 c.
+    // acc{i}_{h}: row 8 * h + i.
 //@repeat ROWS_SG
-    var acc{{i}}_0_0 = vec4<f32>();
-    var acc{{i}}_0_1 = vec4<f32>();
-    var acc{{i}}_1_0 = vec4<f32>();
-    var acc{{i}}_1_1 = vec4<f32>();
-    var acc{{i}}_2_0 = vec4<f32>();
-    var acc{{i}}_2_1 = vec4<f32>();
-    var acc{{i}}_3_0 = vec4<f32>();
-    var acc{{i}}_3_1 = vec4<f32>();
+    var acc{{i}}_0 = vec4<f32>();
+    var acc{{i}}_1 = vec4<f32>();
+    var acc{{i}}_2 = vec4<f32>();
+    var acc{{i}}_3 = vec4<f32>();
 //@end
     for (var k4 = P.k0 / 4u; k4 < k4_end; k4 = k4 + 1u) {
-        let kb = 4u * k4 * sbk4;
-        let b00 = B[cb0 + kb];
-        let b10 = B[cb0 + kb + sbk4];
-        let b20 = B[cb0 + kb + 2u * sbk4];
-        let b30 = B[cb0 + kb + 3u * sbk4];
-        let b01 = B[cb1 + kb];
-        let b11 = B[cb1 + kb + sbk4];
-        let b21 = B[cb1 + kb + 2u * sbk4];
-        let b31 = B[cb1 + kb + 3u * sbk4];
+        let kb = cb + 4u * k4 * sbk4;
+        let b0 = B[kb];
+        let b1 = B[kb + sbk4];
+        let b2 = B[kb + 2u * sbk4];
+        let b3 = B[kb + 3u * sbk4];
         let m0 = A[ra0 + k4];
         let m1 = A[ra1 + k4];
         let m2 = A[ra2 + k4];
@@ -110,27 +100,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             let a1 = subgroupBroadcast(m1, {{i}}u);
             let a2 = subgroupBroadcast(m2, {{i}}u);
             let a3 = subgroupBroadcast(m3, {{i}}u);
-            acc{{i}}_0_0 = acc{{i}}_0_0 + a0.x * b00 + a0.y * b10 + a0.z * b20 + a0.w * b30;
-            acc{{i}}_0_1 = acc{{i}}_0_1 + a0.x * b01 + a0.y * b11 + a0.z * b21 + a0.w * b31;
-            acc{{i}}_1_0 = acc{{i}}_1_0 + a1.x * b00 + a1.y * b10 + a1.z * b20 + a1.w * b30;
-            acc{{i}}_1_1 = acc{{i}}_1_1 + a1.x * b01 + a1.y * b11 + a1.z * b21 + a1.w * b31;
-            acc{{i}}_2_0 = acc{{i}}_2_0 + a2.x * b00 + a2.y * b10 + a2.z * b20 + a2.w * b30;
-            acc{{i}}_2_1 = acc{{i}}_2_1 + a2.x * b01 + a2.y * b11 + a2.z * b21 + a2.w * b31;
-            acc{{i}}_3_0 = acc{{i}}_3_0 + a3.x * b00 + a3.y * b10 + a3.z * b20 + a3.w * b30;
-            acc{{i}}_3_1 = acc{{i}}_3_1 + a3.x * b01 + a3.y * b11 + a3.z * b21 + a3.w * b31;
+            acc{{i}}_0 = acc{{i}}_0 + a0.x * b0 + a0.y * b1 + a0.z * b2 + a0.w * b3;
+            acc{{i}}_1 = acc{{i}}_1 + a1.x * b0 + a1.y * b1 + a1.z * b2 + a1.w * b3;
+            acc{{i}}_2 = acc{{i}}_2 + a2.x * b0 + a2.y * b1 + a2.z * b2 + a2.w * b3;
+            acc{{i}}_3 = acc{{i}}_3 + a3.x * b0 + a3.y * b1 + a3.z * b2 + a3.w * b3;
         }
 //@end
     }
     let c_base = P.c_off + tile.bi * P.m * P.n;
 //@repeat ROWS_SG
-    store4(c_base, row0 + {{i}}u, col0, acc{{i}}_0_0);
-    store4(c_base, row0 + {{i}}u, col1, acc{{i}}_0_1);
-    store4(c_base, row0 + 8u + {{i}}u, col0, acc{{i}}_1_0);
-    store4(c_base, row0 + 8u + {{i}}u, col1, acc{{i}}_1_1);
-    store4(c_base, row0 + 16u + {{i}}u, col0, acc{{i}}_2_0);
-    store4(c_base, row0 + 16u + {{i}}u, col1, acc{{i}}_2_1);
-    store4(c_base, row0 + 24u + {{i}}u, col0, acc{{i}}_3_0);
-    store4(c_base, row0 + 24u + {{i}}u, col1, acc{{i}}_3_1);
+    store4(c_base, row0 + {{i}}u, col, acc{{i}}_0);
+    store4(c_base, row0 + 8u + {{i}}u, col, acc{{i}}_1);
+    store4(c_base, row0 + 16u + {{i}}u, col, acc{{i}}_2);
+    store4(c_base, row0 + 24u + {{i}}u, col, acc{{i}}_3);
 //@end
 }
 //@else
