@@ -9,8 +9,9 @@ Rows (each times ours and its reference in interleaved rounds, best of --repeat,
 GPU cases ending in a sync, and checks what it timed against numpy):
   matmul   n x n float32 @: GFLOP/s (2 n^3 / time), beside numpy's on the same machine
            (numpy's BLAS and its kernel are printed, via threadpoolctl if installed).
-           Contiguous operands take the vec4 kernel (shaders/matmul_vec4.wgsl: 4 x 4
-           outputs per invocation from vec4 loads of A and B, no workgroup memory).
+           Contiguous operands take the vec4 kernel (shaders/matmul_vec4.wgsl: vec4 loads
+           of A and B, no workgroup memory; with subgroups 32 rows x 4 columns per
+           invocation, rows of A broadcast within the subgroup; without, 4 x 4).
   matmul_tiled  the same product with B given as a transposed view (column stride n):
            the workgroup-memory kernel (shaders/matmul.wgsl: 64 x 64 tiles, 16-deep
            steps through workgroup memory, 4 x 4 outputs per invocation).

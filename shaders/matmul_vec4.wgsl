@@ -2,20 +2,25 @@
 // columns (B) are contiguous, with rows and offsets on 4-element boundaries (K % 4 == 0,
 // N % 4 == 0): A and B are read as vec4 straight from their buffers, without workgroup
 // memory or barriers (on a CPU adapter such as lavapipe, workgroup memory is no faster
-// than the cached buffers, and a barrier splits the shader). Each invocation computes
-// ROWS rows x one vec4 of 4 columns of C, 4 inner-dim steps per iteration:
+// than the cached buffers, and a barrier splits the shader). 4 inner-dim steps per
+// iteration of the K loop:
 //   !SUBGROUPS: a workgroup of 16 x 4 invocations, a 16 x 64 tile; invocation (tx, ty)
-//     rows 4 * ty + i (ROWS = 4): 8 vec4 loads for 64 products.
+//     rows 4 * ty + i x one vec4 of columns: 8 vec4 loads for 64 products.
 //   SUBGROUPS: a workgroup of SG invocations, one subgroup (SG = the adapter's subgroup
-//     size, >= 8), an 8 x 4 SG tile: every invocation the same 8 rows (ROWS = 8) and its
-//     own vec4 of columns. Invocation i < 8 reads row i's vec4 of A and the others take
-//     it by subgroupBroadcast: 5 vec4 loads for 128 products (lavapipe charges per load
-//     per invocation; a broadcast is a register move there).
+//     size, >= 8), a 32 x 4 SG tile: every invocation the same 32 rows and its own vec4
+//     of columns. Invocation i < 8 reads rows i, 8 + i, 16 + i, 24 + i of A and the
+//     others take them by subgroupBroadcast: 8 vec4 loads for 512 products. lavapipe
+//     runs each load as a loop over the lanes, so the time follows loads per product;
+//     a broadcast is a register move there. (8 rows per invocation, the earlier shape,
+//     read 5 vec4s for 128 products and ran ~2x slower; 32 x 8 per invocation, 12
+//     loads for 1024 products, was at most ~1.2x faster than this one but took ~3x as
+//     long to compile, ~8 s: compile time grows with the accumulators.)
 // Both add the products of each output in the same order (k ascending, in f32, four at
 // a time as acc + a.x * b0 + a.y * b1 + a.z * b2 + a.w * b3): the same bits either way.
 // Same bindings and MatmulParams as matmul.wgsl (offsets and strides in elements).
 //
-// Template: SUBGROUPS (bool), SG (workgroup size with SUBGROUPS, else unused: 0).
+// Template: SUBGROUPS (bool), SG (workgroup size with SUBGROUPS, else unused: 0),
+// ROWS_SG (8 with SUBGROUPS: the repeat over the broadcast lanes).
 
 //@uniform MatmulParams
 
@@ -25,8 +30,7 @@
 @group(0) @binding(3) var<storage, read_write> C: array<f32>;
 
 //@if SUBGROUPS
-const ROWS: u32 = 8u;
-const TM: u32 = 8u;
+const TM: u32 = 32u;
 const TN: u32 = 4u * {{SG}}u;
 //@else
 const ROWS: u32 = 4u;
@@ -36,60 +40,109 @@ const TN: u32 = 64u;
 
 //@include matmul_common
 
+// Row r of the launch's C (absolute row r, columns col .. col + 3) gets v (+ C when accum).
+fn store4(c_base: u32, r: u32, col: u32, v: vec4<f32>) {
+    if (r < P.m && col < P.n) {
+        let e = c_base + (r - P.m0) * P.n + col;
+        var w = v;
+        if (P.accum != 0u) {
+            w = w + vec4<f32>(C[e], C[e + 1u], C[e + 2u], C[e + 3u]);
+        }
+        C[e] = w.x;
+        C[e + 1u] = w.y;
+        C[e + 2u] = w.z;
+        C[e + 3u] = w.w;
+    }
+}
+
 //@if SUBGROUPS
 @compute @workgroup_size({{SG}})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(subgroup_invocation_id) sid: u32) {
-    let lx = sid;
-    let ly = 0u;
-//@else
-@compute @workgroup_size(16, 4)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_id) lid: vec3<u32>) {
-    let lx = lid.x;
-    let ly = lid.y;
-//@endif
     let g = wid.x + wid.y * nwg.x;
     if (g >= P.groups) {
         return;
     }
     let tile = tile_of(g, TM, TN);
-    let row0 = tile.row0 + ly * ROWS;
-    let col = tile.col0 + lx * 4u;
+    let row0 = tile.row0;
+    let col = tile.col0 + sid * 4u;           // this invocation's vec4 of columns
     // Rows and columns past the matrix read the last ones (in bounds), are not written.
     let last_r = P.m - 1u;
     let cb = (min(col, P.n - 4u) + tile.b_base) / 4u;
     let sbk4 = P.sbk / 4u;
     let k4_end = (P.k0 + P.kc) / 4u;
-    var acc: array<vec4<f32>, ROWS>;
-    var acc0 = vec4<f32>();
-    var acc1 = vec4<f32>();
-    var acc2 = vec4<f32>();
-    var acc3 = vec4<f32>();
-//@if SUBGROUPS
-    var acc4 = vec4<f32>();
-    var acc5 = vec4<f32>();
-    var acc6 = vec4<f32>();
-    var acc7 = vec4<f32>();
-    // Invocation i < 8 reads row i of the 8 (the others row 7 again).
-    let ra = (min(min(row0 + sid, row0 + 7u), last_r) * P.sam + tile.a_base) / 4u;
-//@else
-    let ra = (vec4<u32>(min(row0, last_r), min(row0 + 1u, last_r), min(row0 + 2u, last_r),
-                        min(row0 + 3u, last_r)) * P.sam + vec4<u32>(tile.a_base)) / 4u;
-//@endif
+    // Invocation i < 8 reads rows i, 8 + i, 16 + i, 24 + i (the others the 8th again).
+    let lr = row0 + min(sid, 7u);
+    let ra0 = (min(lr, last_r) * P.sam + tile.a_base) / 4u;
+    let ra1 = (min(lr + 8u, last_r) * P.sam + tile.a_base) / 4u;
+    let ra2 = (min(lr + 16u, last_r) * P.sam + tile.a_base) / 4u;
+    let ra3 = (min(lr + 24u, last_r) * P.sam + tile.a_base) / 4u;
+    // acc{i}_{h}: row 8 * h + i.
+//@repeat ROWS_SG
+    var acc{{i}}_0 = vec4<f32>();
+    var acc{{i}}_1 = vec4<f32>();
+    var acc{{i}}_2 = vec4<f32>();
+    var acc{{i}}_3 = vec4<f32>();
+//@end
     for (var k4 = P.k0 / 4u; k4 < k4_end; k4 = k4 + 1u) {
         let kb = cb + 4u * k4 * sbk4;
         let b0 = B[kb];
         let b1 = B[kb + sbk4];
         let b2 = B[kb + 2u * sbk4];
         let b3 = B[kb + 3u * sbk4];
-//@if SUBGROUPS
-        let mine = A[ra + k4];
+        let m0 = A[ra0 + k4];
+        let m1 = A[ra1 + k4];
+        let m2 = A[ra2 + k4];
+        let m3 = A[ra3 + k4];
 //@repeat ROWS_SG
-        let a{{i}} = subgroupBroadcast(mine, {{i}}u);
-        acc{{i}} = acc{{i}} + a{{i}}.x * b0 + a{{i}}.y * b1 + a{{i}}.z * b2 + a{{i}}.w * b3;
+        {
+            let a0 = subgroupBroadcast(m0, {{i}}u);
+            let a1 = subgroupBroadcast(m1, {{i}}u);
+            let a2 = subgroupBroadcast(m2, {{i}}u);
+            let a3 = subgroupBroadcast(m3, {{i}}u);
+            acc{{i}}_0 = acc{{i}}_0 + a0.x * b0 + a0.y * b1 + a0.z * b2 + a0.w * b3;
+            acc{{i}}_1 = acc{{i}}_1 + a1.x * b0 + a1.y * b1 + a1.z * b2 + a1.w * b3;
+            acc{{i}}_2 = acc{{i}}_2 + a2.x * b0 + a2.y * b1 + a2.z * b2 + a2.w * b3;
+            acc{{i}}_3 = acc{{i}}_3 + a3.x * b0 + a3.y * b1 + a3.z * b2 + a3.w * b3;
+        }
 //@end
+    }
+    let c_base = P.c_off + tile.bi * P.m * P.n;
+//@repeat ROWS_SG
+    store4(c_base, row0 + {{i}}u, col, acc{{i}}_0);
+    store4(c_base, row0 + 8u + {{i}}u, col, acc{{i}}_1);
+    store4(c_base, row0 + 16u + {{i}}u, col, acc{{i}}_2);
+    store4(c_base, row0 + 24u + {{i}}u, col, acc{{i}}_3);
+//@end
+}
 //@else
+@compute @workgroup_size(16, 4)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_id) lid: vec3<u32>) {
+    let g = wid.x + wid.y * nwg.x;
+    if (g >= P.groups) {
+        return;
+    }
+    let tile = tile_of(g, TM, TN);
+    let row0 = tile.row0 + lid.y * ROWS;
+    let col = tile.col0 + lid.x * 4u;
+    // Rows and columns past the matrix read the last ones (in bounds), are not written.
+    let last_r = P.m - 1u;
+    let cb = (min(col, P.n - 4u) + tile.b_base) / 4u;
+    let sbk4 = P.sbk / 4u;
+    let k4_end = (P.k0 + P.kc) / 4u;
+    var acc0 = vec4<f32>();
+    var acc1 = vec4<f32>();
+    var acc2 = vec4<f32>();
+    var acc3 = vec4<f32>();
+    let ra = (vec4<u32>(min(row0, last_r), min(row0 + 1u, last_r), min(row0 + 2u, last_r),
+                        min(row0 + 3u, last_r)) * P.sam + vec4<u32>(tile.a_base)) / 4u;
+    for (var k4 = P.k0 / 4u; k4 < k4_end; k4 = k4 + 1u) {
+        let kb = cb + 4u * k4 * sbk4;
+        let b0 = B[kb];
+        let b1 = B[kb + sbk4];
+        let b2 = B[kb + 2u * sbk4];
+        let b3 = B[kb + 3u * sbk4];
         let a0 = A[ra.x + k4];
         let a1 = A[ra.y + k4];
         let a2 = A[ra.z + k4];
@@ -98,29 +151,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         acc1 = acc1 + a1.x * b0 + a1.y * b1 + a1.z * b2 + a1.w * b3;
         acc2 = acc2 + a2.x * b0 + a2.y * b1 + a2.z * b2 + a2.w * b3;
         acc3 = acc3 + a3.x * b0 + a3.y * b1 + a3.z * b2 + a3.w * b3;
-//@endif
-    }
-//@if SUBGROUPS
-    acc = array<vec4<f32>, ROWS>(acc0, acc1, acc2, acc3, acc4, acc5, acc6, acc7);
-//@else
-    acc = array<vec4<f32>, ROWS>(acc0, acc1, acc2, acc3);
-//@endif
-    if (col >= P.n) {
-        return;
     }
     let c_base = P.c_off + tile.bi * P.m * P.n;
-    for (var i = 0u; i < ROWS; i = i + 1u) {
-        let r = row0 + i;
-        if (r < P.m) {
-            let e = c_base + (r - P.m0) * P.n + col;
-            var v = acc[i];
-            if (P.accum != 0u) {
-                v = v + vec4<f32>(C[e], C[e + 1u], C[e + 2u], C[e + 3u]);
-            }
-            C[e] = v.x;
-            C[e + 1u] = v.y;
-            C[e + 2u] = v.z;
-            C[e + 3u] = v.w;
-        }
-    }
+    store4(c_base, row0, col, acc0);
+    store4(c_base, row0 + 1u, col, acc1);
+    store4(c_base, row0 + 2u, col, acc2);
+    store4(c_base, row0 + 3u, col, acc3);
 }
+//@endif

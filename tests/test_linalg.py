@@ -490,12 +490,13 @@ def test_matmul_vec4_kernel_on_aligned_float32(rng, sa, sb):
 
 @pytest.mark.parametrize("sa,sb", [((1, 8), (8, 4)), ((3, 12), (12, 36)), ((17, 68), (68, 4)),
                                    ((2, 65, 20), (20, 260)), ((257, 36), (1, 36, 68)),
+                                   ((31, 12), (12, 60)), ((33, 4), (4, 28)), ((64, 8), (8, 68)),
                                    ((5, L.K_CHUNK + 4), (L.K_CHUNK + 4, 8))])
 def test_matmul_vec4_same_bits_with_or_without_subgroups(rng, sa, sb, monkeypatch):
     """With subgroups the vec4 kernel reads each row of A once per subgroup and
-    broadcasts it (8 rows per workgroup); without, every invocation reads its 4 rows: the
-    same products added in the same order, so the same bits (rows off both tiles, a
-    broadcast batch, K over a chunk)."""
+    broadcasts it (a 32 x 32 tile per workgroup); without, every invocation reads its 4
+    rows: the same products added in the same order, so the same bits (rows and columns
+    off both tiles and +-1 around them, a broadcast batch, K over a chunk)."""
     dev = get_device()
     if not dev.use_subgroups:
         pytest.skip("this adapter has no subgroups: only the plain vec4 variant exists")

@@ -7,8 +7,9 @@ The product runs over 64 x 64 tiles of the output, through workgroup memory, 4 x
 outputs per invocation; float16 is read as float16 and accumulated in f32 (written
 through an f32 buffer, then rounded once); int32 accumulates in i32 (wraps).
 Contiguous float32 operands on vec4 boundaries take shaders/matmul_vec4.wgsl (vec4
-reads straight from the buffers; with subgroups, each row of A read once per subgroup
-and broadcast): the same sums in the same order with or without subgroups.
+reads straight from the buffers; with subgroups, a 32 x 4 SG tile per subgroup, each
+row of A read once per subgroup and broadcast): the same sums in the same order with
+or without subgroups.
 The inner dim K is cut into chunks of K_CHUNK (each launch adds its chunk to the
 result) so that no WGSL loop runs past llvmpipe's 65,535 iterations per invocation.
 """
@@ -26,7 +27,8 @@ K_CHUNK = 16384       # inner-dim elements per launch (a multiple of the 16-elem
 TILE = 64             # output rows and columns per workgroup
 TK = 16               # inner-dim elements per step through workgroup memory
 VEC4_TM, VEC4_TN = 16, 64  # the vec4 kernel's output tile
-SG_ROWS = 8           # ... with subgroups: rows per workgroup (its columns: 4 per invocation)
+SG_TM = 32            # ... with subgroups: rows per workgroup (its columns: 4 per invocation)
+SG_LANES = 8          # ... lanes that read rows of A (the others take them by broadcast)
 SG_MIN, SG_MAX = 8, 128  # subgroup sizes that variant takes
 MAX_BATCH_DIMS = 4    # coalesced batch dims the kernel unravels
 SOFTMAX_MAX_ITERS = 60000  # row elements per invocation, at most (llvmpipe's loop limit)
@@ -177,9 +179,9 @@ def bmm_broadcast(a, b, batch, M, K, N):
     # variant that reads each row of A once per subgroup and broadcasts it (same sums).
     sg = vec4 and dev.use_subgroups and SG_MIN <= dev.subgroup_size <= SG_MAX
     if sg:
-        kernel4 = dev.kernel("matmul_vec4", {"SUBGROUPS": True, "SG": dev.subgroup_size, "ROWS_SG": SG_ROWS},
+        kernel4 = dev.kernel("matmul_vec4", {"SUBGROUPS": True, "SG": dev.subgroup_size, "ROWS_SG": SG_LANES},
                              ["r", "r", "rw"], MATMUL.size)
-        tm, tn = SG_ROWS, 4 * dev.subgroup_size
+        tm, tn = SG_TM, 4 * dev.subgroup_size
     elif vec4:
         kernel4 = dev.kernel("matmul_vec4", {"SUBGROUPS": False}, ["r", "r", "rw"], MATMUL.size)
         tm, tn = VEC4_TM, VEC4_TN
