@@ -189,6 +189,10 @@ def launch(expr, out_dtype, operands, cts, shape=None, result_type=None, device=
             if v.shape != shape:
                 shape = broadcast_shapes(*[v.shape for v in views])
                 break
+    # Bad scalars raise before anything is allocated or recorded.
+    if extra is not None:
+        operands, cts = [*operands, Scalar(extra[0])], [*cts, extra[1]]
+    scal = scalar_bits(operands, cts)
     count = None
     for v in views:
         if v.count is not None:
@@ -206,9 +210,6 @@ def launch(expr, out_dtype, operands, cts, shape=None, result_type=None, device=
     if n == 0:
         return out
     rt = result_type or out_dtype.wgsl
-    if extra is not None:
-        operands, cts = [*operands, Scalar(extra[0])], [*cts, extra[1]]
-    scal = scalar_bits(operands, cts)
 
     # Fast path (most small ops): every tensor operand is a contiguous view of the
     # output's shape and the whole op fits one launch with room to spare: one
