@@ -395,3 +395,25 @@ def test_bench_fill_runs():
     res = bench_fill.main(["--n", "40000", "--repeat", "1"])
     assert set(res["rows"]) >= {"zeros", "full", "copy"}
     assert all(r["seconds"] > 0 for r in res["rows"].values())
+
+
+def test_sync_error_mode_takes_no_readback_buffer(dev):
+    """An implicit read refused by the sync debug mode ("error") raises before a
+    readback buffer is taken: none stays counted in staging_bytes afterwards (it
+    used to: one per refused read, never given back)."""
+    x = wt.tensor(np.arange(5, dtype=np.float32))
+    (x > 1).sum().numpy()  # (kernels built, nothing pending)
+    dev.empty_cache()
+    busy = dev.memory_stats()["staging_bytes"]
+    syncs = wt.sync_count()
+    wt.set_sync_debug_mode("error")
+    try:
+        for _ in range(3):
+            with pytest.raises(RuntimeError, match="implicit GPU-to-CPU read"):
+                bool((x > 1).any())
+    finally:
+        wt.set_sync_debug_mode("default")
+    assert wt.sync_count() == syncs
+    dev.empty_cache()
+    assert dev.memory_stats()["staging_bytes"] <= busy
+    assert bool((x > 1).any())

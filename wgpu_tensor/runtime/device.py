@@ -967,20 +967,27 @@ class Device:
         lo = offset // 4 * 4
         hi = _round_up(offset + nbytes, 4)
         head = 16 if count else 0
+        # The sync debug mode raises before a readback buffer is taken: a buffer
+        # taken and never given back would stay counted in staging_bytes.
+        self._check_sync(explicit)
         st = self._staging_buffer(head + hi - lo)  # (MemoryError past the limit: nothing done yet)
-        self._note_sync(explicit)
-        self.bytes_read += nbytes + (4 if count else 0)
-        self._end_pass()
-        enc = self._enc()
-        if count:
-            enc.copy_buffer_to_buffer(count[0].gpu, count[1], st, 0, 4)
-        if hi > lo:
-            enc.copy_buffer_to_buffer(buf.gpu, lo, st, head, hi - lo)
-        self.reads += 1
-        if self._log is not None:
-            self._log.append(Command("read", params={"nbytes": nbytes + (4 if count else 0)},
-                                     bindings=((buf.uid, lo, hi - lo),)))
-        self.flush(submit)
+        try:
+            self.sync_count += 1
+            self.bytes_read += nbytes + (4 if count else 0)
+            self._end_pass()
+            enc = self._enc()
+            if count:
+                enc.copy_buffer_to_buffer(count[0].gpu, count[1], st, 0, 4)
+            if hi > lo:
+                enc.copy_buffer_to_buffer(buf.gpu, lo, st, head, hi - lo)
+            self.reads += 1
+            if self._log is not None:
+                self._log.append(Command("read", params={"nbytes": nbytes + (4 if count else 0)},
+                                         bindings=((buf.uid, lo, hi - lo),)))
+            self.flush(submit)
+        except BaseException:
+            self._staging.setdefault(st.size, []).append(st)
+            raise
         return st, head + offset - lo, head + hi - lo
 
     def _finish_read(self, st, skip, span, nbytes, count=None):
@@ -1003,7 +1010,11 @@ class Device:
             return np.zeros(0, np.uint8)
         with self.lock:
             st, skip, span = self._record_read(buf, offset, nbytes, explicit, count)
-            st.map_sync(wgpu.MapMode.READ, 0, span)
+            try:
+                st.map_sync(wgpu.MapMode.READ, 0, span)
+            except BaseException:  # (the readback buffer goes back: it stays counted otherwise)
+                self._staging.setdefault(st.size, []).append(st)
+                raise
             return self._finish_read(st, skip, span, nbytes, count)
 
     async def read_async(self, buf: Buffer, offset, nbytes, explicit=True, count=None):
@@ -1041,13 +1052,17 @@ class Device:
         return self._finish_read(st, skip, span, nbytes, count)
 
     def _note_sync(self, explicit):
+        self._check_sync(explicit)
+        self.sync_count += 1
+
+    def _check_sync(self, explicit):
+        """The sync debug mode's warning or error for an implicit read."""
         if not explicit and self.sync_mode != "default":
             msg = ("an implicit GPU-to-CPU read (sync) happened; use .numpy()/.item()/await "
                    "to read on purpose")
             if self.sync_mode == "error":
                 raise RuntimeError(msg)
             warnings.warn(msg, RuntimeWarning, stacklevel=4)
-        self.sync_count += 1
 
     # ------------------------------------------------------------------ device timing
     def start_pass_timing(self, capacity=4096):
