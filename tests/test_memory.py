@@ -417,3 +417,29 @@ def test_sync_error_mode_takes_no_readback_buffer(dev):
     dev.empty_cache()
     assert dev.memory_stats()["staging_bytes"] <= busy
     assert bool((x > 1).any())
+
+
+def _live(cls):
+    return [o for o in gc.get_objects() if type(o) is cls]
+
+
+def test_evicted_pipelines_are_not_kept_alive(dev, rng):
+    """Under constant eviction nothing of ours keeps an evicted pipeline: no Kernel
+    object outside the pipeline cache survives a collection (so neither does its
+    wgpu pipeline, bind group layout or bind groups: their count is the cache's),
+    however many were compiled and evicted meanwhile."""
+    from wgpu.backends.wgpu_native import GPUBindGroupLayout, GPUComputePipeline
+    with cache_limits(pipelines=6):
+        ev0 = dev.evictions
+        for i in range(4):
+            _mixed_ops(rng, 33 + i, i)
+        dev.flush()
+        gc.collect()
+        cached = {id(k) for k in dev._kernels.values()}
+        stray = [k.key[0] for k in _live(device_mod.Kernel) if id(k) not in cached]
+        assert stray == [], stray
+        assert dev.evictions - ev0 >= 3
+        pipes = {id(k.pipeline) for k in dev._kernels.values()}
+        assert len([p for p in _live(GPUComputePipeline) if id(p) not in pipes]) <= 2
+        layouts = {id(k.layout) for k in dev._kernels.values()}
+        assert len([p for p in _live(GPUBindGroupLayout) if id(p) not in layouts]) <= 2
