@@ -29,7 +29,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     if (gid.x < arrayLength(&buf)) {
         var v = buf[gid.x];
         for (var i = 0u; i < 4u; i = i + 1u) { v = v * 1664525u + CONST; }
-        buf[gid.x] = v;
+BODY        buf[gid.x] = v;
     }
 }
 """
@@ -46,10 +46,14 @@ def main():
     ap.add_argument("--keep", type=int, default=128, help="newest pipelines held live (the cache bound)")
     ap.add_argument("--every", type=int, default=100, help="print RSS every this many pipelines")
     ap.add_argument("--dispatch", action="store_true", help="dispatch each pipeline once")
+    ap.add_argument("--body", type=int, default=0,
+                    help="add this many dependent statements to the shader (more compiled code)")
     ap.add_argument("--same", action="store_true", help="one shader text for all (a cache hit in the driver?)")
     ap.add_argument("--runtime", action="store_true",
                     help="the same through wgpu_tensor instead: distinct elementwise kernels launched and "
                          "read back, the pipeline cache bounded to --keep (its eviction path)")
+    ap.add_argument("--threads", type=int, default=1, help="--runtime: launch from this many threads")
+    ap.add_argument("--no-trim", action="store_true", help="--runtime: never trim the heap on eviction")
     a = ap.parse_args()
     if a.runtime:
         return runtime(a)
@@ -58,12 +62,14 @@ def main():
     adapter = wgpu.gpu.request_adapter_sync(power_preference="high-performance")
     dev = adapter.request_device_sync()
     print(f"adapter: {adapter.info.get('device', '')} ({adapter.info.get('backend_type', '')}); "
-          f"n={a.n} keep={a.keep} dispatch={a.dispatch} same={a.same}")
+          f"n={a.n} keep={a.keep} dispatch={a.dispatch} same={a.same} body={a.body}")
     live = collections.deque()
     base = None
     t0 = time.time()
     for i in range(1, a.n + 1):
-        code = SHADER.replace("CONST", "12345u" if a.same else f"{i}u")
+        body = "".join(f"        v = (v ^ (v >> {k % 13 + 3}u)) * {2 * k + 1}u + buf[(gid.x + {k}u) % 64u];\n"
+                       for k in range(a.body))
+        code = SHADER.replace("BODY", body).replace("CONST", "12345u" if a.same else f"{i}u")
         module = dev.create_shader_module(code=code)
         bgl = dev.create_bind_group_layout(entries=[{
             "binding": 0, "visibility": wgpu.ShaderStage.COMPUTE, "buffer": {"type": "storage"}}])
@@ -116,21 +122,41 @@ def runtime(a):
     dev = get_device()
     dev.set_cache_limits(pipelines=a.keep)
     v = wt.tensor(np.arange(256, dtype=np.float32))._v  # (the runtime's View under a Tensor)
-    print(f"wgpu_tensor on {dev.info()['name']}: n={a.n} pipeline bound={a.keep}")
+    if a.no_trim:
+        from wgpu_tensor.runtime import device as device_mod
+        device_mod.TRIM_EVERY = 1 << 62
+    print(f"wgpu_tensor on {dev.info()['name']}: n={a.n} pipeline bound={a.keep} threads={a.threads} "
+          f"trim={not a.no_trim}")
+    import threading
     base = None
-    for i in range(1, a.n + 1):
-        out = E.launch(f"a * {i}.0 + 1.0", D.float32, [v], ["f32"])
-        dev.read(out._buf, 0, 16)
-        del out
-        if i % a.every == 0:
-            gc.collect()
-            r = rss_mib()
-            if base is None and i > a.keep:
-                base = (i, r)
-            s = dev.memory_stats()
-            print(f"{i:6d} kernels, {s['evicted_pipelines']:6d} evicted, cached: {s['pipelines']} pipelines, "
-                  f"{len(dev.op_cache)} op_cache, {s['bind_groups']} bind groups, {s['plans']} plans: "
-                  f"RSS {r:7.1f} MiB", flush=True)
+    step = iter(range(1, a.n + 1))
+    lock = threading.Lock()
+
+    def worker():
+        nonlocal base
+        while True:
+            with lock:
+                i = next(step, None)
+            if i is None:
+                return
+            out = E.launch(f"a * {i}.0 + 1.0", D.float32, [v], ["f32"])
+            got = dev.read(out._buf, 0, 16).view(np.float32)
+            assert got[1] == i + 1, (i, got)
+            del out
+            if i % a.every == 0:
+                r = rss_mib()
+                if base is None and i > a.keep:
+                    base = (i, r)
+                s = dev.memory_stats()
+                print(f"{i:6d} kernels, {s['evicted_pipelines']:6d} evicted, {dev.trims} trims, cached: "
+                      f"{s['pipelines']} pipelines, {len(dev.op_cache)} op_cache, {s['bind_groups']} bind groups: "
+                      f"RSS {r:7.1f} MiB", flush=True)
+    ts = [threading.Thread(target=worker) for _ in range(a.threads)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    gc.collect()
     end = rss_mib()
     if base is not None and a.n > base[0]:
         print(f"growth from {base[0]} to {a.n} kernels (all past the bound evicted): {end - base[1]:.1f} MiB, "

@@ -114,8 +114,31 @@ def _bucket(n):
 # Device.set_cache_limits). A pipeline costs about 0.75 MiB of RSS on lavapipe,
 # a bind group or a plan a few hundred bytes.
 CACHE_LIMITS = {"pipelines": 512, "bind_groups": 4096, "plans": 4096}
+# After this many pipeline evictions the freed heap memory is handed back to the OS
+# (_malloc_trim): see Device._new_kernel.
+TRIM_EVERY = 64
 HOST_SHARE = 0.5  # the default memory limit's share of available host memory
 STAGING_KEEP = 1 << 26  # readback buffers up to this size are kept for reuse
+
+
+_TRIM = []  # [glibc's malloc_trim, or None], looked up on first use
+
+
+def _malloc_trim():
+    """Hand the free pages of every malloc arena back to the OS (glibc's malloc_trim(0));
+    nothing where the C library has no malloc_trim. Whether it ran."""
+    if not _TRIM:
+        try:
+            import ctypes
+            fn = ctypes.CDLL(None).malloc_trim
+            fn.argtypes, fn.restype = [ctypes.c_size_t], ctypes.c_int
+        except (OSError, AttributeError):
+            fn = None
+        _TRIM.append(fn)
+    if _TRIM[0] is None:
+        return False
+    _TRIM[0](0)
+    return True
 
 
 def _read_int(path):
@@ -219,6 +242,8 @@ class Device:
         self._bind_groups = OrderedDict()
         self.cache_limits = dict(CACHE_LIMITS)
         self.evictions = 0  # pipelines evicted from the cache
+        self._trimmed_at = 0  # self.evictions when the heap was last trimmed (_malloc_trim)
+        self.trims = 0  # heap trims done
         self._pool = {}  # size (a plain buffer) or (kind, size) -> [Buffer]
         self._owned = set()  # every live Buffer (see alloc)
         self._foreign = weakref.WeakValueDictionary()  # wgpu uid -> Buffer of a wrapped caller's buffer
@@ -646,6 +671,16 @@ class Device:
         self._kernels[key] = k
         while len(self._kernels) > self.cache_limits["pipelines"]:
             self._evict(self._kernels.popitem(last=False)[1])
+        if self.evictions - self._trimmed_at >= TRIM_EVERY:
+            # An evicted pipeline's compiled code and the compiler's working memory
+            # are freed, but glibc keeps freed memory in the malloc arena of the
+            # thread that compiled it; with pipelines compiled from several threads
+            # RSS then grows without bound under constant eviction (scripts/soak.py:
+            # ~70 KiB per eviction, ~6 KiB with one arena). Trimming every arena
+            # each TRIM_EVERY evictions hands those pages back (a few ms, next to
+            # the ~TRIM_EVERY compiles it follows).
+            self._trimmed_at = self.evictions
+            self.trims += _malloc_trim()
         return k
 
     def _evict(self, kernel):
