@@ -615,7 +615,7 @@ def main():
     print("after empty_cache:", fmt(after_trim))
     ms = wt.memory_stats()
     print(f"pipelines cached {ms['pipelines']} (bound {dev.cache_limits['pipelines']}), "
-          f"evicted {ms['evicted_pipelines']}, heap trims {getattr(dev, 'trims', 0)}; memory limit {ms['limit_bytes'] / 2**20:.0f} MiB, "
+          f"evicted {ms['evicted_pipelines']}; heap trims {getattr(dev, 'trims', 0)}; memory limit {ms['limit_bytes'] / 2**20:.0f} MiB, "
           f"MemoryError refusals {tally.ops['memory_refused']} (deliberate, not errors)")
     if LIMIT["bytes"] and not tally.ops["memory_refused"]:
         tally.errors.append("the memory limit was never hit")
