@@ -292,6 +292,17 @@ def test_float16_values_of_computing_ops_are_the_input_elements(rng, n):
     np.testing.assert_array_equal(bits(s.values.numpy()), h.x[s.indices.numpy()])
     kth = c.x.kthvalue(max(1, n // 2))
     np.testing.assert_array_equal(bits(kth.values.numpy()), h.x[kth.indices.numpy()])
+    # Computed, not moved: a full reduction's NaN is the canonical 0x7E00 (either
+    # sign in); unique keeps one NaN, the first NaN of x (the sort is stable).
+    nan = np.isnan(a)
+    for t in (c.x.amax(), c.x.amin(), c.x.max(), c.x.min()):
+        if nan.any():
+            assert int(bits(t.numpy())) == 0x7E00
+    u = bits(c.x.unique().numpy())
+    if nan.any():
+        assert u[-1] == h.x[np.argmax(nan)] and np.isnan(u.view(np.float16)).sum() == 1
+    np.testing.assert_array_equal(np.sort(u[~np.isnan(u.view(np.float16))].view(np.float16)),
+                                  np.unique(a[~nan]))
 
 
 # ---------------------------------------------------------------- subgroup size at run time
