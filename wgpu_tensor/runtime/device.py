@@ -675,10 +675,10 @@ class Device:
             # An evicted pipeline's compiled code and the compiler's working memory
             # are freed, but glibc keeps freed memory in the malloc arena of the
             # thread that compiled it; with pipelines compiled from several threads
-            # RSS then grows without bound under constant eviction (scripts/soak.py:
-            # ~70 KiB per eviction, ~6 KiB with one arena). Trimming every arena
-            # each TRIM_EVERY evictions hands those pages back (a few ms, next to
-            # the ~TRIM_EVERY compiles it follows).
+            # RSS then keeps growing under constant eviction (scripts/soak.py with a
+            # 64-pipeline bound: ~70 KiB per eviction, ~7 KiB with MALLOC_ARENA_MAX=2).
+            # Trimming every arena each TRIM_EVERY evictions hands free pages back
+            # (about 10 ms, next to the TRIM_EVERY compiles it follows).
             self._trimmed_at = self.evictions
             self.trims += _malloc_trim()
         return k
