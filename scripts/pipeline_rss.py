@@ -1,17 +1,23 @@
 """Process RSS while compute pipelines are created and dropped, with raw wgpu-py (no
-wgpu_tensor): whose memory is it when a bounded pipeline cache evicts constantly?
+wgpu_tensor), or through wgpu_tensor's bounded pipeline cache: whose memory is it
+when a bounded pipeline cache evicts constantly?
 
-    python scripts/pipeline_rss.py                  # 1000 distinct pipelines, 128 kept live
-    python scripts/pipeline_rss.py --n 2000 --keep 0 --dispatch
-    python scripts/pipeline_rss.py --same           # one shader text, recompiled each time
+    python scripts/pipeline_rss.py --dispatch       # 1000 distinct pipelines, newest 128 kept
+    python scripts/pipeline_rss.py --n 3000 --every 250 --dispatch
+    python scripts/pipeline_rss.py --dispatch --same     # one shader text for all
+    python scripts/pipeline_rss.py --dispatch --body 300 # bigger shaders (more compiled code)
+    python scripts/pipeline_rss.py --runtime --keep 64 --threads 3 [--no-trim]
 
-Each step makes a distinct shader (a constant differs), its bind group layout, pipeline
-layout, compute pipeline, a 256-byte storage buffer and a bind group; with --dispatch it
-also records one dispatch, submits it and reads the buffer back (waits). The newest --keep of them are
-held (an LRU cache of that bound); older ones are dropped (every Python reference gone,
-the buffer destroyed). RSS is printed every --every steps, and the growth per dropped
-pipeline between the first print past --keep and the end. If RSS grows with nothing
-held, the memory is the driver's (wgpu-native / lavapipe), not the caller's.
+Raw mode: each step makes a distinct shader (a constant differs), its bind group
+layout, pipeline layout, compute pipeline, a 256-byte storage buffer and a bind
+group; with --dispatch it also records one dispatch, submits it and reads the buffer
+back (without a submit or wait wgpu-native never frees dropped objects). The newest
+--keep are held (an LRU cache of that bound); older ones are dropped (every Python
+reference gone, the buffer destroyed). --runtime: distinct elementwise kernels
+launched and read back through wgpu_tensor with its pipeline cache bounded to
+--keep, from --threads threads, printing the cache sizes too (--no-trim: without the
+runtime's heap trim every 64 evictions). RSS is printed every --every steps, then
+the growth per dropped pipeline from the first print past --keep to the end.
 """
 import argparse
 import collections
