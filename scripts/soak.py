@@ -32,7 +32,7 @@ always keep 0.6 x the limit of room and never see a refusal unless the runtime
 wrongly refuses (or leaks), which the soak then reports.
 
 Prints ops done (per op), errors (with the first tracebacks), memory (GPU bytes
-allocated / pooled, process RSS) at start, a third of the way in and at the end,
+allocated / pooled, process RSS after a heap trim) at start, a third of the way in and at the end,
 pipelines cached and evicted (--pipelines bounds the cache), and the MemoryError
 refusals. Exit status 1 on any error, when the limit was never hit, or when RSS
 grows more than --rss-growth-mib (plus 1 MiB per pipeline added to the cache
@@ -521,6 +521,11 @@ async def async_main(seed, deadline, tally):
 def memory():
     gc.collect()
     wt.synchronize()
+    # The runtime hands freed heap pages back to the OS every 64 pipeline evictions
+    # (glibc's malloc_trim); trimming before each sample too makes the samples
+    # comparable (RSS otherwise depends on how long ago the last trim ran).
+    from wgpu_tensor.runtime import device as device_mod
+    device_mod._malloc_trim()
     s = wt.memory_stats()
     return s["allocated_bytes"], s["pooled_bytes"], rss()
 
@@ -615,7 +620,7 @@ def main():
     print("after empty_cache:", fmt(after_trim))
     ms = wt.memory_stats()
     print(f"pipelines cached {ms['pipelines']} (bound {dev.cache_limits['pipelines']}), "
-          f"evicted {ms['evicted_pipelines']}; memory limit {ms['limit_bytes'] / 2**20:.0f} MiB, "
+          f"evicted {ms['evicted_pipelines']}; heap trims {getattr(dev, 'trims', 0)}; memory limit {ms['limit_bytes'] / 2**20:.0f} MiB, "
           f"MemoryError refusals {tally.ops['memory_refused']} (deliberate, not errors)")
     if LIMIT["bytes"] and not tally.ops["memory_refused"]:
         tally.errors.append("the memory limit was never hit")

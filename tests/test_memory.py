@@ -395,3 +395,73 @@ def test_bench_fill_runs():
     res = bench_fill.main(["--n", "40000", "--repeat", "1"])
     assert set(res["rows"]) >= {"zeros", "full", "copy"}
     assert all(r["seconds"] > 0 for r in res["rows"].values())
+
+
+def test_sync_error_mode_takes_no_readback_buffer(dev):
+    """An implicit read refused by the sync debug mode ("error") raises before a
+    readback buffer is taken: none stays counted in staging_bytes afterwards (it
+    used to: one per refused read, never given back)."""
+    x = wt.tensor(np.arange(5, dtype=np.float32))
+    (x > 1).sum().numpy()  # (kernels built, nothing pending)
+    dev.empty_cache()
+    busy = dev.memory_stats()["staging_bytes"]
+    syncs = wt.sync_count()
+    wt.set_sync_debug_mode("error")
+    try:
+        for _ in range(3):
+            with pytest.raises(RuntimeError, match="implicit GPU-to-CPU read"):
+                bool((x > 1).any())
+    finally:
+        wt.set_sync_debug_mode("default")
+    assert wt.sync_count() == syncs
+    dev.empty_cache()
+    assert dev.memory_stats()["staging_bytes"] <= busy
+    assert bool((x > 1).any())
+
+
+def _live(cls):
+    return [o for o in gc.get_objects() if type(o) is cls]
+
+
+def test_evicted_pipelines_are_not_kept_alive(dev, rng):
+    """Under constant eviction nothing of ours keeps an evicted pipeline: no Kernel
+    object outside the pipeline cache survives a collection (so neither does its
+    wgpu pipeline, bind group layout or bind groups: their count is the cache's),
+    however many were compiled and evicted meanwhile."""
+    from wgpu.backends.wgpu_native import GPUBindGroupLayout, GPUComputePipeline
+    with cache_limits(pipelines=6):
+        ev0 = dev.evictions
+        for i in range(4):
+            _mixed_ops(rng, 33 + i, i)
+        dev.flush()
+        gc.collect()
+        cached = {id(k) for k in dev._kernels.values()}
+        stray = [k.key[0] for k in _live(device_mod.Kernel) if id(k) not in cached]
+        assert stray == [], stray
+        assert dev.evictions - ev0 >= 3
+        pipes = {id(k.pipeline) for k in dev._kernels.values()}
+        assert len([p for p in _live(GPUComputePipeline) if id(p) not in pipes]) <= 2
+        layouts = {id(k.layout) for k in dev._kernels.values()}
+        assert len([p for p in _live(GPUBindGroupLayout) if id(p) not in layouts]) <= 2
+
+
+def test_constant_eviction_trims_the_heap(dev, monkeypatch):
+    """Every TRIM_EVERY pipeline evictions the heap is trimmed once (glibc keeps what
+    a compile on another thread freed in that thread's malloc arena otherwise: RSS
+    then grows under constant eviction); a real trim runs and says so."""
+    calls = []
+    monkeypatch.setattr(device_mod, "TRIM_EVERY", 3)
+    monkeypatch.setattr(device_mod, "_malloc_trim", lambda: calls.append(1) or True)
+    x = wt.tensor(np.arange(7, dtype=np.float32))
+    with cache_limits(pipelines=2):
+        ev0, trims0 = dev.evictions, dev.trims
+        for i in range(12):  # 12 distinct kernels through a cache of 2
+            out = E.launch(f"a * {i + 0.5} - 1.0", D.float32, [x._v], ["f32"])
+            np.testing.assert_array_equal(dev.read(out._buf, 0, 28).view(np.float32),
+                                          np.arange(7, dtype=np.float32) * np.float32(i + 0.5) - 1)
+        evicted = dev.evictions - ev0
+    assert evicted >= 10
+    assert len(calls) == dev.trims - trims0 and evicted // 3 - 1 <= len(calls) <= evicted // 3 + 1
+    monkeypatch.undo()
+    import platform
+    assert device_mod._malloc_trim() is (platform.libc_ver()[0] == "glibc")

@@ -90,7 +90,8 @@ def test_float_to_int_cast_of_huge_and_nan_values_is_the_same_everywhere():
 # ---------------------------------------------------------------- float16 moved as bits
 # NaNs with payloads (quiet, signalling, negative), subnormals, -0.0, +-inf, normal values.
 F16_BITS = np.array([0x7E00, 0x7E01, 0xFE00, 0x7C01, 0x7D00, 0xFC01, 0x7FFF, 0x0001, 0x03FF, 0x8001,
-                     0x8000, 0x0000, 0x7C00, 0xFC00, 0x3C00, 0xBC00, 0x7BFF, 0x0400, 0x3555], np.uint16)
+                     0x8000, 0x0000, 0x7C00, 0xFC00, 0x3C00, 0xBC00, 0x7BFF, 0x0400, 0x3555,
+                     0xFE12, 0xFD55, 0xFFFF], np.uint16)
 
 
 def f16_data(rng, n):
@@ -148,6 +149,160 @@ def test_float16_sort_values_keep_every_bit(rng, n, descending):
         np.testing.assert_array_equal(r.indices.numpy(), order)
     kth = wt.tensor(a).kthvalue(max(1, n // 2))
     np.testing.assert_array_equal(bits(kth.values.numpy()), bits(a[kth.indices.numpy()]))
+
+
+# Every op that only moves float16 values, on float16 inputs full of NaN payloads
+# (quiet and signalling, both signs), infinities, zeros and subnormals: the raw bits
+# of its result against numpy's result of the same op on the uint16 view.
+# (name, wt op over the context c, numpy op over the bits context h)
+def _put(a, where, v):
+    a = a.copy()
+    a[where] = v
+    return a
+
+
+def _h(v):
+    return int(np.array(v, np.float16).view(np.uint16))
+
+
+F16_MOVES = [
+    ("where", lambda c: wt.where(c.m, c.x, c.y), lambda h: np.where(h.m, h.x, h.y)),
+    ("where_scalar_y", lambda c: wt.where(c.m, c.x, 2.5), lambda h: np.where(h.m, h.x, _h(2.5))),
+    ("where_scalar_x_nan", lambda c: wt.where(c.m, float("nan"), c.y), lambda h: np.where(h.m, 0x7E00, h.y)),
+    ("where_broadcast", lambda c: wt.where(c.m2[:, :1], c.x2, c.y2[:1]),
+     lambda h: np.where(h.m2[:, :1], h.x2, h.y2[:1])),
+    ("where_lazy_mask", lambda c: wt.where(c.y > 0, c.x, c.y), lambda h: np.where(h.yf > 0, h.x, h.y)),
+    ("masked_fill", lambda c: c.x.masked_fill(c.m, -np.inf), lambda h: np.where(h.m, 0xFC00, h.x)),
+    ("masked_fill_tensor_nan", lambda c: c.x.masked_fill(c.m, c.snan), lambda h: np.where(h.m, 0x7D55, h.x)),
+    ("masked_fill_", lambda c: c.x.clone().masked_fill_(c.m, 1.5), lambda h: np.where(h.m, _h(1.5), h.x)),
+    ("masked_scatter", lambda c: c.x.masked_scatter(c.m, c.y), lambda h: _put(h.x, h.m, h.y[:h.m.sum()])),
+    ("masked_scatter_counted", lambda c: c.x.masked_scatter(c.m, c.y[c.m | c.m3]),
+     lambda h: _put(h.x, h.m, h.y[h.m | h.m3][:h.m.sum()])),
+    ("setitem_mask", lambda c: _set(c.x, c.m, c.y[c.m]), lambda h: _put(h.x, h.m, h.y[h.m])),
+    ("setitem_mask_scalar", lambda c: _set(c.x, c.m, float("-nan")), lambda h: _put(h.x, h.m, 0xFE00)),
+    ("setitem_index", lambda c: _set(c.x, c.i, c.y[: len(c.i)]), lambda h: _put(h.x, h.i, h.y[: len(h.i)])),
+    ("gather", lambda c: c.x.gather(0, c.j), lambda h: h.x[h.j]),
+    ("index_select", lambda c: c.x.index_select(0, c.j), lambda h: h.x[h.j]),
+    ("getitem_index", lambda c: c.x[c.j], lambda h: h.x[h.j]),
+    ("getitem_mask", lambda c: c.x[c.m], lambda h: h.x[h.m]),
+    ("scatter", lambda c: c.x.scatter(0, c.i, c.y), lambda h: _put(h.x, h.i, h.y[: len(h.i)])),
+    ("cat", lambda c: wt.cat([c.x, c.y]), lambda h: np.concatenate([h.x, h.y])),
+    ("stack", lambda c: wt.stack([c.x, c.y], 1), lambda h: np.stack([h.x, h.y], 1)),
+    ("flip", lambda c: c.x2.flip(1), lambda h: h.x2[:, ::-1]),
+    ("roll", lambda c: c.x.roll(3), lambda h: np.roll(h.x, 3)),
+    ("transpose", lambda c: c.x2.t().contiguous(), lambda h: h.x2.T),
+    ("permute_3d", lambda c: c.x3.permute(2, 0, 1).contiguous(), lambda h: h.x3.transpose(2, 0, 1)),
+    ("expand", lambda c: c.x2[:1].expand(3, -1).contiguous(), lambda h: np.broadcast_to(h.x2[:1], (3, h.x2.shape[1]))),
+    ("repeat_interleave", lambda c: c.x.repeat_interleave(3), lambda h: np.repeat(h.x, 3)),
+    ("repeat", lambda c: c.x2.repeat(2, 1), lambda h: np.tile(h.x2, (2, 1))),
+    ("tril", lambda c: c.x2.tril(), lambda h: np.where(np.tri(*h.x2.shape, dtype=bool), h.x2, 0)),
+    ("triu", lambda c: c.x2.triu(1), lambda h: np.where(np.tri(*h.x2.shape, dtype=bool), 0, h.x2)),
+    ("diagonal", lambda c: c.x2.diagonal().contiguous(), lambda h: np.diagonal(h.x2)),
+    ("narrow", lambda c: c.x[1:].clone(), lambda h: h.x[1:]),
+    ("strided", lambda c: c.x[::2].contiguous(), lambda h: h.x[::2]),
+    ("reshape_of_view", lambda c: c.x2.t().reshape(-1), lambda h: h.x2.T.reshape(-1)),
+    ("to_float16", lambda c: c.x.to(wt.float16), lambda h: h.x),
+]
+
+
+def _set(x, idx, v):
+    x = x.clone()
+    x[idx] = v
+    return x
+
+
+class _Ctx:
+    pass
+
+
+def _f16_contexts(rng, n):
+    """(wt context, numpy bits context) over n float16 elements."""
+    a, b = f16_data(rng, n), f16_data(rng, n)[::-1].copy()
+    cols = max(1, min(n, 7))
+    rows = n // cols
+    m, m3 = rng.random(n) < 0.5, rng.random(n) < 0.3
+    i = rng.permutation(n)[: max(1, n // 3)] if n else np.zeros(0, np.int64)
+    j = rng.integers(0, n, 2 * n + 1) if n else np.zeros(0, np.int64)
+    h, c = _Ctx(), _Ctx()
+    h.x, h.y, h.m, h.m3, h.i, h.j = bits(a), bits(b), m, m3, i, j
+    h.yf = b
+    h.x2, h.y2 = bits(a[: rows * cols]).reshape(rows, cols), bits(b[: rows * cols]).reshape(rows, cols)
+    h.m2 = m[: rows * cols].reshape(rows, cols)
+    h.x3 = bits(np.resize(a, 2 * 3 * max(n // 6, 1))).reshape(2, 3, -1)
+    c.x, c.y, c.m, c.m3 = wt.tensor(a), wt.tensor(b), wt.tensor(m), wt.tensor(m3)
+    c.i, c.j = wt.tensor(i.astype(np.int32)), wt.tensor(j.astype(np.int32))
+    c.x2, c.y2, c.m2 = (wt.tensor(np.ascontiguousarray(v).view(np.float16) if v.dtype == np.uint16 else v)
+                        for v in (h.x2, h.y2, h.m2))
+    c.x3 = wt.tensor(h.x3.view(np.float16))
+    c.snan = wt.tensor(np.array(0x7D55, np.uint16).view(np.float16))
+    return c, h
+
+
+@pytest.mark.parametrize("n", [1, 19, 257, 1025])
+@pytest.mark.parametrize("row", [r[0] for r in F16_MOVES])
+def test_float16_moves_keep_every_bit(rng, n, row):
+    """Ops that only move float16 values keep every bit: NaN payloads (quiet,
+    signalling, both signs), infinities, -0.0, subnormals. As in PyTorch (where is
+    a select); a Python scalar is rounded to float16 first (NaN -> 0x7E00 / 0xFE00)."""
+    wt_op, np_op = next(r[1:] for r in F16_MOVES if r[0] == row)
+    c, h = _f16_contexts(rng, n)
+    got = wt_op(c)
+    assert got.dtype is wt.float16
+    want = np.asarray(np_op(h), np.uint16)
+    arr = got.numpy() if got.count is None else got.uncounted().numpy()[: int(got.count)]
+    np.testing.assert_array_equal(bits(np.ascontiguousarray(arr)), want, err_msg=row)
+
+
+@pytest.mark.parametrize("n", [1, 19, 257, 1025])
+def test_float16_values_of_computing_ops_are_the_input_elements(rng, n):
+    """Ops that pick an element by comparing (max/min with dim, cummax/cummin, topk,
+    sort, kthvalue) return, as PyTorch does, values[i] = x[indices[i]]: a NaN result
+    keeps the payload of the NaN at its index (the first NaN of a row for max/min,
+    the latest NaN seen for cummax/cummin), never a canonical NaN."""
+    c, h = _f16_contexts(rng, n)
+    a = h.x.view(np.float16)
+    a2 = h.x2.view(np.float16)
+    for name, r in (("max", c.x2.max(1)), ("min", c.x2.min(1))):
+        idx = r.indices.numpy()
+        np.testing.assert_array_equal(bits(r.values.numpy()), h.x2[np.arange(len(idx)), idx], err_msg=name)
+        nan_row = np.isnan(a2).any(1)
+        first_nan = np.argmax(np.isnan(a2), 1)
+        ext = (np.argmax if name == "max" else np.argmin)(np.nan_to_num(a2.astype(np.float64), nan=0,
+                                                                        posinf=np.inf, neginf=-np.inf), 1)
+        np.testing.assert_array_equal(idx[nan_row], first_nan[nan_row], err_msg=name)
+        ok = ~nan_row
+        np.testing.assert_array_equal(a2[ok, idx[ok]], a2[ok, ext[ok]], err_msg=name)
+    for name, r in (("cummax", c.x.cummax(0)), ("cummin", c.x.cummin(0))):
+        idx = r.indices.numpy()
+        np.testing.assert_array_equal(bits(r.values.numpy()), h.x[idx], err_msg=name)
+        want, cur = [], None   # PyTorch: isnan(x) || (!isnan(out) && x >= out)  (<= for cummin)
+        for k, v in enumerate(a.astype(np.float64)):
+            if cur is None or np.isnan(v) or (not np.isnan(a[cur]) and (v >= a[cur] if name == "cummax"
+                                                                          else v <= a[cur])):
+                cur = k
+            want.append(cur)
+        np.testing.assert_array_equal(idx, want, err_msg=name)
+    k = max(1, n // 3)
+    t = c.x.topk(k)
+    np.testing.assert_array_equal(bits(t.values.numpy()), h.x[t.indices.numpy()])
+    key = np.where(np.isnan(a), np.inf, a.astype(np.float64))
+    nan_first = np.lexsort((-key, ~np.isnan(a)))   # NaN largest, then by value
+    np.testing.assert_array_equal(np.sort(key[t.indices.numpy()]), np.sort(key[nan_first[:k]]))
+    s = c.x.sort()
+    np.testing.assert_array_equal(bits(s.values.numpy()), h.x[s.indices.numpy()])
+    kth = c.x.kthvalue(max(1, n // 2))
+    np.testing.assert_array_equal(bits(kth.values.numpy()), h.x[kth.indices.numpy()])
+    # Computed, not moved: a full reduction's NaN is the canonical 0x7E00 (either
+    # sign in); unique keeps one NaN, the first NaN of x (the sort is stable).
+    nan = np.isnan(a)
+    for t in (c.x.amax(), c.x.amin(), c.x.max(), c.x.min()):
+        if nan.any():
+            assert int(bits(t.numpy())) == 0x7E00
+    u = bits(c.x.unique().numpy())
+    if nan.any():
+        assert u[-1] == h.x[np.argmax(nan)] and np.isnan(u.view(np.float16)).sum() == 1
+    np.testing.assert_array_equal(np.sort(u[~np.isnan(u.view(np.float16))].view(np.float16)),
+                                  np.unique(a[~nan]))
 
 
 # ---------------------------------------------------------------- subgroup size at run time

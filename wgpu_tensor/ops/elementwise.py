@@ -189,6 +189,10 @@ def launch(expr, out_dtype, operands, cts, shape=None, result_type=None, device=
             if v.shape != shape:
                 shape = broadcast_shapes(*[v.shape for v in views])
                 break
+    # Bad scalars raise before anything is allocated or recorded.
+    if extra is not None:
+        operands, cts = [*operands, Scalar(extra[0])], [*cts, extra[1]]
+    scal = scalar_bits(operands, cts)
     count = None
     for v in views:
         if v.count is not None:
@@ -206,9 +210,6 @@ def launch(expr, out_dtype, operands, cts, shape=None, result_type=None, device=
     if n == 0:
         return out
     rt = result_type or out_dtype.wgsl
-    if extra is not None:
-        operands, cts = [*operands, Scalar(extra[0])], [*cts, extra[1]]
-    scal = scalar_bits(operands, cts)
 
     # Fast path (most small ops): every tensor operand is a contiguous view of the
     # output's shape and the whole op fits one launch with room to spare: one
@@ -1076,8 +1077,42 @@ def where(cond, x, y):
     ops = [cond, x if xt else Scalar(x), y if yt else Scalar(y)]
     cts = ["bool", pd.wgsl, pd.wgsl]
     shape = broadcast_shapes(*[o.shape for o in ops if isinstance(o, View)])
-    out = fused_launch("select(c, b, a)", pd, ops, cts, shape)
-    return out if out is not None else launch("select(c, b, a)", pd, ops, cts, shape=shape)
+    return select_launch("select(c, b, a)", pd, ops, cts, shape)
+
+
+def _f16_bits_operands(operands, cts):
+    """``operands`` of a float16 select with their float16 values as raw 16-bit words
+    (cts "u32"): float16 tensors read through float16_bits, Python scalars rounded
+    to float16 on the host (as a float16 op's f32 result would be). None when one
+    value operand is a tensor of another dtype (it must be converted: computed)."""
+    ops, out_cts = [], []
+    for o, ct in zip(operands, cts):
+        if ct != "f32":
+            ops.append(o)
+            out_cts.append(ct)
+        elif isinstance(o, View):
+            if o.dtype is not D.float16:
+                return None
+            ops.append(o.as_dtype(D.float16_bits))
+            out_cts.append("u32")
+        else:
+            ops.append(Scalar(_fill_word(o.value, D.float16) & 0xFFFF))
+            out_cts.append("u32")
+    return ops, out_cts
+
+
+def select_launch(expr, out_dtype, operands, cts, shape):
+    """launch() of a selection EXPR (where, masked_fill, tril/triu): it only moves its
+    value operands (cts ``out_dtype.wgsl``; the others are conditions), so a float16
+    result moves raw 16-bit words (every NaN payload kept, on every adapter) rather
+    than a round trip through f32. Lazy masks among the operands are fused."""
+    if out_dtype is D.float16:
+        moved = _f16_bits_operands(operands, cts)
+        if moved is not None:
+            out = select_launch(expr, D.float16_bits, *moved, shape)
+            return out.as_dtype(D.float16)
+    out = fused_launch(expr, out_dtype, operands, cts, shape)
+    return out if out is not None else launch(expr, out_dtype, operands, cts, shape=shape)
 
 
 def fill(shape, value, dtype, device=None):

@@ -92,6 +92,17 @@ def first_index(x, ext, dim, name):
     return R._reduce("amin", hit, dim, True, D.int32, name)
 
 
+def moved_values(x, d, idx, vals):
+    """The values of a float16 max/min (cummax/cummin) as x's elements at ``idx``
+    (keepdim indices along ``d``), gathered as raw bits: ``vals``, computed in f32,
+    would turn every NaN payload into the canonical one. PyTorch's values are
+    x[indices] too, so a NaN result is the payload of the NaN at its index."""
+    from . import index as I  # (index imports the reductions)
+    out = I.gather(x, d, idx, check=False)
+    out.count = vals.count
+    return out
+
+
 def max_dim(x, dim, keepdim, largest, name):
     """(values, indices) of the largest (smallest) element along one dim."""
     _check(x, name)
@@ -102,13 +113,16 @@ def max_dim(x, dim, keepdim, largest, name):
         raise TypeError(f"{name}(): keepdim must be a bool, got {type(keepdim).__name__}")
     res = MaxResult if largest else MinResult
     if x.ndim == 0:  # PyTorch: dim 0 / -1 of a 0-d tensor is the element itself
-        v = R._reduce("amax" if largest else "amin", x, dim, False, None, name)
+        v = E.copy(x) if x.dtype is D.float16 else R._reduce("amax" if largest else "amin", x, dim, False,
+                                                            None, name)
         return res(v, E.fill((), 0, D.int32, device=x.device))
     vals = R._reduce("amax" if largest else "amin", x, d, True, None, name)
     if not vals.numel():
         idx = View.empty(vals.shape, D.int32, x.device)
     else:
         idx = first_index(x, vals, d, name)
+        if x.dtype is D.float16:
+            vals = moved_values(x, d, idx, vals)
     if keepdim:
         return res(vals, idx)
     return res(squeeze_dims(vals, (d,)), squeeze_dims(idx, (d,)))

@@ -254,6 +254,9 @@ def _cumext(x, dim, op, what, result, count):
     d = _check(x, dim, what)
     work = D.float32 if x.dtype.kind == "f" else D.uint32 if x.dtype is D.bool_ else x.dtype
     vals, idx = _scan(x, d, op, work, x.dtype, indexed=True, count=count)
+    if x.dtype is D.float16 and vals.numel():
+        from .reduce_dim import moved_values  # (NaN payloads: the values are x's own bits)
+        vals = moved_values(x, d, idx, vals)
     return result(vals, idx)
 
 

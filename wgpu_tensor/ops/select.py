@@ -528,8 +528,7 @@ def _fill_value(x, value, what):
 def _masked_fill(x, mask, value, shape, what):
     v = _fill_value(x, value, what)
     ops, cts = [x, v, mask], [x.dtype.wgsl, x.dtype.wgsl, "bool"]
-    out = E.fused_launch("select(a, b, c)", x.dtype, ops, cts, shape)
-    return out if out is not None else E.launch("select(a, b, c)", x.dtype, ops, cts, shape=shape)
+    return E.select_launch("select(a, b, c)", x.dtype, ops, cts, shape)
 
 
 def masked_fill(x, mask, value):

@@ -114,8 +114,31 @@ def _bucket(n):
 # Device.set_cache_limits). A pipeline costs about 0.75 MiB of RSS on lavapipe,
 # a bind group or a plan a few hundred bytes.
 CACHE_LIMITS = {"pipelines": 512, "bind_groups": 4096, "plans": 4096}
+# After this many pipeline evictions the freed heap memory is handed back to the OS
+# (_malloc_trim): see Device._new_kernel.
+TRIM_EVERY = 64
 HOST_SHARE = 0.5  # the default memory limit's share of available host memory
 STAGING_KEEP = 1 << 26  # readback buffers up to this size are kept for reuse
+
+
+_TRIM = []  # [glibc's malloc_trim, or None], looked up on first use
+
+
+def _malloc_trim():
+    """Hand the free pages of every malloc arena back to the OS (glibc's malloc_trim(0));
+    nothing where the C library has no malloc_trim. Whether it ran."""
+    if not _TRIM:
+        try:
+            import ctypes
+            fn = ctypes.CDLL(None).malloc_trim
+            fn.argtypes, fn.restype = [ctypes.c_size_t], ctypes.c_int
+        except (OSError, AttributeError):
+            fn = None
+        _TRIM.append(fn)
+    if _TRIM[0] is None:
+        return False
+    _TRIM[0](0)
+    return True
 
 
 def _read_int(path):
@@ -220,6 +243,8 @@ class Device:
         self._bind_groups = OrderedDict()
         self.cache_limits = dict(CACHE_LIMITS)
         self.evictions = 0  # pipelines evicted from the cache
+        self._trimmed_at = 0  # self.evictions when the heap was last trimmed (_malloc_trim)
+        self.trims = 0  # heap trims done
         self._pool = {}  # size (a plain buffer) or (kind, size) -> [Buffer]
         self._owned = set()  # every live Buffer (see alloc)
         self._foreign = weakref.WeakValueDictionary()  # wgpu uid -> Buffer of a wrapped caller's buffer
@@ -658,6 +683,16 @@ class Device:
         self._recent = None
         while len(self._kernels) > self.cache_limits["pipelines"]:
             self._evict(self._kernels.popitem(last=False)[1])
+        if self.evictions - self._trimmed_at >= TRIM_EVERY:
+            # An evicted pipeline's compiled code and the compiler's working memory
+            # are freed, but glibc keeps freed memory in the malloc arena of the
+            # thread that compiled it; with pipelines compiled from several threads
+            # RSS then keeps growing under constant eviction (scripts/soak.py with a
+            # 64-pipeline bound: ~70 KiB per eviction, ~7 KiB with MALLOC_ARENA_MAX=2).
+            # Trimming every arena each TRIM_EVERY evictions hands free pages back
+            # (about 10 ms, next to the TRIM_EVERY compiles it follows).
+            self._trimmed_at = self.evictions
+            self.trims += _malloc_trim()
         return k
 
     def _evict(self, kernel):
@@ -998,20 +1033,27 @@ class Device:
         lo = offset // 4 * 4
         hi = _round_up(offset + nbytes, 4)
         head = 16 if count else 0
+        # The sync debug mode raises before a readback buffer is taken: a buffer
+        # taken and never given back would stay counted in staging_bytes.
+        self._check_sync(explicit)
         st = self._staging_buffer(head + hi - lo)  # (MemoryError past the limit: nothing done yet)
-        self._note_sync(explicit)
-        self.bytes_read += nbytes + (4 if count else 0)
-        self._end_pass()
-        enc = self._enc()
-        if count:
-            enc.copy_buffer_to_buffer(count[0].gpu, count[1], st, 0, 4)
-        if hi > lo:
-            enc.copy_buffer_to_buffer(buf.gpu, lo, st, head, hi - lo)
-        self.reads += 1
-        if self._log is not None:
-            self._log.append(Command("read", params={"nbytes": nbytes + (4 if count else 0)},
-                                     bindings=((buf.uid, lo, hi - lo),)))
-        self.flush(submit)
+        try:
+            self.sync_count += 1
+            self.bytes_read += nbytes + (4 if count else 0)
+            self._end_pass()
+            enc = self._enc()
+            if count:
+                enc.copy_buffer_to_buffer(count[0].gpu, count[1], st, 0, 4)
+            if hi > lo:
+                enc.copy_buffer_to_buffer(buf.gpu, lo, st, head, hi - lo)
+            self.reads += 1
+            if self._log is not None:
+                self._log.append(Command("read", params={"nbytes": nbytes + (4 if count else 0)},
+                                         bindings=((buf.uid, lo, hi - lo),)))
+            self.flush(submit)
+        except BaseException:
+            self._staging.setdefault(st.size, []).append(st)
+            raise
         return st, head + offset - lo, head + hi - lo
 
     def _finish_read(self, st, skip, span, nbytes, count=None):
@@ -1034,7 +1076,11 @@ class Device:
             return np.zeros(0, np.uint8)
         with self.lock:
             st, skip, span = self._record_read(buf, offset, nbytes, explicit, count)
-            st.map_sync(wgpu.MapMode.READ, 0, span)
+            try:
+                st.map_sync(wgpu.MapMode.READ, 0, span)
+            except BaseException:  # (the readback buffer goes back: it stays counted otherwise)
+                self._staging.setdefault(st.size, []).append(st)
+                raise
             return self._finish_read(st, skip, span, nbytes, count)
 
     async def read_async(self, buf: Buffer, offset, nbytes, explicit=True, count=None):
@@ -1072,13 +1118,17 @@ class Device:
         return self._finish_read(st, skip, span, nbytes, count)
 
     def _note_sync(self, explicit):
+        self._check_sync(explicit)
+        self.sync_count += 1
+
+    def _check_sync(self, explicit):
+        """The sync debug mode's warning or error for an implicit read."""
         if not explicit and self.sync_mode != "default":
             msg = ("an implicit GPU-to-CPU read (sync) happened; use .numpy()/.item()/await "
                    "to read on purpose")
             if self.sync_mode == "error":
                 raise RuntimeError(msg)
             warnings.warn(msg, RuntimeWarning, stacklevel=4)
-        self.sync_count += 1
 
     # ------------------------------------------------------------------ device timing
     def start_pass_timing(self, capacity=4096):
