@@ -77,7 +77,7 @@ def variant_runner(dev, m, x, out, count, values):
         k = dev.kernel("bench_select_parts", S._flags(
             dev, S.WG_SG, TILE=tile, RUN=-(-tile // 16 // dev.subgroup_size), SPINS=S.SPINS,
             SPARSE_LIM=tile // S.SPARSE if values else tile + 1, VALUES=values, TAKE=False, K=1,
-            ONE_WINDOW=True, FUSED=False, FLAT=name in FLAT, **flags_on), access, SELECT.size)
+            ONE_WINDOW=True, FUSED=False, OUTV=values, FLAT=name in FLAT, **flags_on), access, SELECT.size)
 
         def run(k=k):
             dev.clear(fbuf, 0, (ntiles + 1) * 4)

@@ -2,7 +2,7 @@
 // the package: the one-pass subgroup selection (select_onepass_sg.wgsl, whole tiles, one
 // output window) with its parts switched off one at a time, so that their costs can be
 // told apart by subtraction. Bindings: select_onepass_common.wgsl.
-// Template: TILE, RUN, SPARSE_LIM, SPINS as there; RANK (subgroup scans of the lanes'
+// Template: TILE, RUN, SPARSE_LIM, SPINS, OUTV as there; RANK (subgroup scans of the lanes'
 // counts; else each lane assumes the mean), LOOKBACK (decoupled look-back; else a
 // tile's prefix is assumed: tile * TILE / 2), STORES (the output writes; else one
 // write no lane takes keeps the loads and ranks alive; VALUES still loads x), FLAT
@@ -98,15 +98,16 @@ fn tile_total(t: u32, li: u32, sid: u32, ssz: u32) -> u32 {
         return;
     }
 //@if VALUES
+    // dense tile: packed vec4 stores (select_out.wgsl's pack4), as the real kernel
+    var st = pack_start(P.out_off + pos, c);
     for (var v = 0u; v < v1 - v0; v = v + 1u) {
         let bv = bits[v];
-        let cnt = countOneBits(bv);
         let w = w0 + v * 4u;
         for (var k = 0u; k < 4u; k = k + 1u) {
-            emit_all(pos, w + k, bv[k]);
-            pos = pos + cnt[k];
+            pack4(&st, bv[k], X[(P.x_off / 4u) + w + k]);
         }
     }
+    pack_end(&st);
 //@endif
 //@else
     // no output: a write that no lane takes (pos never reaches 2^32 - 1) keeps the

@@ -151,15 +151,14 @@ def test_float16_sort_values_keep_every_bit(rng, n, descending):
 
 
 # ---------------------------------------------------------------- subgroup size at run time
-@pytest.mark.parametrize("probed", [4, pytest.param(16, marks=pytest.mark.xfail(
-    strict=True, reason="known gap: a runtime subgroup size below the probed one overflows the "
-                        "private run RUN (sized from the probe)"))])
+@pytest.mark.parametrize("probed", [4, 16, 32])
 def test_subgroup_kernel_exact_when_the_runtime_size_differs_from_the_probe(monkeypatch, rng, probed):
     """A GPU may run a pipeline with another subgroup size than the start-up probe saw
     (Intel picks per pipeline). Pretending the probe saw ``probed`` lanes while the
     adapter runs its own: a smaller probed size launches fewer subgroups per
     workgroup than run (exact: subgroups take tiles in a loop); a larger one sizes
-    the lanes' private runs (RUN) too short (not fixed: xfail)."""
+    the lanes' private runs (RUN) shorter than the runs the lanes walk (exact: the
+    vec4s past RUN are read again)."""
     require_subgroups("the one-pass subgroup kernel")
     from wgpu_tensor.ops import select as S
     dev = get_device()
