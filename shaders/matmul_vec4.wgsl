@@ -6,8 +6,8 @@
 // ROWS rows x one vec4 of 4 columns of C, 4 inner-dim steps per iteration:
 //   !SUBGROUPS: a workgroup of 16 x 4 invocations, a 16 x 64 tile; invocation (tx, ty)
 //     rows 4 * ty + i (ROWS = 4): 8 vec4 loads for 64 products.
-//   SUBGROUPS: a workgroup of SG invocations, one subgroup (SG = the adapter's subgroup
-//     size, >= 8), an 8 x 4 SG tile: every invocation the same 8 rows (ROWS = 8) and its
+//   SUBGROUPS: a workgroup of SG invocations (SG = the adapter's probed subgroup size,
+//     >= 8; exact with any runtime subgroup size of at least 8), an 8 x 4 SG tile: every invocation the same 8 rows (ROWS = 8) and its
 //     own vec4 of columns. Invocation i < 8 reads row i's vec4 of A and the others take
 //     it by subgroupBroadcast: 5 vec4 loads for 128 products (lavapipe charges per load
 //     per invocation; a broadcast is a register move there).
@@ -39,8 +39,11 @@ const TN: u32 = 64u;
 //@if SUBGROUPS
 @compute @workgroup_size({{SG}})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(subgroup_invocation_id) sid: u32) {
-    let lx = sid;
+        @builtin(subgroup_invocation_id) sid: u32, @builtin(local_invocation_index) li: u32) {
+    // The column from the invocation's place in the workgroup, not in its subgroup: a
+    // pipeline may run with subgroups smaller than the probe that sized SG (the
+    // workgroup is then several subgroups, each of >= 8 lanes reading the 8 rows).
+    let lx = li;
     let ly = 0u;
 //@else
 @compute @workgroup_size(16, 4)
