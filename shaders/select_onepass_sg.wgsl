@@ -4,19 +4,26 @@
 // CPU drivers that run a workgroup's subgroups one after another).
 // Bindings and tile states: select_onepass_common.wgsl.
 // A subgroup takes the next tile from the tile counter; each lane owns a contiguous
-// run of TILE / subgroup_size elements: it loads that run's mask words once (kept
-// in a private array), counts them, and one subgroupExclusiveAdd ranks the lanes.
-// The subgroup publishes the tile's count (AGG), looks back (select_lookback.wgsl:
-// lane 0 polls a predecessor's state a few times, then the subgroup counts that tile
-// from its mask and publishes it with atomicMax: the fallback), publishes its
-// inclusive prefix (INCL), and each lane writes its elements branch-free (emit_all). VALUES writes
-// x's words (binding 3: X); !VALUES (nonzero, no X) writes the NDIM coordinates of
-// the selected elements only (every tile takes the sparse path). Template: TILE
-// (a multiple of 16, dividing the segment length), SPINS, K, ONE_WINDOW,
-// FULL (every tile of the dispatch is whole: no bound checks; the runtime
-// launches a segment's partial last tile as its own !FULL dispatch after it),
-// SPARSE_LIM (a tile with fewer selected elements reads and writes only those:
-// at low selectivity most words are skipped; denser tiles write every element).
+// run of TILE / subgroup_size elements (the builtin size the pipeline runs with: no
+// private array is sized from the runtime's start-up probe, so any subgroup size is
+// exact): it counts the run's mask words, and one subgroupExclusiveAdd ranks the
+// lanes. The subgroup publishes the tile's count (AGG), looks back
+// (select_lookback.wgsl: lane 0 polls a predecessor's state a few times, then the
+// subgroup counts that tile from its mask and publishes it with atomicMax: the
+// fallback), publishes its inclusive prefix (INCL), and each lane reads its run again
+// (still in the CPU's cache; FUSED_X evaluates the predicate again from x's words) to
+// write its selected elements, and only those: sparse tiles (under SPARSE_LIM
+// selected) word by word, skipping words without any; dense tiles (PACKED: VALUES,
+// or 1-D nonzero) packed into aligned vec4 stores (select_out.wgsl's pack4, the
+// windows bound as vec4 arrays with OUTV). Long runs matter on CPU adapters: a lane's
+// stores are contiguous, and runs of a few KB store at the copy kernel's speed.
+// VALUES writes x's words (binding 3: X); !VALUES (nonzero, no X) the selected
+// elements' indices (PACKED, 1-D) or NDIM coordinates (sparse path only).
+// Template: TILE (a power of two >= 16, dividing the segment length), SPINS, K,
+// ONE_WINDOW, OUTV, PACKED, FULL (every tile of the dispatch is whole: no bound
+// checks; the runtime launches a segment's partial last tile as its own !FULL
+// dispatch after it), SPARSE_LIM (a tile with fewer selected elements takes the
+// sparse path), FUSED, FUSED_X (FUSED and VALUES: the predicate reads x's words).
 
 //@include select_onepass_common
 //@include select_lookback

@@ -99,10 +99,8 @@ def sel_path(request):
     if param != "default":
         S.PATH = "threepass" if param == "threepass" else "onepass"
         S.SPARSE = 1 if param == "sparse" else 0
-    # the tail holds the rejected elements on the three passes and the workgroup kernel;
-    # the subgroup kernel writes only the selected elements (sparse and dense tiles)
-    TAIL["check"] = param not in ("sparse", "default") and (
-        param == "threepass" or onepass_name(dev, param) == "select_onepass")
+    # (_check_fixed also asks writes_rejected: the subgroup kernel writes no tail)
+    TAIL["check"] = param not in ("sparse", "default")
     if param.startswith("fallback"):
         S.SPINS = 0
     if param.endswith("-wg"):
@@ -119,6 +117,14 @@ def sel_path(request):
                    values=request.node.originalname != "test_nonzero")
 
 
+def writes_rejected(dev, n):
+    """Whether the selection path now in effect writes the rejected elements to the
+    tail (last first): the three passes and the workgroup one-pass kernel do, the
+    subgroup one-pass kernel writes only the selected elements."""
+    from wgpu_tensor.ops import select as S
+    return S.select_path(dev, n) == "threepass" or S.onepass_kernel(dev) == "workgroup"
+
+
 def _check_fixed(res, expected, n, rejected=None):
     """The selected elements first; ``rejected`` given: the implementation's tail
     (unspecified by the API) holds the rejected elements, last first, which checks
@@ -130,7 +136,7 @@ def _check_fixed(res, expected, n, rejected=None):
     np.testing.assert_array_equal(res.numpy(), expected)   # a counted result reads its valid prefix
     got = res.uncounted().numpy()                           # the whole fixed-size buffer
     np.testing.assert_array_equal(got[:k], expected)
-    if rejected is not None and TAIL["check"]:
+    if rejected is not None and TAIL["check"] and writes_rejected(res.device, n):
         np.testing.assert_array_equal(got[k:][::-1], rejected)
 
 

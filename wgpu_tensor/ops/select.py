@@ -8,9 +8,12 @@ one pass (the default): a single-pass scan with decoupled look-back and
   its count, sums its predecessors' published counts (counting a predecessor
   itself when it has published nothing yet: safe without forward-progress
   guarantees), publishes its inclusive prefix and writes its elements. The input
-  and mask are read once. select_onepass_sg.wgsl (a subgroup per 1024-element
-  tile, no barriers) on CPU adapters such as lavapipe; select_onepass.wgsl (a
-  workgroup per 4096-element block) on GPUs and adapters without subgroups.
+  and mask are read once (the subgroup kernel reads a lane's run a second time
+  to write it, from the CPU's cache). select_onepass_sg.wgsl (a subgroup per
+  16384-element tile, each lane a contiguous run, no barriers; dense tiles store
+  the selected words packed into aligned vec4s) on CPU adapters such as lavapipe;
+  select_onepass.wgsl (a workgroup per 4096-element block) on GPUs and adapters
+  without subgroups.
 three passes (masked_scatter always; masked_select over 2**30 elements; nonzero on
   adapters that take the workgroup one-pass kernel):
   count_blocks      per-block counts of true mask bytes (4 per u32 word)
@@ -19,9 +22,10 @@ three passes (masked_scatter always; masked_select over 2**30 elements; nonzero 
   scatter_selected  each block ranks its elements again (subgroup scans, or one
                     vec4 workgroup scan) and writes x's words, or the element's
                     coordinates (nonzero)
-masked_select writes every element branch-free: the selected ones packed first,
-the rejected ones from the end backwards (positions past .count are unspecified
-by the API; the one-pass kernel's sparse tiles leave theirs untouched).
+masked_select writes the selected elements packed first; positions past .count
+are unspecified by the API: the three passes and the workgroup one-pass kernel
+write the rejected elements there from the end backwards, branch-free; the
+subgroup one-pass kernel leaves them untouched.
 A lazy mask (ops/elementwise.py's Pred: x > t, (x > a) & (x < b), ...) is not
 read: the one-pass kernels evaluate its predicate from its tensors (_Fused,
 shaders/select_pred.wgsl), so it is never written.
