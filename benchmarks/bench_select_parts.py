@@ -12,12 +12,15 @@ nonzero (coordinates of the selected elements written):
     rank only    loads + ranking (each tile assumes its prefix)
     loads only   the mask loads and counts (each lane assumes the mean rank)
 
-(the three partial variants still load x's words, so "loads" holds the mask's and
-x's loads and "stores" only the stores and their addresses) and takes the parts by
+(the three partial variants still load the mask and x's words twice, so "loads"
+holds all the mask's and x's loads and "stores" only the stores and their addresses) and takes the parts by
 subtraction: loads = loads only, ranking = rank only - loads
 only, look-back = no stores - rank only, stores = all - no stores. Beside them: the
-copy kernel, the real masked_select / nonzero, and nonzero's "all" with each 1-D
-index written directly (FLAT: no coordinate loop, no integer division) (device time from timestamp queries
+copy kernel, the real masked_select / nonzero, and nonzero's "all" as it ran before
+packed stores, every tile sparse, each 1-D index written singly (FLAT: no coordinate
+loop, no integer division). Like the real kernel, dense tiles store the selected
+words packed into aligned vec4s, and each lane reads its run twice (to count it, then
+to write it): the second read counts as loads (device time from timestamp queries
 where the adapter has them; --repeat interleaved rounds, best and median). The "all" variant's
 output is checked against numpy. Also, with --small-ops N, a profile of the Python
 side of N small ops (x > y on 1K elements): the functions that take the time.
@@ -50,7 +53,7 @@ VARIANTS = {"all": dict(RANK=True, LOOKBACK=True, STORES=True),
             "no stores": dict(RANK=True, LOOKBACK=True, STORES=False),
             "rank only": dict(RANK=True, LOOKBACK=False, STORES=False),
             "loads only": dict(RANK=False, LOOKBACK=False, STORES=False)}
-FLAT = {"all, flat index": dict(RANK=True, LOOKBACK=True, STORES=True)}  # nonzero, 1-D
+FLAT = {"all, sparse, flat index": dict(RANK=True, LOOKBACK=True, STORES=True)}  # nonzero, 1-D, before packing
 
 
 def parts(t):
@@ -74,10 +77,11 @@ def variant_runner(dev, m, x, out, count, values):
     access = ["r", "rw", "r" if values else None, "rw", "rw"]
     runs = {}
     for name, flags_on in {**VARIANTS, **({} if values else FLAT)}.items():
+        flat = name in FLAT   # nonzero as before packed stores: every tile sparse
         k = dev.kernel("bench_select_parts", S._flags(
-            dev, S.WG_SG, TILE=tile, RUN=-(-tile // 16 // dev.subgroup_size), SPINS=S.SPINS,
-            SPARSE_LIM=tile // S.SPARSE if values else tile + 1, VALUES=values, TAKE=False, K=1,
-            ONE_WINDOW=True, FUSED=False, FLAT=name in FLAT, **flags_on), access, SELECT.size)
+            dev, S.WG_SG, TILE=tile, SPINS=S.SPINS, SPARSE_LIM=tile + 1 if flat else tile // S.SPARSE,
+            VALUES=values, TAKE=False, K=1, ONE_WINDOW=True, FUSED=False, OUTV=True, PACKED=not flat,
+            FLAT=flat, **flags_on), access, SELECT.size)
 
         def run(k=k):
             dev.clear(fbuf, 0, (ntiles + 1) * 4)

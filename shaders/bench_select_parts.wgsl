@@ -2,11 +2,12 @@
 // the package: the one-pass subgroup selection (select_onepass_sg.wgsl, whole tiles, one
 // output window) with its parts switched off one at a time, so that their costs can be
 // told apart by subtraction. Bindings: select_onepass_common.wgsl.
-// Template: TILE, RUN, SPARSE_LIM, SPINS as there; RANK (subgroup scans of the lanes'
+// Template: TILE, SPARSE_LIM, SPINS, OUTV, PACKED as there; RANK (subgroup scans of the lanes'
 // counts; else each lane assumes the mean), LOOKBACK (decoupled look-back; else a
 // tile's prefix is assumed: tile * TILE / 2), STORES (the output writes; else one
 // write no lane takes keeps the loads and ranks alive; VALUES still loads x), FLAT
-// (!VALUES, 1-D: write each index directly instead of emit_word's coordinate loop).
+// (!VALUES, 1-D, every tile sparse: the index written directly instead of emit_word's
+// coordinate loop; the nonzero path before packed stores).
 // With RANK, LOOKBACK and STORES (and !FLAT) it is the real kernel's work and gives its
 // output.
 
@@ -15,7 +16,6 @@
 const TILE: u32 = {{TILE}}u;
 const SPARSE_LIM: u32 = {{SPARSE_LIM}}u;
 const TILE_V: u32 = TILE / 16u;
-const RUN: u32 = {{RUN}}u;
 
 fn share(v: u32, lead: bool) -> u32 {
     return subgroupBroadcastFirst(v);
@@ -48,11 +48,9 @@ fn tile_total(t: u32, li: u32, sid: u32, ssz: u32) -> u32 {
     let v0 = min(sid * per, TILE_V);
     let v1 = min(v0 + per, TILE_V);
     let w0 = b * (TILE / 4u) + v0 * 4u;
-    var bits: array<vec4<u32>, RUN>;
     var c = 0u;
     for (var v = 0u; v < v1 - v0; v = v + 1u) {
-        bits[v] = word_bits(w0 + v * 4u);
-        c = c + sum4(countOneBits(bits[v]));
+        c = c + sum4(countOneBits(word_bits(w0 + v * 4u)));
     }
 //@if RANK
     let excl = subgroupExclusiveAdd(c);
@@ -66,15 +64,16 @@ fn tile_total(t: u32, li: u32, sid: u32, ssz: u32) -> u32 {
 //@else
     let prefix = tile * (TILE / 2u);
 //@endif
-    var pos = prefix + excl;
+    let pos = prefix + excl;
 //@if STORES
     if (total < SPARSE_LIM) {
+        var p0 = pos;
         for (var v = 0u; v < v1 - v0; v = v + 1u) {
-            let bv = bits[v];
+            let w = w0 + v * 4u;
+            let bv = word_bits(w);
             let cnt = countOneBits(bv);
             if (any(bv != vec4<u32>(0u))) {
-                let w = w0 + v * 4u;
-                var p = pos;
+                var p = p0;
                 for (var k = 0u; k < 4u; k = k + 1u) {
                     if (bv[k] != 0u) {
 //@if FLAT
@@ -93,29 +92,35 @@ fn tile_total(t: u32, li: u32, sid: u32, ssz: u32) -> u32 {
                     p = p + cnt[k];
                 }
             }
-            pos = pos + sum4(cnt);
+            p0 = p0 + sum4(cnt);
         }
         return;
     }
-//@if VALUES
+//@if PACKED
+    // dense tile: packed vec4 stores (select_out.wgsl's pack4), as the real kernel
+    var st = pack_start(P.out_off + pos, c);
     for (var v = 0u; v < v1 - v0; v = v + 1u) {
-        let bv = bits[v];
-        let cnt = countOneBits(bv);
         let w = w0 + v * 4u;
+        let bv = word_bits(w);
         for (var k = 0u; k < 4u; k = k + 1u) {
-            emit_all(pos, w + k, bv[k]);
-            pos = pos + cnt[k];
+//@if VALUES
+            pack4(&st, bv[k], X[(P.x_off / 4u) + w + k]);
+//@else
+            pack4(&st, bv[k], vec4<u32>(P.g0 + (w + k) * 4u) + vec4<u32>(0u, 1u, 2u, 3u));
+//@endif
         }
     }
+    pack_end(&st);
 //@endif
 //@else
     // no output: a write that no lane takes (pos never reaches 2^32 - 1) keeps the
-    // work; VALUES still loads x's words (the stores' loads are counted as loads)
+    // work, the second read of the run included (VALUES: x's words too)
     var keep = 0u;
     for (var v = 0u; v < v1 - v0; v = v + 1u) {
-        keep = keep ^ bits[v].x ^ bits[v].w;
-//@if VALUES
         let w = w0 + v * 4u;
+        let bv = word_bits(w);
+        keep = keep ^ bv.x ^ bv.w;
+//@if VALUES
         for (var k = 0u; k < 4u; k = k + 1u) {
             let xv = X[(P.x_off / 4u) + w + k];
             keep = keep ^ xv.x ^ xv.y ^ xv.z ^ xv.w;

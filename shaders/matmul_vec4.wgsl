@@ -6,8 +6,8 @@
 // iteration of the K loop:
 //   !SUBGROUPS: a workgroup of 16 x 4 invocations, a 16 x 64 tile; invocation (tx, ty)
 //     rows 4 * ty + i x one vec4 of columns: 8 vec4 loads for 64 products.
-//   SUBGROUPS: a workgroup of SG invocations, one subgroup (SG = the adapter's subgroup
-//     size, >= 8), a 32 x 4 SG tile: every invocation the same 32 rows and its own vec4
+//   SUBGROUPS: a workgroup of SG invocations, one subgroup (SG = the adapter's probed
+//     subgroup size, >= 8; exact with any runtime subgroup size of at least 8), a 32 x 4 SG tile: every invocation the same 32 rows and its own vec4
 //     of columns. Invocation i < 8 reads rows i, 8 + i, 16 + i, 24 + i of A and the
 //     others take them by subgroupBroadcast: 8 vec4 loads for 512 products. lavapipe
 //     runs each load as a loop over the lanes, so the time follows loads per product;
@@ -58,14 +58,17 @@ fn store4(c_base: u32, r: u32, col: u32, v: vec4<f32>) {
 //@if SUBGROUPS
 @compute @workgroup_size({{SG}})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(subgroup_invocation_id) sid: u32) {
+        @builtin(subgroup_invocation_id) sid: u32, @builtin(local_invocation_index) li: u32) {
     let g = wid.x + wid.y * nwg.x;
     if (g >= P.groups) {
         return;
     }
     let tile = tile_of(g, TM, TN);
     let row0 = tile.row0;
-    let col = tile.col0 + sid * 4u;           // this invocation's vec4 of columns
+    // This invocation's vec4 of columns, from its place in the workgroup, not in its
+    // subgroup: a pipeline may run with subgroups smaller than the probe that sized SG
+    // (the workgroup is then several subgroups, each of >= 8 lanes reading the rows).
+    let col = tile.col0 + li * 4u;
     // Rows and columns past the matrix read the last ones (in bounds), are not written.
     let last_r = P.m - 1u;
     let cb = (min(col, P.n - 4u) + tile.b_base) / 4u;

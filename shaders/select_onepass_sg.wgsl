@@ -4,30 +4,32 @@
 // CPU drivers that run a workgroup's subgroups one after another).
 // Bindings and tile states: select_onepass_common.wgsl.
 // A subgroup takes the next tile from the tile counter; each lane owns a contiguous
-// run of TILE / subgroup_size elements: it loads that run's mask words once (kept
-// in a private array), counts them, and one subgroupExclusiveAdd ranks the lanes.
-// The subgroup publishes the tile's count (AGG), looks back (select_lookback.wgsl:
-// lane 0 polls a predecessor's state a few times, then the subgroup counts that tile
-// from its mask and publishes it with atomicMax: the fallback), publishes its
-// inclusive prefix (INCL), and each lane writes its elements branch-free (emit_all). VALUES writes
-// x's words (binding 3: X); !VALUES (nonzero, no X) writes the NDIM coordinates of
-// the selected elements only (every tile takes the sparse path). Template: TILE
-// (a multiple of 16, dividing the segment length), SPINS, K, ONE_WINDOW,
-// FULL (every tile of the dispatch is whole: no bound checks; the runtime
-// launches a segment's partial last tile as its own !FULL dispatch after it),
-// SPARSE_LIM (a tile with fewer selected elements reads and writes only those:
-// at low selectivity most words are skipped; denser tiles write every element).
+// run of TILE / subgroup_size elements (the builtin size the pipeline runs with: no
+// private array is sized from the runtime's start-up probe, so any subgroup size is
+// exact): it counts the run's mask words, and one subgroupExclusiveAdd ranks the
+// lanes. The subgroup publishes the tile's count (AGG), looks back
+// (select_lookback.wgsl: lane 0 polls a predecessor's state a few times, then the
+// subgroup counts that tile from its mask and publishes it with atomicMax: the
+// fallback), publishes its inclusive prefix (INCL), and each lane reads its run again
+// (still in the CPU's cache; FUSED_X evaluates the predicate again from x's words) to
+// write its selected elements, and only those: sparse tiles (under SPARSE_LIM
+// selected) word by word, skipping words without any; dense tiles (PACKED: VALUES,
+// or 1-D nonzero) packed into aligned vec4 stores (select_out.wgsl's pack4, the
+// windows bound as vec4 arrays with OUTV). Long runs matter on CPU adapters: a lane's
+// stores are contiguous, and runs of a few KB store at the copy kernel's speed.
+// VALUES writes x's words (binding 3: X); !VALUES (nonzero, no X) the selected
+// elements' indices (PACKED, 1-D) or NDIM coordinates (sparse path only).
+// Template: TILE (a power of two >= 16, dividing the segment length), SPINS, K,
+// ONE_WINDOW, OUTV, PACKED, FULL (every tile of the dispatch is whole: no bound
+// checks; the runtime launches a segment's partial last tile as its own !FULL
+// dispatch after it), SPARSE_LIM (a tile with fewer selected elements takes the
+// sparse path), FUSED, FUSED_X (FUSED and VALUES: the predicate reads x's words).
 
 //@include select_onepass_common
 //@include select_lookback
 const TILE: u32 = {{TILE}}u;
 const SPARSE_LIM: u32 = {{SPARSE_LIM}}u;  // tiles with fewer selected write only the selected elements
 const TILE_V: u32 = TILE / 16u;   // mask vec4s (16 elements each) per tile
-// Most mask vec4s one lane's run holds: TILE_V / the subgroup size (the runtime's
-// probe measured it). Private arrays sized to the whole tile instead take LLVM
-// (lavapipe) tens of seconds to compile; sized for 4 lanes they doubled the fused
-// kernel's compile time. A runtime size below the probed one would overflow RUN.
-const RUN: u32 = {{RUN}}u;
 
 // v of the subgroup's first lane (the leader), in every lane.
 fn share(v: u32, lead: bool) -> u32 {
@@ -78,51 +80,33 @@ fn tile_total(t: u32, li: u32, sid: u32, ssz: u32) -> u32 {
 // Global tile `tile`, by one subgroup.
 fn one_tile(tile: u32, li: u32, sid: u32, ssz: u32) {
     let b = tile - P.blk0;                      // tile in this segment
-    // This lane's run: vec4s [v0, v0 + per) of the tile.
+    // This lane's run: mask vec4s [v0, v1) of the tile, from the subgroup size the
+    // pipeline runs with (no private array is sized from the runtime's probe).
     let per = (TILE_V + ssz - 1u) / ssz;
     let v0 = min(sid * per, TILE_V);
     let v1 = min(v0 + per, TILE_V);
     let w0 = b * (TILE / 4u) + v0 * 4u;
-    var bits: array<vec4<u32>, RUN>;
+    // Count the run (FUSED: the predicate from x's words).
     var c = 0u;
-//@if FUSED_X
-    // x's words of the run, loaded once: the predicate may read them, and they are
-    // written out.
-    var xs: array<vec4<u32>, RUN * 4u>;
     for (var v = 0u; v < v1 - v0; v = v + 1u) {
-        let w = w0 + v * 4u;
-        let i = P.x_off / 4u + w;
-        var bv: vec4<u32>;
-        for (var k = 0u; k < 4u; k = k + 1u) {
-            let xv = X[i + k];
-            xs[v * 4u + k] = xv;
-            bv[k] = pred_word(w + k, xv);
-        }
-//@if !FULL
-        bv = bv & vec4<u32>(valid_bits(w), valid_bits(w + 1u), valid_bits(w + 2u), valid_bits(w + 3u));
-//@endif
-        bits[v] = bv;
-        c = c + sum4(countOneBits(bv));
+        c = c + sum4(countOneBits(word_bits(w0 + v * 4u)));
     }
-//@else
-    for (var v = 0u; v < v1 - v0; v = v + 1u) {
-        bits[v] = word_bits(w0 + v * 4u);
-        c = c + sum4(countOneBits(bits[v]));
-    }
-//@endif
     let excl = subgroupExclusiveAdd(c);
     let total = subgroupAdd(c);
     let prefix = look_back(tile, total, sid == 0u, li, sid, ssz);
-    var pos = prefix + excl;
+    let pos = prefix + excl;
+    // The run is read again to write it (a lane's run, TILE / 16 / subgroup size mask
+    // vec4s and their x words, is still in the CPU's cache).
     if (total < SPARSE_LIM) {
         // A sparse tile: only the selected elements are read and written (a
         // lane skips its words without any), the tail is left as it was.
+        var p0 = pos;
         for (var v = 0u; v < v1 - v0; v = v + 1u) {
-            let bv = bits[v];
+            let w = w0 + v * 4u;
+            let bv = word_bits(w);
             let cnt = countOneBits(bv);
             if (any(bv != vec4<u32>(0u))) {
-                let w = w0 + v * 4u;
-                var p = pos;
+                var p = p0;
                 for (var k = 0u; k < 4u; k = k + 1u) {
                     if (bv[k] != 0u) {
                         emit_word(p, w + k, bv[k]);
@@ -130,31 +114,38 @@ fn one_tile(tile: u32, li: u32, sid: u32, ssz: u32) {
                     p = p + cnt[k];
                 }
             }
-            pos = pos + sum4(cnt);
+            p0 = p0 + sum4(cnt);
         }
         return;
     }
-//@if VALUES
+//@if PACKED
+    // A dense tile: the lane's c selected words (FLAT: their indices), packed in
+    // registers and stored as whole aligned vec4s (select_out.wgsl's pack4). Rejected
+    // elements are not written (the tail is left as it was, as in sparse tiles).
+    var st = pack_start(P.out_off + pos, c);
     for (var v = 0u; v < v1 - v0; v = v + 1u) {
-        let bv = bits[v];
-        let cnt = countOneBits(bv);
         let w = w0 + v * 4u;
-        for (var k = 0u; k < 4u; k = k + 1u) {
 //@if FUSED_X
+        // x's words, each loaded once here: the predicate reads them, and they are written.
+        for (var k = 0u; k < 4u; k = k + 1u) {
+            let xv = X[P.x_off / 4u + w + k];
 //@if FULL
-            emit_xv(pos, w + k, bv[k], xs[v * 4u + k]);
+            pack4(&st, pred_word(w + k, xv), xv);
 //@else
-            emit_xv_tail(pos, w + k, bv[k], xs[v * 4u + k]);
+            pack4(&st, pred_word(w + k, xv) & valid_bits(w + k), xv);
 //@endif
-//@else
-//@if FULL
-            emit_all(pos, w + k, bv[k]);
-//@else
-            emit_all_tail(pos, w + k, bv[k]);
-//@endif
-//@endif
-            pos = pos + cnt[k];
         }
+//@else
+        let bv = word_bits(w);
+        for (var k = 0u; k < 4u; k = k + 1u) {
+//@if VALUES
+            pack4(&st, bv[k], X[P.x_off / 4u + w + k]);
+//@else
+            pack4(&st, bv[k], vec4<u32>(P.g0 + (w + k) * 4u) + vec4<u32>(0u, 1u, 2u, 3u));
+//@endif
+        }
+//@endif
     }
+    pack_end(&st);
 //@endif
 }

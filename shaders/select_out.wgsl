@@ -2,7 +2,7 @@
 // coordinates: neither VALUES nor TAKE), source_at(i) reads element i of the packed
 // source (TAKE: masked_scatter). Either lives in one of K windows of its buffer when it
 // is bigger than one binding (included by the scatter kernels, which declare
-// OUT0..OUT{K-1}). Template: K, ONE_WINDOW (K == 1: no window arithmetic), VALUES, TAKE.
+// OUT0..OUT{K-1}). Template: K, ONE_WINDOW (K == 1: no window arithmetic), VALUES, TAKE, OUTV.
 
 //@if TAKE
 //@if ONE_WINDOW
@@ -25,15 +25,42 @@ fn source_at(i: u32) -> u32 {
 }
 //@endif
 //@else
+// put_at(e, v): element e of the windows' concatenation (e = P.out_off + i);
+// put4(a, v): elements a .. a + 3 (a % 4 == 0), one vec4 store with OUTV (the
+// windows bound as vec4 arrays; the host makes every window a multiple of 4 words,
+// so an aligned vec4 never straddles two), else four word stores.
 //@if ONE_WINDOW
-fn put(i: u32, v: u32) {
-    OUT0[P.out_off + i] = v;
-}
+fn put_at(e: u32, v: u32) {
+//@if OUTV
+    OUT0[e >> 2u][e & 3u] = v;
 //@else
-fn put(i: u32, v: u32) {
-    let e = P.out_off + i;
+    OUT0[e] = v;
+//@endif
+}
+//@if OUTV
+fn put4(a: u32, v: vec4<u32>) {
+    OUT0[a >> 2u] = v;
+}
+//@endif
+//@else
+fn put_at(e: u32, v: u32) {
     let w = e / P.out_win;
     let o = e - w * P.out_win;
+    switch w {
+//@repeat K
+//@if OUTV
+        case {{i}}u: { OUT{{i}}[o >> 2u][o & 3u] = v; }
+//@else
+        case {{i}}u: { OUT{{i}}[o] = v; }
+//@endif
+//@end
+        default: {}
+    }
+}
+//@if OUTV
+fn put4(a: u32, v: vec4<u32>) {
+    let w = a / P.out_win;
+    let o = (a - w * P.out_win) >> 2u;
     switch w {
 //@repeat K
         case {{i}}u: { OUT{{i}}[o] = v; }
@@ -42,6 +69,90 @@ fn put(i: u32, v: u32) {
     }
 }
 //@endif
+//@endif
+
+//@if !OUTV
+fn put4(a: u32, v: vec4<u32>) {
+    put_at(a, v.x);
+    put_at(a + 1u, v.y);
+    put_at(a + 2u, v.z);
+    put_at(a + 3u, v.w);
+}
+//@endif
+
+fn put(i: u32, v: u32) {
+    put_at(P.out_off + i, v);
+}
+
+// Packed stores (select_onepass_sg's dense tiles): one lane writes its c selected words
+// to output elements [es, es + c) (windows' concatenation), walking its run 4 words at
+// a time: pack4 merges a mask word's 0-4 selected words into `acc`, the aligned vec4
+// being filled (its slots below q % 4 hold earlier words; the words past it start the
+// next one), and stores it with put4 whenever that vec4 lies wholly inside [es, ee):
+// slots not filled yet are stored again, by this lane, once they are, so every lane
+// stores at almost every step and no branch depends on the data. The partial first
+// and last vec4s, shared with neighbouring lanes, are written word by word by
+// pack_end. No store ever touches an element outside [es, ee).
+struct Pack {
+    es: u32,          // first element
+    ee: u32,          // past the last
+    q: u32,           // the next selected word's element
+    acc: vec4<u32>,   // the aligned vec4 holding q being filled
+    head: vec4<u32>,  // the aligned vec4 holding es (when es % 4 != 0)
+}
+
+fn pack_start(es: u32, c: u32) -> Pack {
+    return Pack(es, es + c, es, vec4<u32>(0u), vec4<u32>(0u));
+}
+
+// Mask word `bits` (4 bool bytes) over x's words xv.
+fn pack4(st: ptr<function, Pack>, bits: u32, xv: vec4<u32>) {
+    let slot = vec4<u32>(0u, 1u, 2u, 3u);
+    let s = (vec4<u32>(bits) >> vec4<u32>(0u, 8u, 16u, 24u)) & vec4<u32>(1u);
+    let q = (*st).q;
+    let r = q & 3u;
+    // the slot (0-7: this vec4 or the next) of each selected word, 9 for a rejected one
+    let d = select(vec4<u32>(9u), vec4<u32>(r) + vec4<u32>(0u, s.x, s.x + s.y, s.x + s.y + s.z),
+                   s != vec4<u32>(0u));
+    var lo = (*st).acc;
+    var hi = lo;
+    lo = select(lo, vec4<u32>(xv.x), slot == vec4<u32>(d.x));
+    hi = select(hi, vec4<u32>(xv.x), slot + 4u == vec4<u32>(d.x));
+    lo = select(lo, vec4<u32>(xv.y), slot == vec4<u32>(d.y));
+    hi = select(hi, vec4<u32>(xv.y), slot + 4u == vec4<u32>(d.y));
+    lo = select(lo, vec4<u32>(xv.z), slot == vec4<u32>(d.z));
+    hi = select(hi, vec4<u32>(xv.z), slot + 4u == vec4<u32>(d.z));
+    lo = select(lo, vec4<u32>(xv.w), slot == vec4<u32>(d.w));
+    hi = select(hi, vec4<u32>(xv.w), slot + 4u == vec4<u32>(d.w));
+    let a = q - r;
+    if (a >= (*st).es && a + 4u <= (*st).ee) {
+        put4(a, lo);
+    }
+    (*st).head = select((*st).head, lo, a < (*st).es);
+    let kept = s.x + s.y + s.z + s.w;
+    (*st).acc = select(lo, hi, r + kept >= 4u);
+    (*st).q = q + kept;
+}
+
+// The partial first vec4 (from es; below it a lower lane's) and last one (up to ee).
+fn pack_end(st: ptr<function, Pack>) {
+    let es = (*st).es;
+    let ee = (*st).ee;
+    let ha = es & ~3u;
+    if (ha != es) {
+        for (var j = es - ha; j < 4u; j = j + 1u) {
+            if (ha + j < ee) {
+                put_at(ha + j, (*st).head[j]);
+            }
+        }
+    }
+    let ta = ee & ~3u;
+    if (ta != ee && ta >= es) {
+        for (var j = 0u; j < ee - ta; j = j + 1u) {
+            put_at(ta + j, (*st).acc[j]);
+        }
+    }
+}
 //@endif
 
 // The selected elements of mask word w (segment-relative), set bits in `bits`,

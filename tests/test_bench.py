@@ -93,7 +93,7 @@ def test_bench_select_parts_smoke():
     res = _bench("bench_select_parts").main(["--log2n", "14", "--repeat", "1", "--skip-real", "--small-ops", "20"])
     assert set(res["times"]) == {"copy kernel", "select: all", "select: no stores", "select: rank only",
                                  "select: loads only", "nonzero: all", "nonzero: no stores",
-                                 "nonzero: rank only", "nonzero: loads only", "nonzero: all, flat index"}
+                                 "nonzero: rank only", "nonzero: loads only", "nonzero: all, sparse, flat index"}
     assert all(t > 0 for t in res["times"].values())
     assert set(res["select"]) == set(res["nonzero"]) == {"loads", "ranking", "look-back", "stores"}
     assert res["small_op"]["ops"] == 20 and res["small_op"]["top"]

@@ -306,32 +306,88 @@ def test_float16_values_of_computing_ops_are_the_input_elements(rng, n):
 
 
 # ---------------------------------------------------------------- subgroup size at run time
-@pytest.mark.parametrize("probed", [4, pytest.param(16, marks=pytest.mark.xfail(
-    strict=True, reason="known gap: a runtime subgroup size below the probed one overflows the "
-                        "private run RUN (sized from the probe)"))])
+@pytest.mark.parametrize("probed", [4, 16, 32])
 def test_subgroup_kernel_exact_when_the_runtime_size_differs_from_the_probe(monkeypatch, rng, probed):
     """A GPU may run a pipeline with another subgroup size than the start-up probe saw
     (Intel picks per pipeline). Pretending the probe saw ``probed`` lanes while the
     adapter runs its own: a smaller probed size launches fewer subgroups per
-    workgroup than run (exact: subgroups take tiles in a loop); a larger one sizes
-    the lanes' private runs (RUN) too short (not fixed: xfail)."""
+    workgroup than run (exact: subgroups take tiles in a loop); a larger one, more
+    subgroups than run (surplus ones take none) and, before the kernel derived
+    everything from the builtin size, lanes' private runs sized too short (each
+    lane's share of a tile now comes from the size the pipeline runs with). Dense
+    and sparse tiles, packed stores with head and tail words, 1-D and 2-D nonzero."""
     require_subgroups("the one-pass subgroup kernel")
     from wgpu_tensor.ops import select as S
     dev = get_device()
     if not dev.info()["type"].lower().startswith("cpu"):
         pytest.skip("the one-pass subgroup kernel runs on CPU adapters")
-    actual = dev.subgroup_size
     monkeypatch.setattr(dev, "subgroup_size", probed)
     with dev.record_commands() as log:
-        for n in (1, 1023, 1025, 5 * S.TILE_SG + 7, 70001):
+        for n in (1, 1023, 1025, S.TILE_SG - 1, 3 * S.TILE_SG + 7, 70001):
             for frac in (0.02, 0.5, 0.97):
                 a = rng.standard_normal(n).astype(np.float32)
                 m = rng.random(n) < frac
                 x = wt.tensor(a)
                 np.testing.assert_array_equal(x[wt.tensor(m)].numpy(), a[m])
                 np.testing.assert_array_equal(x.masked_select(x > 1.0).numpy(), a[a > 1.0])  # fused
+                np.testing.assert_array_equal(x.masked_select(x < 0.9).numpy(), a[a < 0.9])  # fused, dense
                 np.testing.assert_array_equal(wt.nonzero(wt.tensor(m)).numpy()[:, 0], np.flatnonzero(m))
-    runs = {c.params["RUN"] for c in log if c.kind == "dispatch" and c.name == "select_onepass_sg"}
-    assert runs == {math.ceil(S.TILE_SG / 16 / probed)}, (runs, actual)
-    fused = [c for c in log if c.kind == "dispatch" and c.name == "select_onepass_sg" and c.params["FUSED"]]
+                if n % 5 == 0:
+                    m2 = m.reshape(5, -1)
+                    np.testing.assert_array_equal(wt.nonzero(wt.tensor(m2)).numpy(), np.argwhere(m2))
+    one = [c for c in log if c.kind == "dispatch" and c.name == "select_onepass_sg"]
+    assert one and all("RUN" not in c.params for c in one), "a private array sized from the probe"
+    fused = [c for c in one if c.params["FUSED"]]
     assert fused, "the fused kernel did not run"
+    assert {c.params["PACKED"] for c in one if c.params["VALUES"]} == {True}
+
+
+@pytest.mark.parametrize("probed", [4, 16, 32])
+def test_threepass_kernels_exact_when_the_runtime_size_differs_from_the_probe(monkeypatch, rng, probed):
+    """count_blocks_sg and scatter_selected_sg (masked_select on the three passes,
+    masked_scatter) size only their launch from the probe (one subgroup per block
+    of the probed size); the blocks are taken in a loop strided by the number of
+    subgroups of the size the pipeline runs with, and each lane's share comes from
+    that size too: exact either way."""
+    require_subgroups("the three-pass subgroup kernels")
+    from wgpu_tensor.ops import select as S
+    dev = get_device()
+    monkeypatch.setattr(dev, "subgroup_size", probed)
+    monkeypatch.setattr(S, "PATH", "threepass")
+    with dev.record_commands() as log:
+        for n in (1, 4095, 4097, 5 * S.BLOCK + 3, 70001):
+            a = rng.standard_normal(n).astype(np.float32)
+            m = rng.random(n) < 0.4
+            x, mm = wt.tensor(a), wt.tensor(m)
+            np.testing.assert_array_equal(x.masked_select(mm).numpy(), a[m])
+            np.testing.assert_array_equal(wt.nonzero(mm).numpy()[:, 0], np.flatnonzero(m))
+            src = rng.standard_normal(n).astype(np.float32)
+            want = a.copy()
+            want[m] = src[:m.sum()]
+            np.testing.assert_array_equal(x.masked_scatter(mm, wt.tensor(src)).numpy(), want)
+    names = {c.name for c in log if c.kind == "dispatch"}
+    assert {"count_blocks_sg", "scatter_selected_sg"} <= names, names
+
+
+@pytest.mark.parametrize("probed", [8, 16, 32])
+def test_matmul_subgroup_variant_exact_when_the_runtime_size_differs_from_the_probe(monkeypatch, rng, probed):
+    """matmul_vec4's subgroup variant makes a workgroup of SG = probed invocations and
+    a tile of 4 * SG columns. Run with smaller subgroups (lavapipe's 8 under a probe of
+    16 or 32: a workgroup of several subgroups), each column must come from the
+    invocation's place in the workgroup (before: its place in its subgroup, so the
+    second subgroup recomputed the first one's columns and left its own unwritten)."""
+    require_subgroups("the matmul subgroup variant")
+    from wgpu_tensor.ops import linalg as L
+    dev = get_device()
+    if dev.subgroup_size < L.SG_MIN:
+        pytest.skip("the adapter's subgroups are too small for the variant")
+    monkeypatch.setattr(dev, "subgroup_size", probed)
+    with dev.record_commands() as log:
+        for m_, k_, n_ in ((9, 12, 132), (33, 64, 260), (1, 4, 4)):
+            a = rng.standard_normal((m_, k_)).astype(np.float32)
+            b = rng.standard_normal((k_, n_)).astype(np.float32)
+            got = (wt.tensor(a) @ wt.tensor(b)).numpy()
+            np.testing.assert_allclose(got, a @ b, rtol=1e-5, atol=1e-5)
+    sgs = {c.params.get("SG") for c in log if c.kind == "dispatch" and c.name == "matmul_vec4"
+           and c.params.get("SUBGROUPS")}
+    assert sgs == {probed}, sgs

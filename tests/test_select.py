@@ -99,6 +99,7 @@ def sel_path(request):
     if param != "default":
         S.PATH = "threepass" if param == "threepass" else "onepass"
         S.SPARSE = 1 if param == "sparse" else 0
+    # (_check_fixed also asks writes_rejected: the subgroup kernel writes no tail)
     TAIL["check"] = param not in ("sparse", "default")
     if param.startswith("fallback"):
         S.SPINS = 0
@@ -116,6 +117,14 @@ def sel_path(request):
                    values=request.node.originalname != "test_nonzero")
 
 
+def writes_rejected(dev, n):
+    """Whether the selection path now in effect writes the rejected elements to the
+    tail (last first): the three passes and the workgroup one-pass kernel do, the
+    subgroup one-pass kernel writes only the selected elements."""
+    from wgpu_tensor.ops import select as S
+    return S.select_path(dev, n) == "threepass" or S.onepass_kernel(dev) == "workgroup"
+
+
 def _check_fixed(res, expected, n, rejected=None):
     """The selected elements first; ``rejected`` given: the implementation's tail
     (unspecified by the API) holds the rejected elements, last first, which checks
@@ -127,7 +136,7 @@ def _check_fixed(res, expected, n, rejected=None):
     np.testing.assert_array_equal(res.numpy(), expected)   # a counted result reads its valid prefix
     got = res.uncounted().numpy()                           # the whole fixed-size buffer
     np.testing.assert_array_equal(got[:k], expected)
-    if rejected is not None and TAIL["check"]:
+    if rejected is not None and TAIL["check"] and writes_rejected(res.device, n):
         np.testing.assert_array_equal(got[k:][::-1], rejected)
 
 
@@ -476,9 +485,10 @@ def mixed_tile_mask(rng, n, tile, lim):
 
 def onepass_result(a, m, before, tile, lim):
     """What the one-pass kernel leaves in an [n] output that held ``before``: the
-    selected elements first; each rejected element of a dense tile (``lim`` or
-    more selected) at n - 1 - (its rank among the rejected); the rejected of a
-    sparse tile are not written (``before`` stays there)."""
+    selected elements first; each rejected element of a tile of ``lim`` or more
+    selected (the workgroup kernel: lim 0, every tile) at n - 1 - (its rank among
+    the rejected); the others are not written (``before`` stays there: the subgroup
+    kernel, lim = inf, writes no rejected element)."""
     n = a.size
     tiles = np.arange(n) // tile
     dense = np.bincount(tiles, weights=m, minlength=tiles[-1] + 1)[tiles] >= lim
@@ -497,16 +507,17 @@ def test_default_setting_mixed_sparse_and_dense_tiles(scan_path, n, binding):
     """The production settings untouched (the one-pass kernel; on the subgroup
     kernel, tiles under 1/SPARSE selected write only their selected elements)
     over many tiles, each side of the sparse limit, in one binding and in
-    segments and output windows. The output starts as a sentinel: the kernel
-    must leave exactly the sparse tiles' rejected places untouched and write
-    every other element to its own place; with fill_value the whole tail."""
+    segments and output windows. The output starts as a sentinel: the subgroup
+    kernel must write the selected elements and leave every other place untouched
+    (the workgroup kernel writes the rejected ones to the tail); with fill_value the
+    whole tail."""
     from wgpu_tensor.ops import select as S
     dev = get_device()
     assert S.PATH is None and S.ONEPASS_KERNEL is None, "a test left its path setting behind"
     tile = S.TILE_SG
     assert 1 < S.SPARSE < tile, f"SPARSE={S.SPARSE}: the production setting must mix sparse and dense tiles"
     sg = onepass_name(dev, "default") == "select_onepass_sg"
-    lim = tile // S.SPARSE if sg else 0     # the workgroup kernel has no sparse tiles
+    lim = np.inf if sg else 0     # the subgroup kernel writes no rejected element, the workgroup kernel all
     rng = np.random.default_rng(n)
     m = mixed_tile_mask(rng, n, tile, tile // S.SPARSE)
     dense = np.bincount(np.arange(n) // tile, weights=m) >= tile // S.SPARSE
@@ -528,7 +539,7 @@ def test_default_setting_mixed_sparse_and_dense_tiles(scan_path, n, binding):
         one = _dispatches_named(log, "select_onepass_sg", "select_onepass")
         assert {c.name for c in one} == {"select_onepass_sg" if sg else "select_onepass"}
         if sg:
-            assert {c.params["SPARSE_LIM"] for c in one} == {lim}
+            assert {c.params["SPARSE_LIM"] for c in one} == {tile // S.SPARSE}
         seg = (binding or dev.max_binding) // 4 // S.BLOCK * S.BLOCK
         assert len(one) == 2 * len(_pieces(n, seg, tile if sg else None))
         if binding:
@@ -572,7 +583,7 @@ def test_bigger_than_one_storage_binding(big_binding, path):
     got = res.uncounted().numpy()
     if path == "default":
         sg = onepass_name(dev, "default") == "select_onepass_sg"
-        want = onepass_result(a, m, np.full(n, sentinel), tile, tile // S.SPARSE if sg else 0)
+        want = onepass_result(a, m, np.full(n, sentinel), tile, np.inf if sg else 0)
         np.testing.assert_array_equal(got, want)
     else:
         np.testing.assert_array_equal(got[:k], a[m])
@@ -600,7 +611,10 @@ def test_bigger_than_one_storage_binding(big_binding, path):
         one = _dispatches_named(log, "select_onepass_sg", "select_onepass")
         sg = one[0].name == "select_onepass_sg"
         pieces = _pieces(n, seg, tile if sg else None)
-        assert len(one) == len(pieces) == (3 if sg else 2)
+        # the subgroup kernel: the first segment's whole tiles, then the second's whole
+        # tiles (if any) and its partial last tile, each a launch
+        rest = n - seg
+        assert len(one) == len(pieces) == (1 + (rest >= tile) + (rest % tile > 0) if sg else 2)
         assert [c.bindings[2][1] for c in one] == [s * 4 for s, _ in pieces]   # x's window per launch
         assert [c.bindings[0][1] for c in one] == [s for s, _ in pieces]       # the mask's (1 byte each)
         for c in one:
@@ -668,3 +682,96 @@ def test_select_path_choice(monkeypatch):
     monkeypatch.setattr(S, "PATH", "fast")
     with pytest.raises(ValueError, match="WGPU_TENSOR_SELECT"):
         S.select_path(dev, 1000)
+
+
+def _one_tile_masks(rng, n, tile, lim):
+    """Masks over n elements that hit the packed stores' edge cases: nothing, one
+    element, lim - 1 and lim selected in every tile (each side of the sparse limit),
+    half, all but one, all."""
+    out = [np.zeros(n, bool), np.zeros(n, bool), rng.random(n) < 0.5, np.ones(n, bool)]
+    out[1][n // 2] = True
+    almost = np.ones(n, bool)
+    almost[rng.integers(0, n)] = False
+    out.append(almost)
+    for c in (lim - 1, lim):
+        m = np.zeros(n, bool)
+        for t0 in range(0, n, tile):
+            size = min(tile, n - t0)
+            m[t0 + rng.choice(size, min(c, size), replace=False)] = True
+        out.append(m)
+    return out
+
+
+@pytest.mark.parametrize("binding", [None, 65536, 16384], ids=["one-window", "windows64K", "windows16K"])
+def test_packed_stores_at_window_boundaries_heads_and_tails(binding):
+    """The subgroup kernel's dense tiles store the selected words as aligned vec4s
+    (each lane's partial first and last vec4 word by word): sizes around the tile,
+    every kind of tile (none, one, each side of the sparse limit, half, all), an
+    output that starts off a vec4 boundary (a view at element 1 of a bigger buffer:
+    the head words of the first lane), and outputs bound as many windows of
+    16K or 4K elements (a vec4 never straddles two; the tile shrinks to divide the
+    16 KiB segment). Checks the selected elements, the count and that nothing past
+    the count (nor before the view) is touched; the same through the fused
+    predicate, 1-D nonzero and fill_value."""
+    from wgpu_tensor.ops import select as S
+    dev = get_device()
+    sg = onepass_name(dev, "default") == "select_onepass_sg"
+    rng = np.random.default_rng(7 if binding is None else binding)
+    seg = (binding or dev.max_binding) // 4 // S.BLOCK * S.BLOCK
+    tile = S.TILE_SG
+    while seg % tile:
+        tile //= 2
+    lim = tile // S.SPARSE
+    sizes = [tile - 1, tile, tile + 1, 3 * tile + 5]
+    if binding:
+        sizes.append(5 * seg + 3)    # several segments
+    sentinel = np.float32(-7e30)
+    for n in sizes:
+        if binding and -(-(n + 1) * 4 // binding) + 4 > dev.max_storage_bindings:
+            continue
+        a = (rng.standard_normal(n) * 100).astype(np.float32)
+        x = wt.tensor(a)
+        for m in _one_tile_masks(rng, n, tile, lim):
+            k = int(m.sum())
+            big = wt.full((n + 1,), float(sentinel))
+            out = big[1:]
+            with override_limits(max_binding=binding), dev.record_commands() as log:
+                res = wt.masked_select(x, wt.tensor(m), out=out)
+                fused = x.masked_select(x > 0.0)
+                nz = wt.nonzero(wt.tensor(m))
+                filled = wt.masked_select(x, wt.tensor(m), fill_value=3.0)
+            assert res.count.item() == k and nz.count.item() == k
+            got = big.numpy()
+            assert got[0] == sentinel, "a store before the output"
+            np.testing.assert_array_equal(got[1:k + 1], a[m])
+            if sg:
+                assert (got[k + 1:] == sentinel).all(), "the subgroup kernel wrote past the count"
+            np.testing.assert_array_equal(fused.numpy(), a[a > 0.0])
+            np.testing.assert_array_equal(nz.numpy()[:, 0], np.flatnonzero(m))
+            np.testing.assert_array_equal(filled.uncounted().numpy(),
+                                          np.concatenate([a[m], np.full(n - k, 3.0, np.float32)]))
+            one = _dispatches_named(log, "select_onepass_sg")
+            if sg:
+                assert {c.params["TILE"] for c in one} == {tile}
+                assert all(c.params["OUTV"] and c.params["PACKED"] for c in one)
+                if binding and n > binding // 4:
+                    assert any(c.params["K"] > 1 for c in one), "no output windows"
+
+
+def test_packed_stores_fall_back_to_words_where_the_buffer_forbids_vec4(monkeypatch):
+    """S.PACKED = False (the path taken when an output window cannot be bound as
+    vec4s): the same packing, every vec4 written as four words; same results."""
+    from wgpu_tensor.ops import select as S
+    dev = get_device()
+    if onepass_name(dev, "default") != "select_onepass_sg":
+        pytest.skip("the subgroup kernel's packed stores")
+    monkeypatch.setattr(S, "PACKED", False)
+    rng = np.random.default_rng(3)
+    for n in (1, 4097, S.TILE_SG + 3):
+        a = rng.standard_normal(n).astype(np.float32)
+        for frac in (0.0, 0.5, 1.0):
+            m = rng.random(n) < frac
+            with dev.record_commands() as log:
+                got = wt.tensor(a)[wt.tensor(m)].numpy()
+            np.testing.assert_array_equal(got, a[m])
+            assert {c.params["OUTV"] for c in _dispatches_named(log, "select_onepass_sg")} == {False}

@@ -8,9 +8,12 @@ one pass (the default): a single-pass scan with decoupled look-back and
   its count, sums its predecessors' published counts (counting a predecessor
   itself when it has published nothing yet: safe without forward-progress
   guarantees), publishes its inclusive prefix and writes its elements. The input
-  and mask are read once. select_onepass_sg.wgsl (a subgroup per 1024-element
-  tile, no barriers) on CPU adapters such as lavapipe; select_onepass.wgsl (a
-  workgroup per 4096-element block) on GPUs and adapters without subgroups.
+  and mask are read once (the subgroup kernel reads a lane's run a second time
+  to write it, from the CPU's cache). select_onepass_sg.wgsl (a subgroup per
+  16384-element tile, each lane a contiguous run, no barriers; dense tiles store
+  the selected words packed into aligned vec4s) on CPU adapters such as lavapipe;
+  select_onepass.wgsl (a workgroup per 4096-element block) on GPUs and adapters
+  without subgroups.
 three passes (masked_scatter always; masked_select over 2**30 elements; nonzero on
   adapters that take the workgroup one-pass kernel):
   count_blocks      per-block counts of true mask bytes (4 per u32 word)
@@ -19,9 +22,10 @@ three passes (masked_scatter always; masked_select over 2**30 elements; nonzero 
   scatter_selected  each block ranks its elements again (subgroup scans, or one
                     vec4 workgroup scan) and writes x's words, or the element's
                     coordinates (nonzero)
-masked_select writes every element branch-free: the selected ones packed first,
-the rejected ones from the end backwards (positions past .count are unspecified
-by the API; the one-pass kernel's sparse tiles leave theirs untouched).
+masked_select writes the selected elements packed first; positions past .count
+are unspecified by the API: the three passes and the workgroup one-pass kernel
+write the rejected elements there from the end backwards, branch-free; the
+subgroup one-pass kernel leaves them untouched.
 A lazy mask (ops/elementwise.py's Pred: x > t, (x > a) & (x < b), ...) is not
 read: the one-pass kernels evaluate its predicate from its tensors (_Fused,
 shaders/select_pred.wgsl), so it is never written.
@@ -48,9 +52,10 @@ BLOCK = 4096      # elements per block (1024 mask words)
 WG = 256          # workgroup-memory path: one workgroup of BLOCK / 16 threads per block
 WG_SG = 64        # subgroup path: one subgroup per block, subgroups stride over blocks
 ONEPASS_MAX = 2 ** 30 - 1   # the one-pass states hold 30-bit counts
-TILE_SG = 1024    # one-pass subgroup path: elements per tile (must divide BLOCK: segments are whole blocks)
+TILE_SG = 16384   # one-pass subgroup path: elements per tile (a power of two, halved until it divides the segment)
 SPARSE = 8        # one-pass subgroup path: a tile under 1/SPARSE selected writes only those (0: never, 1: always)
 SPINS = 4         # one-pass look-back: polls of a predecessor's state before the fallback
+PACKED = True     # one-pass subgroup path: dense tiles store whole aligned vec4s (False: words; tests)
 
 # Which masked_select algorithm runs: "onepass" (decoupled look-back with
 # fallback, reads the input once) or "threepass" (count, scan, scatter). None:
@@ -173,6 +178,23 @@ def _out_windows(dev, t_buf, byte_start, nbytes):
     return bindings, off, win // 4
 
 
+def _vec4_outs(outs, out_win):
+    """The output windows ``outs`` bound as vec4 arrays (select_onepass_sg's packed
+    stores): every binding a multiple of 16 bytes at a 16-byte aligned offset
+    (the one window rounded up inside its buffer) and windows of a multiple of 4
+    words, so an aligned vec4 never straddles two. None where the buffer does not
+    allow it (the kernel then stores words)."""
+    if out_win % 4:
+        return None
+    res = []
+    for buf, start, size in outs:
+        size16 = -(-size // 16) * 16
+        if start % 16 or start + size16 > buf.size:
+            return None
+        res.append((buf, start, size16))
+    return res
+
+
 def _record(dev, x, m, shape, mode, out_buf, out_byte_start, out_nbytes, count):
     """Record count/scan/scatter. mode: 'values' (x's 32-bit words packed into the
     output), 'indices' (coordinates of each selected element in ``shape``) or
@@ -189,7 +211,7 @@ def _record(dev, x, m, shape, mode, out_buf, out_byte_start, out_nbytes, count):
     k_scatter, scatter_groups = _block_kernel(
         dev, "scatter_selected",
         ["r", "r", "r" if values else "rw" if take else None] + ["r" if take else "rw"] * K,
-        VALUES=values, TAKE=take, K=K, ONE_WINDOW=K == 1)
+        VALUES=values, TAKE=take, K=K, ONE_WINDOW=K == 1, OUTV=False)
     ndim = len(shape) if mode == "indices" else 0
     owin = (offsets._buf, 0, offsets._buf.size)
     for s, e, mwin, m_off in msegs:
@@ -240,28 +262,35 @@ def _record_onepass(dev, x, m, shape, mode, out_buf, out_byte_start, out_nbytes,
     n = math.prod(shape)
     sg = onepass_kernel(dev) == "subgroup"
     values = mode == "values"
-    tile = TILE_SG if sg else BLOCK
-    ntiles = math.ceil(n / tile)
     seg = _segment_elems(dev)
+    tile = TILE_SG if sg else BLOCK
+    while seg % tile:
+        tile //= 2
+    ntiles = math.ceil(n / tile)
     flags = View.empty((ntiles + 1,), D.uint32, dev)
     dev.clear(flags._buf, 0, (ntiles + 1) * 4)
     outs, out_off, out_win = _out_windows(dev, out_buf, out_byte_start, out_nbytes)
     K = len(outs)
-    sparse_lim = tile + 1 if not values or SPARSE == 1 else 0 if not SPARSE else tile // SPARSE
+    # Packed stores in dense tiles (subgroup kernel): x's words, or nonzero's 1-D indices
+    # (nonzero of more dims writes each selected element's coordinates: sparse path only).
+    packed = sg and (values or len(shape) == 1)
+    outv = _vec4_outs(outs, out_win) if packed and PACKED else None
+    outs = outv or outs
+    sparse_lim = tile + 1 if not packed or SPARSE == 1 else 0 if not SPARSE else tile // SPARSE
 
     access = [None if fuse else "r", "rw", "r" if values else None] + ["rw"] * K + ["rw"]
-    tpl = dict(VALUES=values, TAKE=False, K=K, ONE_WINDOW=K == 1, SPINS=SPINS, FUSED=fuse is not None)
+    tpl = dict(VALUES=values, TAKE=False, K=K, ONE_WINDOW=K == 1, SPINS=SPINS, FUSED=fuse is not None,
+               OUTV=outv is not None)
     if fuse is not None:
         access += ["r"] * len(fuse.tensors)
         tpl.update(fuse.params(5 + K))
     if sg:
-        tpl["FUSED_X"] = fuse is not None and values
+        tpl.update(FUSED_X=fuse is not None and values, PACKED=packed)
 
     def kern(full):
         if sg:
             return dev.kernel("select_onepass_sg",
-                              _flags(dev, WG_SG, TILE=tile, FULL=full, SPARSE_LIM=sparse_lim,
-                                     RUN=-(-tile // 16 // max(dev.subgroup_size, 1)), **tpl),
+                              _flags(dev, WG_SG, TILE=tile, FULL=full, SPARSE_LIM=sparse_lim, **tpl),
                               access, SELECT.size)
         return dev.kernel("select_onepass", _flags(dev, WG, **tpl), access, SELECT.size)
 
