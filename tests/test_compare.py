@@ -211,14 +211,14 @@ def test_failed_ops_leave_tensors_intact(rng):
     m = x > 0
     z7, m3, i2 = wt.zeros(7), wt.tensor([True] * 3), wt.tensor([1, 2])
     before = wt.memory_stats()["in_use_bytes"]
-    # allocs: a scalar that does not fit is checked after the output was taken from
-    # the pool (a known gap; nothing is recorded): test_bad_input's scalar_overflow_op
+    # allocs: buffers the failed op may take before it raises (none: even a scalar
+    # that does not fit is checked before the output is allocated)
     for bad, exc, pattern, allocs in ((lambda: x > z7, ValueError, "do not broadcast", 0),
                                       (lambda: x & m, TypeError, "needs bool tensors", 0),
                                       (lambda: ~x, TypeError, "bitwise_not needs a bool or integer", 0),
                                       (lambda: x < "a", TypeError, "unsupported scalar", 0),
                                       (lambda: m & m3, ValueError, "do not broadcast", 0),
-                                      (lambda: i2 < 2 ** 40, OverflowError, "does not fit int32", 1)):
+                                      (lambda: i2 < 2 ** 40, OverflowError, "does not fit int32", 0)):
         with no_gpu_work(allocs), pytest.raises(exc, match=pattern) as ei:
             bad()
         assert type(ei.value) is exc
