@@ -18,6 +18,7 @@ from collections import namedtuple
 from .. import dtypes as D
 from ..view import View, norm_dim
 from . import elementwise as E
+from . import index as I
 from . import reduce as R
 
 MaxResult = namedtuple("max", ["values", "indices"])
@@ -97,7 +98,6 @@ def moved_values(x, d, idx, vals):
     (keepdim indices along ``d``), gathered as raw bits: ``vals``, computed in f32,
     would turn every NaN payload into the canonical one. PyTorch's values are
     x[indices] too, so a NaN result is the payload of the NaN at its index."""
-    from . import index as I  # (index imports the reductions)
     out = I.gather(x, d, idx, check=False)
     out.count = vals.count
     return out

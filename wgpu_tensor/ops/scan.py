@@ -38,6 +38,7 @@ from ..runtime.uniforms import SCAN
 from ..view import View, contiguous_strides, norm_dim
 from . import elementwise as E
 from .launch import window
+from .reduce_dim import moved_values
 
 CummaxResult = namedtuple("cummax", ["values", "indices"])
 CumminResult = namedtuple("cummin", ["values", "indices"])
@@ -255,8 +256,7 @@ def _cumext(x, dim, op, what, result, count):
     work = D.float32 if x.dtype.kind == "f" else D.uint32 if x.dtype is D.bool_ else x.dtype
     vals, idx = _scan(x, d, op, work, x.dtype, indexed=True, count=count)
     if x.dtype is D.float16 and vals.numel():
-        from .reduce_dim import moved_values  # (NaN payloads: the values are x's own bits)
-        vals = moved_values(x, d, idx, vals)
+        vals = moved_values(x, d, idx, vals)  # (NaN payloads: the values are x's own bits)
     return result(vals, idx)
 
 
