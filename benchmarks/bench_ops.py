@@ -12,7 +12,9 @@ GPU cases ending in a sync, and checks what it timed against numpy):
            Contiguous operands take the vec4 kernel (shaders/matmul_vec4.wgsl: vec4 loads
            of A and B, no workgroup memory; with subgroups 32 rows x 4 columns per
            invocation, rows of A broadcast within the subgroup; without, 4 x 4).
-  matmul_tiled  the same product with B given as a transposed view (column stride n):
+  matmul_bt  the same product with B given as a transposed view (column stride n): B is
+           copied contiguous, then the vec4 kernel runs (as for q @ k.mT).
+  matmul_tiled  n x (n + 1) @ (n + 1) x n (an inner dim that is not a multiple of 4):
            the workgroup-memory kernel (shaders/matmul.wgsl: 64 x 64 tiles, 16-deep
            steps through workgroup memory, 4 x 4 outputs per invocation).
   fma_peak multiply-adds alone (shaders/fma_peak.wgsl: no loads in the loop), in
@@ -86,15 +88,18 @@ def blas_info():
     return {"blas": pools, "env": env}
 
 
-def row_matmul(args, dev, b_transposed=False):
-    """n x n float32 @; ``b_transposed``: B given as a transposed view (column stride n),
-    which takes the workgroup-memory kernel."""
+def row_matmul(args, dev, kind="vec4"):
+    """n x n float32 @. ``kind``: "vec4" (contiguous operands), "bt" (B given as a
+    transposed view, column stride n: copied contiguous, then the vec4 kernel) or
+    "tiled" (inner dim n + 1, not a multiple of 4: the workgroup-memory kernel)."""
     n = args.matmul_n
+    k = n + 1 if kind == "tiled" else n
     rng = np.random.default_rng(0)
-    a, b = rng.standard_normal((n, n), dtype=np.float32), rng.standard_normal((n, n), dtype=np.float32)
+    a, b = rng.standard_normal((n, k), dtype=np.float32), rng.standard_normal((k, n), dtype=np.float32)
     ta = wt.tensor(a)
-    tb = wt.tensor(np.ascontiguousarray(b.T)).T if b_transposed else wt.tensor(b)
-    what = ", B a transposed view (workgroup-memory kernel)" if b_transposed else ""
+    tb = wt.tensor(np.ascontiguousarray(b.T)).T if kind == "bt" else wt.tensor(b)
+    what = {"vec4": "", "bt": ", B a transposed view (copied, then the vec4 kernel)",
+            "tiled": f", inner dim {k} (workgroup-memory kernel)"}[kind]
     out = {}
 
     def ours():
@@ -103,19 +108,24 @@ def row_matmul(args, dev, b_transposed=False):
     def check():
         ref = a.astype(np.float64) @ b
         bound = np.abs(a).astype(np.float64) @ np.abs(b)
-        assert (np.abs(out["c"].numpy() - ref) <= 4 * n * 2.0 ** -24 * bound + 1e-30).all()
+        assert (np.abs(out["c"].numpy() - ref) <= 4 * k * 2.0 ** -24 * bound + 1e-30).all()
 
     def report(t, tn):
-        flop = 2.0 * n ** 3
+        flop = 2.0 * n * n * k
         g, gn = flop / t / 1e9, flop / tn / 1e9
-        return (f"matmul {n}x{n} float32{what}: {g:.2f} GFLOP/s ({t * 1e3:.1f} ms); numpy {gn:.2f} GFLOP/s "
-                f"({tn * 1e3:.1f} ms); ours / numpy = {g / gn:.3f}",
+        return (f"matmul {n}x{k} @ {k}x{n} float32{what}: {g:.2f} GFLOP/s ({t * 1e3:.1f} ms); numpy "
+                f"{gn:.2f} GFLOP/s ({tn * 1e3:.1f} ms); ours / numpy = {g / gn:.3f}",
                 {"gflops": g, "numpy_gflops": gn, "ratio_to_numpy": g / gn})
-    return Row("matmul_tiled" if b_transposed else "matmul", ours, lambda: a @ b, False, check, report)
+    return Row({"vec4": "matmul", "bt": "matmul_bt", "tiled": "matmul_tiled"}[kind], ours, lambda: a @ b,
+               False, check, report)
+
+
+def row_matmul_bt(args, dev):
+    return row_matmul(args, dev, "bt")
 
 
 def row_matmul_tiled(args, dev):
-    return row_matmul(args, dev, b_transposed=True)
+    return row_matmul(args, dev, "tiled")
 
 
 def row_fma_peak(args, dev):
@@ -185,7 +195,7 @@ def row_topk(args, dev):
     return Row("topk", ours, ref, False, check, report)
 
 
-ROWS = {"matmul": row_matmul, "matmul_tiled": row_matmul_tiled, "fma_peak": row_fma_peak,
+ROWS = {"matmul": row_matmul, "matmul_bt": row_matmul_bt, "matmul_tiled": row_matmul_tiled, "fma_peak": row_fma_peak,
         "softmax": row_softmax, "topk": row_topk}
 
 

@@ -12,8 +12,8 @@ def test_bench_ops_smoke():
     spec.loader.exec_module(mod)
     res = mod.main(["--matmul-n", "65", "--softmax-shape", "33,70", "--fma-iters", "2",
                     "--topk-log2n", "12", "--topk-k", "5", "--repeat", "1"])
-    assert set(res["rows"]) == set(mod.ROWS) == {"matmul", "matmul_tiled", "fma_peak", "softmax", "topk"}
-    for name in ("matmul", "matmul_tiled", "fma_peak"):
+    assert set(res["rows"]) == set(mod.ROWS) == {"matmul", "matmul_bt", "matmul_tiled", "fma_peak", "softmax", "topk"}
+    for name in ("matmul", "matmul_bt", "matmul_tiled", "fma_peak"):
         r = res["rows"][name]
         assert r["gflops"] > 0 and r["numpy_gflops"] > 0 and r["ratio_to_numpy"] > 0
     sm, tk = res["rows"]["softmax"], res["rows"]["topk"]

@@ -141,6 +141,12 @@ def _batch_dims(batch, a, b):
     return dims
 
 
+def _rows_vec4(v):
+    """Whether the vec4 kernels can read ``v``'s rows: unit last stride, every other
+    stride and the offset on 4-element boundaries."""
+    return v._strides[-1] == 1 and v._offset % 4 == 0 and all(s % 4 == 0 for s in v._strides[:-1])
+
+
 def bmm_broadcast(a, b, batch, M, K, N):
     """[*batch, M, N] = a @ b for views of >= 2 dims whose batch dims broadcast to ``batch``."""
     dev = a.device
@@ -155,6 +161,15 @@ def bmm_broadcast(a, b, batch, M, K, N):
         a = E.copy(a)
     if any(s < 0 for s in b._strides):
         b = E.copy(b)
+    if dt is D.float32 and K % 4 == 0 and N % 4 == 0:
+        # The vec4 kernels read rows of A and B whole, on 4-element boundaries. An operand
+        # laid out otherwise (a transposed view, as in q @ k.mT or matmul's gradients; a
+        # view off a vec4 boundary) is copied contiguous first: O(its size) against the
+        # product's O(M K N), and the vec4 kernels run >10x the tiled one on lavapipe.
+        if not _rows_vec4(a):
+            a = E.copy(a)
+        if not _rows_vec4(b):
+            b = E.copy(b)
     dims = _batch_dims(batch, a, b)
     if len(dims) > MAX_BATCH_DIMS:
         a = E.copy(a.expand(batch + (M, K)))
