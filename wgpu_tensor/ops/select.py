@@ -27,8 +27,9 @@ are unspecified by the API: the three passes and the workgroup one-pass kernel
 write the rejected elements there from the end backwards, branch-free; the
 subgroup one-pass kernel leaves them untouched.
 A lazy mask (ops/elementwise.py's Pred: x > t, (x > a) & (x < b), ...) is not
-read: the one-pass kernels evaluate its predicate from its tensors (_Fused,
-shaders/select_pred.wgsl), so it is never written.
+read: the one-pass kernels, and count_blocks and scatter_selected on the three
+passes, evaluate its predicate from its tensors (_Fused, shaders/select_pred.wgsl;
+_fusable, _fusable_passes), so it is never written.
 Bool and float16 inputs (1- and 2-byte elements) are selected widened to 32
 bits (float16 as its raw bits, so NaN payloads survive) and narrowed back. Inputs bigger than one storage
 binding run as several segments; an output bigger than one binding is bound as
@@ -62,8 +63,9 @@ PACKED = True     # one-pass subgroup path: dense tiles store whole aligned vec4
 # the adapter's default (see select_path). WGPU_TENSOR_SELECT overrides it.
 PATH = os.environ.get("WGPU_TENSOR_SELECT") or None
 
-# selections (masked_select, nonzero) that evaluated a lazy mask's predicate in
-# their own kernel instead of reading a mask (see _fusable): for tests and benchmarks.
+# selections (masked_select, nonzero, masked_scatter, x[mask] = tensor and its mask
+# count) that evaluated a lazy mask's predicate in their own kernels instead of
+# reading a mask (see _fusable, _fusable_passes): for tests and benchmarks.
 fused = 0
 
 
