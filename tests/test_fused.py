@@ -417,3 +417,26 @@ def test_three_passes_over_the_binding_limit_read_a_written_mask(three_passes, m
     got = consumers(x, (x > -1) & (y < 0.5), src)
     assert S.fused - before == 1  # nonzero only
     assert got == want
+
+
+def test_three_passes_take_in_place_over_its_own_predicate(three_passes):
+    """The scatter pass of masked_scatter writes x in place (x here a tensor of
+    the predicate, which masked_scatter itself never passes: it writes a copy):
+    the passes then read the written mask, never the predicate from the x they
+    write. Against numpy, and the mask holds the compare of x as it was."""
+    dev = get_device()
+    a = np.linspace(-2, 2, 4099, dtype=np.float32)
+    sel = a > 0
+    k = int(sel.sum())
+    x = wt.tensor(a)
+    m = x > 0
+    src = wt.tensor(np.arange(4099, dtype=np.float32))
+    count = wt.empty((), dtype=wt.int32)
+    before = S.fused
+    with dev.lock:
+        S._record(dev, x._v, m._v, x.shape, "take", src._v._buf, 0, 4099 * 4, count._v)
+    assert S.fused == before
+    want = a.copy()
+    want[sel] = np.arange(k, dtype=np.float32)
+    np.testing.assert_array_equal(x.numpy(), want)
+    np.testing.assert_array_equal(m.numpy(), sel)
