@@ -440,3 +440,19 @@ def test_three_passes_take_in_place_over_its_own_predicate(three_passes):
     want[sel] = np.arange(k, dtype=np.float32)
     np.testing.assert_array_equal(x.numpy(), want)
     np.testing.assert_array_equal(m.numpy(), sel)
+
+
+def test_three_passes_two_d_grids(scan_path, three_passes):
+    """More blocks than one grid dimension holds (pretend limit of 5): the fused
+    count and scatter passes take 2-D grids (the subgroup passes: subgroups stride)."""
+    rng = np.random.default_rng(23)
+    n = 12 * 4096 + 3
+    with override_limits(max_groups=5):
+        a, b = x_data(rng, n, np.float32), x_data(rng, n, np.float32)
+        x, y, src = wt.tensor(a), wt.tensor(b), wt.tensor(x_data(rng, n, np.float32))
+        for m, want in one_and_two(x, a, y, b):
+            before = S.fused
+            got = consumers(x, m, src)
+            assert S.fused - before == 5
+            assert consumers(x, m.clone(), src) == got
+            assert got[0] == np.argwhere(want).astype(np.int32).tobytes()
