@@ -2,14 +2,17 @@
 // (workgroup-memory path; scatter_selected_sg.wgsl is the subgroup path).
 // Bindings: 0 P, 1 M (mask words), 2 OFFSETS (u32), 3 X (vec4 of u32 words; VALUES only; TAKE: XW, the
 // target's u32 words, rw), 4.. OUT0..OUT{K-1} (u32 windows of the output, rw; TAKE: of
-// the source, read). One invocation handles one mask
+// the source, read), 4+K.. (FUSED, no M) the predicate's tensors (select_pred.wgsl).
+// One invocation handles one mask
 // word (4 elements) in each of 4 rounds; one vec4 scan gives the ranks of all 4 rounds.
 // VALUES writes x's 32-bit words; nonzero (no flag) writes the NDIM coordinates of each element;
 // TAKE (masked_scatter) reads source element `rank` into the element's own place.
 // VALUES writes every element branch-free (emit_all).
 
 @group(0) @binding(0) var<uniform> P: SelectParams;
+//@if !FUSED
 @group(0) @binding(1) var<storage, read> M: array<u32>;
+//@endif
 @group(0) @binding(2) var<storage, read> OFFSETS: array<u32>;
 //@if VALUES
 @group(0) @binding(3) var<storage, read> X: array<vec4<u32>>;
@@ -28,6 +31,9 @@
 //@include select_common
 
 //@include select_out
+//@if FUSED
+//@include select_pred
+//@endif
 
 //@include select_entry
     let b = wid.x + wid.y * nwg.x;
@@ -38,7 +44,11 @@
     var c = vec4<u32>(0u);
     for (var k = 0u; k < 4u; k = k + 1u) {
         let w = b * BLOCK_WORDS + k * WG + li;
+//@if FUSED
+        let bits = pred_word_at(w) & valid_bits(w);
+//@else
         let bits = M[P.m_off + w] & valid_bits(w);
+//@endif
         m[k] = bits;
         c[k] = countOneBits(bits);
     }

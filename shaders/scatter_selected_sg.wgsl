@@ -1,13 +1,16 @@
 // scatter_selected_sg.wgsl: writes every selected element of block b at OFFSETS[b] + its rank
 // (subgroup path). Bindings: 0 P, 1 M (mask words), 2 OFFSETS (u32), 3 X (vec4 of u32
 // words; VALUES only; TAKE: XW, the target's u32 words, rw), 4.. OUT0..OUT{K-1}
-// (output windows, rw; TAKE: source windows, read). One subgroup walks one block in rounds
+// (output windows, rw; TAKE: source windows, read), 4+K.. (FUSED, no M) the predicate's
+// tensors (select_pred.wgsl). One subgroup walks one block in rounds
 // of 4 mask words (16 elements) per lane; subgroupExclusiveAdd ranks a round,
 // subgroupAdd carries it to the next. VALUES writes every element branch-free
 // (emit_all: rejected ones from the end); nonzero and TAKE only the selected ones.
 
 @group(0) @binding(0) var<uniform> P: SelectParams;
+//@if !FUSED
 @group(0) @binding(1) var<storage, read> M: array<vec4<u32>>;
+//@endif
 @group(0) @binding(2) var<storage, read> OFFSETS: array<u32>;
 //@if VALUES
 @group(0) @binding(3) var<storage, read> X: array<vec4<u32>>;
@@ -25,6 +28,9 @@
 
 //@include select_common
 //@include select_out
+//@if FUSED
+//@include select_pred
+//@endif
 
 //@include select_entry
     let n_sg = nwg.x * nwg.y * (WG / ssz);
@@ -34,7 +40,11 @@
         let w_end = min(BLOCK_WORDS, (P.n + 3u) / 4u - b * BLOCK_WORDS);
         for (var r = 0u; r < w_end; r = r + 4u * ssz) {
             let w = b * BLOCK_WORDS + r + sid * 4u;
+//@if FUSED
+            let mv = pred_words(w);
+//@else
             let mv = M[(P.m_off + w) / 4u];
+//@endif
             let bits = vec4<u32>(mv.x & valid_bits(w), mv.y & valid_bits(w + 1u),
                                  mv.z & valid_bits(w + 2u), mv.w & valid_bits(w + 3u));
             let cnt = countOneBits(bits);

@@ -1,7 +1,7 @@
 // select_pred.wgsl: the mask words of a fused selection (a lazy mask's predicate,
 // pred.wgsl, evaluated from its tensors: no mask is read or written). Included under
-// FUSED by select_onepass*.wgsl after their bindings (X: vec4 of x's u32 words,
-// VALUES). Template: VALUES.
+// FUSED by select_onepass*.wgsl, count_blocks*.wgsl and scatter_selected*.wgsl after
+// their bindings (X: vec4 of x's u32 words, VALUES). Template: VALUES.
 
 //@include pred
 
@@ -23,5 +23,14 @@ fn pred_words(w: u32) -> vec4<u32> {
 //@else
     let z = vec4<u32>(0u);
     return vec4<u32>(pred_word(w, z), pred_word(w + 1u, z), pred_word(w + 2u, z), pred_word(w + 3u, z));
+//@endif
+}
+
+// The mask word of segment-relative word w (scatter_selected.wgsl, one word a round).
+fn pred_word_at(w: u32) -> u32 {
+//@if VALUES
+    return pred_word(w, X[P.x_off / 4u + w]);
+//@else
+    return pred_word(w, vec4<u32>(0u));
 //@endif
 }

@@ -21,11 +21,11 @@ SIZES = [1, 2, 3, 5, 63, 255, 256, 257, 1023, 1024, 1025, 4095, 4096, 4097, 1234
 
 
 def fused_select(x, op, t):
-    """x.masked_select(x OP t), asserting the fused path ran (or not, on threepass):
-    on the one-pass path the only dispatches recorded are the fused one-pass
-    kernel's, and it is the kernel S.ONEPASS_KERNEL asks for (asking for the
-    subgroup kernel needs usable subgroups: else the runtime would quietly run
-    the workgroup kernel)."""
+    """x.masked_select(x OP t), asserting the fused path ran: on the one-pass path
+    the only dispatches recorded are the fused one-pass kernel's, and it is the
+    kernel S.ONEPASS_KERNEL asks for (asking for the subgroup kernel needs usable
+    subgroups: else the runtime would quietly run the workgroup kernel); on the
+    three passes, count and scatter evaluate the compare (no compare runs)."""
     dev = x.device
     if S.ONEPASS_KERNEL == "subgroup":
         require_subgroups("the fused subgroup one-pass kernel")
@@ -33,18 +33,20 @@ def fused_select(x, op, t):
     with dev.record_commands() as log:
         m = OPS[op](x, t)
         res = x.masked_select(m)
-    expect = S.select_path(dev, x.numel()) == "onepass"
-    assert S.fused - before == (1 if expect else 0)
+    onepass = S.select_path(dev, x.numel()) == "onepass"
+    assert S.fused - before == 1
     ran = [c for c in log if c.kind == "dispatch"]
-    if expect:
+    assert not [c for c in log if c.kind == "alloc" and c.params["nbytes"] == x.numel()], \
+        "a mask-sized buffer was allocated"
+    if onepass:
         want = {"subgroup": "select_onepass_sg", "workgroup": "select_onepass"}.get(
             S.ONEPASS_KERNEL) or onepass_name(dev, "default")
         assert ran and [c.name for c in ran] == [want] * len(ran), [c.name for c in ran]
         assert all(c.params["FUSED"] for c in ran), "the compare was not fused"
-        assert not [c for c in log if c.kind == "alloc" and c.params["nbytes"] == x.numel()], \
-            "a mask-sized buffer was allocated"
     else:
-        assert "elementwise" in [c.name for c in ran], "the compare did not run"
+        names = [c.name.removesuffix("_sg") for c in ran]
+        assert set(names) == {"count_blocks", "scan_blocks", "scatter_selected"}, names
+        assert all(c.params["FUSED"] for c in ran if c.name != "scan_blocks"), "the compare was not fused"
     return m, res
 
 
@@ -249,3 +251,208 @@ def test_failed_fused_recording_leaves_the_mask_readable(monkeypatch):
             x.masked_select(m)
     np.testing.assert_array_equal(m.numpy(), a > 0)
     np.testing.assert_array_equal(x.masked_select(m).numpy()[:int((a > 0).sum())], a[a > 0])
+
+
+# ---------------------------------------------------------------- the three passes
+# nonzero on the workgroup one-pass kernel (GPUs, the OpenGL backend), masked_scatter
+# and x[mask] = tensor (always), masked_select forced to three passes: count_blocks
+# and scatter_selected evaluate the lazy mask's predicate. Each against the same
+# consumer over the mask written first (a clone), bit for bit, and numpy.
+THREE_SIZES = [0, 1, 3, 4095, 4096, 4097, 12345]
+X_DTYPES = [np.float32, np.int32, np.float16, np.bool_]
+
+
+@pytest.fixture
+def three_passes(monkeypatch):
+    monkeypatch.setattr(S, "ONEPASS_KERNEL", "workgroup")
+    monkeypatch.setattr(S, "PATH", "threepass")
+
+
+def x_data(rng, n, dtype):
+    if dtype == np.bool_:
+        return rng.random(n) < 0.5
+    if dtype == np.int32:
+        return rng.integers(-5, 6, n).astype(np.int32)
+    a = (rng.standard_normal(n) * 2).astype(dtype)
+    if n > 10:
+        a[::11] = np.nan
+        a[::13] = -np.inf
+    return a
+
+
+def one_and_two(x, a, y, b):
+    """Lazy masks over x alone and over x and y, with numpy's answers."""
+    if a.dtype == np.bool_:
+        one, w1 = ~x, ~a
+        two, w2 = x & (y < 0.5), a & (b < 0.5)
+    else:
+        with np.errstate(invalid="ignore"):
+            one, w1 = x > 0, a > 0
+            two, w2 = (x > -1) & (y < 0.5), (a > -1) & (b < 0.5)
+    assert is_lazy(one) and is_lazy(two) or not a.size  # (an empty compare is not lazy)
+    return [(one, w1), (two, w2)]
+
+
+def is_lazy(t):
+    return t._v._st.lazy is not None
+
+
+def bits(t):
+    return t.numpy().tobytes()
+
+
+def consumers(x, m, src):
+    """nonzero, masked_select (the whole fixed-size buffer: the tail too),
+    masked_scatter and x[mask] = tensor over mask ``m``, as bytes."""
+    nz = m.nonzero()
+    sel = x.masked_select(m)
+    ms = x.masked_scatter(m, src)
+    put = x.clone()
+    k = sel.count.item()
+    put[m] = src[:k]
+    return [bits(nz), sel.count.item(), bits(sel.uncounted()), bits(ms), bits(put)]
+
+
+def expected_fused(n, k):
+    """Fused selections of one consumers() call: nonzero, masked_select and
+    masked_scatter one each; x[mask] = tensor two (its count, then the scatter), but
+    a one-element value fills instead. Empty: nothing runs (nor is lazy)."""
+    return 0 if n == 0 else 3 + (0 if k == 1 else 2)
+
+
+@pytest.mark.parametrize("dtype", X_DTYPES)
+@pytest.mark.parametrize("n", THREE_SIZES)
+def test_three_passes_fused_match_written_mask(scan_path, three_passes, n, dtype):
+    rng = np.random.default_rng(n + 11)
+    a, b = x_data(rng, n, dtype), x_data(rng, n, np.float32)
+    x, y, src = wt.tensor(a), wt.tensor(b), wt.tensor(x_data(rng, n, dtype))
+    for m, want in one_and_two(x, a, y, b):
+        k = int(want.sum())
+        before = S.fused
+        got = consumers(x, m, src)
+        assert S.fused - before == expected_fused(n, k), "the three passes did not fuse"
+        np.testing.assert_array_equal(m.numpy(), want)  # the mask used again: written now
+        before = S.fused
+        assert consumers(x, m.clone(), src) == got
+        assert S.fused == before
+        # and numpy's answer
+        assert got[0] == np.argwhere(want).astype(np.int32).tobytes()
+        assert got[1] == k
+        assert np.frombuffer(got[2], a.dtype)[:k].tobytes() == a[want].tobytes()
+        scat = a.copy()
+        scat[want] = np.asarray(src.numpy())[:k]
+        assert got[3] == scat.tobytes() and got[4] == scat.tobytes()
+
+
+def test_three_passes_several_segments(three_passes):
+    """Bindings of 16 KiB: each segment (one block) binds its own windows of the
+    predicate's tensors, at offsets inside them."""
+    rng = np.random.default_rng(21)
+    n = 3 * 4096 + 5
+    with override_limits(max_binding=4 * 4096):
+        big, b = x_data(rng, n + 9, np.float32), x_data(rng, n, np.float16)
+        x, y = wt.tensor(big)[9:], wt.tensor(b)
+        a = big[9:]
+        src = wt.tensor(x_data(rng, n, np.float32))
+        for m, want in one_and_two(x, a, y, b.astype(np.float32)):
+            before = S.fused
+            got = consumers(x, m, src)
+            assert S.fused - before == 5
+            assert consumers(x, m.clone(), src) == got
+            np.testing.assert_array_equal(m.numpy(), want)
+            assert got[0] == np.argwhere(want).astype(np.int32).tobytes()
+
+
+def test_three_passes_inplace_change_and_later_use(three_passes):
+    """An input changed in place after the compare: the mask is written first (the
+    old compare), so nothing fuses and every consumer sees the old mask; x[x > 0] =
+    t fuses (the scatter pass writes a copy of x) and the mask, used after x
+    changed, still holds the compare of x as it was."""
+    a = np.linspace(-2, 2, 4099, dtype=np.float32)
+    old = a > 0
+    k = int(old.sum())
+    src = wt.tensor(np.arange(4099, dtype=np.float32))
+    x = wt.tensor(a)
+    m = x > 0
+    x.add_(1.0)
+    before = S.fused
+    got = consumers(x, m, src)
+    assert S.fused == before
+    assert not is_lazy(m)
+    want = consumers(x, wt.tensor(old), src)
+    assert got == want and got[1] == k
+    np.testing.assert_array_equal(m.numpy(), old)
+
+    x = wt.tensor(a)
+    m = x > 0
+    before = S.fused
+    x[m] = src[:k]
+    assert S.fused - before == 2
+    put = a.copy()
+    put[old] = np.arange(k, dtype=np.float32)
+    np.testing.assert_array_equal(x.numpy(), put)
+    np.testing.assert_array_equal(m.numpy(), old)
+    x = wt.tensor(a)
+    m = (x > 0) & (x < 1)
+    x.masked_scatter_(m, src)
+    put = a.copy()
+    sel = (a > 0) & (a < 1)
+    put[sel] = np.arange(int(sel.sum()), dtype=np.float32)
+    np.testing.assert_array_equal(x.numpy(), put)
+    np.testing.assert_array_equal(m.numpy(), sel)
+    np.testing.assert_array_equal(x[m].numpy(), put[sel])
+
+
+def test_three_passes_over_the_binding_limit_read_a_written_mask(three_passes, monkeypatch):
+    """Four storage bindings per stage: nonzero's scatter pass (offsets, one output
+    window) has room for the two predicate tensors and fuses; masked_select's (x
+    too) has not: it writes the mask, which the later consumers read. The same bits."""
+    rng = np.random.default_rng(22)
+    n = 4097
+    a, b = x_data(rng, n, np.float32), x_data(rng, n, np.float32)
+    x, y, src = wt.tensor(a), wt.tensor(b), wt.tensor(x_data(rng, n, np.float32))
+    want = consumers(x, ((x > -1) & (y < 0.5)).clone(), src)
+    monkeypatch.setattr(get_device(), "max_storage_bindings", 4)
+    before = S.fused
+    got = consumers(x, (x > -1) & (y < 0.5), src)
+    assert S.fused - before == 1  # nonzero only
+    assert got == want
+
+
+def test_three_passes_take_in_place_over_its_own_predicate(three_passes):
+    """The scatter pass of masked_scatter writes x in place (x here a tensor of
+    the predicate, which masked_scatter itself never passes: it writes a copy):
+    the passes then read the written mask, never the predicate from the x they
+    write. Against numpy, and the mask holds the compare of x as it was."""
+    dev = get_device()
+    a = np.linspace(-2, 2, 4099, dtype=np.float32)
+    sel = a > 0
+    k = int(sel.sum())
+    x = wt.tensor(a)
+    m = x > 0
+    src = wt.tensor(np.arange(4099, dtype=np.float32))
+    count = wt.empty((), dtype=wt.int32)
+    before = S.fused
+    with dev.lock:
+        S._record(dev, x._v, m._v, x.shape, "take", src._v._buf, 0, 4099 * 4, count._v)
+    assert S.fused == before
+    want = a.copy()
+    want[sel] = np.arange(k, dtype=np.float32)
+    np.testing.assert_array_equal(x.numpy(), want)
+    np.testing.assert_array_equal(m.numpy(), sel)
+
+
+def test_three_passes_two_d_grids(scan_path, three_passes):
+    """More blocks than one grid dimension holds (pretend limit of 5): the fused
+    count and scatter passes take 2-D grids (the subgroup passes: subgroups stride)."""
+    rng = np.random.default_rng(23)
+    n = 12 * 4096 + 3
+    with override_limits(max_groups=5):
+        a, b = x_data(rng, n, np.float32), x_data(rng, n, np.float32)
+        x, y, src = wt.tensor(a), wt.tensor(b), wt.tensor(x_data(rng, n, np.float32))
+        for m, want in one_and_two(x, a, y, b):
+            before = S.fused
+            got = consumers(x, m, src)
+            assert S.fused - before == 5
+            assert consumers(x, m.clone(), src) == got
+            assert got[0] == np.argwhere(want).astype(np.int32).tobytes()

@@ -27,8 +27,9 @@ are unspecified by the API: the three passes and the workgroup one-pass kernel
 write the rejected elements there from the end backwards, branch-free; the
 subgroup one-pass kernel leaves them untouched.
 A lazy mask (ops/elementwise.py's Pred: x > t, (x > a) & (x < b), ...) is not
-read: the one-pass kernels evaluate its predicate from its tensors (_Fused,
-shaders/select_pred.wgsl), so it is never written.
+read: the one-pass kernels, and count_blocks and scatter_selected on the three
+passes, evaluate its predicate from its tensors (_Fused, shaders/select_pred.wgsl;
+_fusable, _fusable_passes), so it is never written.
 Bool and float16 inputs (1- and 2-byte elements) are selected widened to 32
 bits (float16 as its raw bits, so NaN payloads survive) and narrowed back. Inputs bigger than one storage
 binding run as several segments; an output bigger than one binding is bound as
@@ -62,8 +63,9 @@ PACKED = True     # one-pass subgroup path: dense tiles store whole aligned vec4
 # the adapter's default (see select_path). WGPU_TENSOR_SELECT overrides it.
 PATH = os.environ.get("WGPU_TENSOR_SELECT") or None
 
-# selections (masked_select, nonzero) that evaluated a lazy mask's predicate in
-# their own kernel instead of reading a mask (see _fusable): for tests and benchmarks.
+# selections (masked_select, nonzero, masked_scatter, x[mask] = tensor and its mask
+# count) that evaluated a lazy mask's predicate in their own kernels instead of
+# reading a mask (see _fusable, _fusable_passes): for tests and benchmarks.
 fused = 0
 
 
@@ -204,17 +206,29 @@ def _record(dev, x, m, shape, mode, out_buf, out_byte_start, out_nbytes, count):
     if select_path(dev, n) == "onepass" and (
             mode == "values" or mode == "indices" and onepass_kernel(dev) == "subgroup"):
         return _record_onepass(dev, x, m, shape, mode, out_buf, out_byte_start, out_nbytes, count)
-    offsets, msegs = _count_scan(dev, m, count)
     outs, out_off, out_win = _out_windows(dev, out_buf, out_byte_start, out_nbytes)
     K = len(outs)
     values, take = mode == "values", mode == "take"
-    k_scatter, scatter_groups = _block_kernel(
-        dev, "scatter_selected",
-        ["r", "r", "r" if values else "rw" if take else None] + ["r" if take else "rw"] * K,
-        VALUES=values, TAKE=take, K=K, ONE_WINDOW=K == 1, OUTV=False)
+    # A lazy mask: both passes evaluate its predicate (x's words read by the scatter
+    # pass stand in for x's own leaf). Not when a kernel writes one of its tensors:
+    # the output, or x in place (take).
+    fuse = _fusable_passes(dev, m, shape, (x._buf,) if take else (out_buf,),
+                           1 + (mode != "indices") + K, x if values else None)
+    if fuse is not None:
+        global fused
+        fused += 1
+    offsets, msegs = _count_scan(dev, m, count, fuse and fuse[0])
+    access = ["r", "r", "r" if values else "rw" if take else None] + ["r" if take else "rw"] * K
+    tpl = dict(VALUES=values, TAKE=take, K=K, ONE_WINDOW=K == 1, OUTV=False, FUSED=fuse is not None)
+    if fuse is not None:
+        access[0] = None
+        access += ["r"] * len(fuse[1].tensors)
+        tpl.update(fuse[1].params(4 + K))
+    k_scatter, scatter_groups = _block_kernel(dev, "scatter_selected", access, **tpl)
     ndim = len(shape) if mode == "indices" else 0
     owin = (offsets._buf, 0, offsets._buf.size)
     for s, e, mwin, m_off in msegs:
+        lwins, off, scal = fuse[1].windows(dev, s, e) if fuse is not None else ([], _ZERO4, _ZERO4)
         xwin, x_off = None, 0
         if values:
             xwin, x_off = _vec4_window(dev, x, 4, x._offset + s, x._offset + e - 1)
@@ -222,29 +236,41 @@ def _record(dev, x, m, shape, mode, out_buf, out_byte_start, out_nbytes, count):
             start, size = window(dev, x._buf, 4, x._offset + s, x._offset + e - 1)
             xwin, x_off = (x._buf, start, size), x._offset + s - start // 4
         p = _params(n=e - s, blk0=s // BLOCK, g0=s, x_off=x_off, m_off=m_off, ndim=ndim,
-                    out_off=out_off, out_win=out_win, shape=shape if mode == "indices" else (), n_all=n)
-        dev.dispatch(k_scatter, p, [mwin, owin, xwin] + outs,
+                    out_off=out_off, out_win=out_win, shape=shape if mode == "indices" else (), n_all=n,
+                    off=off, scal=scal)
+        dev.dispatch(k_scatter, p, [mwin, owin, xwin] + outs + lwins,
                      scatter_groups(math.ceil((e - s) / BLOCK)))
 
 
-def _count_scan(dev, m, count):
+def _count_scan(dev, m, count, fuse=None):
     """Record count_blocks over each segment of the (non-empty) mask and scan_blocks
     into block offsets, the total into ``count``. Returns the offsets tensor and the
-    segments as (start, end, mask window, mask word offset)."""
+    segments as (start, end, mask window, mask word offset). ``fuse`` (a _Fused of
+    ``m``, a lazy mask): count_blocks evaluates its predicate; the mask is not read
+    (its window None)."""
     n = m.numel()
     nblocks = math.ceil(n / BLOCK)
     seg = _segment_elems(dev)
     counts = View.empty((nblocks,), D.uint32, dev)
     offsets = View.empty((nblocks,), D.uint32, dev)
-    k_count, count_groups = _block_kernel(dev, "count_blocks", ["r", "rw"])
+    if fuse is None:
+        k_count, count_groups = _block_kernel(dev, "count_blocks", ["r", "rw"], FUSED=False)
+    else:
+        k_count, count_groups = _block_kernel(dev, "count_blocks", [None, "rw"] + ["r"] * len(fuse.tensors),
+                                              FUSED=True, VALUES=False, **fuse.params(3))
     k_scan = dev.kernel("scan_blocks", _flags(dev), ["r", "rw", "rw"], SELECT.size)
     cwin = (counts._buf, 0, counts._buf.size)
     msegs = []
     for s in range(0, n, seg):
         e = min(n, s + seg)
-        mwin, m_off = _vec4_window(dev, m, 1, m._offset + s, m._offset + e - 1)
-        dev.dispatch(k_count, _params(n=e - s, blk0=s // BLOCK, m_off=m_off), [mwin, cwin],
-                     count_groups(math.ceil((e - s) / BLOCK)))
+        if fuse is None:
+            mwin, m_off = _vec4_window(dev, m, 1, m._offset + s, m._offset + e - 1)
+            lwins, off, scal = [], _ZERO4, _ZERO4
+        else:
+            mwin, m_off = None, 0
+            lwins, off, scal = fuse.windows(dev, s, e)
+        dev.dispatch(k_count, _params(n=e - s, blk0=s // BLOCK, m_off=m_off, off=off, scal=scal),
+                     [mwin, cwin] + lwins, count_groups(math.ceil((e - s) / BLOCK)))
         msegs.append((s, e, mwin, m_off))
     dev.dispatch(k_scan, _params(nblocks=nblocks), [cwin, (offsets._buf, 0, offsets._buf.size),
                                                     (count._buf, 0, 4)], 1)
@@ -378,6 +404,26 @@ def _fusable(dev, mask, shape, x, out, out_byte_start, out_nbytes):
             > dev.max_storage_bindings:
         return None
     return _Fused(p, x)
+
+
+def _fusable_passes(dev, m, shape, written, nbind, x=None):
+    """(count pass's _Fused, scatter pass's _Fused) when the three passes can evaluate
+    ``m``'s predicate in place of reading it: a whole lazy mask of the selection's
+    shape whose tensors are contiguous, none of them in a buffer of ``written``
+    (bound read-write by the scatter pass), within the adapter's storage bindings
+    (``nbind``: the scatter pass's own). ``x``: the scatter pass's vec4 input
+    (VALUES), whose loaded words stand in for x's own leaf. Else None (the mask is
+    then written when the caller reads it). Call under dev.lock."""
+    p = E.pred_of(m)
+    if p is None or m.shape != tuple(shape):
+        return None
+    tensors = p.tensors()
+    for t in tensors:
+        if not t.is_contiguous() or any(t._st.buf is b for b in written):
+            return None
+    if nbind + len(tensors) > dev.max_storage_bindings:
+        return None
+    return _Fused(p, None), _Fused(p, x)
 
 
 def _fill_bits(dtype, fill_value):
@@ -599,7 +645,11 @@ def _mask_count(m):
         dev.clear(count._buf, 0, 4)
         return count
     with dev.lock:
-        _count_scan(dev, m, count)
+        fuse = _fusable_passes(dev, m, m.shape, (), 1)
+        if fuse is not None:
+            global fused
+            fused += 1
+        _count_scan(dev, m, count, fuse and fuse[0])
     return count
 
 
