@@ -51,8 +51,16 @@ def main(argv=None):
     ap.add_argument("--log2n", type=int, default=22)
     ap.add_argument("--repeat", type=int, default=7)
     args = ap.parse_args(argv)
-    dev = get_device()
+    old = S.ONEPASS_KERNEL
     S.ONEPASS_KERNEL = "workgroup"
+    try:
+        return _run(args)
+    finally:
+        S.ONEPASS_KERNEL = old
+
+
+def _run(args):
+    dev = get_device()
     n = 2 ** args.log2n
     rng = np.random.default_rng(0)
     a = (rng.standard_normal(n) * 1000).astype(np.float32)

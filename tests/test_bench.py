@@ -105,3 +105,15 @@ def test_bench_interop_smoke():
     best = _bench("bench_interop").main(["--log2n", "10", "--repeat", "1"])
     assert set(best) == {"indirect", "read count", "full grid", "copy kernel", "numpy"}
     assert all(t > 0 for t in best.values())
+
+
+def test_bench_fused_passes_smoke():
+    """The three-pass consumers of a lazy mask run fused (the script asserts it and checks
+    each result against numpy) and get a time beside the written-mask form; the kernel
+    choice it forces is restored."""
+    from wgpu_tensor.ops import select as S
+    before = S.ONEPASS_KERNEL
+    out = _bench("bench_fused_passes").main(["--log2n", "12", "--repeat", "1"])
+    assert S.ONEPASS_KERNEL == before
+    assert set(out) == {"nonzero(x>t)", "masked_select(x>t) 3-pass", "masked_scatter(x>t, src)", "y[x>t] = v"}
+    assert all(best > 0 and ratio > 0 for best, ratio, _, _ in out.values())
