@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +31,7 @@ import wgpu_tensor as wt  # noqa: E402
 from wgpu_tensor.ops import elementwise as E  # noqa: E402
 from wgpu_tensor.ops import select as S  # noqa: E402
 from wgpu_tensor.runtime import get_device  # noqa: E402
-from bench_select import copy_kernel  # noqa: E402
+from bench_select import copy_kernel, interleaved  # noqa: E402
 
 
 def written(f):
@@ -104,18 +103,7 @@ def _run(args):
         cases[name] = f
         cases[name + " (written mask)"] = written(f)
     timed = dev.has_timestamps
-    samples = {c: [] for c in cases}
-    for rnd in range(args.repeat + 1):
-        for c, f in cases.items():
-            dev.synchronize()
-            on = timed and dev.start_pass_timing()
-            t0 = time.perf_counter()
-            f()
-            dev.synchronize()
-            wall = time.perf_counter() - t0
-            t = dev.stop_pass_timing() if on else wall
-            if rnd:
-                samples[c].append(t)
+    samples = interleaved(dev, cases, args.repeat, timed)
     copy = min(samples["copy kernel"])
     print(f"adapter: {wt.device_info()['name']}; 2^{args.log2n} float32, t the median, "
           f"{'device' if timed else 'wall'} time, {args.repeat} interleaved rounds; "

@@ -20,7 +20,6 @@ import argparse
 import math
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +30,7 @@ import wgpu_tensor as wt  # noqa: E402
 from wgpu_tensor.ops import reduce as R  # noqa: E402
 from wgpu_tensor.runtime import get_device  # noqa: E402
 from wgpu_tensor.runtime.uniforms import COPY  # noqa: E402
-from bench_select import copy_kernel  # noqa: E402
+from bench_select import copy_kernel, interleaved  # noqa: E402
 
 
 def main(argv=None):
@@ -72,18 +71,7 @@ def main(argv=None):
     assert not (x > top).any().item() and (x >= low).all().item()
     assert R.fused - before == 6, "a mask reduction did not fuse"
     timed = dev.has_timestamps
-    samples = {k: [] for k in cases}
-    for rnd in range(args.repeat + 1):
-        for k, f in cases.items():
-            dev.synchronize()
-            on = timed and dev.start_pass_timing()
-            t0 = time.perf_counter()
-            f()
-            dev.synchronize()
-            wall = time.perf_counter() - t0
-            t = dev.stop_pass_timing() if on else wall
-            if rnd:
-                samples[k].append(t)
+    samples = interleaved(dev, cases, args.repeat, timed)
     copy = samples["copy kernel"]
     print(f"adapter: {wt.device_info()['name']}; 2^{args.log2n} {args.dtype} x (copy / loads-only: float32), "
           f"{'device' if timed else 'wall'} time, {args.repeat} interleaved rounds; "

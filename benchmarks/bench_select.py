@@ -68,6 +68,19 @@ def run_once(dev, fn, device_time):
     return wall, (dev.stop_pass_timing() if timing else None)
 
 
+def interleaved(dev, cases, repeat, device_time):
+    """{name: [seconds per round]} of each fn in ``cases`` (name -> fn), each run once per
+    round (run_once) over ``repeat`` rounds after a warm-up round, so load bursts hit all
+    cases alike: device time where ``device_time``, else wall time."""
+    samples = {name: [] for name in cases}
+    for rnd in range(repeat + 1):
+        for name, fn in cases.items():
+            wall, device = run_once(dev, fn, device_time)
+            if rnd:
+                samples[name].append(wall if device is None else device)
+    return samples
+
+
 def run_host(fn, sync=lambda: None):
     t0 = time.perf_counter()
     fn()
