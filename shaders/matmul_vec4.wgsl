@@ -40,6 +40,26 @@ const TN: u32 = 64u;
 
 //@include matmul_common
 
+// The 4 rows of B at inner-dim steps 4 * k4 .. 4 * k4 + 3, the vec4 of columns at kb0
+// (kb0: the columns' vec4 index in row 0; rows sbk4 vec4s apart).
+struct B4 {
+    b0: vec4<f32>,
+    b1: vec4<f32>,
+    b2: vec4<f32>,
+    b3: vec4<f32>,
+}
+
+fn b_rows(kb0: u32, k4: u32, sbk4: u32) -> B4 {
+    let kb = kb0 + 4u * k4 * sbk4;
+    return B4(B[kb], B[kb + sbk4], B[kb + 2u * sbk4], B[kb + 3u * sbk4]);
+}
+
+// acc plus the 4 products of a (4 inner-dim steps of one row of A) with b, in the one
+// order both variants use (so they give the same bits).
+fn madd(acc: vec4<f32>, a: vec4<f32>, b: B4) -> vec4<f32> {
+    return acc + a.x * b.b0 + a.y * b.b1 + a.z * b.b2 + a.w * b.b3;
+}
+
 // Row r of the launch's C (absolute row r, columns col .. col + 3) gets v (+ C when accum).
 fn store4(c_base: u32, r: u32, col: u32, v: vec4<f32>) {
     if (r < P.m && col < P.n) {
@@ -88,11 +108,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc{{i}}_3 = vec4<f32>();
 //@end
     for (var k4 = P.k0 / 4u; k4 < k4_end; k4 = k4 + 1u) {
-        let kb = cb + 4u * k4 * sbk4;
-        let b0 = B[kb];
-        let b1 = B[kb + sbk4];
-        let b2 = B[kb + 2u * sbk4];
-        let b3 = B[kb + 3u * sbk4];
+        let b = b_rows(cb, k4, sbk4);
         let m0 = A[ra0 + k4];
         let m1 = A[ra1 + k4];
         let m2 = A[ra2 + k4];
@@ -103,10 +119,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             let a1 = subgroupBroadcast(m1, {{i}}u);
             let a2 = subgroupBroadcast(m2, {{i}}u);
             let a3 = subgroupBroadcast(m3, {{i}}u);
-            acc{{i}}_0 = acc{{i}}_0 + a0.x * b0 + a0.y * b1 + a0.z * b2 + a0.w * b3;
-            acc{{i}}_1 = acc{{i}}_1 + a1.x * b0 + a1.y * b1 + a1.z * b2 + a1.w * b3;
-            acc{{i}}_2 = acc{{i}}_2 + a2.x * b0 + a2.y * b1 + a2.z * b2 + a2.w * b3;
-            acc{{i}}_3 = acc{{i}}_3 + a3.x * b0 + a3.y * b1 + a3.z * b2 + a3.w * b3;
+            acc{{i}}_0 = madd(acc{{i}}_0, a0, b);
+            acc{{i}}_1 = madd(acc{{i}}_1, a1, b);
+            acc{{i}}_2 = madd(acc{{i}}_2, a2, b);
+            acc{{i}}_3 = madd(acc{{i}}_3, a3, b);
         }
 //@end
     }
@@ -141,19 +157,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let ra = (vec4<u32>(min(row0, last_r), min(row0 + 1u, last_r), min(row0 + 2u, last_r),
                         min(row0 + 3u, last_r)) * P.sam + vec4<u32>(tile.a_base)) / 4u;
     for (var k4 = P.k0 / 4u; k4 < k4_end; k4 = k4 + 1u) {
-        let kb = cb + 4u * k4 * sbk4;
-        let b0 = B[kb];
-        let b1 = B[kb + sbk4];
-        let b2 = B[kb + 2u * sbk4];
-        let b3 = B[kb + 3u * sbk4];
-        let a0 = A[ra.x + k4];
-        let a1 = A[ra.y + k4];
-        let a2 = A[ra.z + k4];
-        let a3 = A[ra.w + k4];
-        acc0 = acc0 + a0.x * b0 + a0.y * b1 + a0.z * b2 + a0.w * b3;
-        acc1 = acc1 + a1.x * b0 + a1.y * b1 + a1.z * b2 + a1.w * b3;
-        acc2 = acc2 + a2.x * b0 + a2.y * b1 + a2.z * b2 + a2.w * b3;
-        acc3 = acc3 + a3.x * b0 + a3.y * b1 + a3.z * b2 + a3.w * b3;
+        let b = b_rows(cb, k4, sbk4);
+        acc0 = madd(acc0, A[ra.x + k4], b);
+        acc1 = madd(acc1, A[ra.y + k4], b);
+        acc2 = madd(acc2, A[ra.z + k4], b);
+        acc3 = madd(acc3, A[ra.w + k4], b);
     }
     let c_base = P.c_off + tile.bi * P.m * P.n;
     store4(c_base, row0, col, acc0);
