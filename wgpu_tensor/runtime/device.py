@@ -866,11 +866,8 @@ class Device:
             except BaseException:
                 self.release(out)
                 raise
-            if kernel is not self._recent:  # (touch; a loop of one op hashes its key once)
-                try:
-                    self._kernels.move_to_end(kernel.key)
-                except KeyError:  # evicted meanwhile by another thread: the plan's copy still works
-                    pass
+            if kernel is not self._recent:  # (a loop of one op hashes its key once)
+                self.touch(kernel)
                 self._recent = kernel
         finally:
             lock.release()
@@ -1052,7 +1049,7 @@ class Device:
                                          bindings=((buf.uid, lo, hi - lo),)))
             self.flush(submit)
         except BaseException:
-            self._staging.setdefault(st.size, []).append(st)
+            self._return_staging(st)
             raise
         return st, head + offset - lo, head + hi - lo
 
@@ -1079,7 +1076,7 @@ class Device:
             try:
                 st.map_sync(wgpu.MapMode.READ, 0, span)
             except BaseException:  # (the readback buffer goes back: it stays counted otherwise)
-                self._staging.setdefault(st.size, []).append(st)
+                self._return_staging(st)
                 raise
             return self._finish_read(st, skip, span, nbytes, count)
 
