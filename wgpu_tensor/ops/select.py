@@ -214,9 +214,6 @@ def _record(dev, x, m, shape, mode, out_buf, out_byte_start, out_nbytes, count):
     # the output, or x in place (take).
     fuse = _fusable_passes(dev, m, shape, (x._buf,) if take else (out_buf,),
                            1 + (mode != "indices") + K, x if values else None)
-    if fuse is not None:
-        global fused
-        fused += 1
     offsets, msegs = _count_scan(dev, m, count, fuse and fuse[0])
     access = ["r", "r", "r" if values else "rw" if take else None] + ["r" if take else "rw"] * K
     tpl = dict(VALUES=values, TAKE=take, K=K, ONE_WINDOW=K == 1, OUTV=False, FUSED=fuse is not None)
@@ -249,6 +246,9 @@ def _count_scan(dev, m, count, fuse=None):
     ``m``, a lazy mask): count_blocks evaluates its predicate; the mask is not read
     (its window None)."""
     n = m.numel()
+    if fuse is not None:
+        global fused
+        fused += 1
     nblocks = math.ceil(n / BLOCK)
     seg = _segment_elems(dev)
     counts = View.empty((nblocks,), D.uint32, dev)
@@ -286,6 +286,9 @@ def _record_onepass(dev, x, m, shape, mode, out_buf, out_byte_start, out_nbytes,
     ``m`` None): the kernel evaluates a lazy mask's predicate from its tensors
     instead of reading a mask."""
     n = math.prod(shape)
+    if fuse is not None:
+        global fused
+        fused += 1
     sg = onepass_kernel(dev) == "subgroup"
     values = mode == "values"
     seg = _segment_elems(dev)
@@ -476,8 +479,6 @@ def masked_select(x, mask, *, out=None, fill_value=None):
             xx, dst = E.widen(x, shape), View.empty((n,), sel_dtype, dev)
         fuse = _fusable(dev, mask, shape, xx, dst, dst._offset * 4, n * 4)
         if fuse is not None:
-            global fused
-            fused += 1
             _record_onepass(dev, xx, None, shape, "values", dst._buf, dst._offset * 4, n * 4, count, fuse)
         else:
             m = _flat_word_view(mask, shape)
@@ -539,8 +540,6 @@ def nonzero(x):
     with dev.lock:
         fuse = _fusable(dev, m, shape, None, res, 0, n * nd * 4) if onepass_kernel(dev) == "subgroup" else None
         if fuse is not None:
-            global fused
-            fused += 1
             _record_onepass(dev, None, None, shape, "indices", res._buf, 0, n * nd * 4, count, fuse)
         else:
             _record(dev, None, _flat_word_view(m, shape), shape, "indices", res._buf, 0, n * nd * 4, count)
@@ -646,9 +645,6 @@ def _mask_count(m):
         return count
     with dev.lock:
         fuse = _fusable_passes(dev, m, m.shape, (), 1)
-        if fuse is not None:
-            global fused
-            fused += 1
         _count_scan(dev, m, count, fuse and fuse[0])
     return count
 
